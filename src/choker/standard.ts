@@ -1,0 +1,74 @@
+import type { ChokeDecision, Choker, ChokerContext, ChokerState, PeerSnapshot, SlotKind } from './types.js'
+
+/** Peers connected this recently are three times as likely to get the optimistic slot (they have nothing to trade yet). */
+const NEWCOMER_WINDOW_MS = 60_000
+const NEWCOMER_WEIGHT = 3
+
+/**
+ * BEP 3 choking: the fastest interested peers get the regular slots (by what they send us while we
+ * download, by what we send them while we seed), and one rotating optimistic unchoke gives everybody else a chance.
+ */
+export const standardChoker: Choker = (peers, state, context) => {
+  const { settings } = context
+  const candidates = peers.filter((peer) => peer.interested)
+  const regular = rankByRate(candidates, context).slice(0, settings.slots)
+  const regularIds = new Set(regular.map((peer) => peer.id))
+  const optimisticState = chooseOptimistic(candidates.filter((peer) => !regularIds.has(peer.id)), state, context)
+
+  const unchoke = new Map<string, SlotKind>()
+  for (const peer of regular) unchoke.set(peer.id, 'regular')
+  for (const id of optimisticState.optimistic) unchoke.set(id, 'optimistic')
+  return { unchoke, state: optimisticState }
+}
+
+/** Orders peers best first; pure, stable and deterministic for a given snapshot. */
+export function rankByRate (peers: readonly PeerSnapshot[], context: Pick<ChokerContext, 'seeding' | 'settings'>): PeerSnapshot[] {
+  const score = (peer: PeerSnapshot): number => {
+    const rate = context.seeding ? peer.uploadRate : peer.downloadRate
+    // Snubbing peers drop to the bottom while leeching: they hold a slot and give nothing.
+    const snubPenalty = !context.seeding && peer.snubbed ? 0 : 1
+    const incumbentBonus = peer.unchoked ? 1 + context.settings.hysteresis : 1
+    return rate * incumbentBonus * snubPenalty
+  }
+  return [...peers]
+    .map((peer) => ({ peer, score: score(peer) }))
+    .sort((a, b) =>
+      b.score - a.score ||
+      Number(b.peer.unchoked) - Number(a.peer.unchoked) ||
+      a.peer.connectedAt - b.peer.connectedAt ||
+      (a.peer.id < b.peer.id ? -1 : a.peer.id > b.peer.id ? 1 : 0))
+    .map(({ peer }) => peer)
+}
+
+function chooseOptimistic (eligible: readonly PeerSnapshot[], state: ChokerState, context: ChokerContext): ChokerState {
+  const { settings, now } = context
+  const eligibleIds = new Set(eligible.map((peer) => peer.id))
+  const kept = state.optimistic.filter((id) => eligibleIds.has(id))
+  const due = now - state.optimisticSince >= settings.optimisticIntervalMs
+  if (!due && kept.length >= Math.min(settings.optimisticSlots, eligible.length)) {
+    return { optimistic: kept.slice(0, settings.optimisticSlots), optimisticSince: state.optimisticSince }
+  }
+
+  // Rotate: the peers that just had the slot go to the back of the queue.
+  const previous = new Set(state.optimistic)
+  const fresh = eligible.filter((peer) => !previous.has(peer.id))
+  const pool = [...(fresh.length >= settings.optimisticSlots ? fresh : eligible)]
+  const chosen: string[] = []
+  while (chosen.length < settings.optimisticSlots && pool.length > 0) {
+    const index = weightedPick(pool, now, context.random)
+    chosen.push(pool[index]!.id)
+    pool.splice(index, 1)
+  }
+  return { optimistic: chosen, optimisticSince: now }
+}
+
+function weightedPick (pool: readonly PeerSnapshot[], now: number, random: () => number): number {
+  const weights = pool.map((peer) => (now - peer.connectedAt < NEWCOMER_WINDOW_MS ? NEWCOMER_WEIGHT : 1))
+  const total = weights.reduce((sum, weight) => sum + weight, 0)
+  let target = random() * total
+  for (let i = 0; i < weights.length; i++) {
+    target -= weights[i]!
+    if (target < 0) return i
+  }
+  return pool.length - 1
+}

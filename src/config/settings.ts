@@ -1,0 +1,131 @@
+import { readFileSync, existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+import { ConfigError, errorMessage } from '../util/errors.js'
+import { parseRate, parseSize } from '../util/units.js'
+
+const rate = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseRate(value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
+    return z.NEVER
+  }
+})
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return typeof value === 'number' ? value : parseSize(value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
+    return z.NEVER
+  }
+})
+
+const port = z.number().int().min(0).max(65535)
+const seconds = z.number().positive().max(86_400)
+
+export const settingsSchema = z.object({
+  port,
+  listenHost: z.string().min(1),
+  apiPort: port,
+  dht: z.boolean(),
+  /** host:port pairs; null = the public bootstrap nodes. */
+  dhtBootstrap: z.array(z.string()).nullable(),
+  lsd: z.boolean(),
+  uploadLimit: rate,
+  downloadLimit: rate,
+  downloadDir: z.string().nullable(),
+  maxPeersPerTorrent: z.number().int().min(1).max(10_000),
+  maxHalfOpenConnections: z.number().int().min(1).max(1000),
+  uploadSlots: z.number().int().min(1).max(1000),
+  optimisticSlots: z.number().int().min(0).max(100),
+  optimisticUnchokeIntervalSeconds: seconds,
+  rechokeIntervalSeconds: seconds,
+  chokerHysteresis: z.number().min(0).max(10),
+  requestTimeoutSeconds: seconds,
+  snubTimeoutSeconds: seconds,
+  banAfterHashFailures: z.number().int().min(1).max(1000),
+  pieceCacheSize: size,
+  maxInFlightSize: size,
+  announceIntervalSeconds: z.number().min(10).max(86_400),
+  resumeSaveIntervalSeconds: seconds,
+  logLevel: z.enum(['error', 'warn', 'info', 'debug']),
+  logFormat: z.enum(['json', 'pretty'])
+}).strict()
+
+export type Settings = z.output<typeof settingsSchema>
+type RawSettings = Record<string, unknown>
+
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'config', 'default.json')
+
+export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.BIDTORRENT_DATA_DIR ?? join(homedir(), '.bidtorrent'))
+}
+
+export interface LoadSettingsOptions {
+  readonly dataDir: string
+  /** An explicit user config file; otherwise `<dataDir>/config.json` is read if it exists. */
+  readonly configFile?: string
+  readonly env?: NodeJS.ProcessEnv
+  /** Command-line flags, already named like settings keys; they win over everything. */
+  readonly overrides?: RawSettings
+}
+
+/** Layers config/default.json < user config file < BIDTORRENT_* environment < flags, then validates once. */
+export function loadSettings (options: LoadSettingsOptions): Settings {
+  const env = options.env ?? process.env
+  const defaults = readJsonFile(DEFAULT_CONFIG)
+  const userFile = options.configFile ?? env.BIDTORRENT_CONFIG ?? join(options.dataDir, 'config.json')
+  const explicit = options.configFile !== undefined || env.BIDTORRENT_CONFIG !== undefined
+  if (explicit && !existsSync(userFile)) throw new ConfigError(`config file ${userFile} does not exist`)
+  const user = existsSync(userFile) ? readJsonFile(userFile) : {}
+  for (const key of Object.keys(user)) {
+    if (!(key in settingsSchema.shape)) throw new ConfigError(`${userFile}: unknown setting "${key}"`)
+  }
+  const merged: RawSettings = { ...defaults, ...user, ...fromEnvironment(env), ...(options.overrides ?? {}) }
+  const result = settingsSchema.safeParse(merged)
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`)
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
+  }
+  return result.data
+}
+
+function readJsonFile (path: string): RawSettings {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${errorMessage(err)}`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${errorMessage(err)}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`)
+  }
+  return value as RawSettings
+}
+
+/** BIDTORRENT_UPLOAD_LIMIT=20MiB/s sets uploadLimit; values are read as JSON when they parse, else as strings. */
+function fromEnvironment (env: NodeJS.ProcessEnv): RawSettings {
+  const result: RawSettings = {}
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const name = `BIDTORRENT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+    const value = env[name]
+    if (value === undefined) continue
+    try {
+      result[key] = JSON.parse(value)
+    } catch {
+      result[key] = value
+    }
+  }
+  return result
+}

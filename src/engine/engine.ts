@@ -1,0 +1,235 @@
+import { EventEmitter } from 'node:events'
+import { createServer, connect as netConnect, type Server, type Socket, type AddressInfo } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { Client as DHT } from 'bittorrent-dht'
+import type { Logger } from 'winston'
+import { errorMessage } from '../util/errors.js'
+import { PieceHasher } from './hasher.js'
+import type { MagnetInfo, TorrentMeta } from './metainfo.js'
+import { Peer, type Direction } from './peer.js'
+import { TokenBucket } from './rate-limiter.js'
+import type { EngineParts, EngineSettings } from './settings.js'
+import { Torrent } from './torrent.js'
+import { BoundedWire } from './wire.js'
+
+const HANDSHAKE_TIMEOUT_MS = 20_000
+const CONNECT_TIMEOUT_MS = 15_000
+/** Azureus-style peer id prefix: -BT0100- is bidtorrent 0.1.0. */
+const PEER_ID_PREFIX = '-BD0100-'
+
+export interface AddTorrentOptions {
+  readonly meta?: TorrentMeta
+  readonly magnet?: MagnetInfo
+  readonly directory: string
+  readonly paused?: boolean
+  readonly resumeBitfield?: Uint8Array
+  readonly peers?: readonly string[]
+  readonly uploadLimit?: number
+  readonly downloadLimit?: number
+}
+
+/**
+ * The BitTorrent engine: one listening socket and one DHT node shared by all torrents,
+ * global rate limits, and the hash workers.
+ */
+export class Engine extends EventEmitter {
+  readonly peerId: string
+  private readonly torrents = new Map<string, Torrent>()
+  private readonly hasher = new PieceHasher()
+  private readonly uploadBucket: TokenBucket
+  private readonly downloadBucket: TokenBucket
+  private readonly sockets = new Set<Socket>()
+  private server: Server | undefined
+  private dht: DHT | undefined
+  private port = 0
+  private stopped = false
+
+  constructor (private readonly settings: EngineSettings, private readonly parts: EngineParts, private readonly log: Logger) {
+    super()
+    this.peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX), randomBytes(12)]).toString('hex')
+    this.uploadBucket = new TokenBucket(settings.uploadLimit)
+    this.downloadBucket = new TokenBucket(settings.downloadLimit)
+  }
+
+  get listenPort (): number {
+    return this.port
+  }
+
+  get dhtPort (): number | undefined {
+    return this.dht?.address()?.port
+  }
+
+  async start (): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.onIncoming(socket))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.settings.port, this.settings.listenHost, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    server.on('error', (err) => this.log.error('peer listener error', { error: err.message }))
+    this.port = (server.address() as AddressInfo).port
+    if (this.settings.dht) {
+      const bootstrap = this.settings.dhtBootstrap
+      const dht = new DHT(bootstrap ? { bootstrap: [...bootstrap] } : {})
+      dht.on('error', (err: Error) => this.log.warn('dht error', { error: err.message }))
+      dht.on('warning', (err: Error) => this.log.debug('dht warning', { error: err.message }))
+      await new Promise<void>((resolve) => dht.listen(this.port, resolve))
+      this.dht = dht
+    }
+    this.log.info('engine listening', { port: this.port, dht: this.settings.dht, peerId: this.peerId })
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await Promise.all([...this.torrents.values()].map((torrent) => torrent.destroy()))
+    this.torrents.clear()
+    for (const socket of this.sockets) socket.destroy()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    await new Promise<void>((resolve) => (this.dht ? this.dht.destroy(() => resolve()) : resolve()))
+    await this.hasher.destroy()
+  }
+
+  setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
+    if (limits.uploadLimit !== undefined) this.uploadBucket.setRate(limits.uploadLimit)
+    if (limits.downloadLimit !== undefined) this.downloadBucket.setRate(limits.downloadLimit)
+  }
+
+  get (infoHash: string): Torrent | undefined {
+    return this.torrents.get(infoHash)
+  }
+
+  list (): Torrent[] {
+    return [...this.torrents.values()]
+  }
+
+  /** Adds and starts a torrent; resolves once its data is checked and it has joined the swarm. */
+  async add (options: AddTorrentOptions): Promise<Torrent> {
+    const infoHash = options.meta?.infoHash ?? options.magnet?.infoHash
+    if (!infoHash) throw new Error('a torrent needs metadata or a magnet link')
+    const existing = this.torrents.get(infoHash)
+    if (existing) return existing
+    const torrent = new Torrent({
+      infoHash,
+      ...(options.meta ? { meta: options.meta } : {}),
+      ...(options.magnet ? { magnet: options.magnet } : {}),
+      ...(options.resumeBitfield ? { resumeBitfield: options.resumeBitfield } : {}),
+      directory: options.directory,
+      peerId: this.peerId,
+      settings: this.settings,
+      parts: this.parts,
+      logger: this.log,
+      hasher: this.hasher,
+      globalUpload: this.uploadBucket,
+      globalDownload: this.downloadBucket,
+      listenPort: () => this.port,
+      dht: this.dht,
+      connect: (address, target) => this.connectOutgoing(address, target),
+      uploadLimit: options.uploadLimit ?? 0,
+      downloadLimit: options.downloadLimit ?? 0
+    })
+    this.torrents.set(infoHash, torrent)
+    if (options.paused) torrent.pause()
+    for (const address of options.peers ?? []) torrent.addPeerAddress(address)
+    await torrent.start()
+    return torrent
+  }
+
+  async remove (infoHash: string, options: { deleteData?: boolean } = {}): Promise<void> {
+    const torrent = this.torrents.get(infoHash)
+    if (!torrent) return
+    this.torrents.delete(infoHash)
+    await torrent.destroy(options)
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private track (socket: Socket): void {
+    this.sockets.add(socket)
+    socket.once('close', () => this.sockets.delete(socket))
+    socket.on('error', (err) => this.log.debug('peer socket error', { error: err.message }))
+  }
+
+  private connectOutgoing (address: string, torrent: Torrent): void {
+    if (this.stopped) return torrent.connectFailed(address)
+    const separator = address.lastIndexOf(':')
+    const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
+    const port = Number(address.slice(separator + 1))
+    const socket = netConnect({ host, port, noDelay: true, timeout: CONNECT_TIMEOUT_MS })
+    this.track(socket)
+    let settled = false
+    const failed = (reason: string): void => {
+      if (settled) return
+      settled = true
+      this.log.debug('outgoing connection failed', { peer: address, reason })
+      socket.destroy()
+      torrent.connectFailed(address)
+    }
+    socket.once('timeout', () => failed('timeout'))
+    socket.once('error', (err) => failed(err.message))
+    socket.once('close', () => failed('closed before handshake'))
+    socket.once('connect', () => {
+      socket.setTimeout(0)
+      const wire = this.createWire(socket, 'outgoing')
+      torrent.prepareWire(wire)
+      wire.handshake(torrent.infoHash, this.peerId, { dht: this.settings.dht, fast: true })
+      wire.once('handshake', (infoHash: string, peerId: string) => {
+        if (infoHash !== torrent.infoHash || !torrent.acceptsPeer(peerId, address, 'outgoing')) {
+          return failed(peerId === this.peerId ? 'connected to ourselves' : 'handshake refused')
+        }
+        settled = true
+        this.attach(torrent, new Peer(wire, socket, address, 'outgoing'))
+      })
+    })
+  }
+
+  private onIncoming (socket: Socket): void {
+    if (this.stopped) return void socket.destroy()
+    this.track(socket)
+    const address = `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`
+    const wire = this.createWire(socket, 'incoming')
+    wire.once('handshake', (infoHash: string, peerId: string) => {
+      const torrent = this.torrents.get(infoHash)
+      if (!torrent || !torrent.acceptsPeer(peerId, address, 'incoming')) {
+        this.log.debug('refused incoming peer', { peer: address, infoHash })
+        socket.destroy()
+        return
+      }
+      torrent.prepareWire(wire)
+      wire.handshake(infoHash, this.peerId, { dht: this.settings.dht, fast: true })
+      this.attach(torrent, new Peer(wire, socket, address, 'incoming'))
+    })
+  }
+
+  private createWire (socket: Socket, direction: Direction): BoundedWire {
+    const wire = new BoundedWire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing')
+    socket.pipe(wire).pipe(socket)
+    const handshakeTimer = setTimeout(() => {
+      this.log.debug('handshake timed out', { direction })
+      socket.destroy()
+    }, HANDSHAKE_TIMEOUT_MS)
+    handshakeTimer.unref()
+    wire.once('handshake', () => clearTimeout(handshakeTimer))
+    wire.on('error', (err: Error) => {
+      this.log.debug('wire error', { error: errorMessage(err) })
+      socket.destroy()
+    })
+    socket.once('close', () => {
+      clearTimeout(handshakeTimer)
+      wire.destroy()
+    })
+    return wire
+  }
+
+  private attach (torrent: Torrent, peer: Peer): void {
+    peer.socket.once('close', () => {
+      if (peer.wire.oversizeMessage) this.log.warn('peer sent an oversized message', { peer: peer.address })
+      torrent.removePeer(peer)
+    })
+    if (peer.socket.destroyed) return
+    torrent.attachPeer(peer)
+  }
+}

@@ -1,0 +1,155 @@
+import parseTorrent, { toMagnetURI, toTorrentFile, type ParsedTorrent } from 'parse-torrent'
+import { InvalidTorrentError, errorMessage } from '../util/errors.js'
+
+export interface TorrentFileEntry {
+  /** Path relative to the download directory, components joined with '/'. */
+  readonly path: string
+  readonly length: number
+  /** Offset of the file's first byte in the torrent's byte stream. */
+  readonly offset: number
+}
+
+/** Everything the engine needs to know about a torrent's content. */
+export interface TorrentMeta {
+  readonly infoHash: string
+  readonly name: string
+  readonly pieceLength: number
+  readonly length: number
+  readonly pieceCount: number
+  /** SHA-1 piece hashes, 20 bytes each, concatenated. */
+  readonly pieceHashes: Buffer
+  readonly files: readonly TorrentFileEntry[]
+  readonly announce: readonly string[]
+  readonly private: boolean
+  /** The whole .torrent file, bencoded. */
+  readonly torrentFile: Buffer
+  /** The bencoded info dictionary (served to peers through ut_metadata). */
+  readonly infoBuffer: Buffer
+}
+
+/** What a magnet link gives before the metadata arrives. */
+export interface MagnetInfo {
+  readonly infoHash: string
+  readonly name?: string
+  readonly announce: readonly string[]
+  readonly peerAddresses: readonly string[]
+}
+
+const MAX_TORRENT_FILE_BYTES = 50 * 1024 * 1024
+const MAX_PIECE_LENGTH = 64 * 1024 * 1024
+const INFO_HASH_V1 = /^[0-9a-f]{40}$/
+
+export function pieceLengthOf (meta: Pick<TorrentMeta, 'pieceLength' | 'length' | 'pieceCount'>, index: number): number {
+  if (index === meta.pieceCount - 1) return meta.length - meta.pieceLength * (meta.pieceCount - 1)
+  return meta.pieceLength
+}
+
+export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> {
+  if (data.length > MAX_TORRENT_FILE_BYTES) throw new InvalidTorrentError('torrent file is larger than 50 MiB')
+  let parsed: ParsedTorrent
+  try {
+    parsed = await parseTorrent(data)
+  } catch (err) {
+    throw new InvalidTorrentError(`not a valid .torrent file: ${errorMessage(err)}`, { cause: err })
+  }
+  if (!parsed.info || !parsed.infoBuffer) throw new InvalidTorrentError('not a valid .torrent file: no info dictionary')
+  return metaFromParsed(parsed)
+}
+
+/** Builds the metadata from an info dictionary fetched from peers (BEP 9). */
+export async function metaFromInfoDictionary (infoBuffer: Uint8Array, announce: readonly string[]): Promise<TorrentMeta> {
+  const bencode = (await import('bencode')).default
+  const torrent = bencode.encode({ info: bencode.decode(infoBuffer), announce: announce[0], 'announce-list': announce.map((url) => [url]) })
+  return parseTorrentFile(torrent)
+}
+
+export async function parseMagnet (uri: string): Promise<MagnetInfo> {
+  if (!/^magnet:\?/i.test(uri)) throw new InvalidTorrentError('not a magnet link (it must start with "magnet:?")')
+  let parsed: ParsedTorrent
+  try {
+    parsed = await parseTorrent(uri)
+  } catch (err) {
+    throw new InvalidTorrentError(`malformed magnet link: ${errorMessage(err)}`, { cause: err })
+  }
+  const infoHash = parsed.infoHash?.toLowerCase()
+  if (!infoHash || !INFO_HASH_V1.test(infoHash)) {
+    throw new InvalidTorrentError('malformed magnet link: it carries no valid btih info hash')
+  }
+  return {
+    infoHash,
+    ...(parsed.name ? { name: String(parsed.name) } : {}),
+    announce: parsed.announce ?? [],
+    peerAddresses: parsed.peerAddresses ?? []
+  }
+}
+
+export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce'>): string {
+  return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce] })
+}
+
+function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
+  const info = parsed.info as Record<string, unknown>
+  const pieceLength = parsed.pieceLength ?? 0
+  const length = parsed.length ?? 0
+  const pieces = parsed.pieces ?? []
+  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0 || pieceLength > MAX_PIECE_LENGTH) {
+    throw new InvalidTorrentError(`invalid piece length ${pieceLength}`)
+  }
+  if (!Number.isSafeInteger(length) || length <= 0) throw new InvalidTorrentError('torrent has no content')
+  const pieceCount = Math.ceil(length / pieceLength)
+  if (pieces.length !== pieceCount) {
+    throw new InvalidTorrentError(`torrent lists ${pieces.length} piece hashes for ${pieceCount} pieces`)
+  }
+  const name = decodeComponent(info.name, 'name')
+  const files = safeFileList(info, name)
+  return {
+    infoHash: parsed.infoHash.toLowerCase(),
+    name,
+    pieceLength,
+    length,
+    pieceCount,
+    pieceHashes: Buffer.from(pieces.join(''), 'hex'),
+    files,
+    announce: parsed.announce ?? [],
+    private: parsed.private ?? false,
+    torrentFile: Buffer.from(toTorrentFile(parsed)),
+    infoBuffer: Buffer.from(parsed.infoBuffer!)
+  }
+}
+
+/**
+ * Paths come from strangers: every component must be a plain name, so no torrent can write outside
+ * its download directory (no '..', no separators, no absolute paths, no NUL bytes).
+ */
+function safeFileList (info: Record<string, unknown>, name: string): TorrentFileEntry[] {
+  const rawFiles = info.files
+  if (rawFiles === undefined) {
+    const length = Number(info.length)
+    return [{ path: name, length, offset: 0 }]
+  }
+  if (!Array.isArray(rawFiles) || rawFiles.length === 0) throw new InvalidTorrentError('info.files is empty')
+  let offset = 0
+  const seen = new Set<string>()
+  return rawFiles.map((raw: unknown, i) => {
+    const file = raw as Record<string, unknown>
+    const rawPath = file['path.utf-8'] ?? file.path
+    if (!Array.isArray(rawPath) || rawPath.length === 0) throw new InvalidTorrentError(`info.files[${i}].path is missing`)
+    const components = rawPath.map((part: unknown) => decodeComponent(part, `info.files[${i}].path`))
+    const length = Number(file.length)
+    if (!Number.isSafeInteger(length) || length < 0) throw new InvalidTorrentError(`info.files[${i}].length is invalid`)
+    const path = [name, ...components].join('/')
+    if (seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
+    seen.add(path)
+    const entry = { path, length, offset }
+    offset += length
+    return entry
+  })
+}
+
+function decodeComponent (value: unknown, field: string): string {
+  const text = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : typeof value === 'string' ? value : undefined
+  if (text === undefined || text === '' || text === '.' || text === '..' || /[/\\\0]/.test(text)) {
+    throw new InvalidTorrentError(`unsafe or missing path component in ${field}`)
+  }
+  return text
+}

@@ -1,0 +1,34 @@
+import type { Choker, ChokerSettings } from '../choker/types.js'
+
+/** The engine's knobs; the daemon builds them from the validated configuration. */
+export interface EngineSettings {
+  /** TCP port for peer connections (0 = any free port). */
+  readonly port: number
+  readonly listenHost: string
+  readonly dht: boolean
+  readonly dhtBootstrap: readonly string[] | undefined
+  readonly lsd: boolean
+  /** Bytes per second, 0 = unlimited. */
+  readonly uploadLimit: number
+  readonly downloadLimit: number
+  readonly maxPeersPerTorrent: number
+  readonly maxHalfOpenConnections: number
+  readonly choker: ChokerSettings
+  readonly rechokeIntervalMs: number
+  /** A request unanswered this long goes back to the pool for other peers. */
+  readonly requestTimeoutMs: number
+  readonly snubTimeoutMs: number
+  /** Hash failures a peer may cause before it is banned. */
+  readonly banAfterHashFailures: number
+  readonly pieceCacheBytes: number
+  /** Memory for pieces being downloaded and verified, per torrent. */
+  readonly maxInFlightBytes: number
+  readonly announceIntervalMs: number
+}
+
+export interface EngineParts {
+  /** The ranking used at every rechoke: replaceable, pure. */
+  readonly chokeAlgorithm: Choker
+  readonly random: () => number
+  readonly now: () => number
+}

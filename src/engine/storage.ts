@@ -1,0 +1,164 @@
+import { mkdir, open, stat, rm, type FileHandle } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { pieceLengthOf, type TorrentFileEntry, type TorrentMeta } from './metainfo.js'
+
+interface Segment {
+  readonly file: TorrentFileEntry
+  readonly fileIndex: number
+  /** Offset inside the file. */
+  readonly position: number
+  /** Offset inside the piece. */
+  readonly pieceOffset: number
+  readonly length: number
+}
+
+/**
+ * Maps pieces onto the torrent's files and moves whole pieces in single reads and writes:
+ * the engine never touches the disk per block.
+ */
+export class PieceStorage {
+  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly dirty = new Set<number>()
+
+  constructor (private readonly meta: TorrentMeta, readonly directory: string) {}
+
+  filePath (file: TorrentFileEntry): string {
+    return join(this.directory, ...file.path.split('/'))
+  }
+
+  /** True when every file exists with at least its full length (data may still be unverified). */
+  async filesPresent (): Promise<boolean> {
+    for (const file of this.meta.files) {
+      const info = await stat(this.filePath(file)).catch(() => null)
+      if (!info || !info.isFile() || info.size < file.length) return false
+    }
+    return true
+  }
+
+  /** True when no byte of the content exists on disk yet (nothing to check). */
+  async nothingPresent (): Promise<boolean> {
+    for (const file of this.meta.files) {
+      const info = await stat(this.filePath(file)).catch(() => null)
+      if (info && info.size > 0) return false
+    }
+    return true
+  }
+
+  /** Creates missing directories and files as sparse files of their final length; never truncates data. */
+  async allocate (): Promise<void> {
+    for (const [index, file] of this.meta.files.entries()) {
+      const path = this.filePath(file)
+      await mkdir(dirname(path), { recursive: true })
+      const handle = await open(path, 'a')
+      try {
+        const { size } = await handle.stat()
+        if (size < file.length) await handle.truncate(file.length)
+      } finally {
+        await handle.close()
+      }
+      void index
+    }
+  }
+
+  async writePiece (index: number, data: Uint8Array): Promise<void> {
+    await Promise.all(this.segments(index).map(async (segment) => {
+      const handle = await this.handle(segment.fileIndex)
+      await writeFully(handle, data, segment.pieceOffset, segment.length, segment.position)
+      this.dirty.add(segment.fileIndex)
+    }))
+  }
+
+  /** Reads a whole piece into `into` (which must hold at least the piece's length). */
+  async readPiece (index: number, into: Uint8Array): Promise<Uint8Array> {
+    const length = pieceLengthOf(this.meta, index)
+    await Promise.all(this.segments(index).map(async (segment) => {
+      const handle = await this.handle(segment.fileIndex)
+      await readFully(handle, into, segment.pieceOffset, segment.length, segment.position)
+    }))
+    return into.subarray(0, length)
+  }
+
+  /** Makes every write so far durable; resume data may only name pieces written before a sync. */
+  async sync (): Promise<void> {
+    const files = [...this.dirty]
+    this.dirty.clear()
+    await Promise.all(files.map(async (fileIndex) => (await this.handle(fileIndex)).datasync()))
+  }
+
+  async close (): Promise<void> {
+    const handles = [...this.handles.values()]
+    this.handles.clear()
+    await Promise.all(handles.map(async (pending) => (await pending.catch(() => null))?.close()))
+  }
+
+  async deleteFiles (): Promise<void> {
+    await this.close()
+    for (const file of this.meta.files) await rm(this.filePath(file), { force: true })
+    if (this.meta.files.length > 1 || this.meta.files[0]?.path.includes('/')) {
+      await rm(join(this.directory, this.meta.name), { recursive: true, force: true })
+    }
+  }
+
+  private handle (fileIndex: number): Promise<FileHandle> {
+    let pending = this.handles.get(fileIndex)
+    if (!pending) {
+      const file = this.meta.files[fileIndex]!
+      const path = this.filePath(file)
+      pending = mkdir(dirname(path), { recursive: true }).then(() => open(path, 'r+').catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+        return open(path, 'w+')
+      }))
+      // A failed open must not poison the cache: the next access tries again.
+      pending.catch(() => this.handles.delete(fileIndex))
+      this.handles.set(fileIndex, pending)
+    }
+    return pending
+  }
+
+  private segments (index: number): Segment[] {
+    const start = index * this.meta.pieceLength
+    const end = start + pieceLengthOf(this.meta, index)
+    const files = this.meta.files
+    // Binary search for the first file that ends after `start`.
+    let low = 0
+    let high = files.length - 1
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      const file = files[mid]!
+      if (file.offset + file.length <= start) low = mid + 1
+      else high = mid
+    }
+    const segments: Segment[] = []
+    for (let fileIndex = low; fileIndex < files.length; fileIndex++) {
+      const file = files[fileIndex]!
+      if (file.offset >= end) break
+      const from = Math.max(start, file.offset)
+      const to = Math.min(end, file.offset + file.length)
+      if (to > from) segments.push({ file, fileIndex, position: from - file.offset, pieceOffset: from - start, length: to - from })
+    }
+    return segments
+  }
+}
+
+async function writeFully (handle: FileHandle, data: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+  while (length > 0) {
+    const { bytesWritten } = await handle.write(data, offset, length, position)
+    offset += bytesWritten
+    position += bytesWritten
+    length -= bytesWritten
+  }
+}
+
+async function readFully (handle: FileHandle, into: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+  while (length > 0) {
+    const { bytesRead } = await handle.read(into, offset, length, position)
+    if (bytesRead === 0) {
+      // A short file reads as zeros: the hash check will reject the piece.
+      into.fill(0, offset, offset + length)
+      return
+    }
+    offset += bytesRead
+    position += bytesRead
+    length -= bytesRead
+  }
+}

@@ -1,0 +1,1126 @@
+import { EventEmitter } from 'node:events'
+import BitField from 'bitfield'
+import Discovery from 'torrent-discovery'
+import utMetadata from 'ut_metadata'
+import utPex from 'ut_pex'
+import { LRUCache } from 'lru-cache'
+import type { Logger } from 'winston'
+import type { Client as DHT } from 'bittorrent-dht'
+import { INITIAL_CHOKER_STATE, type ChokerState, type PeerSnapshot } from '../choker/types.js'
+import { errorMessage } from '../util/errors.js'
+import { BufferPool, type PieceHasher } from './hasher.js'
+import { metaFromInfoDictionary, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
+import { Peer, type UploadRequest } from './peer.js'
+import { pickRarestPiece } from './piece-picker.js'
+import { RateLimitChain, TokenBucket } from './rate-limiter.js'
+import type { EngineParts, EngineSettings } from './settings.js'
+import { PieceStorage } from './storage.js'
+
+export const BLOCK_SIZE = 16 * 1024
+const MAX_REQUEST_LENGTH = 128 * 1024
+const MIN_QUEUE_DEPTH = 32
+const MAX_QUEUE_DEPTH = 512
+/** Keep about this many seconds of data requested from each peer. */
+const REQUEST_QUEUE_SECONDS = 2
+/** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */
+const UPLOAD_BUFFER_BYTES = 1024 * 1024
+const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
+const TICK_MS = 1000
+
+export type TorrentState = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'error'
+
+interface PieceProgress {
+  readonly index: number
+  readonly length: number
+  readonly blockCount: number
+  readonly buffer: Buffer
+  /** Outstanding requests per block (2 while endgame doubles a block). */
+  readonly requested: Uint8Array
+  readonly received: Uint8Array
+  /** Address of the peer that sent each block: the piece's hash decides whom to pay or blame. */
+  readonly senders: Array<string | undefined>
+  receivedCount: number
+  /** No block before this index is unrequested and unreceived. */
+  cursor: number
+  verifying: boolean
+}
+
+interface Candidate {
+  failures: number
+  nextAttemptAt: number
+}
+
+export interface TorrentInit {
+  readonly infoHash: string
+  readonly meta?: TorrentMeta
+  readonly magnet?: MagnetInfo
+  readonly directory: string
+  readonly peerId: string
+  readonly settings: EngineSettings
+  readonly parts: EngineParts
+  readonly logger: Logger
+  readonly hasher: PieceHasher
+  readonly globalUpload: TokenBucket
+  readonly globalDownload: TokenBucket
+  readonly listenPort: () => number
+  readonly dht: DHT | undefined
+  readonly connect: (address: string, torrent: Torrent) => void
+  /** Pieces already verified in an earlier run (resume data); skips the check. */
+  readonly resumeBitfield?: Uint8Array
+  readonly uploadLimit?: number
+  readonly downloadLimit?: number
+}
+
+export interface PeerInfo {
+  readonly address: string
+  readonly peerId: string
+  readonly client: string
+  readonly direction: 'incoming' | 'outgoing'
+  readonly downloadRate: number
+  readonly uploadRate: number
+  readonly downloaded: number
+  readonly uploaded: number
+  readonly amChoking: boolean
+  readonly peerChoking: boolean
+  readonly amInterested: boolean
+  readonly peerInterested: boolean
+  readonly slot: string | null
+  readonly progress: number
+  readonly outstandingRequests: number
+}
+
+export interface TorrentStatus {
+  readonly infoHash: string
+  readonly name: string
+  readonly state: TorrentState
+  readonly error: string | null
+  readonly directory: string
+  readonly length: number | null
+  readonly pieceLength: number | null
+  readonly pieceCount: number | null
+  readonly verifiedPieces: number
+  readonly checkedPieces: number
+  readonly progress: number
+  readonly downloaded: number
+  readonly uploaded: number
+  readonly wasted: number
+  readonly downloadRate: number
+  readonly uploadRate: number
+  readonly peers: number
+  readonly seeds: number
+  readonly uploadLimit: number
+  readonly downloadLimit: number
+  readonly hashFailures: number
+  readonly bannedPeers: readonly string[]
+  readonly piecesFromResume: number
+  readonly piecesDownloaded: number
+  readonly files: ReadonlyArray<{ path: string; length: number }>
+}
+
+/**
+ * One torrent: its pieces, its peers, the requests in flight, the upload queue and the choker.
+ * Sockets are opened by the Engine; everything after the handshake happens here.
+ */
+export class Torrent extends EventEmitter {
+  readonly infoHash: string
+  meta: TorrentMeta | undefined
+  state: TorrentState
+  error: string | null = null
+  readonly directory: string
+  private readonly peers = new Map<string, Peer>()
+  private readonly candidates = new Map<string, Candidate>()
+  private readonly connecting = new Set<string>()
+  private readonly banned = new Set<string>()
+  private readonly strikes = new Map<string, number>()
+  /** Peers that sent bad data for a piece are not asked for it again while others have it. */
+  private readonly failedSenders = new Map<number, Set<string>>()
+  private readonly inProgress = new Map<number, PieceProgress>()
+  private have = new BitField(0)
+  private haveCount = 0
+  private availability = new Uint16Array(0)
+  private blocksPerPiece = 1
+  private storage: PieceStorage | undefined
+  private pool: BufferPool | undefined
+  private cache: LRUCache<number, Buffer> | undefined
+  private readonly cacheLoads = new Map<number, Promise<Buffer>>()
+  private discovery: Discovery | undefined
+  private tick: NodeJS.Timeout | undefined
+  private lastTickAt = Date.now()
+  private lastRechokeAt = 0
+  private chokerState: ChokerState = INITIAL_CHOKER_STATE
+  private downloadTimer: NodeJS.Timeout | undefined
+  private readonly uploadBucket: TokenBucket
+  private readonly downloadBucket: TokenBucket
+  private readonly uploadLimiter: RateLimitChain
+  private readonly downloadLimiter: RateLimitChain
+  private downloadSample = 0
+  private uploadSample = 0
+  private downloadRate = 0
+  private uploadRate = 0
+  private downloaded = 0
+  private uploaded = 0
+  private wasted = 0
+  private hashFailures = 0
+  private checkedPieces = 0
+  private piecesFromResume = 0
+  private piecesDownloaded = 0
+  private destroyed = false
+  private fetchingMetadata = false
+
+  constructor (private readonly init: TorrentInit) {
+    super()
+    this.infoHash = init.infoHash
+    this.directory = init.directory
+    this.meta = init.meta
+    this.state = init.meta ? 'checking' : 'metadata'
+    this.uploadBucket = new TokenBucket(init.uploadLimit ?? 0)
+    this.downloadBucket = new TokenBucket(init.downloadLimit ?? 0)
+    this.uploadLimiter = new RateLimitChain([init.globalUpload, this.uploadBucket])
+    this.downloadLimiter = new RateLimitChain([init.globalDownload, this.downloadBucket])
+    for (const address of init.magnet?.peerAddresses ?? []) this.addPeerAddress(address)
+  }
+
+  get name (): string {
+    return this.meta?.name ?? this.init.magnet?.name ?? this.infoHash
+  }
+
+  get complete (): boolean {
+    return this.meta !== undefined && this.haveCount === this.meta.pieceCount
+  }
+
+  get paused (): boolean {
+    return this.state === 'paused'
+  }
+
+  private get log (): Logger {
+    return this.init.logger
+  }
+
+  /** Prepares storage (checking data already on disk unless resume data vouches for it) and joins the swarm. */
+  async start (): Promise<void> {
+    if (this.meta) await this.setupContent(this.meta, this.init.resumeBitfield)
+    if (this.destroyed) return
+    this.joinSwarm()
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  pause (): void {
+    if (this.state === 'paused' || this.destroyed) return
+    this.leaveSwarm()
+    this.state = 'paused'
+    this.emit('state', this.state)
+  }
+
+  resume (): void {
+    if (this.state !== 'paused' || this.destroyed) return
+    this.state = this.meta ? (this.complete ? 'seeding' : 'downloading') : 'metadata'
+    this.emit('state', this.state)
+    this.joinSwarm()
+  }
+
+  async destroy (options: { deleteData?: boolean } = {}): Promise<void> {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.leaveSwarm()
+    this.cache?.clear()
+    await this.storage?.close()
+    if (options.deleteData) await this.storage?.deleteFiles()
+  }
+
+  setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
+    if (limits.uploadLimit !== undefined) this.uploadBucket.setRate(limits.uploadLimit)
+    if (limits.downloadLimit !== undefined) this.downloadBucket.setRate(limits.downloadLimit)
+  }
+
+  /** The verified pieces that are durably on disk, for resume data (pieces are synced before they are named). */
+  async durableBitfield (): Promise<Buffer | undefined> {
+    if (!this.meta || !this.storage || this.state === 'checking') return undefined
+    const snapshot = Buffer.from(this.have.buffer)
+    await this.storage.sync()
+    return snapshot
+  }
+
+  addPeerAddress (address: string): void {
+    if (this.destroyed || this.banned.has(address) || this.candidates.has(address)) return
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address)) return
+    const port = Number(address.slice(address.lastIndexOf(':') + 1))
+    if (port <= 0 || port > 65535) return
+    if (address === `127.0.0.1:${this.init.listenPort()}`) return
+    this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
+    if (this.state !== 'paused') this.connectMore()
+  }
+
+  // ---------------------------------------------------------------- swarm membership
+
+  private joinSwarm (): void {
+    if (this.destroyed || this.state === 'paused') return
+    this.lastTickAt = Date.now()
+    this.tick = setInterval(() => this.onTick(), TICK_MS)
+    this.tick.unref()
+    this.startDiscovery()
+    this.connectMore()
+  }
+
+  private leaveSwarm (): void {
+    clearInterval(this.tick)
+    clearTimeout(this.downloadTimer)
+    this.tick = undefined
+    this.downloadTimer = undefined
+    this.discovery?.destroy()
+    this.discovery = undefined
+    for (const peer of [...this.peers.values()]) this.dropPeer(peer, 'leaving swarm')
+    for (const piece of this.inProgress.values()) this.abandonPiece(piece)
+  }
+
+  private startDiscovery (): void {
+    const announce = [...(this.meta?.announce ?? this.init.magnet?.announce ?? [])]
+    const isPrivate = this.meta?.private ?? false
+    const { settings } = this.init
+    if (announce.length === 0 && (!this.init.dht || isPrivate) && !settings.lsd) return
+    const discovery = new Discovery({
+      infoHash: this.infoHash,
+      peerId: this.init.peerId,
+      port: this.init.listenPort(),
+      announce,
+      dht: isPrivate ? false : (this.init.dht ?? false),
+      lsd: settings.lsd && !isPrivate,
+      intervalMs: settings.announceIntervalMs,
+      tracker: {
+        getAnnounceOpts: () => ({
+          uploaded: this.uploaded,
+          downloaded: this.downloaded,
+          left: this.meta ? Math.max(0, this.meta.length - this.haveCount * this.meta.pieceLength) : 0
+        })
+      }
+    })
+    discovery.on('peer', (peer: unknown, source: string) => {
+      if (typeof peer === 'string') this.addPeerAddress(peer)
+      else this.log.debug('ignoring non-TCP peer', { source })
+    })
+    discovery.on('warning', (err: unknown) => this.log.debug('discovery warning', { infoHash: this.infoHash, error: errorMessage(err) }))
+    discovery.on('error', (err: unknown) => this.log.warn('discovery error', { infoHash: this.infoHash, error: errorMessage(err) }))
+    this.discovery = discovery
+  }
+
+  private connectMore (): void {
+    if (this.destroyed || this.state === 'paused') return
+    const { maxPeersPerTorrent, maxHalfOpenConnections } = this.init.settings
+    const now = Date.now()
+    for (const [address, candidate] of this.candidates) {
+      if (this.peers.size + this.connecting.size >= maxPeersPerTorrent) return
+      if (this.connecting.size >= maxHalfOpenConnections) return
+      if (this.connecting.has(address) || this.isConnectedTo(address) || candidate.nextAttemptAt > now) continue
+      this.connecting.add(address)
+      this.init.connect(address, this)
+    }
+  }
+
+  /** The Engine reports an outgoing connection attempt that failed before the handshake. */
+  connectFailed (address: string): void {
+    this.connecting.delete(address)
+    const candidate = this.candidates.get(address)
+    if (candidate) {
+      candidate.failures++
+      if (candidate.failures > RECONNECT_BACKOFF_MS.length + 2) this.candidates.delete(address)
+      else candidate.nextAttemptAt = Date.now() + RECONNECT_BACKOFF_MS[Math.min(candidate.failures - 1, RECONNECT_BACKOFF_MS.length - 1)]!
+    }
+  }
+
+  private isConnectedTo (address: string): boolean {
+    for (const peer of this.peers.values()) if (peer.address === address || peer.listenAddress === address) return true
+    return false
+  }
+
+  /** Whether a new connection from/to this peer may join (not banned, not a duplicate, room left). */
+  acceptsPeer (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
+    if (this.destroyed || this.state === 'paused') return false
+    if (this.banned.has(peerId) || this.banned.has(address) || this.banned.has(hostOf(address))) return false
+    if (peerId === this.init.peerId) return false
+    for (const peer of this.peers.values()) if (peer.peerId === peerId) return false
+    if (direction === 'incoming' && this.peers.size >= this.init.settings.maxPeersPerTorrent) return false
+    return true
+  }
+
+  /** Installs the extensions; must run before our handshake is sent. */
+  prepareWire (wire: Peer['wire']): void {
+    wire.extendedHandshake.v = 'bidtorrent/0.1.0'
+    wire.extendedHandshake.p = this.init.listenPort()
+    wire.use(utMetadata(this.meta?.infoBuffer))
+    if (!(this.meta?.private ?? false)) wire.use(utPex())
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  /** Called by the Engine once both handshakes are done. */
+  attachPeer (peer: Peer): void {
+    const { wire } = peer
+    this.connecting.delete(peer.address)
+    const candidate = this.candidates.get(peer.address)
+    if (candidate) candidate.failures = 0
+    this.peers.set(peer.address, peer)
+    wire.setKeepAlive(true)
+
+    wire.on('bitfield', () => this.onPeerBitfield(peer))
+    wire.on('have', (index: number) => this.onPeerHave(peer, index))
+    wire.on('have-all', () => this.onPeerHaveAll(peer))
+    wire.on('have-none', () => this.updateInterest(peer))
+    wire.on('unchoke', () => this.fillRequests(peer))
+    wire.on('choke', () => { if (!wire.hasFast) this.releaseRequests(peer) })
+    wire.on('reject', (index: number, offset: number) => this.releaseBlock(peer, index, offset))
+    wire.on('piece', (index: number, offset: number, data: Uint8Array) => this.onBlock(peer, index, offset, data))
+    wire.on('interested', () => this.onPeerInterested(peer))
+    wire.on('uninterested', () => this.maybeFillSlots())
+    wire.on('request', (index: number, offset: number, length: number, respond: UploadRequest['respond']) =>
+      this.onRequest(peer, { index, offset, length, respond }))
+    wire.on('extended', (ext: string) => { if (ext === 'handshake') this.onExtendedHandshake(peer) })
+    wire.on('unknownmessage', () => this.log.debug('unknown message from peer', { peer: peer.address }))
+    peer.socket.on('drain', () => { if (peer.waitingForDrain) { peer.waitingForDrain = false; void this.pumpUploads(peer) } })
+
+    const metadataExtension = wire.ut_metadata as EventEmitter & { fetch(): void } | undefined
+    metadataExtension?.on('metadata', (torrent: Uint8Array) => { void this.onMetadata(torrent) })
+    metadataExtension?.on('warning', (err: Error) => this.log.debug('ut_metadata', { peer: peer.address, error: err.message }))
+    const pexExtension = wire.ut_pex as EventEmitter | undefined
+    pexExtension?.on('peer', (address: string) => this.addPeerAddress(address))
+    pexExtension?.on('warning', () => {})
+
+    this.sendHaves(peer)
+    this.log.debug('peer connected', { infoHash: this.infoHash, peer: peer.address, direction: peer.direction })
+    this.emit('peer', peer.address)
+  }
+
+  removePeer (peer: Peer): void {
+    if (this.peers.get(peer.address) !== peer) return
+    this.peers.delete(peer.address)
+    this.releaseRequests(peer)
+    peer.uploadQueue.length = 0
+    if (peer.availabilityCounted && this.meta) {
+      if (!peer.seed) {
+        for (let i = 0; i < this.meta.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.availability[i]!--
+      }
+    }
+    if (peer.slotKind) this.maybeFillSlots()
+    this.connectMore()
+  }
+
+  private dropPeer (peer: Peer, reason: string): void {
+    this.log.debug('dropping peer', { infoHash: this.infoHash, peer: peer.address, reason })
+    this.removePeer(peer)
+    peer.wire.destroy()
+    peer.socket.destroy()
+  }
+
+  private sendHaves (peer: Peer): void {
+    const { wire } = peer
+    if (!this.meta) {
+      if (wire.hasFast) wire.haveNone()
+      return
+    }
+    if (wire.hasFast && this.haveCount === 0) wire.haveNone()
+    else if (wire.hasFast && this.complete) wire.haveAll()
+    else wire.bitfield(this.have)
+  }
+
+  private onExtendedHandshake (peer: Peer): void {
+    const handshake = peer.wire.peerExtendedHandshake
+    const port = typeof handshake.p === 'number' && handshake.p > 0 && handshake.p < 65536 ? handshake.p : undefined
+    if (port && peer.direction === 'incoming') peer.listenAddress = `${formatHost(peer.host)}:${port}`
+    const pex = peer.wire.ut_pex as { start(): void; addPeer(address: string): void } | undefined
+    if (pex && handshake.m?.ut_pex) {
+      pex.start()
+      for (const other of this.peers.values()) if (other !== peer && other.listenAddress) pex.addPeer(other.listenAddress)
+    }
+    if (!this.meta && !this.fetchingMetadata) this.fetchMetadata()
+  }
+
+  private fetchMetadata (): void {
+    for (const peer of this.peers.values()) (peer.wire.ut_metadata as { fetch(): void } | undefined)?.fetch()
+  }
+
+  private async onMetadata (torrentFile: Uint8Array): Promise<void> {
+    if (this.meta || this.fetchingMetadata || this.destroyed) return
+    this.fetchingMetadata = true
+    try {
+      const bencode = (await import('bencode')).default
+      const decoded = bencode.decode(torrentFile) as { info: unknown }
+      const meta = await metaFromInfoDictionary(bencode.encode(decoded.info), this.init.magnet?.announce ?? [])
+      if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
+      this.meta = meta
+      this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })
+      this.emit('metadata', meta)
+      for (const peer of this.peers.values()) (peer.wire.ut_metadata as { cancel(): void } | undefined)?.cancel()
+      await this.setupContent(meta, undefined)
+      for (const peer of [...this.peers.values()]) {
+        if (!this.validatePeerPieces(peer)) continue
+        this.countAvailability(peer)
+        if (!peer.wire.hasFast) peer.wire.bitfield(this.have)
+        this.updateInterest(peer)
+      }
+    } catch (err) {
+      this.log.warn('bad metadata from peer', { infoHash: this.infoHash, error: errorMessage(err) })
+      this.meta = undefined
+      this.fetchingMetadata = false
+    }
+  }
+
+  private onPeerBitfield (peer: Peer): void {
+    if (!this.meta) return
+    if (!this.validatePeerPieces(peer)) return
+    this.countAvailability(peer)
+    this.updateInterest(peer)
+  }
+
+  private validatePeerPieces (peer: Peer): boolean {
+    if (!this.meta || peer.seed) return true
+    const bits = peer.wire.peerPieces.buffer
+    const expectedBytes = Math.ceil(this.meta.pieceCount / 8)
+    if (bits.length > expectedBytes) {
+      for (let i = expectedBytes; i < bits.length; i++) {
+        if (bits[i] !== 0) { this.dropPeer(peer, 'bitfield longer than the torrent'); return false }
+      }
+    }
+    const spare = expectedBytes * 8 - this.meta.pieceCount
+    if (spare > 0 && bits.length >= expectedBytes && (bits[expectedBytes - 1]! & ((1 << spare) - 1)) !== 0) {
+      this.dropPeer(peer, 'bitfield has spare bits set')
+      return false
+    }
+    return true
+  }
+
+  private countAvailability (peer: Peer): void {
+    if (!this.meta || peer.availabilityCounted) return
+    peer.availabilityCounted = true
+    if (peer.seed) return
+    let count = 0
+    for (let i = 0; i < this.meta.pieceCount; i++) {
+      if (peer.wire.peerPieces.get(i)) {
+        count++
+        if (this.availability[i]! < 0xffff) this.availability[i]!++
+      }
+    }
+    if (count === this.meta.pieceCount) this.markSeed(peer)
+  }
+
+  /** Seeds are left out of availability counts: a piece every seed has is not rarer or commoner for it. */
+  private markSeed (peer: Peer): void {
+    if (peer.seed || !this.meta) return
+    if (peer.availabilityCounted) {
+      for (let i = 0; i < this.meta.pieceCount; i++) if (peer.wire.peerPieces.get(i)) this.availability[i]!--
+    }
+    peer.seed = true
+  }
+
+  private onPeerHave (peer: Peer, index: number): void {
+    if (!this.meta) return
+    if (index >= this.meta.pieceCount) return this.dropPeer(peer, `have for piece ${index} out of range`)
+    if (peer.availabilityCounted && !peer.seed && this.availability[index]! < 0xffff) this.availability[index]!++
+    if (!this.have.get(index) && !peer.wire.amInterested) {
+      peer.wire.interested()
+    }
+    this.fillRequests(peer)
+  }
+
+  private onPeerHaveAll (peer: Peer): void {
+    peer.seed = true
+    peer.availabilityCounted = true
+    this.updateInterest(peer)
+  }
+
+  private peerHas (peer: Peer, index: number): boolean {
+    return peer.seed || peer.wire.peerPieces.get(index)
+  }
+
+  private updateInterest (peer: Peer): void {
+    if (!this.meta) return
+    let wanted = false
+    if (!this.complete) {
+      if (peer.seed) wanted = true
+      else for (let i = 0; i < this.meta.pieceCount && !wanted; i++) wanted = !this.have.get(i) && peer.wire.peerPieces.get(i)
+    }
+    if (wanted) {
+      peer.wire.interested()
+      this.fillRequests(peer)
+    } else {
+      peer.wire.uninterested()
+    }
+  }
+
+  // ---------------------------------------------------------------- downloading
+
+  private blockKey (index: number, block: number): number {
+    return index * this.blocksPerPiece + block
+  }
+
+  private fillRequests (peer: Peer): void {
+    const meta = this.meta
+    if (!meta || this.destroyed || this.state !== 'downloading') return
+    const { wire } = peer
+    if (wire.peerChoking || !wire.amInterested) return
+    while (peer.outstanding.size < peer.queueDepth) {
+      const delay = this.downloadLimiter.delayFor(BLOCK_SIZE)
+      if (delay > 0) {
+        this.scheduleDownloadRefill(delay)
+        return
+      }
+      const next = this.pickBlock(peer)
+      if (next === undefined) return
+      const { piece, block } = next
+      const offset = block * BLOCK_SIZE
+      const length = Math.min(BLOCK_SIZE, piece.length - offset)
+      piece.requested[block]!++
+      peer.outstanding.add(this.blockKey(piece.index, block))
+      peer.lastRequestAt = Date.now()
+      this.downloadLimiter.consume(length)
+      wire.request(piece.index, offset, length, noop)
+    }
+  }
+
+  private scheduleDownloadRefill (delay: number): void {
+    if (this.downloadTimer) return
+    this.downloadTimer = setTimeout(() => {
+      this.downloadTimer = undefined
+      for (const peer of this.peers.values()) this.fillRequests(peer)
+    }, delay)
+    this.downloadTimer.unref()
+  }
+
+  /** Next block to ask this peer for: finish its current piece, join another unfinished one, start the rarest, or double up in endgame. */
+  private pickBlock (peer: Peer): { piece: PieceProgress; block: number } | undefined {
+    const active = peer.activePiece === undefined ? undefined : this.inProgress.get(peer.activePiece)
+    if (active) {
+      const block = nextUnrequested(active)
+      if (block >= 0) return { piece: active, block }
+    }
+    for (const piece of this.inProgress.values()) {
+      if (piece.verifying || !this.peerHas(peer, piece.index) || this.failedSenders.get(piece.index)?.has(peer.address)) continue
+      const block = nextUnrequested(piece)
+      if (block >= 0) {
+        peer.activePiece = piece.index
+        return { piece, block }
+      }
+    }
+    const started = this.startPiece(peer)
+    if (started) {
+      peer.activePiece = started.index
+      return { piece: started, block: nextUnrequested(started) }
+    }
+    return this.endgameBlock(peer)
+  }
+
+  private startPiece (peer: Peer): PieceProgress | undefined {
+    const meta = this.meta!
+    if (!this.pool!.available) return undefined
+    const index = pickRarestPiece({
+      pieceCount: meta.pieceCount,
+      availability: this.availability,
+      random: this.init.parts.random,
+      wanted: (i) => !this.have.get(i) && !this.inProgress.has(i) && this.peerHas(peer, i) &&
+        !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
+    })
+    if (index < 0) return undefined
+    const length = pieceLengthOf(meta, index)
+    const blockCount = Math.ceil(length / BLOCK_SIZE)
+    const piece: PieceProgress = {
+      index,
+      length,
+      blockCount,
+      buffer: this.pool!.acquire()!,
+      requested: new Uint8Array(blockCount),
+      received: new Uint8Array(blockCount),
+      senders: new Array<string | undefined>(blockCount),
+      receivedCount: 0,
+      cursor: 0,
+      verifying: false
+    }
+    this.inProgress.set(index, piece)
+    return piece
+  }
+
+  private someoneElseHas (peer: Peer, index: number): boolean {
+    for (const other of this.peers.values()) if (other !== peer && this.peerHas(other, index)) return true
+    return false
+  }
+
+  /** Endgame: every missing piece is already on the way; ask a second peer for blocks still outstanding. */
+  private endgameBlock (peer: Peer): { piece: PieceProgress; block: number } | undefined {
+    const meta = this.meta!
+    if (this.haveCount + this.inProgress.size < meta.pieceCount) return undefined
+    for (const piece of this.inProgress.values()) {
+      if (piece.verifying || !this.peerHas(peer, piece.index)) continue
+      for (let block = 0; block < piece.blockCount; block++) {
+        if (piece.received[block] || piece.requested[block]! >= 2) continue
+        if (peer.outstanding.has(this.blockKey(piece.index, block))) continue
+        return { piece, block }
+      }
+    }
+    return undefined
+  }
+
+  private onBlock (peer: Peer, index: number, offset: number, data: Uint8Array): void {
+    const key = this.blockKey(index, offset / BLOCK_SIZE)
+    if (offset % BLOCK_SIZE !== 0 || !peer.outstanding.delete(key)) {
+      this.wasted += data.length
+      return
+    }
+    peer.recordDownload(data.length)
+    this.downloadSample += data.length
+    this.downloaded += data.length
+    const piece = this.inProgress.get(index)
+    const block = offset / BLOCK_SIZE
+    if (!piece) { this.wasted += data.length; return }
+    piece.requested[block]!--
+    const expectedLength = Math.min(BLOCK_SIZE, piece.length - offset)
+    if (data.length !== expectedLength) {
+      this.releaseBlockState(piece, block)
+      this.dropPeer(peer, `block of ${data.length} bytes, expected ${expectedLength}`)
+      return
+    }
+    if (piece.received[block]) {
+      this.wasted += data.length
+    } else {
+      piece.buffer.set(data, offset)
+      piece.received[block] = 1
+      piece.senders[block] = peer.address
+      piece.receivedCount++
+      if (piece.requested[block]! > 0) this.cancelDuplicates(peer, piece, block)
+      if (piece.receivedCount === piece.blockCount) void this.verifyPiece(piece)
+    }
+    this.fillRequests(peer)
+  }
+
+  private cancelDuplicates (receivedFrom: Peer, piece: PieceProgress, block: number): void {
+    const key = this.blockKey(piece.index, block)
+    for (const peer of this.peers.values()) {
+      if (peer === receivedFrom || !peer.outstanding.delete(key)) continue
+      piece.requested[block]!--
+      const offset = block * BLOCK_SIZE
+      peer.wire.cancel(piece.index, offset, Math.min(BLOCK_SIZE, piece.length - offset))
+    }
+  }
+
+  private async verifyPiece (piece: PieceProgress): Promise<void> {
+    const meta = this.meta!
+    piece.verifying = true
+    const data = piece.buffer.subarray(0, piece.length)
+    const expected = meta.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20)
+    let valid = false
+    try {
+      valid = await this.init.hasher.verify(data, expected)
+    } catch (err) {
+      this.log.error('hashing failed', { infoHash: this.infoHash, piece: piece.index, error: errorMessage(err) })
+    }
+    if (this.destroyed || this.inProgress.get(piece.index) !== piece) return
+    if (!valid) return this.onHashFailure(piece)
+    try {
+      await this.storage!.writePiece(piece.index, data)
+    } catch (err) {
+      this.fail(`cannot write piece ${piece.index}: ${errorMessage(err)}`)
+      return
+    }
+    if (this.destroyed) return
+    this.inProgress.delete(piece.index)
+    this.pool!.release(piece.buffer)
+    this.failedSenders.delete(piece.index)
+    this.have.set(piece.index, true)
+    this.haveCount++
+    this.piecesDownloaded++
+    this.emit('piece', piece.index, [...new Set(piece.senders)])
+    for (const peer of this.peers.values()) {
+      peer.wire.have(piece.index)
+      if (peer.activePiece === piece.index) peer.activePiece = undefined
+    }
+    if (this.complete) this.onComplete()
+    else for (const peer of this.peers.values()) this.fillRequests(peer)
+  }
+
+  private onHashFailure (piece: PieceProgress): void {
+    this.hashFailures++
+    this.wasted += piece.length
+    const senders = [...new Set(piece.senders.filter((s): s is string => s !== undefined))]
+    this.log.warn('piece failed its hash check', { infoHash: this.infoHash, piece: piece.index, senders })
+    this.emit('hash-failure', piece.index, senders)
+    const failed = this.failedSenders.get(piece.index) ?? new Set<string>()
+    this.failedSenders.set(piece.index, failed)
+    for (const address of senders) {
+      failed.add(address)
+      const strikes = (this.strikes.get(address) ?? 0) + 1
+      this.strikes.set(address, strikes)
+      if (strikes >= this.init.settings.banAfterHashFailures) this.ban(address, `${strikes} pieces failed their hash check`)
+    }
+    piece.received.fill(0)
+    piece.requested.fill(0)
+    piece.senders.fill(undefined)
+    piece.receivedCount = 0
+    piece.cursor = 0
+    piece.verifying = false
+    // Blocks still requested from anyone are no longer tracked for this attempt.
+    for (const peer of this.peers.values()) {
+      for (let block = 0; block < piece.blockCount; block++) peer.outstanding.delete(this.blockKey(piece.index, block))
+      if (peer.activePiece === piece.index) peer.activePiece = undefined
+    }
+    for (const peer of this.peers.values()) this.fillRequests(peer)
+  }
+
+  private ban (address: string, reason: string): void {
+    this.banned.add(address)
+    const peer = this.peers.get(address)
+    if (peer?.peerId) this.banned.add(peer.peerId)
+    if (peer?.listenAddress) this.banned.add(peer.listenAddress)
+    this.candidates.delete(address)
+    this.log.warn('peer banned', { infoHash: this.infoHash, peer: address, reason })
+    this.emit('ban', address, reason)
+    if (peer) this.dropPeer(peer, reason)
+  }
+
+  private onComplete (): void {
+    this.state = 'seeding'
+    this.log.info('download complete', { infoHash: this.infoHash, name: this.name })
+    this.discovery?.complete()
+    this.emit('done')
+    this.emit('state', this.state)
+    for (const peer of this.peers.values()) {
+      peer.wire.uninterested()
+      this.releaseRequests(peer)
+    }
+  }
+
+  private releaseRequests (peer: Peer): void {
+    for (const key of peer.outstanding) {
+      const index = Math.floor(key / this.blocksPerPiece)
+      const piece = this.inProgress.get(index)
+      if (piece) this.releaseBlockState(piece, key - index * this.blocksPerPiece)
+    }
+    peer.outstanding.clear()
+    peer.activePiece = undefined
+  }
+
+  private releaseBlock (peer: Peer, index: number, offset: number): void {
+    const key = this.blockKey(index, offset / BLOCK_SIZE)
+    if (!peer.outstanding.delete(key)) return
+    const piece = this.inProgress.get(index)
+    if (piece) this.releaseBlockState(piece, offset / BLOCK_SIZE)
+  }
+
+  private releaseBlockState (piece: PieceProgress, block: number): void {
+    if (piece.requested[block]! > 0) piece.requested[block]!--
+    if (block < piece.cursor) piece.cursor = block
+  }
+
+  private abandonPiece (piece: PieceProgress): void {
+    if (piece.verifying) return
+    this.inProgress.delete(piece.index)
+    this.pool?.release(piece.buffer)
+  }
+
+  // ---------------------------------------------------------------- uploading
+
+  private onRequest (peer: Peer, request: UploadRequest): void {
+    const meta = this.meta
+    const { index, offset, length } = request
+    if (!meta || index >= meta.pieceCount || !this.have.get(index) || length === 0 || length > MAX_REQUEST_LENGTH ||
+        offset + length > pieceLengthOf(meta, index)) {
+      request.respond(new Error('invalid request'))
+      return
+    }
+    if (peer.uploadQueue.length >= MAX_QUEUE_DEPTH * 2) {
+      request.respond(new Error('too many requests'))
+      return
+    }
+    peer.uploadQueue.push(request)
+    void this.pumpUploads(peer)
+  }
+
+  /** Sends queued blocks while the socket has room and the rate limits allow. */
+  private async pumpUploads (peer: Peer): Promise<void> {
+    if (peer.uploadPumping) return
+    peer.uploadPumping = true
+    try {
+      while (peer.uploadQueue.length > 0 && !this.destroyed && this.peers.get(peer.address) === peer) {
+        if (peer.wire.amChoking) { peer.uploadQueue.length = 0; break }
+        if (peer.wire.readableLength + peer.socket.writableLength > UPLOAD_BUFFER_BYTES) {
+          peer.waitingForDrain = true
+          break
+        }
+        const request = peer.uploadQueue[0]!
+        const delay = this.uploadLimiter.delayFor(request.length)
+        if (delay > 0) {
+          setTimeout(() => { void this.pumpUploads(peer) }, delay).unref()
+          break
+        }
+        peer.uploadQueue.shift()
+        let piece: Buffer
+        try {
+          piece = await this.loadPiece(request.index)
+        } catch (err) {
+          this.log.warn('cannot read piece for upload', { infoHash: this.infoHash, piece: request.index, error: errorMessage(err) })
+          request.respond(err as Error)
+          continue
+        }
+        this.uploadLimiter.consume(request.length)
+        request.respond(null, piece.subarray(request.offset, request.offset + request.length))
+        peer.recordUpload(request.length)
+        this.uploadSample += request.length
+        this.uploaded += request.length
+      }
+    } finally {
+      peer.uploadPumping = false
+    }
+  }
+
+  private loadPiece (index: number): Promise<Buffer> {
+    const cached = this.cache!.get(index)
+    if (cached) return Promise.resolve(cached)
+    let pending = this.cacheLoads.get(index)
+    if (!pending) {
+      const buffer = Buffer.allocUnsafeSlow(pieceLengthOf(this.meta!, index))
+      pending = this.storage!.readPiece(index, buffer).then(() => {
+        this.cache!.set(index, buffer)
+        return buffer
+      }).finally(() => this.cacheLoads.delete(index))
+      this.cacheLoads.set(index, pending)
+    }
+    return pending
+  }
+
+  // ---------------------------------------------------------------- choking
+
+  private onPeerInterested (peer: Peer): void {
+    this.maybeFillSlots(peer)
+  }
+
+  /** Between rechokes, a free slot goes to an interested peer at once rather than 10 s later. */
+  private maybeFillSlots (preferred?: Peer): void {
+    if (!this.meta || this.haveCount === 0) return
+    const { slots, optimisticSlots } = this.init.settings.choker
+    let unchoked = 0
+    for (const peer of this.peers.values()) if (!peer.wire.amChoking && peer.wire.peerInterested) unchoked++
+    const waiting = [...this.peers.values()].filter((peer) => peer.wire.amChoking && peer.wire.peerInterested)
+    if (preferred && waiting.includes(preferred)) waiting.unshift(...waiting.splice(waiting.indexOf(preferred), 1))
+    for (const peer of waiting) {
+      if (unchoked >= slots + optimisticSlots) break
+      peer.wire.unchoke()
+      peer.slotKind = 'regular'
+      unchoked++
+    }
+  }
+
+  private rechoke (now: number): void {
+    this.lastRechokeAt = now
+    const snapshots: PeerSnapshot[] = []
+    for (const peer of this.peers.values()) {
+      snapshots.push({
+        id: peer.address,
+        interested: peer.wire.peerInterested,
+        unchoked: !peer.wire.amChoking,
+        downloadRate: peer.downloadRate,
+        uploadRate: peer.uploadRate,
+        connectedAt: peer.connectedAt,
+        snubbed: peer.isSnubbing(now, this.init.settings.snubTimeoutMs)
+      })
+    }
+    const decision = this.init.parts.chokeAlgorithm(snapshots, this.chokerState, {
+      now,
+      seeding: this.complete,
+      settings: this.init.settings.choker,
+      random: this.init.parts.random
+    })
+    this.chokerState = decision.state
+    for (const peer of this.peers.values()) {
+      const slot = decision.unchoke.get(peer.address)
+      peer.slotKind = slot
+      if (slot) peer.wire.unchoke()
+      else if (!peer.wire.amChoking) {
+        peer.wire.choke()
+        peer.uploadQueue.length = 0
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- periodic work
+
+  private onTick (): void {
+    const now = Date.now()
+    const elapsed = Math.max(0.001, (now - this.lastTickAt) / 1000)
+    this.lastTickAt = now
+    this.downloadRate += 0.25 * (this.downloadSample / elapsed - this.downloadRate)
+    this.uploadRate += 0.25 * (this.uploadSample / elapsed - this.uploadRate)
+    this.downloadSample = 0
+    this.uploadSample = 0
+    const { requestTimeoutMs, rechokeIntervalMs } = this.init.settings
+    for (const peer of [...this.peers.values()]) {
+      peer.updateRates(elapsed)
+      peer.queueDepth = Math.max(MIN_QUEUE_DEPTH, Math.min(MAX_QUEUE_DEPTH, Math.ceil(peer.downloadRate * REQUEST_QUEUE_SECONDS / BLOCK_SIZE)))
+      if (peer.outstanding.size > 0 && now - Math.max(peer.lastBlockAt, peer.lastRequestAt) > requestTimeoutMs) {
+        this.log.debug('requests timed out', { infoHash: this.infoHash, peer: peer.address, outstanding: peer.outstanding.size })
+        for (const key of peer.outstanding) {
+          const index = Math.floor(key / this.blocksPerPiece)
+          const block = key - index * this.blocksPerPiece
+          const piece = this.inProgress.get(index)
+          if (piece) peer.wire.cancel(index, block * BLOCK_SIZE, Math.min(BLOCK_SIZE, piece.length - block * BLOCK_SIZE))
+        }
+        this.releaseRequests(peer)
+      }
+      if (this.meta && !peer.wire.amInterested && !this.complete) this.updateInterest(peer)
+      this.fillRequests(peer)
+    }
+    if (now - this.lastRechokeAt >= rechokeIntervalMs) this.rechoke(now)
+    this.connectMore()
+  }
+
+  // ---------------------------------------------------------------- content
+
+  private async setupContent (meta: TorrentMeta, resumeBitfield: Uint8Array | undefined): Promise<void> {
+    const { settings } = this.init
+    this.blocksPerPiece = Math.ceil(meta.pieceLength / BLOCK_SIZE)
+    this.have = new BitField(meta.pieceCount)
+    this.haveCount = 0
+    this.availability = new Uint16Array(meta.pieceCount)
+    this.storage = new PieceStorage(meta, this.directory)
+    this.pool = new BufferPool(meta.pieceLength, Math.max(4, Math.floor(settings.maxInFlightBytes / meta.pieceLength)))
+    this.cache = new LRUCache<number, Buffer>({
+      maxSize: Math.max(settings.pieceCacheBytes, meta.pieceLength),
+      sizeCalculation: (buffer) => buffer.length
+    })
+    this.state = 'checking'
+    this.emit('state', this.state)
+    try {
+      const resumable = resumeBitfield !== undefined && await this.storage.filesPresent()
+      if (resumable) {
+        this.loadBitfield(resumeBitfield)
+        this.piecesFromResume = this.haveCount
+      } else if (!await this.storage.nothingPresent()) {
+        await this.checkExistingData(meta)
+      }
+      if (this.destroyed) return
+      if (!this.complete) await this.storage.allocate()
+    } catch (err) {
+      this.fail(`cannot prepare files in ${this.directory}: ${errorMessage(err)}`)
+      return
+    }
+    const wasPaused = (this.state as TorrentState) === 'paused'
+    this.state = this.complete ? 'seeding' : 'downloading'
+    if (wasPaused) this.state = 'paused'
+    this.emit('state', this.state)
+    if (this.complete) this.emit('done')
+  }
+
+  private loadBitfield (bits: Uint8Array): void {
+    const meta = this.meta!
+    const stored = new BitField(Buffer.from(bits))
+    for (let i = 0; i < meta.pieceCount; i++) {
+      if (stored.get(i)) {
+        this.have.set(i, true)
+        this.haveCount++
+      }
+    }
+  }
+
+  /** Hashes what is already on disk, on the worker pool, a few pieces at a time. */
+  private async checkExistingData (meta: TorrentMeta): Promise<void> {
+    this.log.info('checking existing data', { infoHash: this.infoHash, pieces: meta.pieceCount })
+    this.checkedPieces = 0
+    let next = 0
+    const worker = async (): Promise<void> => {
+      const buffer = this.pool!.acquire()
+      if (!buffer) return
+      try {
+        while (next < meta.pieceCount && !this.destroyed) {
+          const index = next++
+          const data = await this.storage!.readPiece(index, buffer)
+          const ok = await this.init.hasher.verify(data, meta.pieceHashes.subarray(index * 20, index * 20 + 20))
+          if (ok) {
+            this.have.set(index, true)
+            this.haveCount++
+          }
+          this.checkedPieces++
+        }
+      } finally {
+        this.pool!.release(buffer)
+      }
+    }
+    await Promise.all([worker(), worker(), worker(), worker()])
+    this.log.info('check finished', { infoHash: this.infoHash, verified: this.haveCount, pieces: meta.pieceCount })
+  }
+
+  private fail (message: string): void {
+    this.error = message
+    this.state = 'error'
+    this.log.error('torrent failed', { infoHash: this.infoHash, error: message })
+    this.leaveSwarm()
+    this.emit('state', this.state)
+  }
+
+  // ---------------------------------------------------------------- reporting
+
+  status (): TorrentStatus {
+    const meta = this.meta
+    return {
+      infoHash: this.infoHash,
+      name: this.name,
+      state: this.state,
+      error: this.error,
+      directory: this.directory,
+      length: meta?.length ?? null,
+      pieceLength: meta?.pieceLength ?? null,
+      pieceCount: meta?.pieceCount ?? null,
+      verifiedPieces: this.haveCount,
+      checkedPieces: this.checkedPieces,
+      progress: meta ? this.haveCount / meta.pieceCount : 0,
+      downloaded: this.downloaded,
+      uploaded: this.uploaded,
+      wasted: this.wasted,
+      downloadRate: Math.round(this.downloadRate),
+      uploadRate: Math.round(this.uploadRate),
+      peers: this.peers.size,
+      seeds: [...this.peers.values()].filter((peer) => peer.seed).length,
+      uploadLimit: this.uploadBucket.bytesPerSecond,
+      downloadLimit: this.downloadBucket.bytesPerSecond,
+      hashFailures: this.hashFailures,
+      bannedPeers: [...this.banned].filter((entry) => entry.includes(':') || entry.includes('.')),
+      piecesFromResume: this.piecesFromResume,
+      piecesDownloaded: this.piecesDownloaded,
+      files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
+    }
+  }
+
+  peerList (): PeerInfo[] {
+    const pieceCount = this.meta?.pieceCount ?? 0
+    return [...this.peers.values()].map((peer) => {
+      let pieces = 0
+      if (peer.seed) pieces = pieceCount
+      else for (let i = 0; i < pieceCount; i++) if (peer.wire.peerPieces.get(i)) pieces++
+      return {
+        address: peer.address,
+        peerId: peer.peerId,
+        client: peer.client,
+        direction: peer.direction,
+        downloadRate: Math.round(peer.downloadRate),
+        uploadRate: Math.round(peer.uploadRate),
+        downloaded: peer.downloadedBytes,
+        uploaded: peer.uploadedBytes,
+        amChoking: peer.wire.amChoking,
+        peerChoking: peer.wire.peerChoking,
+        amInterested: peer.wire.amInterested,
+        peerInterested: peer.wire.peerInterested,
+        slot: peer.slotKind ?? null,
+        progress: pieceCount ? pieces / pieceCount : 0,
+        outstandingRequests: peer.outstanding.size
+      }
+    })
+  }
+}
+
+function nextUnrequested (piece: PieceProgress): number {
+  while (piece.cursor < piece.blockCount && (piece.requested[piece.cursor] || piece.received[piece.cursor])) piece.cursor++
+  return piece.cursor < piece.blockCount ? piece.cursor : -1
+}
+
+function hostOf (address: string): string {
+  return address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '')
+}
+
+function formatHost (host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function noop (): void {}
