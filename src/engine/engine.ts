@@ -106,7 +106,7 @@ export class Engine extends EventEmitter {
     return [...this.torrents.values()]
   }
 
-  /** Adds and starts a torrent; resolves once its data is checked and it has joined the swarm. */
+  /** Adds a torrent and starts it in the background (checking existing data can take long; progress shows in its status). */
   async add (options: AddTorrentOptions): Promise<Torrent> {
     const infoHash = options.meta?.infoHash ?? options.magnet?.infoHash
     if (!infoHash) throw new Error('a torrent needs metadata or a magnet link')
@@ -134,7 +134,7 @@ export class Engine extends EventEmitter {
     this.torrents.set(infoHash, torrent)
     if (options.paused) torrent.pause()
     for (const address of options.peers ?? []) torrent.addPeerAddress(address)
-    await torrent.start()
+    torrent.start().catch((err: unknown) => this.log.error('torrent start failed', { infoHash, error: errorMessage(err) }))
     return torrent
   }
 

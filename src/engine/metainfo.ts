@@ -46,6 +46,7 @@ export function pieceLengthOf (meta: Pick<TorrentMeta, 'pieceLength' | 'length' 
 
 export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> {
   if (data.length > MAX_TORRENT_FILE_BYTES) throw new InvalidTorrentError('torrent file is larger than 50 MiB')
+  if (data[0] !== 0x64) throw new InvalidTorrentError('not a .torrent file (it must start with a bencoded dictionary)')
   let parsed: ParsedTorrent
   try {
     parsed = await parseTorrent(data)

@@ -1,0 +1,322 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
+import cliProgress from 'cli-progress'
+import { defaultDataDir, loadSettings } from '../config/settings.js'
+import { Daemon, VERSION } from '../daemon/daemon.js'
+import { createLogger } from '../daemon/logger.js'
+import type { TorrentView } from '../daemon/service.js'
+import type { PeerInfo } from '../engine/torrent.js'
+import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
+import { formatBytes, formatRate, parseRate, parseSize } from '../util/units.js'
+import { ApiClient } from './client.js'
+import { peerLine, torrentDetails, torrentLine } from './format.js'
+
+interface CommonOptions {
+  dataDir?: string
+  json?: boolean
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+function dataDirOf (options: CommonOptions): string {
+  return options.dataDir ? resolve(options.dataDir) : defaultDataDir()
+}
+
+function print (options: CommonOptions, value: unknown, human: () => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`)
+}
+
+async function client (options: CommonOptions): Promise<ApiClient> {
+  return ApiClient.forDataDir(dataDirOf(options))
+}
+
+function validateRate (text: string | undefined, flag: string): string | undefined {
+  if (text === undefined) return undefined
+  try {
+    parseRate(text)
+  } catch {
+    throw new UsageError(`${flag}: invalid rate "${text}" (examples: 20MiB/s, 500KB/s, 0 for unlimited)`)
+  }
+  return text
+}
+
+function validatePeers (peers: string[] | undefined): string[] {
+  for (const peer of peers ?? []) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(peer)
+    const port = match ? Number(match[2]) : 0
+    if (!match || port < 1 || port > 65535) throw new UsageError(`--peer: "${peer}" is not HOST:PORT`)
+  }
+  return peers ?? []
+}
+
+function common (command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'the daemon\'s data directory (default: $BIDTORRENT_DATA_DIR or ~/.bidtorrent)')
+    .option('--json', 'machine-readable output')
+}
+
+/** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
+async function readSource (source: string): Promise<{ magnet: string } | { torrent: string }> {
+  if (/^magnet:/i.test(source)) return { magnet: source }
+  if (/^[0-9a-fA-F]{40}$/.test(source)) return { magnet: `magnet:?xt=urn:btih:${source.toLowerCase()}` }
+  let data: Buffer
+  try {
+    data = await readFile(source)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new UsageError(code === 'ENOENT'
+      ? `"${source}" is neither a magnet link nor an existing .torrent file`
+      : `cannot read ${source}: ${errorMessage(err)}`)
+  }
+  return { torrent: data.toString('base64') }
+}
+
+/** Polls the daemon until every piece is verified, drawing a progress bar on a terminal. */
+async function waitForCompletion (api: ApiClient, infoHash: string, options: CommonOptions): Promise<TorrentView> {
+  const interactive = !options.json && process.stderr.isTTY
+  const bar = interactive
+    ? new cliProgress.SingleBar({
+      format: '{bar} {percentage}% | {value}/{total} pieces | ↓ {rate} | {peers} peers | {state}',
+      stream: process.stderr,
+      hideCursor: true
+    }, cliProgress.Presets.shades_classic)
+    : undefined
+  let started = false
+  try {
+    for (;;) {
+      const torrent = await api.request<TorrentView>('GET', `/v1/torrents/${infoHash}`)
+      if (torrent.state === 'error') throw new BidtorrentError('ETORRENT', `torrent failed: ${torrent.error ?? 'unknown error'}`)
+      const total = torrent.pieceCount ?? 0
+      if (bar) {
+        const payload = { rate: formatRate(torrent.downloadRate), peers: torrent.peers, state: torrent.state }
+        if (!started && total > 0) {
+          bar.start(total, torrent.verifiedPieces, payload)
+          started = true
+        } else if (started) {
+          bar.update(torrent.verifiedPieces, payload)
+        }
+      }
+      if (total > 0 && torrent.verifiedPieces === total) return torrent
+      await new Promise((done) => setTimeout(done, 500))
+    }
+  } finally {
+    if (started) bar?.stop()
+  }
+}
+
+export function buildProgram (): Command {
+  const program = new Command()
+  program
+    .name('bidtorrent')
+    .description('A BitTorrent daemon and CLI with a bandwidth market.')
+    .version(VERSION)
+    // Set before the subcommands are made: commander copies these settings into each of them.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`bidtorrent: ${text.split('\n')[0]!}\n`) })
+
+  program.command('daemon')
+    .description('run the daemon in the foreground until SIGINT or SIGTERM')
+    .option('--data-dir <dir>', 'state, downloads and the API token live here (default: $BIDTORRENT_DATA_DIR or ~/.bidtorrent)')
+    .option('--config <file>', 'a JSON config file (default: <data-dir>/config.json if present)')
+    .option('--port <n>', 'TCP port for peers (0 = any free port)')
+    .option('--api-port <n>', 'control API port on 127.0.0.1 (0 = any free port)')
+    .option('--no-dht', 'disable the DHT')
+    .option('--no-lsd', 'disable local service discovery')
+    .option('--upload-limit <rate>', 'global upload limit, e.g. 20MiB/s (0 = unlimited)')
+    .option('--download-limit <rate>', 'global download limit, e.g. 20MiB/s (0 = unlimited)')
+    .option('--download-dir <dir>', 'where downloads go when `add` names no --out')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']))
+    .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']))
+    .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
+      const dataDir = dataDirOf(options as CommonOptions)
+      const overrides: Record<string, unknown> = {}
+      const integer = (flag: string, value: string | boolean | undefined): number => {
+        const number = Number(value)
+        if (!Number.isInteger(number) || number < 0 || number > 65535) throw new UsageError(`${flag}: "${String(value)}" is not a port number`)
+        return number
+      }
+      if (options.port !== undefined) overrides.port = integer('--port', options.port)
+      if (options.apiPort !== undefined) overrides.apiPort = integer('--api-port', options.apiPort)
+      if (command.getOptionValueSource('dht') === 'cli') overrides.dht = false
+      if (command.getOptionValueSource('lsd') === 'cli') overrides.lsd = false
+      if (options.uploadLimit !== undefined) overrides.uploadLimit = validateRate(String(options.uploadLimit), '--upload-limit')
+      if (options.downloadLimit !== undefined) overrides.downloadLimit = validateRate(String(options.downloadLimit), '--download-limit')
+      if (options.downloadDir !== undefined) overrides.downloadDir = resolve(String(options.downloadDir))
+      if (options.logLevel !== undefined) overrides.logLevel = options.logLevel
+      if (options.logFormat !== undefined) overrides.logFormat = options.logFormat
+      const settings = loadSettings({ dataDir, ...(options.config ? { configFile: resolve(String(options.config)) } : {}), overrides })
+      await runDaemon(dataDir, settings)
+    })
+
+  common(program.command('seed <path>'))
+    .description('make a torrent of a file or folder and seed it; prints the info hash and magnet link')
+    .option('--tracker <url>', 'announce URL (repeatable)', collect)
+    .option('--peer <host:port>', 'connect to this peer (repeatable)', collect)
+    .option('--upload-limit <rate>', 'upload limit for this torrent')
+    .option('--piece-length <size>', 'piece length, a power of two (default: chosen from the size)')
+    .option('--private', 'mark the torrent private (no DHT, no PEX)')
+    .option('--save-torrent <file>', 'also write the .torrent file here')
+    .action(async (path: string, options: CommonOptions & { tracker?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string }) => {
+      const api = await client(options)
+      const torrent = await api.request<TorrentView>('POST', '/v1/seed', {
+        path: resolve(path),
+        trackers: options.tracker ?? [],
+        peers: validatePeers(options.peer),
+        private: options.private ?? false,
+        ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
+        ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {})
+      })
+      if (options.saveTorrent) {
+        const { torrent: file } = await api.request<{ torrent: string }>('GET', `/v1/torrents/${torrent.infoHash}/torrent`)
+        await writeFile(resolve(options.saveTorrent), Buffer.from(file, 'base64'))
+      }
+      print(options, torrent, () => `seeding ${torrent.name} (${formatBytes(torrent.length ?? 0)})\ninfo hash: ${torrent.infoHash}\nmagnet:    ${torrent.magnet}`)
+    })
+
+  common(program.command('add <magnet-or-torrent>'))
+    .description('download a magnet link or .torrent file (data already in --out is checked and seeded)')
+    .option('--out <dir>', 'download directory (default: the daemon\'s)')
+    .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect)
+    .option('--wait', 'show progress and exit 0 only when every piece is verified')
+    .option('--paused', 'add without starting')
+    .option('--upload-limit <rate>', 'upload limit for this torrent')
+    .option('--download-limit <rate>', 'download limit for this torrent')
+    .action(async (source: string, options: CommonOptions & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }) => {
+      const body = {
+        ...(await readSource(source)),
+        peers: validatePeers(options.peer),
+        paused: options.paused ?? false,
+        ...(options.out !== undefined ? { directory: resolve(options.out) } : {}),
+        ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
+        ...(options.downloadLimit !== undefined ? { downloadLimit: validateRate(options.downloadLimit, '--download-limit') } : {})
+      }
+      const api = await client(options)
+      let torrent = await api.request<TorrentView>('POST', '/v1/torrents', body)
+      if (options.wait) {
+        if (!options.json) process.stderr.write(`downloading ${torrent.name} (${torrent.infoHash})\n`)
+        torrent = await waitForCompletion(api, torrent.infoHash, options)
+        print(options, torrent, () => `complete: ${torrent.name}, ${torrent.verifiedPieces}/${torrent.pieceCount ?? 0} pieces verified, in ${torrent.directory}`)
+        return
+      }
+      print(options, torrent, () => `added ${torrent.name}\ninfo hash: ${torrent.infoHash}`)
+    })
+
+  common(program.command('wait <id>'))
+    .description('show progress until every piece of a torrent is verified')
+    .action(async (id: string, options: CommonOptions) => {
+      const api = await client(options)
+      const { infoHash } = await api.request<TorrentView>('GET', `/v1/torrents/${encodeURIComponent(id)}`)
+      const torrent = await waitForCompletion(api, infoHash, options)
+      print(options, torrent, () => `complete: ${torrent.name}`)
+    })
+
+  common(program.command('ls'))
+    .description('list torrents')
+    .action(async (options: CommonOptions) => {
+      const torrents = await (await client(options)).request<TorrentView[]>('GET', '/v1/torrents')
+      print(options, torrents, () => (torrents.length ? torrents.map(torrentLine).join('\n') : 'no torrents'))
+    })
+
+  common(program.command('info <id>'))
+    .description('show one torrent (id: info hash, a unique prefix of it, or the name)')
+    .action(async (id: string, options: CommonOptions) => {
+      const torrent = await (await client(options)).request<TorrentView & { peerList: PeerInfo[] }>('GET', `/v1/torrents/${encodeURIComponent(id)}`)
+      print(options, torrent, () => torrentDetails(torrent))
+    })
+
+  common(program.command('peers <id>'))
+    .description('show a torrent\'s connected peers')
+    .action(async (id: string, options: CommonOptions) => {
+      const peers = await (await client(options)).request<PeerInfo[]>('GET', `/v1/torrents/${encodeURIComponent(id)}/peers`)
+      print(options, peers, () => (peers.length ? peers.map(peerLine).join('\n') : 'no peers'))
+    })
+
+  for (const [name, description] of [['pause', 'stop transferring a torrent (keeps it and its data)'], ['resume', 'start a paused torrent again']] as const) {
+    common(program.command(`${name} <id>`))
+      .description(description)
+      .action(async (id: string, options: CommonOptions) => {
+        const torrent = await (await client(options)).request<TorrentView>('POST', `/v1/torrents/${encodeURIComponent(id)}/${name}`)
+        print(options, torrent, () => `${name === 'pause' ? 'paused' : 'resumed'} ${torrent.name}`)
+      })
+  }
+
+  common(program.command('rm <id>'))
+    .description('remove a torrent')
+    .option('--delete-data', 'also delete its downloaded files')
+    .action(async (id: string, options: CommonOptions & { deleteData?: boolean }) => {
+      const result = await (await client(options)).request<{ infoHash: string }>('DELETE', `/v1/torrents/${encodeURIComponent(id)}?deleteData=${options.deleteData ? 'true' : 'false'}`)
+      print(options, result, () => `removed ${result.infoHash}${options.deleteData ? ' and its data' : ''}`)
+    })
+
+  common(program.command('limit <id>'))
+    .description('set a torrent\'s rate limits')
+    .option('--upload <rate>', 'upload limit, e.g. 5MiB/s (0 = unlimited)')
+    .option('--download <rate>', 'download limit (0 = unlimited)')
+    .action(async (id: string, options: CommonOptions & { upload?: string; download?: string }) => {
+      if (options.upload === undefined && options.download === undefined) throw new UsageError('give --upload and/or --download')
+      const torrent = await (await client(options)).request<TorrentView>('PATCH', `/v1/torrents/${encodeURIComponent(id)}/limits`, {
+        ...(options.upload !== undefined ? { uploadLimit: validateRate(options.upload, '--upload') } : {}),
+        ...(options.download !== undefined ? { downloadLimit: validateRate(options.download, '--download') } : {})
+      })
+      print(options, torrent, () => `limits for ${torrent.name}: up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`)
+    })
+
+  common(program.command('export <id> <file>'))
+    .description('write a torrent\'s .torrent file')
+    .action(async (id: string, file: string, options: CommonOptions) => {
+      const { torrent } = await (await client(options)).request<{ torrent: string }>('GET', `/v1/torrents/${encodeURIComponent(id)}/torrent`)
+      await writeFile(resolve(file), Buffer.from(torrent, 'base64'))
+      print(options, { file: resolve(file) }, () => `wrote ${resolve(file)}`)
+    })
+
+  common(program.command('status'))
+    .description('show the daemon\'s status')
+    .action(async (options: CommonOptions) => {
+      const status = await (await client(options)).request<Record<string, unknown>>('GET', '/v1/status')
+      print(options, status, () => Object.entries(status).map(([key, value]) => `${key}: ${String(value)}`).join('\n'))
+    })
+
+  return program
+}
+
+async function runDaemon (dataDir: string, settings: ReturnType<typeof loadSettings>): Promise<void> {
+  const log = createLogger(settings)
+  // A bug reached through hostile peer input must not take every torrent down with it.
+  process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.message, stack: err.stack }))
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }))
+  const daemon = await Daemon.start(dataDir, settings, log)
+  await new Promise<void>((resolveStop) => {
+    let signals = 0
+    const onSignal = (signal: string): void => {
+      signals++
+      if (signals > 1) {
+        log.warn('second signal: exiting at once', { signal })
+        process.exit(1)
+      }
+      log.info('signal received', { signal })
+      daemon.stop().then(resolveStop, (err: unknown) => {
+        log.error('shutdown failed', { error: errorMessage(err) })
+        process.exitCode = 1
+        resolveStop()
+      })
+    }
+    process.on('SIGINT', () => onSignal('SIGINT'))
+    process.on('SIGTERM', () => onSignal('SIGTERM'))
+  })
+  // Give winston a moment to flush, then leave even if a library left a handle open.
+  setTimeout(() => process.exit(), 200).unref()
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    const usage = err instanceof UsageError || (err instanceof BidtorrentError && err.code === 'EUSAGE')
+    process.stderr.write(`bidtorrent: error: ${errorMessage(err)}\n`)
+    return usage ? 2 : 1
+  }
+}

@@ -1,0 +1,130 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { timingSafeEqual } from 'node:crypto'
+import type { Logger } from 'winston'
+import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError, errorMessage } from '../util/errors.js'
+import type { DaemonService } from './service.js'
+
+const MAX_BODY_BYTES = 72 * 1024 * 1024
+export const API_HOST = '127.0.0.1'
+
+type Handler = (params: { id: string; body: unknown; query: URLSearchParams }) => Promise<unknown> | unknown
+
+interface Route {
+  readonly method: string
+  readonly pattern: RegExp
+  readonly handler: Handler
+}
+
+/**
+ * The control API: JSON over HTTP, bound to 127.0.0.1 only, every request carrying the bearer
+ * token the daemon wrote (mode 0600) into its data directory.
+ */
+export class ApiServer {
+  private server: Server | undefined
+  private readonly routes: Route[]
+  private readonly token: Buffer
+
+  constructor (private readonly service: DaemonService, token: string, private readonly log: Logger, private readonly status: () => unknown) {
+    this.token = Buffer.from(token)
+    const route = (method: string, path: string, handler: Handler): Route =>
+      ({ method, pattern: new RegExp(`^${path.replace(':id', '([^/]+)')}$`), handler })
+    this.routes = [
+      route('GET', '/v1/status', () => this.status()),
+      route('GET', '/v1/torrents', () => this.service.list()),
+      route('POST', '/v1/torrents', ({ body }) => this.service.add(body)),
+      route('POST', '/v1/seed', ({ body }) => this.service.seed(body)),
+      route('GET', '/v1/torrents/:id', ({ id }) => this.service.info(id)),
+      route('GET', '/v1/torrents/:id/peers', ({ id }) => this.service.peers(id)),
+      route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: this.service.torrentFile(id).toString('base64') })),
+      route('POST', '/v1/torrents/:id/pause', ({ id }) => this.service.pause(id)),
+      route('POST', '/v1/torrents/:id/resume', ({ id }) => this.service.resume(id)),
+      route('POST', '/v1/torrents/:id/peers', ({ id, body }) => this.service.addPeers(id, body)),
+      route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => this.service.setLimits(id, body)),
+      route('DELETE', '/v1/torrents/:id', ({ id, query }) => this.service.remove(id, query.get('deleteData') === 'true'))
+    ]
+  }
+
+  async listen (port: number): Promise<number> {
+    const server = createServer((request, response) => { void this.handle(request, response) })
+    server.requestTimeout = 5 * 60_000
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, API_HOST, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    return (server.address() as AddressInfo).port
+  }
+
+  async close (): Promise<void> {
+    const server = this.server
+    if (!server) return
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+
+  private authorized (request: IncomingMessage): boolean {
+    const header = request.headers.authorization ?? ''
+    const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '')
+    return presented.length === this.token.length && timingSafeEqual(presented, this.token)
+  }
+
+  private async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!this.authorized(request)) {
+      request.resume()
+      return send(response, 401, { error: { code: 'EUNAUTHORIZED', message: 'missing or wrong API token' } })
+    }
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    let allowed = false
+    for (const route of this.routes) {
+      const match = route.pattern.exec(url.pathname)
+      if (!match) continue
+      allowed = true
+      if (route.method !== request.method) continue
+      try {
+        const body = request.method === 'GET' || request.method === 'DELETE' ? undefined : await readJson(request)
+        const result = await route.handler({ id: decodeURIComponent(match[1] ?? ''), body, query: url.searchParams })
+        return send(response, 200, result)
+      } catch (err) {
+        const status = statusFor(err)
+        if (status >= 500) this.log.error('control API request failed', { path: url.pathname, error: errorMessage(err) })
+        const code = err instanceof BidtorrentError ? err.code : 'EINTERNAL'
+        return send(response, status, { error: { code, message: errorMessage(err) } })
+      }
+    }
+    request.resume()
+    send(response, allowed ? 405 : 404, { error: { code: allowed ? 'EMETHOD' : 'ENOROUTE', message: `${request.method ?? ''} ${url.pathname} is not an API call` } })
+  }
+}
+
+function statusFor (err: unknown): number {
+  if (err instanceof TorrentNotFoundError) return 404
+  if (err instanceof UsageError || err instanceof InvalidTorrentError || err instanceof SyntaxError) return 400
+  if (err instanceof BidtorrentError && err.code === 'EBODYTOOLARGE') return 413
+  return 500
+}
+
+async function readJson (request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) throw new BidtorrentError('EBODYTOOLARGE', 'request body too large')
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new UsageError('request body is not valid JSON')
+  }
+}
+
+function send (response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  response.end(text)
+}

@@ -1,0 +1,290 @@
+import { basename, dirname, isAbsolute, resolve } from 'node:path'
+import BitField from 'bitfield'
+import type { Logger } from 'winston'
+import { z } from 'zod'
+import type { Engine } from '../engine/engine.js'
+import { createTorrentFrom } from '../engine/create.js'
+import { magnetLink, parseMagnet, parseTorrentFile, type TorrentMeta } from '../engine/metainfo.js'
+import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
+import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
+import { parseRate } from '../util/units.js'
+import type { StateStore, TorrentRecord } from './store.js'
+
+const PEER_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
+const peerAddress = z.string().regex(PEER_ADDRESS, 'peers are HOST:PORT').refine((value) => {
+  const port = Number(value.slice(value.lastIndexOf(':') + 1))
+  return port > 0 && port < 65536
+}, 'port must be 1-65535')
+const rateInput = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseRate(value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
+    return z.NEVER
+  }
+})
+const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
+
+export const addRequestSchema = z.object({
+  /** A .torrent file, base64. */
+  torrent: z.string().max(70 * 1024 * 1024).optional(),
+  magnet: z.string().max(64 * 1024).optional(),
+  directory: absolutePath.optional(),
+  peers: z.array(peerAddress).max(1000).default([]),
+  paused: z.boolean().default(false),
+  uploadLimit: rateInput.default(0),
+  downloadLimit: rateInput.default(0)
+}).strict().refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
+
+export const seedRequestSchema = z.object({
+  path: absolutePath,
+  trackers: z.array(z.string().url()).max(100).default([]),
+  pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
+  private: z.boolean().default(false),
+  peers: z.array(peerAddress).max(1000).default([]),
+  uploadLimit: rateInput.default(0)
+}).strict()
+
+export const limitsRequestSchema = z.object({
+  uploadLimit: rateInput.optional(),
+  downloadLimit: rateInput.optional()
+}).strict()
+
+export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
+
+export interface TorrentView extends TorrentStatus {
+  readonly magnet: string
+}
+
+/** What the control API can do; it owns the link between the engine and the durable state. */
+export class DaemonService {
+  constructor (
+    private readonly engine: Engine,
+    private readonly store: StateStore,
+    private readonly defaultDirectory: string,
+    private readonly log: Logger
+  ) {}
+
+  /** Brings back every stored torrent, with its resume data. */
+  async restore (): Promise<void> {
+    for (const record of await this.store.allTorrents()) {
+      try {
+        const resume = await this.store.getResume(record.infoHash)
+        const meta = record.torrentFile ? await parseTorrentFile(Buffer.from(record.torrentFile, 'base64')) : undefined
+        const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
+        const torrent = await this.engine.add({
+          ...(meta ? { meta } : {}),
+          ...(magnet ? { magnet } : {}),
+          directory: record.directory,
+          paused: record.paused,
+          peers: record.peers,
+          uploadLimit: record.uploadLimit,
+          downloadLimit: record.downloadLimit,
+          ...(resume ? { resumeBitfield: Buffer.from(resume.bitfield, 'base64') } : {})
+        })
+        this.watch(torrent)
+        this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
+      } catch (err) {
+        this.log.error('cannot restore torrent', { infoHash: record.infoHash, error: errorMessage(err) })
+      }
+    }
+  }
+
+  async add (input: unknown): Promise<TorrentView> {
+    const body = parseInput(addRequestSchema, input)
+    const meta = body.torrent !== undefined ? await parseTorrentFile(Buffer.from(body.torrent, 'base64')) : undefined
+    const magnet = body.magnet !== undefined ? await parseMagnet(body.magnet) : undefined
+    const infoHash = (meta?.infoHash ?? magnet?.infoHash)!
+    const existing = this.engine.get(infoHash)
+    if (existing) {
+      for (const address of body.peers) existing.addPeerAddress(address)
+      return this.view(existing)
+    }
+    const record: TorrentRecord = {
+      infoHash,
+      name: meta?.name ?? magnet?.name ?? infoHash,
+      directory: body.directory ?? this.defaultDirectory,
+      ...(meta ? { torrentFile: meta.torrentFile.toString('base64') } : {}),
+      ...(body.magnet !== undefined ? { magnet: body.magnet } : {}),
+      paused: body.paused,
+      addedAt: new Date().toISOString(),
+      uploadLimit: body.uploadLimit,
+      downloadLimit: body.downloadLimit,
+      peers: body.peers
+    }
+    await this.store.putTorrent(record)
+    const torrent = await this.engine.add({
+      ...(meta ? { meta } : {}),
+      ...(magnet ? { magnet } : {}),
+      directory: record.directory,
+      paused: record.paused,
+      peers: record.peers,
+      uploadLimit: record.uploadLimit,
+      downloadLimit: record.downloadLimit
+    })
+    this.watch(torrent)
+    this.log.info('torrent added', { infoHash, name: record.name, directory: record.directory })
+    return this.view(torrent)
+  }
+
+  async seed (input: unknown): Promise<TorrentView> {
+    const body = parseInput(seedRequestSchema, input)
+    const meta = await createTorrentFrom(body.path, {
+      trackers: body.trackers,
+      private: body.private,
+      ...(body.pieceLength ? { pieceLength: body.pieceLength } : {})
+    })
+    if (meta.name !== basename(body.path)) throw new InvalidTorrentError('torrent name does not match the seeded path')
+    const existing = this.engine.get(meta.infoHash)
+    if (existing) return this.view(existing)
+    const directory = dirname(resolve(body.path))
+    const record: TorrentRecord = {
+      infoHash: meta.infoHash,
+      name: meta.name,
+      directory,
+      torrentFile: meta.torrentFile.toString('base64'),
+      paused: false,
+      addedAt: new Date().toISOString(),
+      uploadLimit: body.uploadLimit,
+      downloadLimit: 0,
+      peers: body.peers
+    }
+    // The content was hashed a moment ago to make the torrent: it is all verified.
+    const complete = allPieces(meta)
+    await this.store.putTorrent(record)
+    await this.store.putResume(meta.infoHash, { bitfield: complete.toString('base64'), savedAt: new Date().toISOString() })
+    const torrent = await this.engine.add({ meta, directory, peers: body.peers, uploadLimit: body.uploadLimit, resumeBitfield: complete })
+    this.watch(torrent)
+    this.log.info('seeding', { infoHash: meta.infoHash, name: meta.name, path: body.path })
+    return this.view(torrent)
+  }
+
+  list (): TorrentView[] {
+    return this.engine.list().map((torrent) => this.view(torrent))
+  }
+
+  info (id: string): TorrentView & { peerList: PeerInfo[] } {
+    const torrent = this.find(id)
+    return { ...this.view(torrent), peerList: torrent.peerList() }
+  }
+
+  peers (id: string): PeerInfo[] {
+    return this.find(id).peerList()
+  }
+
+  torrentFile (id: string): Buffer {
+    const torrent = this.find(id)
+    if (!torrent.meta) throw new UsageError(`torrent ${torrent.infoHash} has no metadata yet`)
+    return torrent.meta.torrentFile
+  }
+
+  async pause (id: string): Promise<TorrentView> {
+    const torrent = this.find(id)
+    await this.saveResume(torrent)
+    torrent.pause()
+    await this.updateRecord(torrent.infoHash, { paused: true })
+    return this.view(torrent)
+  }
+
+  async resume (id: string): Promise<TorrentView> {
+    const torrent = this.find(id)
+    torrent.resume()
+    await this.updateRecord(torrent.infoHash, { paused: false })
+    return this.view(torrent)
+  }
+
+  async remove (id: string, deleteData: boolean): Promise<{ infoHash: string; deletedData: boolean }> {
+    const torrent = this.find(id)
+    await this.store.deleteTorrent(torrent.infoHash)
+    await this.engine.remove(torrent.infoHash, { deleteData })
+    this.log.info('torrent removed', { infoHash: torrent.infoHash, deleteData })
+    return { infoHash: torrent.infoHash, deletedData: deleteData }
+  }
+
+  async setLimits (id: string, input: unknown): Promise<TorrentView> {
+    const torrent = this.find(id)
+    const body = parseInput(limitsRequestSchema, input)
+    const limits = {
+      ...(body.uploadLimit !== undefined ? { uploadLimit: body.uploadLimit } : {}),
+      ...(body.downloadLimit !== undefined ? { downloadLimit: body.downloadLimit } : {})
+    }
+    torrent.setLimits(limits)
+    await this.updateRecord(torrent.infoHash, limits)
+    return this.view(torrent)
+  }
+
+  async addPeers (id: string, input: unknown): Promise<TorrentView> {
+    const torrent = this.find(id)
+    const body = parseInput(peersRequestSchema, input)
+    for (const address of body.peers) torrent.addPeerAddress(address)
+    return this.view(torrent)
+  }
+
+  /** Writes resume data for every torrent (periodically and at shutdown). */
+  async saveAllResume (): Promise<void> {
+    await Promise.all(this.engine.list().map((torrent) => this.saveResume(torrent)))
+  }
+
+  private readonly lastSaved = new Map<string, string>()
+
+  private async saveResume (torrent: Torrent): Promise<void> {
+    try {
+      const bitfield = await torrent.durableBitfield()
+      if (!bitfield) return
+      const encoded = bitfield.toString('base64')
+      if (this.lastSaved.get(torrent.infoHash) === encoded) return
+      if (!await this.store.getTorrent(torrent.infoHash)) return
+      await this.store.putResume(torrent.infoHash, { bitfield: encoded, savedAt: new Date().toISOString() })
+      this.lastSaved.set(torrent.infoHash, encoded)
+    } catch (err) {
+      this.log.error('cannot save resume data', { infoHash: torrent.infoHash, error: errorMessage(err) })
+    }
+  }
+
+  private watch (torrent: Torrent): void {
+    torrent.on('metadata', (meta: TorrentMeta) => {
+      void this.updateRecord(torrent.infoHash, { name: meta.name, torrentFile: meta.torrentFile.toString('base64') })
+        .catch((err: unknown) => this.log.error('cannot store metadata', { infoHash: torrent.infoHash, error: errorMessage(err) }))
+    })
+    torrent.on('done', () => { void this.saveResume(torrent) })
+  }
+
+  private async updateRecord (infoHash: string, changes: Partial<TorrentRecord>): Promise<void> {
+    const record = await this.store.getTorrent(infoHash)
+    if (record) await this.store.putTorrent({ ...record, ...changes })
+  }
+
+  /** Finds a torrent by full info hash, unique prefix (4+ characters) or exact name. */
+  private find (id: string): Torrent {
+    const needle = id.trim().toLowerCase()
+    const torrents = this.engine.list()
+    const exact = torrents.find((torrent) => torrent.infoHash === needle)
+    if (exact) return exact
+    const byPrefix = needle.length >= 4 ? torrents.filter((torrent) => torrent.infoHash.startsWith(needle)) : []
+    if (byPrefix.length === 1) return byPrefix[0]!
+    if (byPrefix.length > 1) throw new UsageError(`"${id}" matches ${byPrefix.length} torrents; give more of the info hash`)
+    const byName = torrents.filter((torrent) => torrent.name === id)
+    if (byName.length === 1) return byName[0]!
+    throw new TorrentNotFoundError(id)
+  }
+
+  private view (torrent: Torrent): TorrentView {
+    const status = torrent.status()
+    const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
+    return { ...status, magnet }
+  }
+}
+
+function allPieces (meta: TorrentMeta): Buffer {
+  const bits = new BitField(meta.pieceCount)
+  for (let i = 0; i < meta.pieceCount; i++) bits.set(i, true)
+  return Buffer.from(bits.buffer)
+}
+
+function parseInput<T extends z.ZodType> (schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input)
+  if (!result.success) {
+    throw new UsageError(result.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`).join('; '))
+  }
+  return result.data
+}
