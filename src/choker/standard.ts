@@ -46,20 +46,26 @@ function chooseOptimistic (eligible: readonly PeerSnapshot[], state: ChokerState
   const kept = state.optimistic.filter((id) => eligibleIds.has(id))
   const due = now - state.optimisticSince >= settings.optimisticIntervalMs
   if (!due && kept.length >= Math.min(settings.optimisticSlots, eligible.length)) {
-    return { optimistic: kept.slice(0, settings.optimisticSlots), optimisticSince: state.optimisticSince }
+    return { ...state, optimistic: kept.slice(0, settings.optimisticSlots) }
   }
 
-  // Rotate: the peers that just had the slot go to the back of the queue.
-  const previous = new Set(state.optimistic)
-  const fresh = eligible.filter((peer) => !previous.has(peer.id))
-  const pool = [...(fresh.length >= settings.optimisticSlots ? fresh : eligible)]
+  // Whoever has waited longest since their last optimistic slot goes first (never = longest);
+  // among equals, a weighted draw that favours newcomers.
+  const lastOptimistic = (id: string): number => state.lastOptimistic[id] ?? -Infinity
+  const pool = [...eligible].sort((a, b) => lastOptimistic(a.id) - lastOptimistic(b.id) || (a.id < b.id ? -1 : 1))
   const chosen: string[] = []
   while (chosen.length < settings.optimisticSlots && pool.length > 0) {
-    const index = weightedPick(pool, now, context.random)
-    chosen.push(pool[index]!.id)
-    pool.splice(index, 1)
+    const oldest = lastOptimistic(pool[0]!.id)
+    const tied = pool.filter((peer) => lastOptimistic(peer.id) === oldest)
+    const pick = tied[weightedPick(tied, now, context.random)]!
+    chosen.push(pick.id)
+    pool.splice(pool.indexOf(pick), 1)
   }
-  return { optimistic: chosen, optimisticSince: now }
+  const history: Record<string, number> = {}
+  for (const peer of eligible) if (state.lastOptimistic[peer.id] !== undefined) history[peer.id] = state.lastOptimistic[peer.id]!
+  for (const id of kept) history[id] = state.lastOptimistic[id] ?? now
+  for (const id of chosen) history[id] = now
+  return { optimistic: chosen, optimisticSince: now, lastOptimistic: history }
 }
 
 function weightedPick (pool: readonly PeerSnapshot[], now: number, random: () => number): number {

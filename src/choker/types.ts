@@ -44,6 +44,8 @@ export interface ChokerContext {
 export interface ChokerState {
   readonly optimistic: readonly string[]
   readonly optimisticSince: number
+  /** When each connected peer last got an optimistic slot: rotation goes to whoever waited longest. */
+  readonly lastOptimistic: Readonly<Record<string, number>>
 }
 
 export type SlotKind = 'regular' | 'optimistic'
@@ -56,4 +58,4 @@ export interface ChokeDecision {
 
 export type Choker = (peers: readonly PeerSnapshot[], state: ChokerState, context: ChokerContext) => ChokeDecision
 
-export const INITIAL_CHOKER_STATE: ChokerState = { optimistic: [], optimisticSince: -Infinity }
+export const INITIAL_CHOKER_STATE: ChokerState = { optimistic: [], optimisticSince: -Infinity, lastOptimistic: {} }

@@ -1,0 +1,64 @@
+import t from 'tap'
+import { pickRarestPiece } from '../src/engine/piece-picker.js'
+import { TokenBucket, RateLimitChain } from '../src/engine/rate-limiter.js'
+import { parseRate, parseSize } from '../src/util/units.js'
+
+t.test('rarest first picks the least available wanted piece', async (t) => {
+  const availability = Uint16Array.from([5, 2, 9, 1, 3])
+  const all = (): boolean => true
+  t.equal(pickRarestPiece({ pieceCount: 5, availability, wanted: all, random: () => 0 }), 3)
+  t.equal(pickRarestPiece({ pieceCount: 5, availability, wanted: (i) => i !== 3, random: () => 0 }), 1)
+  t.equal(pickRarestPiece({ pieceCount: 5, availability, wanted: () => false, random: () => 0 }), -1)
+  t.equal(pickRarestPiece({ pieceCount: 0, availability: new Uint16Array(0), wanted: all, random: () => 0 }), -1)
+})
+
+t.test('rarest first breaks ties at random so peers spread out', async (t) => {
+  const availability = new Uint16Array(100).fill(4)
+  const picks = new Set<number>()
+  for (let i = 0; i < 10; i++) picks.add(pickRarestPiece({ pieceCount: 100, availability, wanted: () => true, random: () => i / 10 }))
+  t.equal(picks.size, 10)
+})
+
+t.test('token bucket: passes the burst at once, then meters at the rate', async (t) => {
+  const bucket = new TokenBucket(1_000_000, 0.25, 0)
+  t.equal(bucket.delayFor(16_384, 0), 0)
+  bucket.consume(250_000, 0)
+  t.ok(bucket.delayFor(16_384, 0) > 0, 'empty after the burst')
+  t.equal(bucket.delayFor(16_384, 17), 0, 'refilled 17 KB after 17 ms')
+  const unlimited = new TokenBucket(0)
+  unlimited.consume(1e12)
+  t.equal(unlimited.delayFor(1e9), 0, 'rate 0 is unlimited')
+})
+
+t.test('token bucket: long-run throughput equals the rate', async (t) => {
+  const bucket = new TokenBucket(2_000_000, 0.25, 0)
+  let now = 0
+  let sent = 0
+  while (now < 10_000) {
+    const delay = bucket.delayFor(16_384, now)
+    if (delay > 0) { now += delay; continue }
+    bucket.consume(16_384, now)
+    sent += 16_384
+  }
+  const rate = sent / 10
+  t.ok(rate <= 2_000_000 * 1.06 && rate >= 2_000_000 * 0.94, `~2 MB/s over 10 simulated seconds (${rate})`)
+})
+
+t.test('a chain of buckets waits for the slowest', async (t) => {
+  const chain = new RateLimitChain([new TokenBucket(0, 0.25, 0), new TokenBucket(100_000, 0.25, 0)])
+  chain.consume(100_000, 0)
+  t.ok(chain.delayFor(16_384, 0) > 0)
+})
+
+t.test('sizes and rates parse with SI and IEC units', async (t) => {
+  t.equal(parseSize('4096'), 4096)
+  t.equal(parseSize('512KiB'), 512 * 1024)
+  t.equal(parseSize('1.5GB'), 1_500_000_000)
+  t.equal(parseRate('20MiB/s'), 20 * 1024 * 1024)
+  t.equal(parseRate('500KB/s'), 500_000)
+  t.equal(parseRate('0'), 0)
+  t.equal(parseRate('unlimited'), 0)
+  t.throws(() => parseRate('fast'), /invalid rate "fast"/)
+  t.throws(() => parseSize('-1MiB'), /invalid size/)
+  t.throws(() => parseSize('12 parsecs'), /invalid size/)
+})
