@@ -767,6 +767,17 @@ export class Torrent extends EventEmitter {
     if (peer?.peerId) this.banned.add(peer.peerId)
     if (peer?.listenAddress) this.banned.add(peer.listenAddress)
     this.candidates.delete(address)
+    // Its blocks in unfinished pieces would only fail those pieces later: drop them now.
+    for (const piece of this.inProgress.values()) {
+      if (piece.verifying) continue
+      for (let block = 0; block < piece.blockCount; block++) {
+        if (piece.senders[block] !== address) continue
+        piece.senders[block] = undefined
+        piece.received[block] = 0
+        piece.receivedCount--
+        if (block < piece.cursor) piece.cursor = block
+      }
+    }
     this.log.warn('peer banned', { infoHash: this.infoHash, peer: address, reason })
     this.emit('ban', address, reason)
     if (peer) this.dropPeer(peer, reason)

@@ -1,0 +1,66 @@
+import { createServer, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import Wire from 'bittorrent-protocol'
+import BitField from 'bitfield'
+import type { TorrentMeta } from '../../src/engine/metainfo.js'
+import { pieceLengthOf } from '../../src/engine/metainfo.js'
+import { PieceStorage } from '../../src/engine/storage.js'
+
+export interface EvilPeer {
+  readonly port: number
+  /** How often each block ("piece:offset") was requested from us. */
+  readonly requests: Map<string, number>
+  connections: number
+  corruptBlocksSent: number
+  close (): Promise<void>
+}
+
+/**
+ * A real BitTorrent peer on 127.0.0.1 that claims every piece and answers every request with the
+ * right length but flipped bytes: a peer sending corrupt data.
+ */
+export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string): Promise<EvilPeer> {
+  const storage = new PieceStorage(meta, dataDirectory)
+  const sockets = new Set<Socket>()
+  const peer: EvilPeer = {
+    port: 0,
+    requests: new Map(),
+    connections: 0,
+    corruptBlocksSent: 0,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await storage.close()
+    }
+  }
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    peer.connections++
+    const wire = new Wire()
+    socket.pipe(wire).pipe(socket)
+    wire.on('error', () => socket.destroy())
+    wire.on('handshake', (infoHash: string) => {
+      wire.handshake(infoHash, randomBytes(20))
+      const all = new BitField(meta.pieceCount)
+      for (let i = 0; i < meta.pieceCount; i++) all.set(i, true)
+      wire.bitfield(all)
+    })
+    wire.on('interested', () => wire.unchoke())
+    wire.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, data?: Uint8Array) => void) => {
+      const key = `${index}:${offset}`
+      peer.requests.set(key, (peer.requests.get(key) ?? 0) + 1)
+      const piece = Buffer.alloc(pieceLengthOf(meta, index))
+      storage.readPiece(index, piece).then((data) => {
+        const block = Buffer.from(data.subarray(offset, offset + length))
+        for (let i = 0; i < block.length; i += 997) block[i] = block[i]! ^ 0xff
+        peer.corruptBlocksSent++
+        respond(null, block)
+      }, (err: Error) => respond(err))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return Object.assign(peer, { port: (server.address() as AddressInfo).port })
+}
