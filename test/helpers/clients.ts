@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Test } from 'tap'
+import { ROOT, stopProcess, waitFor } from './process.js'
+
+/** Debian's python, which can import the Debian libtorrent module (a pyenv python cannot). */
+export const SYSTEM_PYTHON = '/usr/bin/python3'
+const LT_PEER = join(ROOT, 'test', 'helpers', 'lt_peer.py')
+
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+export interface Tracker {
+  readonly port: number
+  readonly http: string
+  readonly udp: string
+}
+
+/** Runs opentracker on 127.0.0.1 (HTTP and UDP on one port) serving the given info hashes. */
+export async function startOpentracker (t: Test, dir: string, infoHashes: readonly string[]): Promise<Tracker> {
+  // opentracker chroots into its directory and drops to "nobody": the folder must be readable by all.
+  const root = join(dir, 'tracker')
+  await mkdir(root, { recursive: true })
+  await chmod(root, 0o755)
+  await chmod(dir, 0o755)
+  await writeFile(join(root, 'whitelist'), infoHashes.map((hash) => `${hash}\n`).join(''), { mode: 0o644 })
+  const port = await freePort()
+  const child = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', root, '-w', '/whitelist'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  t.teardown(() => stopProcess(child))
+  await waitFor('opentracker to answer', async () => {
+    if (child.exitCode !== null) throw new Error(`opentracker exited: ${output}`)
+    const response = await fetch(`http://127.0.0.1:${port}/stats`)
+    return response.status > 0 ? true : undefined
+  }, 30_000)
+  if (/Can't open accesslist/.test(output)) throw new Error(`opentracker could not read its whitelist: ${output}`)
+  return { port, http: `http://127.0.0.1:${port}/announce`, udp: `udp://127.0.0.1:${port}` }
+}
+
+export interface LibtorrentPeer {
+  readonly process: ChildProcess
+  readonly port: number
+  /** Resolves with libtorrent's final figures when a download completes. */
+  readonly done: Promise<{ downloaded: number; failed: number; redundant: number }>
+  readonly lines: string[]
+}
+
+export async function startLibtorrent (t: Test, args: readonly string[]): Promise<LibtorrentPeer> {
+  const child = spawn(SYSTEM_PYTHON, [LT_PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => stopProcess(child))
+  const lines: string[] = []
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  let resolvePort: (port: number) => void = () => {}
+  let rejectPort: (err: Error) => void = () => {}
+  const portKnown = new Promise<number>((resolve, reject) => { resolvePort = resolve; rejectPort = reject })
+  const done = new Promise<{ downloaded: number; failed: number; redundant: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line)
+      const event = JSON.parse(line) as { event: string; port?: number; downloaded?: number; failed?: number; redundant?: number }
+      if (event.event === 'listening') resolvePort(event.port!)
+      if (event.event === 'done') resolve({ downloaded: event.downloaded!, failed: event.failed!, redundant: event.redundant! })
+      if (event.event === 'timeout') reject(new Error('libtorrent timed out'))
+    })
+    child.once('exit', (code) => {
+      const error = new Error(`libtorrent peer exited with ${code}: ${stderr}`)
+      rejectPort(error)
+      reject(error)
+    })
+  })
+  done.catch(() => {})
+  return { process: child, port: await portKnown, done, lines }
+}
+
+/** Runs aria2c to download a .torrent into `dir`, with DHT, LPD and PEX off: peers come from the tracker only. */
+export async function aria2Download (torrentFile: string, dir: string, listenPort: number): Promise<{ code: number | null; output: string }> {
+  const child = spawn('aria2c', [
+    `--dir=${dir}`, '--seed-time=0', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
+    '--enable-peer-exchange=false', `--listen-port=${listenPort}`, '--summary-interval=0', '--console-log-level=warn',
+    '--bt-stop-timeout=300', '--follow-torrent=mem', torrentFile
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  return { code, output }
+}
+
+/** Waits until the tracker counts at least one seeder for the torrent (HTTP scrape). */
+export async function waitForTrackerSeeder (tracker: Tracker, infoHash: string): Promise<void> {
+  const bencode = (await import('bencode')).default
+  const escaped = Buffer.from(infoHash, 'hex').toString('binary').split('').map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('')
+  await waitFor('the tracker to list the seeder', async () => {
+    const response = await fetch(`http://127.0.0.1:${tracker.port}/scrape?info_hash=${escaped}`)
+    const decoded = bencode.decode(new Uint8Array(await response.arrayBuffer())) as { files?: Map<unknown, unknown> | Record<string, { complete?: number }> }
+    const entries = Object.values(decoded.files ?? {}) as Array<{ complete?: number }>
+    return entries.some((entry) => (entry.complete ?? 0) >= 1) ? true : undefined
+  }, 60_000, 300)
+}
