@@ -217,6 +217,9 @@ export class Engine extends EventEmitter {
       this.log.debug('wire error', { error: errorMessage(err) })
       socket.destroy()
     })
+    // The wire ends itself on protocol violations (wrong protocol string, oversized message).
+    wire.once('close', () => socket.destroy())
+    wire.once('end', () => socket.destroy())
     socket.once('close', () => {
       clearTimeout(handshakeTimer)
       wire.destroy()

@@ -166,6 +166,8 @@ export class Torrent extends EventEmitter {
   private piecesDownloaded = 0
   private destroyed = false
   private fetchingMetadata = false
+  /** The user's pause, kept apart from `state` so that checking data does not forget it. */
+  private pausedByUser = false
 
   constructor (private readonly init: TorrentInit) {
     super()
@@ -189,7 +191,7 @@ export class Torrent extends EventEmitter {
   }
 
   get paused (): boolean {
-    return this.state === 'paused'
+    return this.pausedByUser
   }
 
   private get log (): Logger {
@@ -206,17 +208,25 @@ export class Torrent extends EventEmitter {
   // ---------------------------------------------------------------- lifecycle
 
   pause (): void {
-    if (this.state === 'paused' || this.destroyed) return
+    if (this.pausedByUser || this.destroyed) return
+    this.pausedByUser = true
     this.leaveSwarm()
-    this.state = 'paused'
+    // A check in progress finishes first; it then settles on 'paused'.
+    if (this.state !== 'checking' && this.state !== 'error') this.state = 'paused'
     this.emit('state', this.state)
   }
 
   resume (): void {
-    if (this.state !== 'paused' || this.destroyed) return
-    this.state = this.meta ? (this.complete ? 'seeding' : 'downloading') : 'metadata'
+    if (!this.pausedByUser || this.destroyed) return
+    this.pausedByUser = false
+    if (this.state === 'checking' || this.state === 'error') return
+    this.state = this.runningState()
     this.emit('state', this.state)
     this.joinSwarm()
+  }
+
+  private runningState (): TorrentState {
+    return this.meta ? (this.complete ? 'seeding' : 'downloading') : 'metadata'
   }
 
   async destroy (options: { deleteData?: boolean } = {}): Promise<void> {
@@ -242,19 +252,20 @@ export class Torrent extends EventEmitter {
   }
 
   addPeerAddress (address: string): void {
+    // Remembered while paused: the peers are called once the torrent runs again.
     if (this.destroyed || this.banned.has(address) || this.candidates.has(address)) return
     if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address)) return
     const port = Number(address.slice(address.lastIndexOf(':') + 1))
     if (port <= 0 || port > 65535) return
     if (address === `127.0.0.1:${this.init.listenPort()}`) return
     this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
-    if (this.state !== 'paused') this.connectMore()
+    if (!this.pausedByUser) this.connectMore()
   }
 
   // ---------------------------------------------------------------- swarm membership
 
   private joinSwarm (): void {
-    if (this.destroyed || this.state === 'paused') return
+    if (this.destroyed || this.pausedByUser || this.tick) return
     this.lastTickAt = Date.now()
     this.tick = setInterval(() => this.onTick(), TICK_MS)
     this.tick.unref()
@@ -304,7 +315,7 @@ export class Torrent extends EventEmitter {
   }
 
   private connectMore (): void {
-    if (this.destroyed || this.state === 'paused') return
+    if (this.destroyed || this.pausedByUser || !this.tick) return
     const { maxPeersPerTorrent, maxHalfOpenConnections } = this.init.settings
     const now = Date.now()
     for (const [address, candidate] of this.candidates) {
@@ -334,7 +345,7 @@ export class Torrent extends EventEmitter {
 
   /** Whether a new connection from/to this peer may join (not banned, not a duplicate, room left). */
   acceptsPeer (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
-    if (this.destroyed || this.state === 'paused') return false
+    if (this.destroyed || this.pausedByUser) return false
     if (this.banned.has(peerId) || this.banned.has(address) || this.banned.has(hostOf(address))) return false
     if (peerId === this.init.peerId) return false
     for (const peer of this.peers.values()) if (peer.peerId === peerId) return false
@@ -1008,9 +1019,7 @@ export class Torrent extends EventEmitter {
       this.fail(`cannot prepare files in ${this.directory}: ${errorMessage(err)}`)
       return
     }
-    const wasPaused = (this.state as TorrentState) === 'paused'
-    this.state = this.complete ? 'seeding' : 'downloading'
-    if (wasPaused) this.state = 'paused'
+    this.state = this.pausedByUser ? 'paused' : this.runningState()
     this.emit('state', this.state)
     if (this.complete) this.emit('done')
   }

@@ -99,6 +99,7 @@ declare module 'bittorrent-dht' {
     listen(port?: number, cb?: () => void): void
     address(): { address: string; port: number } | null
     addNode(node: { host: string; port: number }): void
+    lookup(infoHash: string, cb?: (err: Error | null) => void): void
     destroy(cb?: () => void): void
     toJSON(): { nodes: Array<{ host: string; port: number }> }
   }

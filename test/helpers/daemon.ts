@@ -25,6 +25,8 @@ export interface DaemonOptions {
   readonly dataDir?: string
   readonly args?: readonly string[]
   readonly env?: NodeJS.ProcessEnv
+  /** Keep the DHT on (bootstrap it with BIDTORRENT_DHT_BOOTSTRAP). */
+  readonly dht?: boolean
 }
 
 export async function tempDir (t: Test, prefix = 'bidtorrent-test-'): Promise<string> {
@@ -37,7 +39,7 @@ export async function tempDir (t: Test, prefix = 'bidtorrent-test-'): Promise<st
 export async function startDaemon (t: Test, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const dataDir = options.dataDir ?? await tempDir(t, 'bidtorrent-daemon-')
   await rm(join(dataDir, 'api.json'), { force: true })
-  const child = spawn(process.execPath, [BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', '--no-dht', '--no-lsd', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', ...(options.dht ? [] : ['--no-dht']), '--no-lsd', ...(options.args ?? [])], {
     env: { ...process.env, BIDTORRENT_LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
