@@ -180,8 +180,8 @@ export class DaemonService {
 
   async pause (id: string): Promise<TorrentView> {
     const torrent = this.find(id)
+    await torrent.pause()
     await this.saveResume(torrent)
-    torrent.pause()
     await this.updateRecord(torrent.infoHash, { paused: true })
     return this.view(torrent)
   }

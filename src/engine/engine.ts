@@ -132,7 +132,7 @@ export class Engine extends EventEmitter {
       downloadLimit: options.downloadLimit ?? 0
     })
     this.torrents.set(infoHash, torrent)
-    if (options.paused) torrent.pause()
+    if (options.paused) await torrent.pause()
     for (const address of options.peers ?? []) torrent.addPeerAddress(address)
     torrent.start().catch((err: unknown) => this.log.error('torrent start failed', { infoHash, error: errorMessage(err) }))
     return torrent

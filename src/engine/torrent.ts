@@ -165,9 +165,12 @@ export class Torrent extends EventEmitter {
   private piecesFromResume = 0
   private piecesDownloaded = 0
   private destroyed = false
+  private destroying: Promise<void> | undefined
   private fetchingMetadata = false
   /** The user's pause, kept apart from `state` so that checking data does not forget it. */
   private pausedByUser = false
+  /** Pieces being hashed and written: pause and destroy wait for them, so nothing changes after they return. */
+  private readonly verifications = new Set<Promise<void>>()
 
   constructor (private readonly init: TorrentInit) {
     super()
@@ -207,13 +210,19 @@ export class Torrent extends EventEmitter {
 
   // ---------------------------------------------------------------- lifecycle
 
-  pause (): void {
+  /** Stops all transfer; resolves once pieces already being verified are settled. */
+  async pause (): Promise<void> {
     if (this.pausedByUser || this.destroyed) return
     this.pausedByUser = true
     this.leaveSwarm()
     // A check in progress finishes first; it then settles on 'paused'.
     if (this.state !== 'checking' && this.state !== 'error') this.state = 'paused'
     this.emit('state', this.state)
+    await this.settleVerifications()
+  }
+
+  private async settleVerifications (): Promise<void> {
+    while (this.verifications.size > 0) await Promise.allSettled([...this.verifications])
   }
 
   resume (): void {
@@ -229,13 +238,16 @@ export class Torrent extends EventEmitter {
     return this.meta ? (this.complete ? 'seeding' : 'downloading') : 'metadata'
   }
 
-  async destroy (options: { deleteData?: boolean } = {}): Promise<void> {
-    if (this.destroyed) return
-    this.destroyed = true
-    this.leaveSwarm()
-    this.cache?.clear()
-    await this.storage?.close()
-    if (options.deleteData) await this.storage?.deleteFiles()
+  destroy (options: { deleteData?: boolean } = {}): Promise<void> {
+    this.destroying ??= (async () => {
+      this.leaveSwarm()
+      await this.settleVerifications()
+      this.destroyed = true
+      this.cache?.clear()
+      await this.storage?.close()
+      if (options.deleteData) await this.storage?.deleteFiles()
+    })()
+    return this.destroying
   }
 
   setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
@@ -694,7 +706,11 @@ export class Torrent extends EventEmitter {
       piece.senders[block] = peer.address
       piece.receivedCount++
       if (piece.requested[block]! > 0) this.cancelDuplicates(peer, piece, block)
-      if (piece.receivedCount === piece.blockCount) void this.verifyPiece(piece)
+      if (piece.receivedCount === piece.blockCount) {
+        const verification = this.verifyPiece(piece)
+        this.verifications.add(verification)
+        void verification.finally(() => this.verifications.delete(verification))
+      }
     }
     this.fillRequests(peer)
   }
