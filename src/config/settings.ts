@@ -4,25 +4,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
-import { parseRate, parseSize } from '../util/units.js'
-
-const rate = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseRate(value)
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
-    return z.NEVER
-  }
-})
-
-const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return typeof value === 'number' ? value : parseSize(value)
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
-    return z.NEVER
-  }
-})
+import { rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
 const seconds = z.number().positive().max(86_400)
@@ -35,8 +17,8 @@ export const settingsSchema = z.object({
   /** host:port pairs; null = the public bootstrap nodes. */
   dhtBootstrap: z.array(z.string()).nullable(),
   lsd: z.boolean(),
-  uploadLimit: rate,
-  downloadLimit: rate,
+  uploadLimit: rateSchema,
+  downloadLimit: rateSchema,
   downloadDir: z.string().nullable(),
   maxPeersPerTorrent: z.number().int().min(1).max(10_000),
   maxHalfOpenConnections: z.number().int().min(1).max(1000),
@@ -48,8 +30,8 @@ export const settingsSchema = z.object({
   requestTimeoutSeconds: seconds,
   snubTimeoutSeconds: seconds,
   banAfterHashFailures: z.number().int().min(1).max(1000),
-  pieceCacheSize: size,
-  maxInFlightSize: size,
+  pieceCacheSize: sizeSchema,
+  maxInFlightSize: sizeSchema,
   announceIntervalSeconds: z.number().min(10).max(86_400),
   resumeSaveIntervalSeconds: seconds,
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),

@@ -4,10 +4,10 @@ import type { Logger } from 'winston'
 import { z } from 'zod'
 import type { Engine } from '../engine/engine.js'
 import { createTorrentFrom } from '../engine/create.js'
-import { magnetLink, parseMagnet, parseTorrentFile, type TorrentMeta } from '../engine/metainfo.js'
+import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import { parseRate } from '../util/units.js'
+import { rateSchema } from '../config/schemas.js'
 import type { StateStore, TorrentRecord } from './store.js'
 
 const PEER_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
@@ -15,14 +15,6 @@ const peerAddress = z.string().regex(PEER_ADDRESS, 'peers are HOST:PORT').refine
   const port = Number(value.slice(value.lastIndexOf(':') + 1))
   return port > 0 && port < 65536
 }, 'port must be 1-65535')
-const rateInput = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseRate(value)
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
-    return z.NEVER
-  }
-})
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
 
 export const addRequestSchema = z.object({
@@ -32,8 +24,8 @@ export const addRequestSchema = z.object({
   directory: absolutePath.optional(),
   peers: z.array(peerAddress).max(1000).default([]),
   paused: z.boolean().default(false),
-  uploadLimit: rateInput.default(0),
-  downloadLimit: rateInput.default(0)
+  uploadLimit: rateSchema.default(0),
+  downloadLimit: rateSchema.default(0)
 }).strict().refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
 
 export const seedRequestSchema = z.object({
@@ -42,12 +34,12 @@ export const seedRequestSchema = z.object({
   pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
   private: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),
-  uploadLimit: rateInput.default(0)
+  uploadLimit: rateSchema.default(0)
 }).strict()
 
 export const limitsRequestSchema = z.object({
-  uploadLimit: rateInput.optional(),
-  downloadLimit: rateInput.optional()
+  uploadLimit: rateSchema.optional(),
+  downloadLimit: rateSchema.optional()
 }).strict()
 
 export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
@@ -72,17 +64,7 @@ export class DaemonService {
         const resume = await this.store.getResume(record.infoHash)
         const meta = record.torrentFile ? await parseTorrentFile(Buffer.from(record.torrentFile, 'base64')) : undefined
         const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
-        const torrent = await this.engine.add({
-          ...(meta ? { meta } : {}),
-          ...(magnet ? { magnet } : {}),
-          directory: record.directory,
-          paused: record.paused,
-          peers: record.peers,
-          uploadLimit: record.uploadLimit,
-          downloadLimit: record.downloadLimit,
-          ...(resume ? { resumeBitfield: Buffer.from(resume.bitfield, 'base64') } : {})
-        })
-        this.watch(torrent)
+        await this.startTorrent(record, meta, magnet, resume ? Buffer.from(resume.bitfield, 'base64') : undefined)
         this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
       } catch (err) {
         this.log.error('cannot restore torrent', { infoHash: record.infoHash, error: errorMessage(err) })
@@ -113,16 +95,7 @@ export class DaemonService {
       peers: body.peers
     }
     await this.store.putTorrent(record)
-    const torrent = await this.engine.add({
-      ...(meta ? { meta } : {}),
-      ...(magnet ? { magnet } : {}),
-      directory: record.directory,
-      paused: record.paused,
-      peers: record.peers,
-      uploadLimit: record.uploadLimit,
-      downloadLimit: record.downloadLimit
-    })
-    this.watch(torrent)
+    const torrent = await this.startTorrent(record, meta, magnet, undefined)
     this.log.info('torrent added', { infoHash, name: record.name, directory: record.directory })
     return this.view(torrent)
   }
@@ -153,10 +126,24 @@ export class DaemonService {
     const complete = allPieces(meta)
     await this.store.putTorrent(record)
     await this.store.putResume(meta.infoHash, { bitfield: complete.toString('base64'), savedAt: new Date().toISOString() })
-    const torrent = await this.engine.add({ meta, directory, peers: body.peers, uploadLimit: body.uploadLimit, resumeBitfield: complete })
-    this.watch(torrent)
+    const torrent = await this.startTorrent(record, meta, undefined, complete)
     this.log.info('seeding', { infoHash: meta.infoHash, name: meta.name, path: body.path })
     return this.view(torrent)
+  }
+
+  private async startTorrent (record: TorrentRecord, meta: TorrentMeta | undefined, magnet: MagnetInfo | undefined, resumeBitfield: Uint8Array | undefined): Promise<Torrent> {
+    const torrent = await this.engine.add({
+      ...(meta ? { meta } : {}),
+      ...(magnet ? { magnet } : {}),
+      ...(resumeBitfield ? { resumeBitfield } : {}),
+      directory: record.directory,
+      paused: record.paused,
+      peers: record.peers,
+      uploadLimit: record.uploadLimit,
+      downloadLimit: record.downloadLimit
+    })
+    this.watch(torrent)
+    return torrent
   }
 
   list (): TorrentView[] {
