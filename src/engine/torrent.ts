@@ -25,6 +25,16 @@ const REQUEST_QUEUE_SECONDS = 2
 /** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */
 const UPLOAD_BUFFER_BYTES = 1024 * 1024
 const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
+/** The first PEX message goes out this soon after the handshake; ut_pex then sends one every 65 s. */
+const FIRST_PEX_DELAY_MS = 2_000
+
+/** The parts of ut_pex this engine drives (IPv4 only for now). */
+interface PexExtension extends EventEmitter {
+  start (): void
+  addPeer (address: string): void
+  dropPeer (address: string): void
+  _sendMessage (): void
+}
 const TICK_MS = 1000
 
 export type TorrentState = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'error'
@@ -73,6 +83,8 @@ export interface TorrentInit {
 
 export interface PeerInfo {
   readonly address: string
+  /** Where the peer accepts connections, when known (from its extended handshake). */
+  readonly listenAddress: string | null
   readonly peerId: string
   readonly client: string
   readonly direction: 'incoming' | 'outgoing'
@@ -403,9 +415,9 @@ export class Torrent extends EventEmitter {
     const metadataExtension = wire.ut_metadata as EventEmitter & { fetch(): void } | undefined
     metadataExtension?.on('metadata', (torrent: Uint8Array) => { void this.onMetadata(torrent) })
     metadataExtension?.on('warning', (err: Error) => this.log.debug('ut_metadata', { peer: peer.address, error: err.message }))
-    const pexExtension = wire.ut_pex as EventEmitter | undefined
+    const pexExtension = pexOf(peer)
     pexExtension?.on('peer', (address: string) => this.addPeerAddress(address))
-    pexExtension?.on('warning', () => {})
+    pexExtension?.on('warning', (err: Error) => this.log.debug('ut_pex', { peer: peer.address, error: err.message }))
 
     this.sendHaves(peer)
     this.log.debug('peer connected', { infoHash: this.infoHash, peer: peer.address, direction: peer.direction })
@@ -415,6 +427,9 @@ export class Torrent extends EventEmitter {
   removePeer (peer: Peer): void {
     if (this.peers.get(peer.address) !== peer) return
     this.peers.delete(peer.address)
+    if (peer.listenAddress && isIPv4Address(peer.listenAddress)) {
+      for (const other of this.peers.values()) pexOf(other)?.dropPeer(peer.listenAddress)
+    }
     this.releaseRequests(peer)
     peer.uploadQueue.length = 0
     if (peer.availabilityCounted && this.meta) {
@@ -448,10 +463,15 @@ export class Torrent extends EventEmitter {
     const handshake = peer.wire.peerExtendedHandshake
     const port = typeof handshake.p === 'number' && handshake.p > 0 && handshake.p < 65536 ? handshake.p : undefined
     if (port && peer.direction === 'incoming') peer.listenAddress = `${formatHost(peer.host)}:${port}`
-    const pex = peer.wire.ut_pex as { start(): void; addPeer(address: string): void } | undefined
+    const pex = pexOf(peer)
     if (pex && handshake.m?.ut_pex) {
       pex.start()
       for (const other of this.peers.values()) if (other !== peer && other.listenAddress) pex.addPeer(other.listenAddress)
+      const first = setTimeout(() => { if (this.peers.get(peer.address) === peer) pex._sendMessage() }, FIRST_PEX_DELAY_MS)
+      first.unref()
+    }
+    if (peer.listenAddress && isIPv4Address(peer.listenAddress)) {
+      for (const other of this.peers.values()) if (other !== peer) pexOf(other)?.addPeer(peer.listenAddress)
     }
     if (!this.meta && !this.fetchingMetadata) this.fetchMetadata()
   }
@@ -1127,6 +1147,7 @@ export class Torrent extends EventEmitter {
       else for (let i = 0; i < pieceCount; i++) if (peer.wire.peerPieces.get(i)) pieces++
       return {
         address: peer.address,
+        listenAddress: peer.listenAddress ?? null,
         peerId: peer.peerId,
         client: peer.client,
         direction: peer.direction,
@@ -1160,3 +1181,11 @@ function formatHost (host: string): string {
 }
 
 function noop (): void {}
+
+function pexOf (peer: Peer): PexExtension | undefined {
+  return peer.wire.ut_pex as PexExtension | undefined
+}
+
+function isIPv4Address (address: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(address)
+}
