@@ -19,6 +19,7 @@ interface Segment {
 export class PieceStorage {
   private readonly handles = new Map<number, Promise<FileHandle>>()
   private readonly dirty = new Set<number>()
+  private closed = false
 
   constructor (private readonly meta: TorrentMeta, readonly directory: string) {}
 
@@ -86,6 +87,7 @@ export class PieceStorage {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     const handles = [...this.handles.values()]
     this.handles.clear()
     await Promise.all(handles.map(async (pending) => (await pending.catch(() => null))?.close()))
@@ -93,6 +95,7 @@ export class PieceStorage {
 
   async deleteFiles (): Promise<void> {
     await this.close()
+    this.closed = true
     for (const file of this.meta.files) await rm(this.filePath(file), { force: true })
     if (this.meta.files.length > 1 || this.meta.files[0]?.path.includes('/')) {
       await rm(join(this.directory, this.meta.name), { recursive: true, force: true })
@@ -100,6 +103,7 @@ export class PieceStorage {
   }
 
   private handle (fileIndex: number): Promise<FileHandle> {
+    if (this.closed) return Promise.reject(new Error('storage is closed'))
     let pending = this.handles.get(fileIndex)
     if (!pending) {
       const file = this.meta.files[fileIndex]!

@@ -31,6 +31,7 @@ const FIRST_PEX_DELAY_MS = 2_000
 /** The parts of ut_pex this engine drives (IPv4 only for now). */
 interface PexExtension extends EventEmitter {
   start (): void
+  stop (): void
   addPeer (address: string): void
   dropPeer (address: string): void
   _sendMessage (): void
@@ -325,7 +326,8 @@ export class Torrent extends EventEmitter {
         getAnnounceOpts: () => ({
           uploaded: this.uploaded,
           downloaded: this.downloaded,
-          left: this.meta ? Math.max(0, this.meta.length - this.haveCount * this.meta.pieceLength) : 0
+          // Without metadata the size is unknown, but 0 would tell the tracker we are a seeder.
+          left: this.meta ? Math.max(0, this.meta.length - this.haveCount * this.meta.pieceLength) : 16_384
         })
       }
     })
@@ -427,6 +429,8 @@ export class Torrent extends EventEmitter {
   removePeer (peer: Peer): void {
     if (this.peers.get(peer.address) !== peer) return
     this.peers.delete(peer.address)
+    // ut_pex's 65 s interval outlives the wire unless stopped.
+    pexOf(peer)?.stop()
     if (peer.listenAddress && isIPv4Address(peer.listenAddress)) {
       for (const other of this.peers.values()) pexOf(other)?.dropPeer(peer.listenAddress)
     }
@@ -496,7 +500,8 @@ export class Torrent extends EventEmitter {
       for (const peer of [...this.peers.values()]) {
         if (!this.validatePeerPieces(peer)) continue
         this.countAvailability(peer)
-        if (!peer.wire.hasFast) peer.wire.bitfield(this.have)
+        // A bitfield may only open a connection; pieces found on disk since then go out as haves.
+        for (let i = 0; i < meta.pieceCount; i++) if (this.have.get(i)) peer.wire.have(i)
         this.updateInterest(peer)
       }
     } catch (err) {
@@ -564,6 +569,7 @@ export class Torrent extends EventEmitter {
   }
 
   private onPeerHaveAll (peer: Peer): void {
+    if (peer.availabilityCounted) this.markSeed(peer)
     peer.seed = true
     peer.availabilityCounted = true
     this.updateInterest(peer)
