@@ -72,3 +72,15 @@ t.test('a malformed magnet link or a corrupt .torrent is refused clearly and the
   const status = await runCli(['status', '--data-dir', daemon.dataDir, '--json'])
   t.equal(status.code, 0, 'the daemon is still up')
 })
+
+t.test('a second daemon on the same data directory or the same peer port is refused with one line', async (t) => {
+  const first = await startDaemon(t)
+  const sameDir = await runCli(['daemon', '--data-dir', first.dataDir, '--port', '0', '--no-dht', '--no-lsd'])
+  t.equal(sameDir.code, 1)
+  oneLine(t, sameDir.stderr, /another bidtorrent daemon is already using this data directory/)
+  const dir = await tempDir(t)
+  const samePort = await runCli(['daemon', '--data-dir', dir, '--port', String(first.peerPort), '--no-dht', '--no-lsd', '--log-level', 'error'])
+  t.equal(samePort.code, 1)
+  oneLine(t, samePort.stderr, /the port is in use/)
+  t.equal((await first.api.request<{ peerPort: number }>('GET', '/v1/status')).peerPort, first.peerPort, 'the first daemon is unaffected')
+})

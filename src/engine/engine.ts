@@ -3,7 +3,7 @@ import { createServer, connect as netConnect, type Server, type Socket, type Add
 import { randomBytes } from 'node:crypto'
 import { Client as DHT } from 'bittorrent-dht'
 import type { Logger } from 'winston'
-import { errorMessage } from '../util/errors.js'
+import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { PieceHasher } from './hasher.js'
 import type { MagnetInfo, TorrentMeta } from './metainfo.js'
 import { Peer, type Direction } from './peer.js'
@@ -63,9 +63,10 @@ export class Engine extends EventEmitter {
     const server = createServer({ noDelay: true }, (socket) => this.onIncoming(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new BidtorrentError('ELISTEN',
+        `cannot listen for peers on ${this.settings.listenHost}:${this.settings.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (choose another with --port)' : err.message}`)))
       server.listen(this.settings.port, this.settings.listenHost, () => {
-        server.off('error', reject)
+        server.removeAllListeners('error')
         resolve()
       })
     })

@@ -127,6 +127,8 @@ export interface TorrentStatus {
   readonly bannedPeers: readonly string[]
   readonly piecesFromResume: number
   readonly piecesDownloaded: number
+  /** Blocks asked of a second peer in endgame (the first was still outstanding). */
+  readonly endgameRequests: number
   readonly files: ReadonlyArray<{ path: string; length: number }>
 }
 
@@ -177,6 +179,7 @@ export class Torrent extends EventEmitter {
   private checkedPieces = 0
   private piecesFromResume = 0
   private piecesDownloaded = 0
+  private endgameRequests = 0
   private destroyed = false
   private destroying: Promise<void> | undefined
   private fetchingMetadata = false
@@ -699,6 +702,7 @@ export class Torrent extends EventEmitter {
       for (let block = 0; block < piece.blockCount; block++) {
         if (piece.received[block] || piece.requested[block]! >= 2) continue
         if (peer.outstanding.has(this.blockKey(piece.index, block))) continue
+        this.endgameRequests++
         return { piece, block }
       }
     }
@@ -1141,6 +1145,7 @@ export class Torrent extends EventEmitter {
       bannedPeers: [...this.banned].filter((entry) => entry.includes(':') || entry.includes('.')),
       piecesFromResume: this.piecesFromResume,
       piecesDownloaded: this.piecesDownloaded,
+      endgameRequests: this.endgameRequests,
       files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
     }
   }
