@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import type { TorrentView } from '../src/daemon/service.js'
 import { startDaemon, tempDir } from './helpers/daemon.js'
 import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli } from './helpers/process.js'
+import { runCli, waitFor } from './helpers/process.js'
 
 const FILES = [{ path: 'target.bin', size: 4 * 1024 * 1024 }]
 
@@ -27,20 +27,18 @@ async function probe (port: number, payloads: Buffer[], options: { infoHash?: st
   const socket: Socket = connect({ host: '127.0.0.1', port })
   socket.on('error', () => {})
   const closed = new Promise<'closed'>((resolve) => socket.once('close', () => resolve('closed')))
+  // Read everything the daemon sends, as a peer would: an unread socket never reports the close.
+  let received = 0
+  socket.on('data', (chunk: Buffer) => { received += chunk.length })
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
   if (options.infoHash) {
     socket.write(handshake(options.infoHash))
-    await new Promise<void>((resolve) => {
-      let received = 0
-      const onData = (chunk: Buffer): void => {
-        received += chunk.length
-        if (received >= 68) { socket.off('data', onData); resolve() }
-      }
-      socket.on('data', onData)
-      setTimeout(resolve, 3000).unref()
-    })
+    await waitFor('the daemon\'s handshake', () => (received >= 68 ? true : undefined), 5000, 20).catch(() => {})
   }
-  for (const payload of payloads) socket.write(payload)
+  for (const payload of payloads) {
+    socket.write(payload)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
   const result = await Promise.race([closed, new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), options.waitMs ?? 3000))])
   socket.destroy()
   return result
@@ -55,7 +53,9 @@ t.test('malformed wire input is dropped with the connection; the daemon keeps se
   const { infoHash } = torrent
   const port = seeder.peerPort
 
-  t.equal(await probe(port, [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')]), 'closed', 'not BitTorrent: closed')
+  // Anything that is not a plaintext handshake could be the start of an MSE key exchange, so a
+  // few bytes of junk wait for the 20 s handshake timeout; more junk fails MSE's sync search at once.
+  t.equal(await probe(port, [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), randomBytes(2048), randomBytes(600)]), 'closed', 'not BitTorrent: closed')
   t.equal(await probe(port, [handshake('00'.repeat(20))]), 'closed', 'unknown info hash: closed')
   const huge = Buffer.alloc(4)
   huge.writeUInt32BE(0x7fffffff, 0)

@@ -6,7 +6,7 @@ import { createTorrentFrom } from '../src/engine/create.js'
 import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
 import { startLibtorrent, startOpentracker, waitForTrackerSeeder } from './helpers/clients.js'
 import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { runCli, stopProcess, waitFor } from './helpers/process.js'
 
 const MiB = 1024 * 1024
 const FILES = [{ path: 'pack/a.bin', size: 24 * MiB + 5 }, { path: 'pack/nested/b.bin', size: 9 * MiB }, { path: 'pack/c.txt', size: 1234 }]
@@ -65,4 +65,22 @@ t.test('libtorrent finds a bidtorrent seeder through a UDP tracker (opentracker)
   t.same(await sameFiles(join(work, 'source'), join(work, 'lt'), FILES), [], 'byte-equal through the tracker')
   const seederView = await waitComplete(seeder, infoHash)
   t.ok(seederView.uploaded >= 33 * MiB, 'the bytes came from bidtorrent')
+})
+
+t.test('libtorrent that insists on an encrypted handshake (MSE) downloads from bidtorrent, with plaintext or RC4 payload', async (t) => {
+  const work = await tempDir(t)
+  const small = [{ path: 'secret/data.bin', size: 3 * MiB + 17 }]
+  await writeFixture(join(work, 'source'), small)
+  const seeder = await startDaemon(t)
+  const torrentFile = join(work, 'secret.torrent')
+  const seeded = await runCli(['seed', join(work, 'source', 'secret'), '--save-torrent', torrentFile, '--data-dir', seeder.dataDir])
+  t.equal(seeded.code, 0, seeded.stderr)
+  for (const level of ['forced-any', 'forced-rc4']) {
+    const out = join(work, level)
+    const libtorrent = await startLibtorrent(t, ['--mode', 'download', '--torrent', torrentFile, '--save', out, '--peer', `127.0.0.1:${seeder.peerPort}`, '--encryption', level])
+    const result = await libtorrent.done
+    t.equal(result.failed, 0, `${level}: no failed pieces`)
+    t.same(await sameFiles(join(work, 'source'), out, small), [], `${level}: byte-equal`)
+    await stopProcess(libtorrent.process)
+  }
 })

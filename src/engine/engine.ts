@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createServer, connect as netConnect, type Server, type Socket, type AddressInfo } from 'node:net'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { Client as DHT } from 'bittorrent-dht'
 import type { Logger } from 'winston'
 import { BidtorrentError, errorMessage } from '../util/errors.js'
@@ -35,6 +35,8 @@ export interface AddTorrentOptions {
 export class Engine extends EventEmitter {
   readonly peerId: string
   private readonly torrents = new Map<string, Torrent>()
+  /** sha1('req2' + info hash) → info hash: how an encrypted (MSE) handshake names its torrent. */
+  private readonly torrentsByObfuscatedHash = new Map<string, string>()
   private readonly hasher = new PieceHasher()
   private readonly uploadBucket: TokenBucket
   private readonly downloadBucket: TokenBucket
@@ -133,6 +135,7 @@ export class Engine extends EventEmitter {
       downloadLimit: options.downloadLimit ?? 0
     })
     this.torrents.set(infoHash, torrent)
+    this.torrentsByObfuscatedHash.set(obfuscatedHash(infoHash), infoHash)
     if (options.paused) await torrent.pause()
     for (const address of options.peers ?? []) torrent.addPeerAddress(address)
     torrent.start().catch((err: unknown) => this.log.error('torrent start failed', { infoHash, error: errorMessage(err) }))
@@ -143,6 +146,7 @@ export class Engine extends EventEmitter {
     const torrent = this.torrents.get(infoHash)
     if (!torrent) return
     this.torrents.delete(infoHash)
+    this.torrentsByObfuscatedHash.delete(obfuscatedHash(infoHash))
     await torrent.destroy(options)
   }
 
@@ -192,6 +196,13 @@ export class Engine extends EventEmitter {
     this.track(socket)
     const address = `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`
     const wire = this.createWire(socket, 'incoming')
+    // libtorrent and qBittorrent open with an encrypted (MSE) handshake by default: answer it
+    // (choosing plaintext for the payload when offered) instead of making them retry.
+    wire.once('crypto-infohash', (hash: string) => {
+      const infoHash = this.torrentsByObfuscatedHash.get(hash)
+      if (!infoHash) return void socket.destroy()
+      wire.setInfoHash(infoHash)
+    })
     wire.once('handshake', (infoHash: string, peerId: string) => {
       const torrent = this.torrents.get(infoHash)
       if (!torrent || !torrent.acceptsPeer(peerId, address, 'incoming')) {
@@ -206,7 +217,8 @@ export class Engine extends EventEmitter {
   }
 
   private createWire (socket: Socket, direction: Direction): BoundedWire {
-    const wire = new BoundedWire(direction === 'incoming' ? 'tcpIncoming' : 'tcpOutgoing')
+    // Incoming: MSE or plaintext (1 = encryption accepted, plaintext preferred). Outgoing: plaintext.
+    const wire = direction === 'incoming' ? new BoundedWire('tcpIncoming', 1) : new BoundedWire('tcpOutgoing')
     socket.pipe(wire)
     // Messages written in one tick leave in one writev: a request is 17 bytes, and one syscall each
     // was the leecher's largest cost.
@@ -253,4 +265,8 @@ export class Engine extends EventEmitter {
     if (peer.socket.destroyed) return
     torrent.attachPeer(peer)
   }
+}
+
+function obfuscatedHash (infoHash: string): string {
+  return createHash('sha1').update('req2').update(Buffer.from(infoHash, 'hex')).digest('hex')
 }

@@ -129,6 +129,12 @@ export interface TorrentStatus {
   readonly piecesDownloaded: number
   /** Blocks asked of a second peer in endgame (the first was still outstanding). */
   readonly endgameRequests: number
+  /** When this torrent was added in this run of the daemon (ms since the epoch). */
+  readonly startedAt: number
+  /** When the last piece was verified in this run, if it was (a torrent complete on arrival has none). */
+  readonly completedAt: number | null
+  /** CPU time of the last choking decision (the choker call alone), in microseconds. */
+  readonly lastRechokeMicros: number | null
   readonly files: ReadonlyArray<{ path: string; length: number }>
 }
 
@@ -180,6 +186,9 @@ export class Torrent extends EventEmitter {
   private piecesFromResume = 0
   private piecesDownloaded = 0
   private endgameRequests = 0
+  private readonly startedAt = Date.now()
+  private completedAt: number | null = null
+  private lastRechokeMicros: number | null = null
   private destroyed = false
   private destroying: Promise<void> | undefined
   private fetchingMetadata = false
@@ -841,6 +850,7 @@ export class Torrent extends EventEmitter {
   }
 
   private onComplete (): void {
+    this.completedAt = Date.now()
     this.state = 'seeding'
     this.log.info('download complete', { infoHash: this.infoHash, name: this.name })
     this.discovery?.complete()
@@ -986,12 +996,15 @@ export class Torrent extends EventEmitter {
         snubbed: peer.isSnubbing(now, this.init.settings.snubTimeoutMs)
       })
     }
+    const cpuBefore = process.cpuUsage()
     const decision = this.init.parts.chokeAlgorithm(snapshots, this.chokerState, {
       now,
       seeding: this.complete,
       settings: this.init.settings.choker,
       random: this.init.parts.random
     })
+    const cpu = process.cpuUsage(cpuBefore)
+    this.lastRechokeMicros = cpu.user + cpu.system
     this.chokerState = decision.state
     for (const peer of this.peers.values()) {
       const slot = decision.unchoke.get(peer.address)
@@ -1146,6 +1159,9 @@ export class Torrent extends EventEmitter {
       piecesFromResume: this.piecesFromResume,
       piecesDownloaded: this.piecesDownloaded,
       endgameRequests: this.endgameRequests,
+      startedAt: this.startedAt,
+      completedAt: this.completedAt,
+      lastRechokeMicros: this.lastRechokeMicros,
       files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
     }
   }

@@ -58,6 +58,8 @@ declare module 'bittorrent-protocol' {
     haveNone(): void
     port(port: number): void
     extended(ext: number | string, obj: Uint8Array | Record<string, unknown>): void
+    /** Answers an incoming MSE handshake once its torrent is known (after 'crypto-infohash'). */
+    setInfoHash(infoHash: string): void
     destroy(err?: Error): this
   }
 }

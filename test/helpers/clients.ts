@@ -3,8 +3,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import type { Test } from 'tap'
-import { ROOT, stopProcess, waitFor } from './process.js'
+import { ROOT, stopProcess, waitFor, type Cleanup } from './process.js'
 
 /** Debian's python, which can import the Debian libtorrent module (a pyenv python cannot). */
 export const SYSTEM_PYTHON = '/usr/bin/python3'
@@ -25,7 +24,7 @@ export interface Tracker {
 }
 
 /** Runs opentracker on 127.0.0.1 (HTTP and UDP on one port) serving the given info hashes. */
-export async function startOpentracker (t: Test, dir: string, infoHashes: readonly string[]): Promise<Tracker> {
+export async function startOpentracker (t: Cleanup, dir: string, infoHashes: readonly string[]): Promise<Tracker> {
   // opentracker chroots into its directory and drops to "nobody": the folder must be readable by all.
   const root = join(dir, 'tracker')
   await mkdir(root, { recursive: true })
@@ -47,15 +46,23 @@ export async function startOpentracker (t: Test, dir: string, infoHashes: readon
   return { port, http: `http://127.0.0.1:${port}/announce`, udp: `udp://127.0.0.1:${port}` }
 }
 
+export interface LibtorrentDone {
+  readonly downloaded: number
+  readonly failed: number
+  readonly redundant: number
+  /** Seconds from adding the torrent to complete, measured inside libtorrent's process. */
+  readonly elapsed: number
+}
+
 export interface LibtorrentPeer {
   readonly process: ChildProcess
   readonly port: number
   /** Resolves with libtorrent's final figures when a download completes. */
-  readonly done: Promise<{ downloaded: number; failed: number; redundant: number }>
+  readonly done: Promise<LibtorrentDone>
   readonly lines: string[]
 }
 
-export async function startLibtorrent (t: Test, args: readonly string[]): Promise<LibtorrentPeer> {
+export async function startLibtorrent (t: Cleanup, args: readonly string[]): Promise<LibtorrentPeer> {
   const child = spawn(SYSTEM_PYTHON, [LT_PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => stopProcess(child))
   const lines: string[] = []
@@ -64,12 +71,12 @@ export async function startLibtorrent (t: Test, args: readonly string[]): Promis
   let resolvePort: (port: number) => void = () => {}
   let rejectPort: (err: Error) => void = () => {}
   const portKnown = new Promise<number>((resolve, reject) => { resolvePort = resolve; rejectPort = reject })
-  const done = new Promise<{ downloaded: number; failed: number; redundant: number }>((resolve, reject) => {
+  const done = new Promise<LibtorrentDone>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line)
-      const event = JSON.parse(line) as { event: string; port?: number; downloaded?: number; failed?: number; redundant?: number }
+      const event = JSON.parse(line) as { event: string; port?: number } & Partial<LibtorrentDone>
       if (event.event === 'listening') resolvePort(event.port!)
-      if (event.event === 'done') resolve({ downloaded: event.downloaded!, failed: event.failed!, redundant: event.redundant! })
+      if (event.event === 'done') resolve({ downloaded: event.downloaded!, failed: event.failed!, redundant: event.redundant!, elapsed: event.elapsed! })
       if (event.event === 'timeout') reject(new Error('libtorrent timed out'))
     })
     child.once('exit', (code) => {

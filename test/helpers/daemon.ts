@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Test } from 'tap'
 import { ApiClient } from '../../src/cli/client.js'
 import type { TorrentView } from '../../src/daemon/service.js'
-import { BIN, stopProcess, waitFor } from './process.js'
+import { BIN, stopProcess, waitFor, type Cleanup } from './process.js'
 
 export interface RunningDaemon {
   readonly dataDir: string
@@ -29,14 +28,14 @@ export interface DaemonOptions {
   readonly dht?: boolean
 }
 
-export async function tempDir (t: Test, prefix = 'bidtorrent-test-'): Promise<string> {
+export async function tempDir (t: Cleanup, prefix = 'bidtorrent-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
 
 /** Starts `bidtorrent daemon` as a real child process on 127.0.0.1 (DHT and LSD off, ports picked free). */
-export async function startDaemon (t: Test, options: DaemonOptions = {}): Promise<RunningDaemon> {
+export async function startDaemon (t: Cleanup, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const dataDir = options.dataDir ?? await tempDir(t, 'bidtorrent-daemon-')
   await rm(join(dataDir, 'api.json'), { force: true })
   const child = spawn(process.execPath, [BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', ...(options.dht ? [] : ['--no-dht']), '--no-lsd', ...(options.args ?? [])], {

@@ -27,6 +27,10 @@ def main():
     parser.add_argument('--port', type=int, default=0)
     parser.add_argument('--peer', action='append', default=[], help='HOST:PORT to connect to')
     parser.add_argument('--timeout', type=float, default=600)
+    parser.add_argument('--plaintext', action='store_true', help='never try an encrypted (MSE) handshake first')
+    parser.add_argument('--encryption', choices=['forced-any', 'forced-rc4'], help='connect only through MSE; rc4 also encrypts the payload')
+    parser.add_argument('--linger', action='store_true', help='after a download completes, stay up until SIGTERM (so /proc can be read)')
+    parser.add_argument('--report-interval', type=float, default=0.5, help='seconds between progress lines')
     args = parser.parse_args()
 
     session = lt.session({
@@ -42,6 +46,14 @@ def main():
         'user_agent': 'libtorrent-interop/' + lt.__version__,
         'alert_mask': lt.alert.category_t.error_notification,
     })
+    if args.plaintext:
+        session.apply_settings({'out_enc_policy': lt.enc_policy.disabled, 'in_enc_policy': lt.enc_policy.disabled})
+    if args.encryption:
+        session.apply_settings({
+            'out_enc_policy': lt.enc_policy.forced,
+            'in_enc_policy': lt.enc_policy.forced,
+            'allowed_enc_level': lt.enc_level.rc4 if args.encryption == 'forced-rc4' else lt.enc_level.both,
+        })
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     if args.magnet:
@@ -50,6 +62,7 @@ def main():
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(args.torrent)
     params.save_path = args.save
+    added_at = time.time()
     handle = session.add_torrent(params)
     emit(event='listening', port=session.listen_port())
     for peer in args.peer:
@@ -62,16 +75,18 @@ def main():
         status = handle.status()
         for alert in session.pop_alerts():
             emit(event='alert', message=alert.message())
-        if time.time() - last_report > 0.5:
+        if time.time() - last_report > args.report_interval:
             last_report = time.time()
-            emit(event='progress', state=str(status.state), progress=status.progress,
+            emit(event='progress', at=time.time(), state=str(status.state), progress=status.progress,
                  downloaded=status.total_payload_download, uploaded=status.total_payload_upload,
                  peers=status.num_peers, seeding=status.is_seeding)
         if args.mode == 'download' and status.is_seeding:
-            emit(event='done', downloaded=status.total_payload_download,
+            emit(event='done', at=time.time(), elapsed=time.time() - added_at, downloaded=status.total_payload_download,
                  failed=status.total_failed_bytes, redundant=status.total_redundant_bytes)
+            while args.linger:
+                time.sleep(1)
             return 0
-        time.sleep(0.1)
+        time.sleep(0.02 if args.mode == 'download' else 0.2)
     emit(event='timeout')
     return 1
 

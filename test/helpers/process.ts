@@ -6,6 +6,11 @@ import { join } from 'node:path'
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'bidtorrent.js')
 
+/** Where helpers register their clean-up: a tap test, or the benchmark's own registry. */
+export interface Cleanup {
+  teardown (fn: () => unknown): void
+}
+
 export interface Finished {
   readonly code: number | null
   readonly stdout: string

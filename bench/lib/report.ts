@@ -1,0 +1,120 @@
+import { writeFile } from 'node:fs/promises'
+import { median } from './proc.js'
+import { pairing, type TransferRun } from './types.js'
+
+const GiB = 1024 ** 3
+const MiB = 1024 ** 2
+const MB = 1000 ** 2
+
+export interface PairingSummary {
+  readonly scenario: string
+  readonly pairing: string
+  readonly reps: number
+  readonly seconds: number
+  readonly mibPerSecond: number
+  readonly leecherCpuSecondsPerGiB: number
+  readonly seederCpuSecondsPerGiB: number
+  readonly leecherPeakRssAnonMB: number
+  readonly seederPeakRssAnonMB: number
+  /** Time against libtorrent → libtorrent in the same scenario and run (lower is better). */
+  readonly timeRatioToLibtorrent: number | null
+}
+
+export interface Goal {
+  readonly figure: string
+  readonly goal: string
+  readonly measured: string
+  readonly met: boolean | null
+}
+
+export function summarize (runs: readonly TransferRun[]): PairingSummary[] {
+  const groups = new Map<string, TransferRun[]>()
+  for (const run of runs) {
+    const key = `${run.scenario}\u0000${pairing(run)}`
+    groups.set(key, [...(groups.get(key) ?? []), run])
+  }
+  const summaries = [...groups.values()].map((group) => {
+    const first = group[0]!
+    const gib = first.bytes / GiB
+    const seconds = median(group.map((run) => run.seconds))
+    return {
+      scenario: first.scenario,
+      pairing: pairing(first),
+      reps: group.length,
+      seconds,
+      mibPerSecond: first.bytes / MiB / seconds,
+      leecherCpuSecondsPerGiB: median(group.map((run) => run.leecherCpuSeconds)) / gib,
+      seederCpuSecondsPerGiB: median(group.map((run) => run.seederCpuSeconds)) / gib,
+      leecherPeakRssAnonMB: median(group.map((run) => run.leecherPeakRssAnon)) / MB,
+      seederPeakRssAnonMB: median(group.map((run) => run.seederPeakRssAnon)) / MB,
+      timeRatioToLibtorrent: null as number | null
+    }
+  })
+  for (const summary of summaries) {
+    const reference = summaries.find((other) => other.scenario === summary.scenario && other.pairing === 'libtorrent → libtorrent')
+    summary.timeRatioToLibtorrent = reference ? summary.seconds / reference.seconds : null
+  }
+  return summaries
+}
+
+/** The issue's goals, judged on what this run measured; a goal with no measurement says so. */
+export function judgeGoals (summaries: readonly PairingSummary[]): Goal[] {
+  const own = summaries.find((summary) => summary.scenario === '1→1' && summary.pairing === 'bidtorrent → bidtorrent')
+  const goals: Goal[] = []
+  const ratio = own?.timeRatioToLibtorrent ?? null
+  goals.push({ figure: '1→1 time, bidtorrent / libtorrent', goal: '≤ 1.0', measured: ratio === null ? 'not measured (no libtorrent)' : ratio.toFixed(2), met: ratio === null ? null : ratio <= 1 })
+  const cpu = own?.leecherCpuSecondsPerGiB
+  goals.push({ figure: 'leecher CPU seconds per GiB', goal: '≤ 5', measured: cpu === undefined ? 'not measured' : cpu.toFixed(2), met: cpu === undefined ? null : cpu <= 5 })
+  const memory = own?.leecherPeakRssAnonMB
+  goals.push({ figure: 'leecher anonymous memory', goal: '≤ 100 MB', measured: memory === undefined ? 'not measured' : `${memory.toFixed(0)} MB`, met: memory === undefined ? null : memory <= 100 })
+  return goals
+}
+
+export function table (summaries: readonly PairingSummary[], goals: readonly Goal[]): string {
+  const header = ['scenario', 'pairing', 'reps', 'time s', 'MiB/s', 'vs lt', 'leech CPU-s/GiB', 'seed CPU-s/GiB', 'leech RssAnon MB', 'seed RssAnon MB']
+  const rows = summaries.map((s) => [
+    s.scenario, s.pairing, String(s.reps), s.seconds.toFixed(2), s.mibPerSecond.toFixed(0),
+    s.timeRatioToLibtorrent === null ? '-' : s.timeRatioToLibtorrent.toFixed(2),
+    s.leecherCpuSecondsPerGiB.toFixed(2), s.seederCpuSecondsPerGiB.toFixed(2),
+    s.leecherPeakRssAnonMB.toFixed(0), s.seederPeakRssAnonMB.toFixed(0)
+  ])
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
+  const line = (cells: readonly string[]): string => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')
+  const goalLines = goals.map((goal) => `  ${goal.met === null ? '?' : goal.met ? 'met' : 'NOT MET'}  ${goal.figure}: ${goal.measured} (goal ${goal.goal})`)
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line), '', 'goals:', ...goalLines].join('\n')
+}
+
+/** Throughput over time, one line per pairing (from each pairing's median run), as an SVG made with vega-lite. */
+export async function throughputChart (runs: readonly TransferRun[], path: string): Promise<void> {
+  const vegaLite = await import('vega-lite')
+  const vega = await import('vega')
+  const values: Array<{ pairing: string; seconds: number; mibPerSecond: number }> = []
+  const byPairing = new Map<string, TransferRun[]>()
+  for (const run of runs.filter((r) => r.scenario === '1→1')) byPairing.set(pairing(run), [...(byPairing.get(pairing(run)) ?? []), run])
+  for (const [name, group] of byPairing) {
+    const typical = [...group].sort((a, b) => a.seconds - b.seconds)[group.length >> 1]!
+    let previous: readonly [number, number] = [0, 0]
+    for (const sample of typical.timeline) {
+      const dt = sample[0] - previous[0]
+      if (dt >= 0.2) {
+        values.push({ pairing: name, seconds: Number(sample[0].toFixed(2)), mibPerSecond: Number(((sample[1] - previous[1]) / MiB / dt).toFixed(1)) })
+        previous = sample
+      }
+    }
+  }
+  const spec = vegaLite.compile({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Throughput over time, one seeder to one leecher on 127.0.0.1',
+    width: 640,
+    height: 320,
+    data: { values },
+    mark: { type: 'line', interpolate: 'monotone' },
+    encoding: {
+      x: { field: 'seconds', type: 'quantitative', title: 'seconds since the torrent was added' },
+      y: { field: 'mibPerSecond', type: 'quantitative', title: 'MiB/s' },
+      color: { field: 'pairing', type: 'nominal', title: 'seeder → leecher', legend: { labelLimit: 400 } }
+    }
+  }).spec
+  const view = new vega.View(vega.parse(spec), { renderer: 'none' })
+  await writeFile(path, await view.toSVG())
+}

@@ -1,0 +1,122 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, release, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { TorrentView } from '../src/daemon/service.js'
+import { createTorrentFrom } from '../src/engine/create.js'
+import { parseSize } from '../src/util/units.js'
+import { SYSTEM_PYTHON, startLibtorrent } from '../test/helpers/clients.js'
+import { startDaemon } from '../test/helpers/daemon.js'
+import { writeFixture } from '../test/helpers/fixture.js'
+import { ROOT, run, waitFor } from '../test/helpers/process.js'
+import { CleanupStack } from './lib/cleanup.js'
+import { judgeGoals, summarize, table, throughputChart } from './lib/report.js'
+import type { ClientName, TransferRun } from './lib/types.js'
+import { runTransfer, type SeederSet } from './scenarios/one-to-one.js'
+
+const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--out DIR]
+  --quick     64 MiB, 2 repetitions: a smoke test (CI runs this)
+  --size      torrent size for the transfer scenarios (default 1GiB)
+  --reps      repetitions of each pairing, alternated (default 5)
+  --out       where results.json and throughput.svg go (default bench/results/<time>)`
+
+interface Options {
+  readonly bytes: number
+  readonly reps: number
+  readonly out: string
+  readonly quick: boolean
+}
+
+function options (): Options {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      size: { type: 'string' },
+      reps: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (values.help) {
+    console.log(usage)
+    process.exit(0)
+  }
+  const quick = values.quick ?? false
+  const reps = Number(values.reps ?? (quick ? 2 : 5))
+  if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps takes a whole number from 1')
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  return {
+    quick,
+    bytes: parseSize(values.size ?? (quick ? '64MiB' : '1GiB')),
+    reps,
+    out: values.out ?? join(ROOT, 'bench', 'results', stamp)
+  }
+}
+
+async function libtorrentVersion (): Promise<string | null> {
+  const result = await run(SYSTEM_PYTHON, ['-c', 'import libtorrent; print(libtorrent.__version__)']).catch(() => null)
+  return result?.code === 0 ? result.stdout.trim() : null
+}
+
+async function main (): Promise<void> {
+  const opts = options()
+  const cleanup = new CleanupStack()
+  process.on('SIGINT', () => { void cleanup.run().then(() => process.exit(130)) })
+  try {
+    const lt = await libtorrentVersion()
+    console.log(`reference clients: libtorrent ${lt ? `${lt} (found, ${SYSTEM_PYTHON})` : 'NOT FOUND: skipped (install python3-libtorrent; ratios unavailable)'}`)
+    console.log(`size ${(opts.bytes / 1024 ** 2).toFixed(0)} MiB, ${opts.reps} repetitions${opts.quick ? ' (quick mode)' : ''}\n`)
+
+    const work = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-'))
+    cleanup.teardown(() => rm(work, { recursive: true, force: true }))
+    const data = join(work, 'data')
+    await writeFixture(data, [{ path: 'payload.bin', size: opts.bytes }])
+    const meta = await createTorrentFrom(join(data, 'payload.bin'), { pieceLength: 1024 * 1024 })
+    const torrentFile = join(work, 'payload.torrent')
+    await writeFile(torrentFile, meta.torrentFile)
+
+    const btSeeder = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
+    await btSeeder.api.request<TorrentView>('POST', '/v1/torrents', { torrent: (await readFile(torrentFile)).toString('base64'), directory: data })
+    await waitFor('the bidtorrent seeder to check its data', async () => ((await btSeeder.torrent(meta.infoHash)).state === 'seeding' ? true : undefined), 600_000)
+    const btPid = (await btSeeder.api.request<{ pid: number }>('GET', '/v1/status')).pid
+    const seeders: { -readonly [K in keyof SeederSet]: SeederSet[K] } = {
+      torrentFile,
+      bytes: opts.bytes,
+      bidtorrent: { address: `127.0.0.1:${btSeeder.peerPort}`, pid: btPid }
+    }
+    if (lt) {
+      const ltSeeder = await startLibtorrent(cleanup, ['--mode', 'seed', '--torrent', torrentFile, '--save', data, '--timeout', '86400'])
+      await waitFor('the libtorrent seeder to check its data', () => (ltSeeder.lines.some((line) => line.includes('"seeding": true')) ? true : undefined), 600_000)
+      seeders.libtorrent = { address: `127.0.0.1:${ltSeeder.port}`, pid: ltSeeder.process.pid! }
+    }
+
+    const pairings: Array<[ClientName, ClientName]> = lt
+      ? [['bidtorrent', 'bidtorrent'], ['libtorrent', 'libtorrent'], ['libtorrent', 'bidtorrent'], ['bidtorrent', 'libtorrent']]
+      : [['bidtorrent', 'bidtorrent']]
+    const runs: TransferRun[] = []
+    for (let rep = 1; rep <= opts.reps; rep++) {
+      // Alternate the clients within each repetition, so drift in the machine's load hits all alike.
+      for (const [seeder, leecher] of pairings) {
+        const result = await runTransfer('1→1', seeders, seeder, leecher, rep)
+        runs.push(result)
+        console.log(`rep ${rep}  ${seeder} → ${leecher}: ${result.seconds.toFixed(2)} s, ${(result.bytes / 1024 ** 2 / result.seconds).toFixed(0)} MiB/s, leecher ${result.leecherCpuSeconds.toFixed(2)} CPU-s`)
+      }
+    }
+
+    const summaries = summarize(runs)
+    const goals = judgeGoals(summaries)
+    console.log(`\n${table(summaries, goals)}\n`)
+    await mkdir(opts.out, { recursive: true })
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version, libtorrent: lt }
+    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, goals, runs }, null, 2))
+    await throughputChart(runs, join(opts.out, 'throughput.svg'))
+    console.log(`wrote ${join(opts.out, 'results.json')} and ${join(opts.out, 'throughput.svg')}`)
+  } finally {
+    await cleanup.run()
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: error: ${err instanceof Error ? err.message : String(err)}`)
+  process.exitCode = 1
+})

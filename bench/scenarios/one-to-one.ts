@@ -1,0 +1,106 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TorrentView } from '../../src/daemon/service.js'
+import { startLibtorrent } from '../../test/helpers/clients.js'
+import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js'
+import { stopProcess, waitFor } from '../../test/helpers/process.js'
+import { CleanupStack } from '../lib/cleanup.js'
+import { MemorySampler, cpuSeconds } from '../lib/proc.js'
+import type { ClientName, TransferRun } from '../lib/types.js'
+
+export interface SeederSet {
+  readonly torrentFile: string
+  readonly bytes: number
+  readonly bidtorrent: { readonly address: string; readonly pid: number }
+  readonly libtorrent?: { readonly address: string; readonly pid: number }
+}
+
+interface LeecherResult {
+  readonly seconds: number
+  readonly timeline: Array<[number, number]>
+  readonly pid: number
+  readonly cpuSeconds: number
+}
+
+/** Runs one transfer from the named seeder to a fresh leecher of the named client. */
+export async function runTransfer (scenario: string, seeders: SeederSet, seeder: ClientName, leecher: ClientName, rep: number): Promise<TransferRun> {
+  const source = seeder === 'bidtorrent' ? seeders.bidtorrent : seeders.libtorrent
+  if (!source) throw new Error(`no ${seeder} seeder`)
+  const cleanup = new CleanupStack()
+  try {
+    const seederCpuBefore = await cpuSeconds(source.pid)
+    const sampler = new MemorySampler([source.pid]).start()
+    const result = leecher === 'bidtorrent'
+      ? await bidtorrentLeecher(cleanup, seeders, source.address, sampler)
+      : await libtorrentLeecher(cleanup, seeders, source.address, sampler)
+    const seederCpu = await cpuSeconds(source.pid) - seederCpuBefore
+    const peaks = sampler.stop()
+    return {
+      scenario,
+      seeder,
+      leecher,
+      rep,
+      bytes: seeders.bytes,
+      seconds: result.seconds,
+      leecherCpuSeconds: result.cpuSeconds,
+      seederCpuSeconds: seederCpu,
+      leecherPeakRssAnon: peaks.get(result.pid) ?? 0,
+      seederPeakRssAnon: peaks.get(source.pid) ?? 0,
+      timeline: result.timeline
+    }
+  } finally {
+    await cleanup.run()
+  }
+}
+
+async function scratch (cleanup: CleanupStack, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  cleanup.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler): Promise<LeecherResult> {
+  const daemon: RunningDaemon = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
+  const { pid } = await daemon.api.request<{ pid: number }>('GET', '/v1/status')
+  const memory = new MemorySampler([pid]).start()
+  const out = await scratch(cleanup, 'bidtorrent-bench-out-')
+  const cpuBefore = await cpuSeconds(pid)
+  const torrent = await daemon.api.request<TorrentView>('POST', '/v1/torrents', {
+    torrent: (await readFile(seeders.torrentFile)).toString('base64'),
+    directory: out,
+    peers: [seederAddress]
+  })
+  const timeline: Array<[number, number]> = []
+  const done = await waitFor('the bidtorrent leecher to finish', async () => {
+    const status = await daemon.torrent(torrent.infoHash)
+    timeline.push([(Date.now() - status.startedAt) / 1000, status.downloaded])
+    return status.completedAt !== null ? status : undefined
+  }, 30 * 60_000, 100)
+  const cpu = await cpuSeconds(pid) - cpuBefore
+  mergePeaks(sampler, memory)
+  await daemon.stop()
+  return { seconds: (done.completedAt! - done.startedAt) / 1000, timeline, pid, cpuSeconds: cpu }
+}
+
+async function libtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler): Promise<LeecherResult> {
+  const out = await scratch(cleanup, 'bidtorrent-bench-lt-')
+  const peer = await startLibtorrent(cleanup, ['--mode', 'download', '--torrent', seeders.torrentFile, '--save', out,
+    '--peer', seederAddress, '--linger', '--report-interval', '0.1', '--timeout', '1800'])
+  const pid = peer.process.pid!
+  const memory = new MemorySampler([pid]).start()
+  const cpuBefore = await cpuSeconds(pid)
+  const done = await peer.done
+  const cpu = await cpuSeconds(pid) - cpuBefore
+  mergePeaks(sampler, memory)
+  await stopProcess(peer.process)
+  const events = peer.lines.map((line) => JSON.parse(line) as { event: string; at?: number; elapsed?: number; downloaded?: number })
+  const finished = events.find((event) => event.event === 'done')!
+  const addedAt = finished.at! - finished.elapsed!
+  const timeline = events.filter((event) => event.event === 'progress').map((event) => [event.at! - addedAt, event.downloaded!] as [number, number])
+  return { seconds: done.elapsed, timeline, pid, cpuSeconds: cpu }
+}
+
+function mergePeaks (into: MemorySampler, from: MemorySampler): void {
+  for (const [pid, bytes] of from.stop()) into.record(pid, bytes)
+}
