@@ -10,7 +10,7 @@ t.test('defaults < config file < environment < flags, validated once', async (t)
   const defaults = loadSettings({ dataDir: dir, env: {} })
   t.equal(defaults.port, 6881)
   t.equal(defaults.uploadLimit, 0)
-  t.equal(defaults.pieceCacheSize, 64 * 1024 * 1024)
+  t.equal(defaults.pieceCacheSize, 16 * 1024 * 1024)
 
   await writeFile(join(dir, 'config.json'), JSON.stringify({ port: 7000, uploadLimit: '1MiB/s', dht: false }))
   const fromFile = loadSettings({ dataDir: dir, env: {} })

@@ -60,6 +60,7 @@ export class Daemon {
       dhtPort: engine.dhtPort ?? null,
       peerId: engine.peerId,
       torrents: engine.list().length,
+      memory: process.memoryUsage(),
       apiPort: daemon?.apiPort
     })
     api = new ApiServer(service, token, log, status)

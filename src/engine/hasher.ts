@@ -51,8 +51,9 @@ export class BufferPool {
     return Buffer.from(new SharedArrayBuffer(this.bufferSize))
   }
 
+  /** Every buffer is kept for reuse: the pool's size is its peak concurrency, never more. */
   release (buffer: Buffer): void {
     this.outstanding--
-    if (this.free.length < 8) this.free.push(buffer)
+    this.free.push(buffer)
   }
 }
