@@ -10,21 +10,38 @@ import { startDaemon } from '../test/helpers/daemon.js'
 import { writeFixture } from '../test/helpers/fixture.js'
 import { ROOT, run, waitFor } from '../test/helpers/process.js'
 import { CleanupStack } from './lib/cleanup.js'
-import { judgeGoals, summarize, table, throughputChart } from './lib/report.js'
+import { judgeGoals, summarize, summarizeSwarm, table, throughputChart } from './lib/report.js'
 import type { ClientName, TransferRun } from './lib/types.js'
+import { runManyPeers, type ManyPeersResult } from './scenarios/many-peers.js'
 import { runTransfer, type SeederSet } from './scenarios/one-to-one.js'
+import { runSwarm, type SwarmRun } from './scenarios/swarm.js'
 
-const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--out DIR]
+const SCENARIOS = ['1to1', 'swarm', 'peers'] as const
+type Scenario = typeof SCENARIOS[number]
+
+const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--leechers N] [--peers N] [--only LIST] [--out DIR]
   --quick     64 MiB, 2 repetitions: a smoke test (CI runs this)
   --size      torrent size for the transfer scenarios (default 1GiB)
   --reps      repetitions of each pairing, alternated (default 5)
+  --leechers  leechers in the swarm scenario (default 8)
+  --peers     peers connected to one seeder in the peers scenario (default 200)
+  --only      comma-separated scenarios: ${SCENARIOS.join(', ')} (default all)
   --out       where results.json and throughput.svg go (default bench/results/<time>)`
 
 interface Options {
   readonly bytes: number
   readonly reps: number
+  readonly leechers: number
+  readonly peers: number
+  readonly scenarios: readonly Scenario[]
   readonly out: string
   readonly quick: boolean
+}
+
+function count (text: string | undefined, fallback: number, flag: string): number {
+  const value = Number(text ?? fallback)
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} takes a whole number from 1`)
+  return value
 }
 
 function options (): Options {
@@ -33,6 +50,9 @@ function options (): Options {
       quick: { type: 'boolean', default: false },
       size: { type: 'string' },
       reps: { type: 'string' },
+      leechers: { type: 'string' },
+      peers: { type: 'string' },
+      only: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false }
     }
@@ -42,13 +62,16 @@ function options (): Options {
     process.exit(0)
   }
   const quick = values.quick ?? false
-  const reps = Number(values.reps ?? (quick ? 2 : 5))
-  if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps takes a whole number from 1')
+  const scenarios = (values.only ?? SCENARIOS.join(',')).split(',').map((name) => name.trim())
+  for (const name of scenarios) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: unknown scenario "${name}" (${SCENARIOS.join(', ')})`)
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   return {
     quick,
     bytes: parseSize(values.size ?? (quick ? '64MiB' : '1GiB')),
-    reps,
+    reps: count(values.reps, quick ? 2 : 5, '--reps'),
+    leechers: count(values.leechers, 8, '--leechers'),
+    peers: count(values.peers, 200, '--peers'),
+    scenarios: scenarios as Scenario[],
     out: values.out ?? join(ROOT, 'bench', 'results', stamp)
   }
 }
@@ -90,11 +113,12 @@ async function main (): Promise<void> {
       seeders.libtorrent = { address: `127.0.0.1:${ltSeeder.port}`, pid: ltSeeder.process.pid! }
     }
 
+    const clients: ClientName[] = lt ? ['bidtorrent', 'libtorrent'] : ['bidtorrent']
     const pairings: Array<[ClientName, ClientName]> = lt
       ? [['bidtorrent', 'bidtorrent'], ['libtorrent', 'libtorrent'], ['libtorrent', 'bidtorrent'], ['bidtorrent', 'libtorrent']]
       : [['bidtorrent', 'bidtorrent']]
     const runs: TransferRun[] = []
-    for (let rep = 1; rep <= opts.reps; rep++) {
+    for (let rep = 1; rep <= opts.reps && opts.scenarios.includes('1to1'); rep++) {
       // Alternate the clients within each repetition, so drift in the machine's load hits all alike.
       for (const [seeder, leecher] of pairings) {
         const result = await runTransfer('1→1', seeders, seeder, leecher, rep)
@@ -103,12 +127,28 @@ async function main (): Promise<void> {
       }
     }
 
+    const swarmRuns: SwarmRun[] = []
+    for (let rep = 1; rep <= opts.reps && opts.scenarios.includes('swarm'); rep++) {
+      for (const client of clients) {
+        const result = await runSwarm(client, torrentFile, meta.infoHash, data, opts.bytes, opts.leechers, rep)
+        swarmRuns.push(result)
+        console.log(`rep ${rep}  ${client} 1→${opts.leechers} through opentracker: all done in ${result.allDoneSeconds.toFixed(2)} s`)
+      }
+    }
+
+    let manyPeers: ManyPeersResult | undefined
+    if (opts.scenarios.includes('peers')) {
+      manyPeers = await runManyPeers(torrentFile, data, opts.peers)
+      console.log(`${opts.peers} peers on one seeder: rechokes ${manyPeers.rechokeMicros.map((micros) => `${micros} µs`).join(', ')}`)
+    }
+
     const summaries = summarize(runs)
-    const goals = judgeGoals(summaries)
-    console.log(`\n${table(summaries, goals)}\n`)
+    const swarm = summarizeSwarm(swarmRuns)
+    const goals = judgeGoals(summaries, swarm, manyPeers)
+    console.log(`\n${table(summaries, goals, swarm, manyPeers)}\n`)
     await mkdir(opts.out, { recursive: true })
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version, libtorrent: lt }
-    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, goals, runs }, null, 2))
+    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, goals, runs, swarmRuns }, null, 2))
     await throughputChart(runs, join(opts.out, 'throughput.svg'))
     console.log(`wrote ${join(opts.out, 'results.json')} and ${join(opts.out, 'throughput.svg')}`)
   } finally {

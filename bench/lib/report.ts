@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises'
 import { median } from './proc.js'
 import { pairing, type TransferRun } from './types.js'
+import type { SwarmRun } from '../scenarios/swarm.js'
+import type { ManyPeersResult } from '../scenarios/many-peers.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -57,8 +59,46 @@ export function summarize (runs: readonly TransferRun[]): PairingSummary[] {
   return summaries
 }
 
+export interface SwarmSummary {
+  readonly client: string
+  readonly leechers: number
+  readonly reps: number
+  readonly allDoneSeconds: number
+  readonly aggregateMiBPerSecond: number
+  readonly timeRatioToLibtorrent: number | null
+  readonly leecherCpuSecondsPerGiB: number
+  readonly leecherPeakRssAnonMB: number
+  readonly seederCpuSecondsPerGiB: number
+  readonly seederPeakRssAnonMB: number
+}
+
+export function summarizeSwarm (runs: readonly SwarmRun[]): SwarmSummary[] {
+  const clients = [...new Set(runs.map((run) => run.client))]
+  const summaries = clients.map((client) => {
+    const group = runs.filter((run) => run.client === client)
+    const first = group[0]!
+    const gib = first.bytes / GiB
+    const allDone = median(group.map((run) => run.allDoneSeconds))
+    return {
+      client,
+      leechers: first.leechers,
+      reps: group.length,
+      allDoneSeconds: allDone,
+      aggregateMiBPerSecond: (first.bytes * first.leechers) / MiB / allDone,
+      timeRatioToLibtorrent: null as number | null,
+      leecherCpuSecondsPerGiB: median(group.flatMap((run) => run.leecherCpuSeconds)) / gib,
+      leecherPeakRssAnonMB: median(group.flatMap((run) => run.leecherPeakRssAnon)) / MB,
+      seederCpuSecondsPerGiB: median(group.map((run) => run.seederCpuSeconds)) / gib,
+      seederPeakRssAnonMB: median(group.map((run) => run.seederPeakRssAnon)) / MB
+    }
+  })
+  const reference = summaries.find((summary) => summary.client === 'libtorrent')
+  for (const summary of summaries) summary.timeRatioToLibtorrent = reference ? summary.allDoneSeconds / reference.allDoneSeconds : null
+  return summaries
+}
+
 /** The issue's goals, judged on what this run measured; a goal with no measurement says so. */
-export function judgeGoals (summaries: readonly PairingSummary[]): Goal[] {
+export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult): Goal[] {
   const own = summaries.find((summary) => summary.scenario === '1→1' && summary.pairing === 'bidtorrent → bidtorrent')
   const goals: Goal[] = []
   const ratio = own?.timeRatioToLibtorrent ?? null
@@ -67,10 +107,20 @@ export function judgeGoals (summaries: readonly PairingSummary[]): Goal[] {
   goals.push({ figure: 'leecher CPU seconds per GiB', goal: '≤ 5', measured: cpu === undefined ? 'not measured' : cpu.toFixed(2), met: cpu === undefined ? null : cpu <= 5 })
   const memory = own?.leecherPeakRssAnonMB
   goals.push({ figure: 'leecher anonymous memory', goal: '≤ 100 MB', measured: memory === undefined ? 'not measured' : `${memory.toFixed(0)} MB`, met: memory === undefined ? null : memory <= 100 })
+  const swarmRatio = swarm.find((summary) => summary.client === 'bidtorrent')?.timeRatioToLibtorrent ?? null
+  goals.push({ figure: '1→8 all-done time, bidtorrent / libtorrent', goal: '≤ 1.0', measured: swarmRatio === null ? 'not measured' : swarmRatio.toFixed(2), met: swarmRatio === null ? null : swarmRatio <= 1 })
+  const rechoke = manyPeers && manyPeers.rechokeMicros.length > 0 ? median(manyPeers.rechokeMicros) : undefined
+  goals.push({ figure: `one rechoke with ${manyPeers?.peers ?? 200} peers`, goal: '≤ 1 ms', measured: rechoke === undefined ? 'not measured' : `${(rechoke / 1000).toFixed(3)} ms (median)`, met: rechoke === undefined ? null : rechoke <= 1000 })
   return goals
 }
 
-export function table (summaries: readonly PairingSummary[], goals: readonly Goal[]): string {
+function render (header: readonly string[], rows: ReadonlyArray<readonly string[]>, leftColumns: number): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
+  const line = (cells: readonly string[]): string => cells.map((cell, column) => (column < leftColumns ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)]
+}
+
+export function table (summaries: readonly PairingSummary[], goals: readonly Goal[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult): string {
   const header = ['scenario', 'pairing', 'reps', 'time s', 'MiB/s', 'vs lt', 'leech CPU-s/GiB', 'seed CPU-s/GiB', 'leech RssAnon MB', 'seed RssAnon MB']
   const rows = summaries.map((s) => [
     s.scenario, s.pairing, String(s.reps), s.seconds.toFixed(2), s.mibPerSecond.toFixed(0),
@@ -78,10 +128,21 @@ export function table (summaries: readonly PairingSummary[], goals: readonly Goa
     s.leecherCpuSecondsPerGiB.toFixed(2), s.seederCpuSecondsPerGiB.toFixed(2),
     s.leecherPeakRssAnonMB.toFixed(0), s.seederPeakRssAnonMB.toFixed(0)
   ])
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)))
-  const line = (cells: readonly string[]): string => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')
+  const sections = [...render(header, rows, 2)]
+  if (swarm.length > 0) {
+    sections.push('', ...render(
+      ['1→N swarm', 'leechers', 'reps', 'all-done s', 'aggregate MiB/s', 'vs lt', 'leech CPU-s/GiB', 'leech RssAnon MB', 'seed CPU-s/GiB', 'seed RssAnon MB'],
+      swarm.map((s) => [s.client, String(s.leechers), String(s.reps), s.allDoneSeconds.toFixed(2), s.aggregateMiBPerSecond.toFixed(0),
+        s.timeRatioToLibtorrent === null ? '-' : s.timeRatioToLibtorrent.toFixed(2), s.leecherCpuSecondsPerGiB.toFixed(2),
+        s.leecherPeakRssAnonMB.toFixed(0), s.seederCpuSecondsPerGiB.toFixed(2), s.seederPeakRssAnonMB.toFixed(0)]), 1))
+  }
+  if (manyPeers) {
+    const micros = manyPeers.rechokeMicros
+    sections.push('', `seeder with ${manyPeers.peers} peers: rechoke ${micros.length ? `${(median(micros) / 1000).toFixed(3)} ms median, ${(Math.max(...micros) / 1000).toFixed(3)} ms max` : 'not sampled'}; ` +
+      `${(manyPeers.bytesPerConnection / 1024).toFixed(0)} KiB of anonymous memory per connection (${(manyPeers.seederRssAnonBefore / MB).toFixed(0)} → ${(manyPeers.seederRssAnonAfter / MB).toFixed(0)} MB)`)
+  }
   const goalLines = goals.map((goal) => `  ${goal.met === null ? '?' : goal.met ? 'met' : 'NOT MET'}  ${goal.figure}: ${goal.measured} (goal ${goal.goal})`)
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line), '', 'goals:', ...goalLines].join('\n')
+  return [...sections, '', 'goals:', ...goalLines].join('\n')
 }
 
 /** Throughput over time, one line per pairing (from each pairing's median run), as an SVG made with vega-lite. */

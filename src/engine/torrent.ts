@@ -133,7 +133,7 @@ export interface TorrentStatus {
   readonly startedAt: number
   /** When the last piece was verified in this run, if it was (a torrent complete on arrival has none). */
   readonly completedAt: number | null
-  /** CPU time of the last choking decision (the choker call alone), in microseconds. */
+  /** CPU time of the last rechoke (snapshots, the choker, applying its decision), in microseconds. */
   readonly lastRechokeMicros: number | null
   readonly files: ReadonlyArray<{ path: string; length: number }>
 }
@@ -984,6 +984,9 @@ export class Torrent extends EventEmitter {
 
   private rechoke (now: number): void {
     this.lastRechokeAt = now
+    // The rechoke is synchronous: its elapsed time on this thread is its CPU time (process.cpuUsage
+    // would add the hash workers' and file threads' time).
+    const startedAt = performance.now()
     const snapshots: PeerSnapshot[] = []
     for (const peer of this.peers.values()) {
       snapshots.push({
@@ -996,15 +999,12 @@ export class Torrent extends EventEmitter {
         snubbed: peer.isSnubbing(now, this.init.settings.snubTimeoutMs)
       })
     }
-    const cpuBefore = process.cpuUsage()
     const decision = this.init.parts.chokeAlgorithm(snapshots, this.chokerState, {
       now,
       seeding: this.complete,
       settings: this.init.settings.choker,
       random: this.init.parts.random
     })
-    const cpu = process.cpuUsage(cpuBefore)
-    this.lastRechokeMicros = cpu.user + cpu.system
     this.chokerState = decision.state
     for (const peer of this.peers.values()) {
       const slot = decision.unchoke.get(peer.address)
@@ -1015,6 +1015,7 @@ export class Torrent extends EventEmitter {
         peer.uploadQueue.length = 0
       }
     }
+    this.lastRechokeMicros = Math.round((performance.now() - startedAt) * 1000)
   }
 
   // ---------------------------------------------------------------- periodic work
