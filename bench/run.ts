@@ -12,11 +12,12 @@ import { ROOT, run, waitFor } from '../test/helpers/process.js'
 import { CleanupStack } from './lib/cleanup.js'
 import { judgeGoals, summarize, summarizeSwarm, table, throughputChart } from './lib/report.js'
 import type { ClientName, TransferRun } from './lib/types.js'
+import { runLargeTorrent, type LargeTorrentResult } from './scenarios/large-torrent.js'
 import { runManyPeers, type ManyPeersResult } from './scenarios/many-peers.js'
 import { runTransfer, type SeederSet } from './scenarios/one-to-one.js'
 import { runSwarm, type SwarmRun } from './scenarios/swarm.js'
 
-const SCENARIOS = ['1to1', 'swarm', 'peers'] as const
+const SCENARIOS = ['1to1', 'swarm', 'peers', 'large'] as const
 type Scenario = typeof SCENARIOS[number]
 
 const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--leechers N] [--peers N] [--only LIST] [--out DIR]
@@ -25,6 +26,7 @@ const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--lee
   --reps      repetitions of each pairing, alternated (default 5)
   --leechers  leechers in the swarm scenario (default 8)
   --peers     peers connected to one seeder in the peers scenario (default 200)
+  --large     torrent sizes for the large scenario, smallest first (default 1GiB,8GiB; quick 64MiB,512MiB)
   --only      comma-separated scenarios: ${SCENARIOS.join(', ')} (default all)
   --out       where results.json and throughput.svg go (default bench/results/<time>)`
 
@@ -33,6 +35,7 @@ interface Options {
   readonly reps: number
   readonly leechers: number
   readonly peers: number
+  readonly largeSizes: readonly number[]
   readonly scenarios: readonly Scenario[]
   readonly out: string
   readonly quick: boolean
@@ -52,6 +55,7 @@ function options (): Options {
       reps: { type: 'string' },
       leechers: { type: 'string' },
       peers: { type: 'string' },
+      large: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false }
@@ -71,6 +75,7 @@ function options (): Options {
     reps: count(values.reps, quick ? 2 : 5, '--reps'),
     leechers: count(values.leechers, 8, '--leechers'),
     peers: count(values.peers, 200, '--peers'),
+    largeSizes: (values.large ?? (quick ? '64MiB,512MiB' : '1GiB,8GiB')).split(',').map((size) => parseSize(size)),
     scenarios: scenarios as Scenario[],
     out: values.out ?? join(ROOT, 'bench', 'results', stamp)
   }
@@ -142,13 +147,20 @@ async function main (): Promise<void> {
       console.log(`${opts.peers} peers on one seeder: rechokes ${manyPeers.rechokeMicros.map((micros) => `${micros} µs`).join(', ')}`)
     }
 
+    const large: LargeTorrentResult[] = []
+    for (const size of opts.scenarios.includes('large') ? opts.largeSizes : []) {
+      const result = await runLargeTorrent(size, opts.leechers, opts.quick ? 5 : 20)
+      large.push(result)
+      console.log(`${(size / 1024 ** 3).toFixed(2)} GiB torrent to ${result.peers} peers: seeder ${(result.seederRssAnonIdle / 1e6).toFixed(0)} MB idle, ${(result.seederPeakRssAnon / 1e6).toFixed(0)} MB peak, served ${(result.bytesServed / 1024 ** 2 / result.seconds).toFixed(0)} MiB/s`)
+    }
+
     const summaries = summarize(runs)
     const swarm = summarizeSwarm(swarmRuns)
-    const goals = judgeGoals(summaries, swarm, manyPeers)
-    console.log(`\n${table(summaries, goals, swarm, manyPeers)}\n`)
+    const goals = judgeGoals(summaries, swarm, manyPeers, large)
+    console.log(`\n${table(summaries, goals, swarm, manyPeers, large)}\n`)
     await mkdir(opts.out, { recursive: true })
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version, libtorrent: lt }
-    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, goals, runs, swarmRuns }, null, 2))
+    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, large, goals, runs, swarmRuns }, null, 2))
     await throughputChart(runs, join(opts.out, 'throughput.svg'))
     console.log(`wrote ${join(opts.out, 'results.json')} and ${join(opts.out, 'throughput.svg')}`)
   } finally {

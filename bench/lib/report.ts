@@ -3,6 +3,7 @@ import { median } from './proc.js'
 import { pairing, type TransferRun } from './types.js'
 import type { SwarmRun } from '../scenarios/swarm.js'
 import type { ManyPeersResult } from '../scenarios/many-peers.js'
+import type { LargeTorrentResult } from '../scenarios/large-torrent.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -98,7 +99,7 @@ export function summarizeSwarm (runs: readonly SwarmRun[]): SwarmSummary[] {
 }
 
 /** The issue's goals, judged on what this run measured; a goal with no measurement says so. */
-export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult): Goal[] {
+export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult, large: readonly LargeTorrentResult[] = []): Goal[] {
   const own = summaries.find((summary) => summary.scenario === '1→1' && summary.pairing === 'bidtorrent → bidtorrent')
   const goals: Goal[] = []
   const ratio = own?.timeRatioToLibtorrent ?? null
@@ -110,6 +111,20 @@ export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonl
   const swarmRatio = swarm.find((summary) => summary.client === 'bidtorrent')?.timeRatioToLibtorrent ?? null
   goals.push({ figure: '1→8 all-done time, bidtorrent / libtorrent', goal: '≤ 1.0', measured: swarmRatio === null ? 'not measured' : swarmRatio.toFixed(2), met: swarmRatio === null ? null : swarmRatio <= 1 })
   const rechoke = manyPeers && manyPeers.rechokeMicros.length > 0 ? median(manyPeers.rechokeMicros) : undefined
+  const smallest = large[0]
+  const largest = large.at(-1)
+  if (smallest && largest && largest !== smallest) {
+    const growth = largest.seederPeakRssAnon / smallest.seederPeakRssAnon - 1
+    const peakMB = largest.seederPeakRssAnon / MB
+    goals.push({
+      figure: `seeder memory, ${(largest.bytes / GiB).toFixed(1)} GiB torrent to ${largest.peers} peers`,
+      goal: `≤ 150 MB, flat from ${(smallest.bytes / GiB).toFixed(1)} GiB (growth < 10%)`,
+      measured: `${peakMB.toFixed(0)} MB peak, ${(growth * 100).toFixed(0)}% over ${(smallest.seederPeakRssAnon / MB).toFixed(0)} MB`,
+      met: peakMB <= 150 && growth < 0.1
+    })
+  } else {
+    goals.push({ figure: 'seeder memory as the torrent grows', goal: '≤ 150 MB, flat', measured: 'not measured', met: null })
+  }
   goals.push({ figure: `one rechoke with ${manyPeers?.peers ?? 200} peers`, goal: '≤ 1 ms', measured: rechoke === undefined ? 'not measured' : `${(rechoke / 1000).toFixed(3)} ms (median)`, met: rechoke === undefined ? null : rechoke <= 1000 })
   return goals
 }
@@ -120,7 +135,7 @@ function render (header: readonly string[], rows: ReadonlyArray<readonly string[
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)]
 }
 
-export function table (summaries: readonly PairingSummary[], goals: readonly Goal[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult): string {
+export function table (summaries: readonly PairingSummary[], goals: readonly Goal[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult, large: readonly LargeTorrentResult[] = []): string {
   const header = ['scenario', 'pairing', 'reps', 'time s', 'MiB/s', 'vs lt', 'leech CPU-s/GiB', 'seed CPU-s/GiB', 'leech RssAnon MB', 'seed RssAnon MB']
   const rows = summaries.map((s) => [
     s.scenario, s.pairing, String(s.reps), s.seconds.toFixed(2), s.mibPerSecond.toFixed(0),
@@ -140,6 +155,12 @@ export function table (summaries: readonly PairingSummary[], goals: readonly Goa
     const micros = manyPeers.rechokeMicros
     sections.push('', `seeder with ${manyPeers.peers} peers: rechoke ${micros.length ? `${(median(micros) / 1000).toFixed(3)} ms median, ${(Math.max(...micros) / 1000).toFixed(3)} ms max` : 'not sampled'}; ` +
       `${(manyPeers.bytesPerConnection / 1024).toFixed(0)} KiB of anonymous memory per connection (${(manyPeers.seederRssAnonBefore / MB).toFixed(0)} → ${(manyPeers.seederRssAnonAfter / MB).toFixed(0)} MB)`)
+  }
+  if (large.length > 0) {
+    sections.push('', ...render(
+      ['large torrent', 'peers', 'seconds', 'served MiB/s', 'seed RssAnon idle MB', 'seed RssAnon peak MB'],
+      large.map((r) => [`${(r.bytes / GiB).toFixed(2)} GiB`, String(r.peers), String(r.seconds), (r.bytesServed / MiB / r.seconds).toFixed(0),
+        (r.seederRssAnonIdle / MB).toFixed(0), (r.seederPeakRssAnon / MB).toFixed(0)]), 1))
   }
   const goalLines = goals.map((goal) => `  ${goal.met === null ? '?' : goal.met ? 'met' : 'NOT MET'}  ${goal.figure}: ${goal.measured} (goal ${goal.goal})`)
   return [...sections, '', 'goals:', ...goalLines].join('\n')

@@ -20,6 +20,8 @@ export const BLOCK_SIZE = 16 * 1024
 const MAX_REQUEST_LENGTH = 128 * 1024
 const MIN_QUEUE_DEPTH = 32
 const MAX_QUEUE_DEPTH = 512
+/** A peer's request queue is topped up once it has drained to this fraction. */
+const REFILL_FRACTION = 0.75
 /** Keep about this many seconds of data requested from each peer. */
 const REQUEST_QUEUE_SECONDS = 2
 /** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */
@@ -196,6 +198,8 @@ export class Torrent extends EventEmitter {
   private pausedByUser = false
   /** Pieces being hashed and written: pause and destroy wait for them, so nothing changes after they return. */
   private readonly verifications = new Set<Promise<void>>()
+  /** Reused between calls: index, offset, length of each request in one batch. */
+  private requestBatch = new Uint32Array(3 * 64)
 
   constructor (private readonly init: TorrentInit) {
     super()
@@ -612,28 +616,48 @@ export class Torrent extends EventEmitter {
     return index * this.blocksPerPiece + block
   }
 
+  /**
+   * Tops up the requests in flight to a peer. The queue is refilled only once it has drained by a
+   * quarter, so requests leave in batches (one buffer, one write) rather than one per block received.
+   */
   private fillRequests (peer: Peer): void {
     const meta = this.meta
     if (!meta || this.destroyed || this.state !== 'downloading') return
     const { wire } = peer
     if (wire.peerChoking || !wire.amInterested) return
-    while (peer.outstanding.size < peer.queueDepth) {
+    const lowWater = this.endgame ? peer.queueDepth : Math.floor(peer.queueDepth * REFILL_FRACTION)
+    if (peer.outstanding.size > lowWater) return
+    const room = peer.queueDepth - peer.outstanding.size
+    if (this.requestBatch.length < room * 3) this.requestBatch = new Uint32Array(room * 3)
+    const batch = this.requestBatch
+    let count = 0
+    while (count < room) {
       const delay = this.downloadLimiter.delayFor(BLOCK_SIZE)
       if (delay > 0) {
         this.scheduleDownloadRefill(delay)
-        return
+        break
       }
       const next = this.pickBlock(peer)
-      if (next === undefined) return
+      if (next === undefined) break
       const { piece, block } = next
       const offset = block * BLOCK_SIZE
       const length = Math.min(BLOCK_SIZE, piece.length - offset)
       piece.requested[block]!++
       peer.outstanding.add(this.blockKey(piece.index, block))
-      peer.lastRequestAt = Date.now()
       this.downloadLimiter.consume(length)
-      wire.request(piece.index, offset, length, noop)
+      batch[count * 3] = piece.index
+      batch[count * 3 + 1] = offset
+      batch[count * 3 + 2] = length
+      count++
     }
+    if (count === 0) return
+    peer.lastRequestAt = Date.now()
+    wire.requestBlocks(batch, count)
+  }
+
+  /** Every missing piece is already being fetched: the last blocks may be asked of two peers. */
+  private get endgame (): boolean {
+    return this.meta !== undefined && this.haveCount + this.inProgress.size >= this.meta.pieceCount
   }
 
   private scheduleDownloadRefill (delay: number): void {
@@ -704,8 +728,7 @@ export class Torrent extends EventEmitter {
 
   /** Endgame: every missing piece is already on the way; ask a second peer for blocks still outstanding. */
   private endgameBlock (peer: Peer): { piece: PieceProgress; block: number } | undefined {
-    const meta = this.meta!
-    if (this.haveCount + this.inProgress.size < meta.pieceCount) return undefined
+    if (!this.endgame) return undefined
     for (const piece of this.inProgress.values()) {
       if (piece.verifying || !this.peerHas(peer, piece.index)) continue
       for (let block = 0; block < piece.blockCount; block++) {
@@ -1207,8 +1230,6 @@ function hostOf (address: string): string {
 function formatHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
-
-function noop (): void {}
 
 function pexOf (peer: Peer): PexExtension | undefined {
   return peer.wire.ut_pex as PexExtension | undefined

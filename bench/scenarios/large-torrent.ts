@@ -1,0 +1,91 @@
+import { connect, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Wire from 'bittorrent-protocol'
+import type { TorrentView } from '../../src/daemon/service.js'
+import { createTorrentFrom } from '../../src/engine/create.js'
+import { startDaemon } from '../../test/helpers/daemon.js'
+import { waitFor } from '../../test/helpers/process.js'
+import { CleanupStack } from '../lib/cleanup.js'
+import { MemorySampler, rssAnonBytes } from '../lib/proc.js'
+
+const MiB = 1024 * 1024
+const BLOCK = 16 * 1024
+
+export interface LargeTorrentResult {
+  readonly bytes: number
+  readonly peers: number
+  readonly seconds: number
+  readonly seederRssAnonIdle: number
+  readonly seederPeakRssAnon: number
+  readonly bytesServed: number
+}
+
+/**
+ * A file of `bytes` (a random 1 MiB block stamped with each piece's index, so every piece hashes
+ * differently yet the file writes at disk speed), seeded by bidtorrent to `peers` real TCP peers that
+ * keep requests in flight for random blocks across the whole torrent for `seconds`. The same load at
+ * every size shows whether the seeder's memory grows with the torrent.
+ */
+export async function runLargeTorrent (bytes: number, peers: number, seconds: number): Promise<LargeTorrentResult> {
+  const cleanup = new CleanupStack()
+  try {
+    const work = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-large-'))
+    cleanup.teardown(() => rm(work, { recursive: true, force: true }))
+    const path = join(work, 'large.bin')
+    const block = randomBytes(MiB)
+    const file = await open(path, 'w')
+    try {
+      for (let offset = 0, index = 0; offset < bytes; offset += MiB, index++) {
+        block.writeUInt32BE(index, 0)
+        await file.write(block, 0, Math.min(MiB, bytes - offset), offset)
+      }
+    } finally {
+      await file.close()
+    }
+    const meta = await createTorrentFrom(path, { pieceLength: MiB })
+    const torrentFile = join(work, 'large.torrent')
+    await writeFile(torrentFile, meta.torrentFile)
+
+    const seeder = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
+    const torrent = await seeder.api.request<TorrentView>('POST', '/v1/torrents', { torrent: meta.torrentFile.toString('base64'), directory: work })
+    await waitFor('the seeder to check its data', async () => ((await seeder.torrent(torrent.infoHash)).state === 'seeding' ? true : undefined), 60 * 60_000, 500)
+    const { pid } = await seeder.api.request<{ pid: number }>('GET', '/v1/status')
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const idle = await rssAnonBytes(pid)
+    const memory = new MemorySampler([pid]).start()
+
+    let served = 0
+    const sockets: Socket[] = []
+    cleanup.teardown(() => { for (const socket of sockets) socket.destroy() })
+    const deadline = Date.now() + seconds * 1000
+    for (let i = 0; i < peers; i++) {
+      const socket = connect({ host: '127.0.0.1', port: seeder.peerPort })
+      socket.on('error', () => {})
+      sockets.push(socket)
+      const wire = new Wire()
+      socket.pipe(wire).pipe(socket)
+      wire.on('error', () => socket.destroy())
+      wire.handshake(torrent.infoHash, randomBytes(20), { fast: true })
+      wire.on('handshake', () => wire.interested())
+      const ask = (): void => {
+        if (wire.peerChoking || socket.destroyed || Date.now() > deadline) return
+        const index = Math.floor(Math.random() * meta.pieceCount)
+        const pieceBytes = index === meta.pieceCount - 1 ? meta.length - index * meta.pieceLength : meta.pieceLength
+        const offset = Math.floor(Math.random() * Math.floor(pieceBytes / BLOCK)) * BLOCK
+        wire.request(index, offset, Math.min(BLOCK, pieceBytes - offset), (err) => {
+          if (!err) served += BLOCK
+          ask()
+        })
+      }
+      wire.on('unchoke', () => { for (let k = 0; k < 64; k++) ask() })
+    }
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+    const peak = memory.stop().get(pid) ?? 0
+    return { bytes, peers, seconds, seederRssAnonIdle: idle, seederPeakRssAnon: peak, bytesServed: served }
+  } finally {
+    await cleanup.run()
+  }
+}
