@@ -103,7 +103,8 @@ export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonl
   const own = summaries.find((summary) => summary.scenario === '1→1' && summary.pairing === 'bidtorrent → bidtorrent')
   const goals: Goal[] = []
   const ratio = own?.timeRatioToLibtorrent ?? null
-  goals.push({ figure: '1→1 time, bidtorrent / libtorrent', goal: '≤ 1.0', measured: ratio === null ? 'not measured (no libtorrent)' : ratio.toFixed(2), met: ratio === null ? null : ratio <= 1 })
+  const ratioText = ratio !== null ? ratio.toFixed(2) : own ? 'not measured (no libtorrent)' : 'not measured'
+  goals.push({ figure: '1→1 time, bidtorrent / libtorrent', goal: '≤ 1.0', measured: ratioText, met: ratio === null ? null : ratio <= 1 })
   const cpu = own?.leecherCpuSecondsPerGiB
   goals.push({ figure: 'leecher CPU seconds per GiB', goal: '≤ 5', measured: cpu === undefined ? 'not measured' : cpu.toFixed(2), met: cpu === undefined ? null : cpu <= 5 })
   const memory = own?.leecherPeakRssAnonMB
@@ -143,7 +144,7 @@ export function table (summaries: readonly PairingSummary[], goals: readonly Goa
     s.leecherCpuSecondsPerGiB.toFixed(2), s.seederCpuSecondsPerGiB.toFixed(2),
     s.leecherPeakRssAnonMB.toFixed(0), s.seederPeakRssAnonMB.toFixed(0)
   ])
-  const sections = [...render(header, rows, 2)]
+  const sections = rows.length > 0 ? render(header, rows, 2) : []
   if (swarm.length > 0) {
     sections.push('', ...render(
       ['1→N swarm', 'leechers', 'reps', 'all-done s', 'aggregate MiB/s', 'vs lt', 'leech CPU-s/GiB', 'leech RssAnon MB', 'seed CPU-s/GiB', 'seed RssAnon MB'],

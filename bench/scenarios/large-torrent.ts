@@ -70,17 +70,21 @@ export async function runLargeTorrent (bytes: number, peers: number, seconds: nu
       wire.on('error', () => socket.destroy())
       wire.handshake(torrent.infoHash, randomBytes(20), { fast: true })
       wire.on('handshake', () => wire.interested())
-      const ask = (): void => {
+      // Like a leecher: a random piece (anywhere in the torrent), all of its blocks, then another.
+      const fetchPiece = (): void => {
         if (wire.peerChoking || socket.destroyed || Date.now() > deadline) return
         const index = Math.floor(Math.random() * meta.pieceCount)
         const pieceBytes = index === meta.pieceCount - 1 ? meta.length - index * meta.pieceLength : meta.pieceLength
-        const offset = Math.floor(Math.random() * Math.floor(pieceBytes / BLOCK)) * BLOCK
-        wire.request(index, offset, Math.min(BLOCK, pieceBytes - offset), (err) => {
-          if (!err) served += BLOCK
-          ask()
-        })
+        let pending = 0
+        for (let offset = 0; offset < pieceBytes; offset += BLOCK) {
+          pending++
+          wire.request(index, offset, Math.min(BLOCK, pieceBytes - offset), (err) => {
+            if (!err) served += BLOCK
+            if (--pending === 0) fetchPiece()
+          })
+        }
       }
-      wire.on('unchoke', () => { for (let k = 0; k < 64; k++) ask() })
+      wire.on('unchoke', () => { fetchPiece(); fetchPiece() })
     }
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
     const peak = memory.stop().get(pid) ?? 0
