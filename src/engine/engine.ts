@@ -10,6 +10,7 @@ import { Peer, type Direction } from './peer.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import { Torrent } from './torrent.js'
+import { sent } from './upload-buffers.js'
 import { BoundedWire } from './wire.js'
 
 const HANDSHAKE_TIMEOUT_MS = 20_000
@@ -234,7 +235,7 @@ export class Engine extends EventEmitter {
         socket.cork()
         process.nextTick(uncork)
       }
-      if (!socket.write(chunk)) wire.pause()
+      if (!socket.write(chunk, () => sent(chunk))) wire.pause()
     })
     socket.on('drain', () => wire.resume())
     const handshakeTimer = setTimeout(() => {

@@ -17,7 +17,9 @@ export class PieceHasher {
 
   /** `data` should live in shared memory (see BufferPool) so the worker reads it in place. */
   verify (data: Uint8Array, expected: Uint8Array, algorithm: HashTask['algorithm'] = 'sha1'): Promise<boolean> {
-    return this.pool.run({ data, expected, algorithm })
+    // A view is cloned to the worker with its whole underlying buffer: `expected` is a view into the
+    // torrent's table of all piece hashes, so it travels as a copy of its own 20 bytes.
+    return this.pool.run({ data, expected: new Uint8Array(expected), algorithm })
   }
 
   async destroy (): Promise<void> {

@@ -15,6 +15,7 @@ import { pickRarestPiece } from './piece-picker.js'
 import { RateLimitChain, TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import { PieceStorage } from './storage.js'
+import { UploadBufferPool, holdForSend } from './upload-buffers.js'
 
 export const BLOCK_SIZE = 16 * 1024
 const MAX_REQUEST_LENGTH = 128 * 1024
@@ -165,6 +166,7 @@ export class Torrent extends EventEmitter {
   private storage: PieceStorage | undefined
   private pool: BufferPool | undefined
   private cache: LRUCache<number, Buffer> | undefined
+  private uploadBuffers: UploadBufferPool | undefined
   private readonly cacheLoads = new Map<number, Promise<Buffer>>()
   private discovery: Discovery | undefined
   private tick: NodeJS.Timeout | undefined
@@ -958,7 +960,9 @@ export class Torrent extends EventEmitter {
           continue
         }
         this.uploadLimiter.consume(request.length)
-        request.respond(null, piece.subarray(request.offset, request.offset + request.length))
+        const block = piece.subarray(request.offset, request.offset + request.length)
+        holdForSend(block)
+        request.respond(null, block)
         peer.recordUpload(request.length)
         this.uploadSample += request.length
         this.uploaded += request.length
@@ -973,7 +977,8 @@ export class Torrent extends EventEmitter {
     if (cached) return Promise.resolve(cached)
     let pending = this.cacheLoads.get(index)
     if (!pending) {
-      const buffer = Buffer.allocUnsafeSlow(pieceLengthOf(this.meta!, index))
+      const length = pieceLengthOf(this.meta!, index)
+      const buffer = length === this.meta!.pieceLength ? this.uploadBuffers!.take() : Buffer.allocUnsafeSlow(length)
       pending = this.storage!.readPiece(index, buffer).then(() => {
         this.cache!.set(index, buffer)
         return buffer
@@ -1082,9 +1087,13 @@ export class Torrent extends EventEmitter {
     this.availability = new Uint16Array(meta.pieceCount)
     this.storage = new PieceStorage(meta, this.directory)
     this.pool = new BufferPool(meta.pieceLength, Math.max(4, Math.floor(settings.maxInFlightBytes / meta.pieceLength)))
+    const cacheBytes = Math.max(settings.pieceCacheBytes, meta.pieceLength)
+    const uploadBuffers = new UploadBufferPool(meta.pieceLength, Math.ceil(cacheBytes / meta.pieceLength))
+    this.uploadBuffers = uploadBuffers
     this.cache = new LRUCache<number, Buffer>({
-      maxSize: Math.max(settings.pieceCacheBytes, meta.pieceLength),
-      sizeCalculation: (buffer) => buffer.length
+      maxSize: cacheBytes,
+      sizeCalculation: (buffer) => buffer.length,
+      dispose: (buffer) => uploadBuffers.retire(buffer)
     })
     this.state = 'checking'
     this.emit('state', this.state)
