@@ -20,7 +20,9 @@ import { UploadBufferPool, holdForSend } from './upload-buffers.js'
 export const BLOCK_SIZE = 16 * 1024
 const MAX_REQUEST_LENGTH = 128 * 1024
 const MIN_QUEUE_DEPTH = 32
-const MAX_QUEUE_DEPTH = 512
+const MAX_QUEUE_DEPTH = 128
+/** Requests we queue from one peer before refusing more (libtorrent keeps up to 500 outstanding). */
+const MAX_UPLOAD_QUEUE = 2000
 /** A peer's request queue is topped up once it has drained to this fraction. */
 const REFILL_FRACTION = 0.75
 /** Keep about this many seconds of data requested from each peer. */
@@ -925,7 +927,7 @@ export class Torrent extends EventEmitter {
       request.respond(new Error('invalid request'))
       return
     }
-    if (peer.uploadQueue.length >= MAX_QUEUE_DEPTH * 2) {
+    if (peer.uploadQueue.length >= MAX_UPLOAD_QUEUE) {
       request.respond(new Error('too many requests'))
       return
     }
