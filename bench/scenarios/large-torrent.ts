@@ -1,15 +1,11 @@
-import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Wire from 'bittorrent-protocol'
-import type { TorrentView } from '../../src/daemon/service.js'
 import { createTorrentFrom } from '../../src/engine/create.js'
-import { startDaemon } from '../../test/helpers/daemon.js'
-import { waitFor } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
 import { MemorySampler, rssAnonBytes } from '../lib/proc.js'
+import { startCheckedSeeder, syntheticPeer } from '../lib/synthetic.js'
 
 const MiB = 1024 * 1024
 const BLOCK = 16 * 1024
@@ -46,30 +42,14 @@ export async function runLargeTorrent (bytes: number, peers: number, seconds: nu
       await file.close()
     }
     const meta = await createTorrentFrom(path, { pieceLength: MiB })
-    const torrentFile = join(work, 'large.torrent')
-    await writeFile(torrentFile, meta.torrentFile)
-
-    const seeder = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
-    const torrent = await seeder.api.request<TorrentView>('POST', '/v1/torrents', { torrent: meta.torrentFile.toString('base64'), directory: work })
-    await waitFor('the seeder to check its data', async () => ((await seeder.torrent(torrent.infoHash)).state === 'seeding' ? true : undefined), 60 * 60_000, 500)
-    const { pid } = await seeder.api.request<{ pid: number }>('GET', '/v1/status')
-    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const { daemon: seeder, torrent, pid } = await startCheckedSeeder(cleanup, meta.torrentFile, work)
     const idle = await rssAnonBytes(pid)
     const memory = new MemorySampler([pid]).start()
 
     let served = 0
-    const sockets: Socket[] = []
-    cleanup.teardown(() => { for (const socket of sockets) socket.destroy() })
     const deadline = Date.now() + seconds * 1000
     for (let i = 0; i < peers; i++) {
-      const socket = connect({ host: '127.0.0.1', port: seeder.peerPort })
-      socket.on('error', () => {})
-      sockets.push(socket)
-      const wire = new Wire()
-      socket.pipe(wire).pipe(socket)
-      wire.on('error', () => socket.destroy())
-      wire.handshake(torrent.infoHash, randomBytes(20), { fast: true })
-      wire.on('handshake', () => wire.interested())
+      const { wire, socket } = syntheticPeer(cleanup, seeder.peerPort, torrent.infoHash)
       // Like a leecher: a random piece (anywhere in the torrent), all of its blocks, then another.
       const fetchPiece = (): void => {
         if (wire.peerChoking || socket.destroyed || Date.now() > deadline) return
