@@ -40,7 +40,7 @@ export class Daemon {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
-    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: standardChoker, random: Math.random, now: Date.now }, log)
+    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: standardChoker, random: Math.random }, log)
     try {
       await engine.start()
     } catch (err) {

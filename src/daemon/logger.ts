@@ -18,7 +18,3 @@ export function createLogger (settings: Pick<Settings, 'logLevel' | 'logFormat'>
     transports: [new winston.transports.Stream({ stream })]
   })
 }
-
-export function silentLogger (): winston.Logger {
-  return winston.createLogger({ silent: true, transports: [new winston.transports.Console()] })
-}

@@ -97,11 +97,6 @@ export class Engine extends EventEmitter {
     await this.hasher.destroy()
   }
 
-  setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
-    if (limits.uploadLimit !== undefined) this.uploadBucket.setRate(limits.uploadLimit)
-    if (limits.downloadLimit !== undefined) this.downloadBucket.setRate(limits.downloadLimit)
-  }
-
   get (infoHash: string): Torrent | undefined {
     return this.torrents.get(infoHash)
   }

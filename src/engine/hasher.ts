@@ -38,10 +38,6 @@ export class BufferPool {
     return this.free.length > 0 || this.outstanding < this.maxBuffers
   }
 
-  get inUse (): number {
-    return this.outstanding
-  }
-
   acquire (): Buffer | undefined {
     const reused = this.free.pop()
     if (reused) {

@@ -30,5 +30,4 @@ export interface EngineParts {
   /** The ranking used at every rechoke: replaceable, pure. */
   readonly chokeAlgorithm: Choker
   readonly random: () => number
-  readonly now: () => number
 }

@@ -226,10 +226,6 @@ export class Torrent extends EventEmitter {
     return this.meta !== undefined && this.haveCount === this.meta.pieceCount
   }
 
-  get paused (): boolean {
-    return this.pausedByUser
-  }
-
   private get log (): Logger {
     return this.init.logger
   }
