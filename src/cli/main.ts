@@ -9,6 +9,7 @@ import type { TorrentView } from '../daemon/service.js'
 import type { PeerInfo } from '../engine/torrent.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 import { formatBytes, formatRate, parseRate, parseSize } from '../util/units.js'
+import { isPeerAddress } from '../util/address.js'
 import { ApiClient } from './client.js'
 import { peerLine, torrentDetails, torrentLine } from './format.js'
 
@@ -43,9 +44,7 @@ function validateRate (text: string | undefined, flag: string): string | undefin
 
 function validatePeers (peers: string[] | undefined): string[] {
   for (const peer of peers ?? []) {
-    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(peer)
-    const port = match ? Number(match[2]) : 0
-    if (!match || port < 1 || port > 65535) throw new UsageError(`--peer: "${peer}" is not HOST:PORT`)
+    if (!isPeerAddress(peer)) throw new UsageError(`--peer: "${peer}" is not HOST:PORT`)
   }
   return peers ?? []
 }

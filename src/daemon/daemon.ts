@@ -27,7 +27,6 @@ export class Daemon {
 
   private constructor (
     readonly dataDir: string,
-    private readonly settings: Settings,
     private readonly log: Logger,
     private readonly store: StateStore,
     readonly engine: Engine,
@@ -51,7 +50,7 @@ export class Daemon {
     const service = new DaemonService(engine, store, downloads, log)
     await service.restore()
     const token = randomBytes(32).toString('hex')
-    let api: ApiServer | undefined
+    let apiPort = 0
     const status = (): unknown => ({
       version: VERSION,
       pid: process.pid,
@@ -61,10 +60,9 @@ export class Daemon {
       peerId: engine.peerId,
       torrents: engine.list().length,
       memory: process.memoryUsage(),
-      apiPort: daemon?.apiPort
+      apiPort
     })
-    api = new ApiServer(service, token, log, status)
-    let apiPort: number
+    const api = new ApiServer(service, token, log, status)
     try {
       apiPort = await api.listen(settings.apiPort)
     } catch (err) {
@@ -72,7 +70,7 @@ export class Daemon {
       await store.close()
       throw err
     }
-    const daemon: Daemon = new Daemon(dataDir, settings, log, store, engine, service, api, apiPort)
+    const daemon = new Daemon(dataDir, log, store, engine, service, api, apiPort)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
     daemon.resumeTimer = setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000)
     log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })

@@ -8,13 +8,10 @@ import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type Torren
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { rateSchema } from '../config/schemas.js'
+import { isPeerAddress } from '../util/address.js'
 import type { StateStore, TorrentRecord } from './store.js'
 
-const PEER_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
-const peerAddress = z.string().regex(PEER_ADDRESS, 'peers are HOST:PORT').refine((value) => {
-  const port = Number(value.slice(value.lastIndexOf(':') + 1))
-  return port > 0 && port < 65536
-}, 'port must be 1-65535')
+const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
 
 export const addRequestSchema = z.object({

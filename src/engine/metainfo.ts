@@ -1,3 +1,4 @@
+import bencode from 'bencode'
 import parseTorrent, { toMagnetURI, toTorrentFile, type ParsedTorrent } from 'parse-torrent'
 import { InvalidTorrentError, errorMessage } from '../util/errors.js'
 
@@ -57,11 +58,15 @@ export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> 
   return metaFromParsed(parsed)
 }
 
-/** Builds the metadata from an info dictionary fetched from peers (BEP 9). */
-export async function metaFromInfoDictionary (infoBuffer: Uint8Array, announce: readonly string[]): Promise<TorrentMeta> {
-  const bencode = (await import('bencode')).default
-  const torrent = bencode.encode({ info: bencode.decode(infoBuffer), announce: announce[0], 'announce-list': announce.map((url) => [url]) })
-  return parseTorrentFile(torrent)
+/** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers. */
+export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[]): Promise<TorrentMeta> {
+  let decoded: { info?: unknown }
+  try {
+    decoded = bencode.decode(torrent) as { info?: unknown }
+  } catch (err) {
+    throw new InvalidTorrentError(`peers sent metadata that is not bencoded: ${errorMessage(err)}`, { cause: err })
+  }
+  return parseTorrentFile(bencode.encode({ info: decoded.info, announce: announce[0], 'announce-list': announce.map((url) => [url]) }))
 }
 
 export async function parseMagnet (uri: string): Promise<MagnetInfo> {

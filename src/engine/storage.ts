@@ -47,7 +47,7 @@ export class PieceStorage {
 
   /** Creates missing directories and files as sparse files of their final length; never truncates data. */
   async allocate (): Promise<void> {
-    for (const [index, file] of this.meta.files.entries()) {
+    for (const file of this.meta.files) {
       const path = this.filePath(file)
       await mkdir(dirname(path), { recursive: true })
       const handle = await open(path, 'a')
@@ -57,7 +57,6 @@ export class PieceStorage {
       } finally {
         await handle.close()
       }
-      void index
     }
   }
 
@@ -95,7 +94,6 @@ export class PieceStorage {
 
   async deleteFiles (): Promise<void> {
     await this.close()
-    this.closed = true
     for (const file of this.meta.files) await rm(this.filePath(file), { force: true })
     if (this.meta.files.length > 1 || this.meta.files[0]?.path.includes('/')) {
       await rm(join(this.directory, this.meta.name), { recursive: true, force: true })

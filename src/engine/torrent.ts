@@ -7,9 +7,10 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'winston'
 import type { Client as DHT } from 'bittorrent-dht'
 import { INITIAL_CHOKER_STATE, type ChokerState, type PeerSnapshot } from '../choker/types.js'
+import { isPeerAddress } from '../util/address.js'
 import { errorMessage } from '../util/errors.js'
 import { BufferPool, type PieceHasher } from './hasher.js'
-import { metaFromInfoDictionary, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
+import { metaFromPeers, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import { Peer, type UploadRequest } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
 import { RateLimitChain, TokenBucket } from './rate-limiter.js'
@@ -156,7 +157,8 @@ export class Torrent extends EventEmitter {
   private readonly peers = new Map<string, Peer>()
   private readonly candidates = new Map<string, Candidate>()
   private readonly connecting = new Set<string>()
-  private readonly banned = new Set<string>()
+  private readonly bannedAddresses = new Set<string>()
+  private readonly bannedPeerIds = new Set<string>()
   private readonly strikes = new Map<string, number>()
   /** Peers that sent bad data for a piece are not asked for it again while others have it. */
   private readonly failedSenders = new Map<number, Set<string>>()
@@ -294,10 +296,8 @@ export class Torrent extends EventEmitter {
 
   addPeerAddress (address: string): void {
     // Remembered while paused: the peers are called once the torrent runs again.
-    if (this.destroyed || this.banned.has(address) || this.candidates.has(address)) return
-    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address)) return
-    const port = Number(address.slice(address.lastIndexOf(':') + 1))
-    if (port <= 0 || port > 65535) return
+    if (this.destroyed || this.bannedAddresses.has(address) || this.candidates.has(address)) return
+    if (!isPeerAddress(address)) return
     if (address === `127.0.0.1:${this.init.listenPort()}`) return
     this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
     if (!this.pausedByUser) this.connectMore()
@@ -388,7 +388,7 @@ export class Torrent extends EventEmitter {
   /** Whether a new connection from/to this peer may join (not banned, not a duplicate, room left). */
   acceptsPeer (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
     if (this.destroyed || this.pausedByUser) return false
-    if (this.banned.has(peerId) || this.banned.has(address) || this.banned.has(hostOf(address))) return false
+    if (this.bannedPeerIds.has(peerId) || this.bannedAddresses.has(address)) return false
     if (peerId === this.init.peerId) return false
     for (const peer of this.peers.values()) if (peer.peerId === peerId) return false
     if (direction === 'incoming' && this.peers.size >= this.init.settings.maxPeersPerTorrent) return false
@@ -422,7 +422,7 @@ export class Torrent extends EventEmitter {
     wire.on('choke', () => { if (!wire.hasFast) this.releaseRequests(peer) })
     wire.on('reject', (index: number, offset: number) => this.releaseBlock(peer, index, offset))
     wire.on('piece', (index: number, offset: number, data: Uint8Array) => this.onBlock(peer, index, offset, data))
-    wire.on('interested', () => this.onPeerInterested(peer))
+    wire.on('interested', () => this.maybeFillSlots(peer))
     wire.on('uninterested', () => this.maybeFillSlots())
     wire.on('request', (index: number, offset: number, length: number, respond: UploadRequest['respond']) =>
       this.onRequest(peer, { index, offset, length, respond }))
@@ -504,9 +504,7 @@ export class Torrent extends EventEmitter {
     if (this.meta || this.fetchingMetadata || this.destroyed) return
     this.fetchingMetadata = true
     try {
-      const bencode = (await import('bencode')).default
-      const decoded = bencode.decode(torrentFile) as { info: unknown }
-      const meta = await metaFromInfoDictionary(bencode.encode(decoded.info), this.init.magnet?.announce ?? [])
+      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [])
       if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
       this.meta = meta
       this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })
@@ -851,10 +849,10 @@ export class Torrent extends EventEmitter {
   }
 
   private ban (address: string, reason: string): void {
-    this.banned.add(address)
+    this.bannedAddresses.add(address)
     const peer = this.peers.get(address)
-    if (peer?.peerId) this.banned.add(peer.peerId)
-    if (peer?.listenAddress) this.banned.add(peer.listenAddress)
+    if (peer?.peerId) this.bannedPeerIds.add(peer.peerId)
+    if (peer?.listenAddress) this.bannedAddresses.add(peer.listenAddress)
     this.candidates.delete(address)
     // Its blocks in unfinished pieces would only fail those pieces later: drop them now.
     for (const piece of this.inProgress.values()) {
@@ -988,10 +986,6 @@ export class Torrent extends EventEmitter {
 
   // ---------------------------------------------------------------- choking
 
-  private onPeerInterested (peer: Peer): void {
-    this.maybeFillSlots(peer)
-  }
-
   /** Between rechokes, a free slot goes to an interested peer at once rather than 10 s later. */
   private maybeFillSlots (preferred?: Peer): void {
     if (!this.meta || this.haveCount === 0) return
@@ -1068,7 +1062,6 @@ export class Torrent extends EventEmitter {
         }
         this.releaseRequests(peer)
       }
-      if (this.meta && !peer.wire.amInterested && !this.complete) this.updateInterest(peer)
       this.fillRequests(peer)
     }
     if (now - this.lastRechokeAt >= rechokeIntervalMs) this.rechoke(now)
@@ -1186,7 +1179,7 @@ export class Torrent extends EventEmitter {
       uploadLimit: this.uploadBucket.bytesPerSecond,
       downloadLimit: this.downloadBucket.bytesPerSecond,
       hashFailures: this.hashFailures,
-      bannedPeers: [...this.banned].filter((entry) => entry.includes(':') || entry.includes('.')),
+      bannedPeers: [...this.bannedAddresses],
       piecesFromResume: this.piecesFromResume,
       piecesDownloaded: this.piecesDownloaded,
       endgameRequests: this.endgameRequests,
@@ -1228,10 +1221,6 @@ export class Torrent extends EventEmitter {
 function nextUnrequested (piece: PieceProgress): number {
   while (piece.cursor < piece.blockCount && (piece.requested[piece.cursor] || piece.received[piece.cursor])) piece.cursor++
   return piece.cursor < piece.blockCount ? piece.cursor : -1
-}
-
-function hostOf (address: string): string {
-  return address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '')
 }
 
 function formatHost (host: string): string {
