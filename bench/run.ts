@@ -20,7 +20,7 @@ import { runSwarm, type SwarmRun } from './scenarios/swarm.js'
 const SCENARIOS = ['1to1', 'swarm', 'peers', 'large'] as const
 type Scenario = typeof SCENARIOS[number]
 
-const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--leechers N] [--peers N] [--only LIST] [--out DIR]
+const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--leechers N] [--peers N] [--only LIST] [--out DIR] [--cold]
   --quick     64 MiB, 2 repetitions: a smoke test (CI runs this)
   --size      torrent size for the transfer scenarios (default 1GiB)
   --reps      repetitions of each pairing, alternated (default 5)
@@ -28,7 +28,8 @@ const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--lee
   --peers     peers connected to one seeder in the peers scenario (default 200)
   --large     torrent sizes for the large scenario, smallest first (default 1GiB,8GiB; quick 64MiB,512MiB)
   --only      comma-separated scenarios: ${SCENARIOS.join(', ')} (default all)
-  --out       where results.json and throughput.svg go (default bench/results/<time>)`
+  --out       where results.json and throughput.svg go (default bench/results/<time>)
+  --cold      skip the page-cache warm-up before each leecher (see bench/lib/page-cache.ts)`
 
 interface Options {
   readonly bytes: number
@@ -39,6 +40,7 @@ interface Options {
   readonly scenarios: readonly Scenario[]
   readonly out: string
   readonly quick: boolean
+  readonly warm: boolean
 }
 
 function count (text: string | undefined, fallback: number, flag: string): number {
@@ -51,6 +53,7 @@ function options (): Options {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      cold: { type: 'boolean', default: false },
       size: { type: 'string' },
       reps: { type: 'string' },
       leechers: { type: 'string' },
@@ -71,6 +74,7 @@ function options (): Options {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   return {
     quick,
+    warm: !(values.cold ?? false),
     bytes: parseSize(values.size ?? (quick ? '64MiB' : '1GiB')),
     reps: count(values.reps, quick ? 2 : 5, '--reps'),
     leechers: count(values.leechers, 8, '--leechers'),
@@ -93,7 +97,7 @@ async function main (): Promise<void> {
   try {
     const lt = await libtorrentVersion()
     console.log(`reference clients: libtorrent ${lt ? `${lt} (found, ${SYSTEM_PYTHON})` : 'NOT FOUND: skipped (install python3-libtorrent; ratios unavailable)'}`)
-    console.log(`size ${(opts.bytes / 1024 ** 2).toFixed(0)} MiB, ${opts.reps} repetitions${opts.quick ? ' (quick mode)' : ''}\n`)
+    console.log(`size ${(opts.bytes / 1024 ** 2).toFixed(0)} MiB, ${opts.reps} repetitions${opts.quick ? ' (quick mode)' : ''}, page cache ${opts.warm ? 'warmed before each leecher' : 'cold (--cold)'}\n`)
 
     const work = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-'))
     cleanup.teardown(() => rm(work, { recursive: true, force: true }))
@@ -126,7 +130,7 @@ async function main (): Promise<void> {
     for (let rep = 1; rep <= opts.reps && opts.scenarios.includes('1to1'); rep++) {
       // Alternate the clients within each repetition, so drift in the machine's load hits all alike.
       for (const [seeder, leecher] of pairings) {
-        const result = await runTransfer('1→1', seeders, seeder, leecher, rep)
+        const result = await runTransfer('1→1', seeders, seeder, leecher, rep, opts.warm)
         runs.push(result)
         console.log(`rep ${rep}  ${seeder} → ${leecher}: ${result.seconds.toFixed(2)} s, ${(result.bytes / 1024 ** 2 / result.seconds).toFixed(0)} MiB/s, leecher ${result.leecherCpuSeconds.toFixed(2)} CPU-s`)
       }
@@ -135,7 +139,7 @@ async function main (): Promise<void> {
     const swarmRuns: SwarmRun[] = []
     for (let rep = 1; rep <= opts.reps && opts.scenarios.includes('swarm'); rep++) {
       for (const client of clients) {
-        const result = await runSwarm(client, torrentFile, meta.infoHash, data, opts.bytes, opts.leechers, rep)
+        const result = await runSwarm(client, torrentFile, meta.infoHash, data, opts.bytes, opts.leechers, rep, opts.warm)
         swarmRuns.push(result)
         console.log(`rep ${rep}  ${client} 1→${opts.leechers} through opentracker: all done in ${result.allDoneSeconds.toFixed(2)} s`)
       }

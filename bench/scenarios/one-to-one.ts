@@ -6,6 +6,7 @@ import { startLibtorrent } from '../../test/helpers/clients.js'
 import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js'
 import { stopProcess, waitFor } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
+import { warmPageCache } from '../lib/page-cache.js'
 import { MemorySampler, cpuSeconds } from '../lib/proc.js'
 import type { ClientName, TransferRun } from '../lib/types.js'
 
@@ -23,8 +24,8 @@ interface LeecherResult {
   readonly cpuSeconds: number
 }
 
-/** Runs one transfer from the named seeder to a fresh leecher of the named client. */
-export async function runTransfer (scenario: string, seeders: SeederSet, seeder: ClientName, leecher: ClientName, rep: number): Promise<TransferRun> {
+/** Runs one transfer from the named seeder to a fresh leecher of the named client (`warm`: see warmPageCache). */
+export async function runTransfer (scenario: string, seeders: SeederSet, seeder: ClientName, leecher: ClientName, rep: number, warm: boolean): Promise<TransferRun> {
   const source = seeder === 'bidtorrent' ? seeders.bidtorrent : seeders.libtorrent
   if (!source) throw new Error(`no ${seeder} seeder`)
   const cleanup = new CleanupStack()
@@ -32,8 +33,8 @@ export async function runTransfer (scenario: string, seeders: SeederSet, seeder:
     const seederCpuBefore = await cpuSeconds(source.pid)
     const sampler = new MemorySampler([source.pid]).start()
     const result = leecher === 'bidtorrent'
-      ? await bidtorrentLeecher(cleanup, seeders, source.address, sampler)
-      : await libtorrentLeecher(cleanup, seeders, source.address, sampler)
+      ? await bidtorrentLeecher(cleanup, seeders, source.address, sampler, warm)
+      : await libtorrentLeecher(cleanup, seeders, source.address, sampler, warm)
     const seederCpu = await cpuSeconds(source.pid) - seederCpuBefore
     const peaks = sampler.stop()
     return {
@@ -60,11 +61,12 @@ async function scratch (cleanup: CleanupStack, prefix: string): Promise<string> 
   return dir
 }
 
-async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler): Promise<LeecherResult> {
+async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler, warm: boolean): Promise<LeecherResult> {
   const daemon: RunningDaemon = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
   const { pid } = await daemon.api.request<{ pid: number }>('GET', '/v1/status')
   const memory = new MemorySampler([pid]).start()
   const out = await scratch(cleanup, 'bidtorrent-bench-out-')
+  if (warm) await warmPageCache(out, seeders.bytes)
   const cpuBefore = await cpuSeconds(pid)
   const torrent = await daemon.api.request<TorrentView>('POST', '/v1/torrents', {
     torrent: (await readFile(seeders.torrentFile)).toString('base64'),
@@ -83,8 +85,9 @@ async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, see
   return { seconds: (done.completedAt! - done.startedAt) / 1000, timeline, pid, cpuSeconds: cpu }
 }
 
-async function libtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler): Promise<LeecherResult> {
+async function libtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler, warm: boolean): Promise<LeecherResult> {
   const out = await scratch(cleanup, 'bidtorrent-bench-lt-')
+  if (warm) await warmPageCache(out, seeders.bytes)
   const peer = await startLibtorrent(cleanup, ['--mode', 'download', '--torrent', seeders.torrentFile, '--save', out,
     '--peer', seederAddress, '--linger', '--report-interval', '0.1', '--timeout', '1800'])
   const pid = peer.process.pid!

@@ -7,6 +7,7 @@ import { startLibtorrent, startOpentracker, waitForTrackerSeeder } from '../../t
 import { startDaemon } from '../../test/helpers/daemon.js'
 import { waitFor } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
+import { warmPageCache } from '../lib/page-cache.js'
 import { MemorySampler, cpuSeconds } from '../lib/proc.js'
 import type { ClientName } from '../lib/types.js'
 
@@ -34,7 +35,7 @@ async function withTracker (torrentFile: string, announce: string, dir: string):
 }
 
 /** One seeder and `leechers` leechers of one client, finding each other through a fresh opentracker. */
-export async function runSwarm (client: ClientName, torrentFile: string, infoHash: string, dataDir: string, bytes: number, leechers: number, rep: number): Promise<SwarmRun> {
+export async function runSwarm (client: ClientName, torrentFile: string, infoHash: string, dataDir: string, bytes: number, leechers: number, rep: number, warm: boolean): Promise<SwarmRun> {
   const cleanup = new CleanupStack()
   try {
     const work = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-swarm-'))
@@ -64,6 +65,7 @@ export async function runSwarm (client: ClientName, torrentFile: string, infoHas
       const daemons = await Promise.all(outs.map(() => startDaemon(cleanup, { args: ['--log-level', 'warn'] })))
       const pids = await Promise.all(daemons.map(async (daemon) => (await daemon.api.request<{ pid: number }>('GET', '/v1/status')).pid))
       const memory = new MemorySampler(pids).start()
+      if (warm) await warmPageCache(work, bytes * leechers)
       const cpuBefore = await Promise.all(pids.map(cpuSeconds))
       await Promise.all(daemons.map(async (daemon, i) => daemon.api.request('POST', '/v1/torrents', await body(outs[i]!))))
       const finished = await Promise.all(daemons.map((daemon) => waitFor('a leecher to finish', async () => {
@@ -78,6 +80,7 @@ export async function runSwarm (client: ClientName, torrentFile: string, infoHas
         leecherPeakRssAnon: pids.map((pid) => peaks.get(pid) ?? 0)
       }
     } else {
+      if (warm) await warmPageCache(work, bytes * leechers)
       const peers = await Promise.all(outs.map((out) => startLibtorrent(cleanup, ['--mode', 'download', '--torrent', tracked, '--save', out, '--linger', '--timeout', '3600'])))
       const pids = peers.map((peer) => peer.process.pid!)
       const memory = new MemorySampler(pids).start()

@@ -17,6 +17,7 @@ const HANDSHAKE_TIMEOUT_MS = 20_000
 const CONNECT_TIMEOUT_MS = 15_000
 /** Azureus-style peer id prefix: -BT0100- is bidtorrent 0.1.0. */
 const PEER_ID_PREFIX = '-BD0100-'
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
 
 export interface AddTorrentOptions {
   readonly meta?: TorrentMeta
@@ -159,7 +160,16 @@ export class Engine extends EventEmitter {
     const separator = address.lastIndexOf(':')
     const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
     const port = Number(address.slice(separator + 1))
-    const socket = netConnect({ host, port, noDelay: true, timeout: CONNECT_TIMEOUT_MS })
+    let wire: BoundedWire | undefined
+    // Reads land in one buffer shared by every outgoing socket and are parsed before the next read,
+    // so receiving allocates nothing per read (incoming sockets cannot take `onread`).
+    const socket = netConnect({
+      host,
+      port,
+      noDelay: true,
+      timeout: CONNECT_TIMEOUT_MS,
+      onread: { buffer: SHARED_READ_BUFFER, callback: (bytes, buffer) => { wire?.receive(buffer.subarray(0, bytes), true); return true } }
+    })
     this.track(socket)
     let settled = false
     const failed = (reason: string): void => {
@@ -174,15 +184,16 @@ export class Engine extends EventEmitter {
     socket.once('close', () => failed('closed before handshake'))
     socket.once('connect', () => {
       socket.setTimeout(0)
-      const wire = this.createWire(socket, 'outgoing')
-      torrent.prepareWire(wire)
-      wire.handshake(torrent.infoHash, this.peerId, { dht: this.settings.dht, fast: true })
-      wire.once('handshake', (infoHash: string, peerId: string) => {
+      const connected = this.createWire(socket, 'outgoing')
+      wire = connected
+      torrent.prepareWire(connected)
+      connected.handshake(torrent.infoHash, this.peerId, { dht: this.settings.dht, fast: true })
+      connected.once('handshake', (infoHash: string, peerId: string) => {
         if (infoHash !== torrent.infoHash || !torrent.acceptsPeer(peerId, address, 'outgoing')) {
           return failed(peerId === this.peerId ? 'connected to ourselves' : 'handshake refused')
         }
         settled = true
-        this.attach(torrent, new Peer(wire, socket, address, 'outgoing'))
+        this.attach(torrent, new Peer(connected, socket, address, 'outgoing'))
       })
     })
   }
@@ -215,7 +226,12 @@ export class Engine extends EventEmitter {
   private createWire (socket: Socket, direction: Direction): BoundedWire {
     // Incoming: MSE or plaintext (1 = encryption accepted, plaintext preferred). Outgoing: plaintext.
     const wire = direction === 'incoming' ? new BoundedWire('tcpIncoming', 1) : new BoundedWire('tcpOutgoing')
-    socket.pipe(wire)
+    if (direction === 'incoming') socket.pipe(wire)
+    else {
+      // An `onread` socket never emits 'data'; flowing mode still lets it emit 'end'.
+      socket.once('end', () => wire.end())
+      socket.resume()
+    }
     // Messages written in one tick leave in one writev: a request is 17 bytes, and one syscall each
     // was the leecher's largest cost.
     let corked = false

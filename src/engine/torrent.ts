@@ -25,7 +25,7 @@ const MAX_QUEUE_DEPTH = 128
 /** Requests we queue from one peer before refusing more (libtorrent keeps up to 500 outstanding). */
 const MAX_UPLOAD_QUEUE = 2000
 /** A peer's request queue is topped up once it has drained to this fraction. */
-const REFILL_FRACTION = 0.75
+const REFILL_FRACTION = 0.5
 /** Keep about this many seconds of data requested from each peer. */
 const REQUEST_QUEUE_SECONDS = 2
 /** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ApiClient } from '../../src/cli/client.js'
 import type { TorrentView } from '../../src/daemon/service.js'
-import { BIN, stopProcess, waitFor, type Cleanup } from './process.js'
+import { BIN, BIN_NODE_FLAGS, stopProcess, waitFor, type Cleanup } from './process.js'
 
 export interface RunningDaemon {
   readonly dataDir: string
@@ -38,7 +38,7 @@ export async function tempDir (t: Cleanup, prefix = 'bidtorrent-test-'): Promise
 export async function startDaemon (t: Cleanup, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const dataDir = options.dataDir ?? await tempDir(t, 'bidtorrent-daemon-')
   await rm(join(dataDir, 'api.json'), { force: true })
-  const child = spawn(process.execPath, [BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', ...(options.dht ? [] : ['--no-dht']), '--no-lsd', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', ...(options.dht ? [] : ['--no-dht']), '--no-lsd', ...(options.args ?? [])], {
     env: { ...process.env, BIDTORRENT_LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'bidtorrent.js')
+/** The Node flags on bin/bidtorrent.js's `#!` line, so a spawned daemon runs as an installed one does. */
+export const BIN_NODE_FLAGS: readonly string[] = readFileSync(BIN, 'utf8').split('\n', 1)[0]!.replace(/^#!\S+(\s+-S)?\s+node\s*/, '').split(/\s+/).filter(Boolean)
 
 /** Where helpers register their clean-up: a tap test, or the benchmark's own registry. */
 export interface Cleanup {
@@ -18,7 +21,7 @@ export interface Finished {
 }
 
 export async function runCli (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
-  return run(process.execPath, [BIN, ...args], env)
+  return run(process.execPath, [...BIN_NODE_FLAGS, BIN, ...args], env)
 }
 
 export async function run (command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Finished> {
