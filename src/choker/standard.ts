@@ -40,7 +40,7 @@ export function rankByRate (peers: readonly PeerSnapshot[], context: Pick<Choker
     .map(({ peer }) => peer)
 }
 
-function chooseOptimistic (eligible: readonly PeerSnapshot[], state: ChokerState, context: ChokerContext): ChokerState {
+export function chooseOptimistic (eligible: readonly PeerSnapshot[], state: ChokerState, context: ChokerContext): ChokerState {
   const { settings, now } = context
   const eligibleIds = new Set(eligible.map((peer) => peer.id))
   const kept = state.optimistic.filter((id) => eligibleIds.has(id))

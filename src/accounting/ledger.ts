@@ -1,0 +1,104 @@
+import { amountFor } from '../market/price.js'
+
+/**
+ * What two peers owe each other, in base units: pure data and pure functions, with no notion of
+ * signatures, channels or chains (settlement turns vouchers into `paid`/`received`).
+ *
+ * Charges accumulate as bytes × price per MiB and are rounded once, on the running total, so what
+ * is owed is always exactly floor(Σ bytes × rate / MiB).
+ */
+export interface PeerLedger {
+  /** We download: Σ verified bytes × agreed rate, for data the peer sent us. */
+  readonly boughtByteRate: bigint
+  /** Verified bytes we owe for (at any rate, free slots included). */
+  readonly boughtBytes: number
+  /** Cumulative amount of our latest voucher to the peer. */
+  readonly paid: bigint
+  /** We upload: Σ bytes sent × the rate we quoted. */
+  readonly soldByteRate: bigint
+  readonly soldBytes: number
+  /** Cumulative amount of the best voucher the peer has given us. */
+  readonly received: bigint
+}
+
+export const EMPTY_LEDGER: PeerLedger = { boughtByteRate: 0n, boughtBytes: 0, paid: 0n, soldByteRate: 0n, soldBytes: 0, received: 0n }
+
+export interface DebtThresholds {
+  /** Past this debt a peer is asked to pay. */
+  readonly payment: bigint
+  /** Past this debt a peer is choked until it pays. */
+  readonly disconnect: bigint
+}
+
+/** Swarm's rule: the disconnect threshold sits a tolerance above the payment threshold (25% by default). */
+export function thresholdsFrom (payment: bigint, tolerancePercent = 25): DebtThresholds {
+  if (payment <= 0n) throw new RangeError('the payment threshold must be above zero')
+  if (!Number.isInteger(tolerancePercent) || tolerancePercent < 0 || tolerancePercent > 1000) throw new RangeError('the payment tolerance is a whole percentage from 0 to 1000')
+  return { payment, disconnect: payment + payment * BigInt(tolerancePercent) / 100n }
+}
+
+export function validateThresholds (thresholds: DebtThresholds): DebtThresholds {
+  if (thresholds.payment <= 0n) throw new RangeError('the payment threshold must be above zero')
+  if (thresholds.disconnect < thresholds.payment) throw new RangeError('the disconnect threshold cannot be below the payment threshold')
+  return thresholds
+}
+
+function checkedBytes (bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes must be a whole number, not ${bytes}`)
+  return bytes
+}
+
+function checkedRate (rate: bigint): bigint {
+  if (rate < 0n) throw new RangeError('a rate cannot be negative')
+  return rate
+}
+
+/** The downloader: a piece passed its hash check and `bytes` of it came from this peer at `rate`. */
+export function recordVerified (ledger: PeerLedger, bytes: number, rate: bigint): PeerLedger {
+  return { ...ledger, boughtByteRate: ledger.boughtByteRate + BigInt(checkedBytes(bytes)) * checkedRate(rate), boughtBytes: ledger.boughtBytes + bytes }
+}
+
+/** The seeder: `bytes` left for this peer while it paid `rate`. */
+export function recordSent (ledger: PeerLedger, bytes: number, rate: bigint): PeerLedger {
+  return { ...ledger, soldByteRate: ledger.soldByteRate + BigInt(checkedBytes(bytes)) * checkedRate(rate), soldBytes: ledger.soldBytes + bytes }
+}
+
+/** Everything we owe the peer so far (cumulative): the amount of the voucher that settles it. */
+export function totalOwed (ledger: PeerLedger): bigint {
+  return amountFor(ledger.boughtByteRate)
+}
+
+/** What we owe the peer beyond our last voucher. */
+export function unpaid (ledger: PeerLedger): bigint {
+  return totalOwed(ledger) - ledger.paid
+}
+
+export function totalCharged (ledger: PeerLedger): bigint {
+  return amountFor(ledger.soldByteRate)
+}
+
+/** What the peer owes us beyond the best voucher it gave us (never negative: overpayment is credit). */
+export function debt (ledger: PeerLedger): bigint {
+  const owed = totalCharged(ledger) - ledger.received
+  return owed > 0n ? owed : 0n
+}
+
+/** Our voucher for `amount` (cumulative) is out: cumulative amounts only ever grow. */
+export function recordPaid (ledger: PeerLedger, amount: bigint): PeerLedger {
+  if (amount < ledger.paid) throw new RangeError('a payment cannot lower the cumulative amount paid')
+  return { ...ledger, paid: amount }
+}
+
+/** A verified voucher for `amount` (cumulative) arrived; an older or smaller one changes nothing. */
+export function recordReceived (ledger: PeerLedger, amount: bigint): PeerLedger {
+  return amount > ledger.received ? { ...ledger, received: amount } : ledger
+}
+
+export type DebtStanding = 'clear' | 'payment-due' | 'cut-off'
+
+export function standing (ledger: PeerLedger, thresholds: DebtThresholds): DebtStanding {
+  const owed = debt(ledger)
+  if (owed > thresholds.disconnect) return 'cut-off'
+  if (owed >= thresholds.payment) return 'payment-due'
+  return 'clear'
+}

@@ -1,0 +1,26 @@
+import { TronWeb } from 'tronweb'
+
+/** A TRON base58check address (`T…`, 34 characters, valid checksum). */
+export function isTronAddress (text: string): boolean {
+  return /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) && TronWeb.isAddress(text)
+}
+
+/** A TRON address (base58 `T…` or hex `41…`/`0x…`) as its 20 account bytes. */
+export function accountBytes (address: string): Uint8Array {
+  const hex = address.startsWith('T') ? TronWeb.address.toHex(address) : address
+  const match = /^(?:0x|41)?([0-9a-fA-F]{40})$/.exec(hex)
+  if (!match) throw new Error(`not an address: ${address}`)
+  return Buffer.from(match[1]!, 'hex')
+}
+
+/** The base58 TRON address of 20 account bytes. */
+export function tronAddressOf (account: Uint8Array): string {
+  return TronWeb.address.fromHex(`41${Buffer.from(account).toString('hex')}`)
+}
+
+/** The TRON address a secp256k1 private key (64 hex digits) controls. */
+export function addressOfPrivateKey (privateKeyHex: string): string {
+  const address = TronWeb.address.fromPrivateKey(privateKeyHex.replace(/^0x/, ''))
+  if (!address) throw new Error('not a secp256k1 private key')
+  return address
+}

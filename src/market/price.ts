@@ -1,0 +1,79 @@
+import { UsageError } from '../util/errors.js'
+
+/** BTT has 18 decimals on TRON and on BTTC: 1 BTT = 10^18 base units. */
+export const BTT_DECIMALS = 18
+export const BASE_UNITS_PER_BTT = 10n ** BigInt(BTT_DECIMALS)
+/** Prices are quoted per MiB of verified data. */
+export const BYTES_PER_PRICE_UNIT = 1024n * 1024n
+/** The largest amount a voucher or price may carry (uint256). */
+export const MAX_AMOUNT = (1n << 256n) - 1n
+
+const PER_SIZE: Record<string, bigint> = { kib: 1024n, mib: 1024n ** 2n, gib: 1024n ** 3n, tib: 1024n ** 4n }
+
+/**
+ * Parses a price into base units per MiB: `0.5BTT/MiB`, `2 BTT/GiB`, `0.001BTT` (per MiB),
+ * or a bare integer of base units per MiB (`500000000000000000`). A price per GiB that does not
+ * divide into whole base units per MiB is refused rather than rounded: prices are exact.
+ */
+export function parsePrice (text: string): bigint {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(btt)?\s*(?:\/\s*([kmgt]i?b))?\s*$/i.exec(text)
+  if (!match) throw new UsageError(`invalid price "${text}" (examples: 0.5BTT/MiB, 2BTT/GiB, 1000 for base units per MiB)`)
+  const [, number, btt, per] = match
+  let amount: bigint
+  if (btt) {
+    amount = decimalToBaseUnits(number!, text)
+  } else {
+    if (number!.includes('.')) throw new UsageError(`invalid price "${text}": base units are whole numbers (or say BTT, as in 0.5BTT/MiB)`)
+    amount = BigInt(number!)
+  }
+  const unit = (per ?? 'mib').toLowerCase().replace(/^([kmgt])b$/, '$1ib')
+  const bytes = PER_SIZE[unit]
+  if (bytes === undefined) throw new UsageError(`invalid price "${text}": quote it per KiB, MiB, GiB or TiB`)
+  const scaled = amount * BYTES_PER_PRICE_UNIT
+  if (scaled % bytes !== 0n) throw new UsageError(`price "${text}" is not a whole number of base units per MiB`)
+  const perMiB = scaled / bytes
+  if (perMiB > MAX_AMOUNT) throw new UsageError(`price "${text}" is too large`)
+  return perMiB
+}
+
+/** Parses an amount of BTT (`25BTT`, `0.5 BTT`) or of base units (`1000`) into base units. */
+export function parseAmount (text: string): bigint {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(btt)?\s*$/i.exec(text)
+  if (!match) throw new UsageError(`invalid amount "${text}" (examples: 25BTT, 0.5BTT, 1000 for base units)`)
+  const amount = match[2] ? decimalToBaseUnits(match[1]!, text) : wholeBaseUnits(match[1]!, text)
+  if (amount > MAX_AMOUNT) throw new UsageError(`amount "${text}" is too large`)
+  return amount
+}
+
+function wholeBaseUnits (number: string, text: string): bigint {
+  if (number.includes('.')) throw new UsageError(`invalid amount "${text}": base units are whole numbers (or say BTT, as in 0.5BTT)`)
+  return BigInt(number)
+}
+
+function decimalToBaseUnits (number: string, text: string): bigint {
+  const [whole, fraction = ''] = number.split('.')
+  if (fraction.length > BTT_DECIMALS) throw new UsageError(`"${text}" has more than ${BTT_DECIMALS} decimals`)
+  return BigInt(whole!) * BASE_UNITS_PER_BTT + BigInt(fraction.padEnd(BTT_DECIMALS, '0'))
+}
+
+/** `1500000000000000000n` → `1.5 BTT`; exact, never through floating point. */
+export function formatBtt (baseUnits: bigint): string {
+  const negative = baseUnits < 0n
+  const magnitude = negative ? -baseUnits : baseUnits
+  const whole = magnitude / BASE_UNITS_PER_BTT
+  const fraction = (magnitude % BASE_UNITS_PER_BTT).toString().padStart(BTT_DECIMALS, '0').replace(/0+$/, '')
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''} BTT`
+}
+
+export function formatPrice (perMiB: bigint): string {
+  return `${formatBtt(perMiB)}/MiB`
+}
+
+/**
+ * What `byteRateProduct` (the sum of bytes × price per MiB over everything delivered) comes to in
+ * base units. Rounding happens once, on the cumulative total, so a payment never drifts from
+ * verified bytes × rate by more than the one base unit that cannot be divided.
+ */
+export function amountFor (byteRateProduct: bigint): bigint {
+  return byteRateProduct / BYTES_PER_PRICE_UNIT
+}
