@@ -11,13 +11,13 @@ import { TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import { Torrent } from './torrent.js'
 import { sent } from './upload-buffers.js'
+import { readIntoSharedBuffer, sharedReadOption } from './shared-read.js'
 import { BoundedWire } from './wire.js'
 
 const HANDSHAKE_TIMEOUT_MS = 20_000
 const CONNECT_TIMEOUT_MS = 15_000
 /** Azureus-style peer id prefix: -BT0100- is bidtorrent 0.1.0. */
 const PEER_ID_PREFIX = '-BD0100-'
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
 
 export interface AddTorrentOptions {
   readonly meta?: TorrentMeta
@@ -64,7 +64,8 @@ export class Engine extends EventEmitter {
   }
 
   async start (): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.onIncoming(socket))
+    // Paused on accept, so the socket can be put on the shared read buffer before its first read.
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.onIncoming(socket))
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new BidtorrentError('ELISTEN',
@@ -161,14 +162,12 @@ export class Engine extends EventEmitter {
     const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
     const port = Number(address.slice(separator + 1))
     let wire: BoundedWire | undefined
-    // Reads land in one buffer shared by every outgoing socket and are parsed before the next read,
-    // so receiving allocates nothing per read (incoming sockets cannot take `onread`).
     const socket = netConnect({
       host,
       port,
       noDelay: true,
       timeout: CONNECT_TIMEOUT_MS,
-      onread: { buffer: SHARED_READ_BUFFER, callback: (bytes, buffer) => { wire?.receive(buffer.subarray(0, bytes), true); return true } }
+      onread: sharedReadOption(() => wire)
     })
     this.track(socket)
     let settled = false
@@ -226,11 +225,13 @@ export class Engine extends EventEmitter {
   private createWire (socket: Socket, direction: Direction): BoundedWire {
     // Incoming: MSE or plaintext (1 = encryption accepted, plaintext preferred). Outgoing: plaintext.
     const wire = direction === 'incoming' ? new BoundedWire('tcpIncoming', 1) : new BoundedWire('tcpOutgoing')
-    if (direction === 'incoming') socket.pipe(wire)
-    else {
-      // An `onread` socket never emits 'data'; flowing mode still lets it emit 'end'.
+    // Outgoing sockets were opened with `onread`; accepted ones are switched to it when this Node allows.
+    if (direction === 'outgoing' || readIntoSharedBuffer(socket, wire)) {
+      // A socket reading into its own buffer never emits 'data'; flowing mode still lets it emit 'end'.
       socket.once('end', () => wire.end())
       socket.resume()
+    } else {
+      socket.pipe(wire)
     }
     // Messages written in one tick leave in one writev: a request is 17 bytes, and one syscall each
     // was the leecher's largest cost.
