@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
 import cliProgress from 'cli-progress'
-import { defaultDataDir, loadSettings } from '../config/settings.js'
+import { loadSettings } from '../config/settings.js'
 import { Daemon, VERSION } from '../daemon/daemon.js'
 import { createLogger } from '../daemon/logger.js'
 import type { TorrentView } from '../daemon/service.js'
@@ -11,22 +11,13 @@ import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 import { formatBytes, formatRate, parseRate, parseSize } from '../util/units.js'
 import { isPeerAddress } from '../util/address.js'
 import { ApiClient } from './client.js'
+import { common, dataDirOf, print, type CommonOptions } from './options.js'
+import { addWalletCommands } from './wallet-commands.js'
 import { peerLine, torrentDetails, torrentLine } from './format.js'
 
-interface CommonOptions {
-  dataDir?: string
-  json?: boolean
-}
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
-function dataDirOf (options: CommonOptions): string {
-  return options.dataDir ? resolve(options.dataDir) : defaultDataDir()
-}
-
-function print (options: CommonOptions, value: unknown, human: () => string): void {
-  process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`)
-}
 
 async function client (options: CommonOptions): Promise<ApiClient> {
   return ApiClient.forDataDir(dataDirOf(options))
@@ -49,11 +40,6 @@ function validatePeers (peers: string[] | undefined): string[] {
   return peers ?? []
 }
 
-function common (command: Command): Command {
-  return command
-    .option('--data-dir <dir>', 'the daemon\'s data directory (default: $BIDTORRENT_DATA_DIR or ~/.bidtorrent)')
-    .option('--json', 'machine-readable output')
-}
 
 /** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
 async function readSource (source: string): Promise<{ magnet: string } | { torrent: string }> {
@@ -276,6 +262,7 @@ export function buildProgram (): Command {
       print(options, status, () => Object.entries(status).map(([key, value]) => `${key}: ${String(value)}`).join('\n'))
     })
 
+  addWalletCommands(program)
   return program
 }
 
