@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { errorMessage } from '../util/errors.js'
+import { parseAmount, parsePrice } from '../market/price.js'
 import { parseRate, parseSize } from '../util/units.js'
 
 function parsed (parse: (value: string | number) => number): z.ZodType<number, string | number> {
@@ -18,3 +19,21 @@ export const rateSchema = parsed(parseRate)
 
 /** A byte size: `64MiB`, `1.5GB` or bytes as a number. */
 export const sizeSchema = parsed((value) => (typeof value === 'number' ? value : parseSize(value)))
+
+function parsedAmount (parse: (value: string) => bigint): z.ZodType<bigint, string | number> {
+  // Past 2^53 a JSON number has lost digits already: such amounts must be written as strings.
+  return z.union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER, 'write amounts past 2^53 as strings')]).transform((value, ctx) => {
+    try {
+      return parse(String(value))
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(err) })
+      return z.NEVER
+    }
+  })
+}
+
+/** A price per MiB: `0.5BTT/MiB`, `2BTT/GiB`, or base units per MiB. */
+export const priceSchema = parsedAmount(parsePrice)
+
+/** An amount: `25BTT`, `0.5BTT`, or base units. */
+export const amountSchema = parsedAmount(parseAmount)

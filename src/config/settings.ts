@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
-import { rateSchema, sizeSchema } from './schemas.js'
+import { amountSchema, priceSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
 const seconds = z.number().positive().max(86_400)
@@ -34,6 +34,24 @@ export const settingsSchema = z.object({
   maxInFlightSize: sizeSchema,
   announceIntervalSeconds: z.number().min(10).max(86_400),
   resumeSaveIntervalSeconds: seconds,
+  /** Offer the bid extension (it also needs a wallet, unlocked with $BIDTORRENT_PASSPHRASE). */
+  market: z.boolean(),
+  /** The lowest bid a seeder accepts, per MiB, unless a torrent sets its own. */
+  marketFloor: priceSchema,
+  marketClearing: z.enum(['uniform', 'pay-as-bid']),
+  /** Share of upload slots never sold (non-bidders keep them), and at least this many slots. */
+  marketReservedShare: z.number().min(0).max(1),
+  marketMinReservedSlots: z.number().int().min(1).max(1000),
+  /** A bidder owing this much is asked to pay; past it by the tolerance, it is choked until it does. */
+  paymentThreshold: amountSchema.refine((amount) => amount > 0n, 'must be above zero'),
+  paymentTolerancePercent: z.number().int().min(0).max(1000),
+  /** Embedded settlement: the most a channel may owe in IOUs (nothing backs them). */
+  embeddedCreditCap: amountSchema,
+  /** The chain id embedded vouchers are signed for. */
+  embeddedChainId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** Opt-in auto-bid (the BTT whitepaper's rule) for torrents added with a budget. */
+  autoBid: z.boolean(),
+  autoBidSpendingRate: z.number().min(0).max(1),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
   logFormat: z.enum(['json', 'pretty'])
 }).strict()
@@ -103,6 +121,11 @@ function fromEnvironment (env: NodeJS.ProcessEnv): RawSettings {
     const name = `BIDTORRENT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
     const value = env[name]
     if (value === undefined) continue
+    // Whole numbers past 2^53 (amounts in base units) stay strings: JSON would round them.
+    if (/^\d+$/.test(value) && !Number.isSafeInteger(Number(value))) {
+      result[key] = value
+      continue
+    }
     try {
       result[key] = JSON.parse(value)
     } catch {

@@ -22,16 +22,48 @@ export interface ResumeRecord {
   readonly savedAt: string
 }
 
+/** A voucher as stored: the best one received on a channel, or the latest one we signed. */
+export interface VoucherRecord {
+  /** 32-byte channel id, hex. */
+  readonly channel: string
+  readonly infoHash: string
+  readonly backend: string
+  /** TRON addresses. */
+  readonly payer: string
+  readonly payee: string
+  readonly chainId: number
+  readonly nonce: number
+  /** Cumulative amount, base units, decimal. */
+  readonly amount: string
+  /** 65 bytes, hex. */
+  readonly signature: string
+  readonly at: string
+}
+
+/** What the embedded backend has redeemed on a channel (cumulative, base units, decimal). */
+export interface RedemptionRecord {
+  readonly channel: string
+  readonly amount: string
+  readonly nonce: number
+  readonly at: string
+}
+
 /** The daemon's durable state in `level`; every write is synced before it is acknowledged. */
-export class StateStore {
+export class StateStore implements VoucherStore {
   private readonly db: Level<string, unknown>
   private readonly torrents
   private readonly resume
+  readonly receivedVouchers: SyncedTable<VoucherRecord>
+  readonly sentVouchers: SyncedTable<VoucherRecord>
+  readonly redemptions: SyncedTable<RedemptionRecord>
 
   constructor (path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' })
     this.torrents = this.db.sublevel<string, TorrentRecord>('torrents', { valueEncoding: 'json' })
     this.resume = this.db.sublevel<string, ResumeRecord>('resume', { valueEncoding: 'json' })
+    this.receivedVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-received', { valueEncoding: 'json' }))
+    this.sentVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-sent', { valueEncoding: 'json' }))
+    this.redemptions = new SyncedTable(this.db, this.db.sublevel('embedded-redeemed', { valueEncoding: 'json' }))
   }
 
   async open (): Promise<void> {
@@ -76,4 +108,31 @@ export class StateStore {
   async putResume (infoHash: string, record: ResumeRecord): Promise<void> {
     await this.db.batch([{ type: 'put', key: infoHash, value: record, sublevel: this.resume }], { sync: true })
   }
+}
+
+/** One sublevel of records by key, every write synced before it resolves. */
+export class SyncedTable<V> {
+  constructor (private readonly db: Level<string, unknown>, private readonly table: ReturnType<Level<string, unknown>['sublevel']>) {}
+
+  async get (key: string): Promise<V | undefined> {
+    return await this.table.get(key) as V | undefined
+  }
+
+  async put (key: string, value: V): Promise<void> {
+    await this.db.batch([{ type: 'put', key, value, sublevel: this.table }], { sync: true })
+  }
+
+  async all (): Promise<V[]> {
+    return await this.table.values().all() as V[]
+  }
+}
+
+/** The vouchers of the bandwidth market, one record per channel in each table. */
+export interface VoucherStore {
+  /** The best voucher received on each channel (we sell). */
+  readonly receivedVouchers: SyncedTable<VoucherRecord>
+  /** The latest voucher we signed on each channel, stored before it is sent (we buy). */
+  readonly sentVouchers: SyncedTable<VoucherRecord>
+  /** What the embedded backend has redeemed on each channel. */
+  readonly redemptions: SyncedTable<RedemptionRecord>
 }
