@@ -1,5 +1,6 @@
 import type { PeerInfo } from '../engine/torrent.js'
-import type { TorrentView } from '../daemon/service.js'
+import type { TorrentView, VoucherTotals } from '../daemon/service.js'
+import { formatBtt, formatPrice } from '../market/price.js'
 import { formatBytes, formatRate } from '../util/units.js'
 
 export function percent (fraction: number): string {
@@ -35,6 +36,10 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `hash fails:  ${torrent.hashFailures}${torrent.bannedPeers.length ? `, banned: ${torrent.bannedPeers.join(', ')}` : ''}`,
     `magnet:      ${torrent.magnet}`
   ]
+  if (torrent.market) {
+    lines.push(`bid:         ${formatPrice(BigInt(torrent.market.bid))}, budget ${formatBtt(BigInt(torrent.market.budget))}, spent ${formatBtt(BigInt(torrent.market.spent))}`)
+    lines.push(`floor:       ${formatPrice(BigInt(torrent.market.floor))}`)
+  }
   if (torrent.files.length > 0) {
     lines.push('files:')
     for (const file of torrent.files) lines.push(`  ${formatBytes(file.length).padStart(10)}  ${file.path}`)
@@ -55,6 +60,24 @@ export function peerLine (peer: PeerInfo): string {
     percent(peer.progress).padStart(6),
     `↓ ${formatRate(peer.downloadRate)}`.padStart(14),
     `↑ ${formatRate(peer.uploadRate)}`.padStart(14),
-    peer.client
+    peer.client,
+    ...(peer.market?.speaksMarket ? [marketColumns(peer.market)] : [])
   ].join('  ')
+}
+
+function marketColumns (market: NonNullable<PeerInfo['market']>): string {
+  const parts = []
+  if (market.theirBid !== '0') parts.push(`bids ${formatPrice(BigInt(market.theirBid))} rank ${market.rank || '-'} pays ${formatPrice(BigInt(market.rateToThem))}, owes ${formatBtt(BigInt(market.owedByThem))} paid ${formatBtt(BigInt(market.receivedFromThem))}`)
+  if (market.rateFromThem !== '0' || market.paidToThem !== '0') parts.push(`charges ${formatPrice(BigInt(market.rateFromThem))}, owed ${formatBtt(BigInt(market.owedToThem))} paid ${formatBtt(BigInt(market.paidToThem))}`)
+  return parts.length ? `[${parts.join('; ')}]` : '[market]'
+}
+
+export function voucherTotals (totals: VoucherTotals, verb: string): string {
+  if (totals.torrents.length === 0) return `nothing ${verb} peers yet`
+  const lines = [`total ${verb} peers: ${formatBtt(BigInt(totals.total))}`]
+  for (const torrent of totals.torrents) {
+    lines.push(`${torrent.infoHash}  ${formatBtt(BigInt(torrent.total))}`)
+    for (const peer of torrent.peers) lines.push(`  ${peer.wallet}  ${formatBtt(BigInt(peer.amount))}  (${peer.vouchers} vouchers)`)
+  }
+  return lines.join('\n')
 }

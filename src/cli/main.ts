@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress'
 import { loadSettings } from '../config/settings.js'
 import { Daemon, VERSION } from '../daemon/daemon.js'
 import { createLogger } from '../daemon/logger.js'
-import type { TorrentView } from '../daemon/service.js'
+import type { TorrentView, VoucherTotals } from '../daemon/service.js'
 import type { PeerInfo } from '../engine/torrent.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 import { formatBytes, formatRate, parseRate, parseSize } from '../util/units.js'
@@ -13,7 +13,8 @@ import { isPeerAddress } from '../util/address.js'
 import { ApiClient } from './client.js'
 import { common, dataDirOf, print, type CommonOptions } from './options.js'
 import { addWalletCommands } from './wallet-commands.js'
-import { peerLine, torrentDetails, torrentLine } from './format.js'
+import { peerLine, torrentDetails, torrentLine, voucherTotals } from './format.js'
+import { formatBtt, formatPrice, parseAmount, parsePrice } from '../market/price.js'
 
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -142,7 +143,8 @@ export function buildProgram (): Command {
     .option('--piece-length <size>', 'piece length, a power of two (default: chosen from the size)')
     .option('--private', 'mark the torrent private (no DHT, no PEX)')
     .option('--save-torrent <file>', 'also write the .torrent file here')
-    .action(async (path: string, options: CommonOptions & { tracker?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string }) => {
+    .option('--floor <price>', 'the lowest bid to sell upload slots for, e.g. 0.001BTT/MiB (default: the daemon\'s marketFloor)')
+    .action(async (path: string, options: CommonOptions & { tracker?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }) => {
       const api = await client(options)
       const torrent = await api.request<TorrentView>('POST', '/v1/seed', {
         path: resolve(path),
@@ -150,7 +152,8 @@ export function buildProgram (): Command {
         peers: validatePeers(options.peer),
         private: options.private ?? false,
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
-        ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {})
+        ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {}),
+        ...marketOptions(options)
       })
       if (options.saveTorrent) {
         const { torrent: file } = await api.request<{ torrent: string }>('GET', `/v1/torrents/${torrent.infoHash}/torrent`)
@@ -167,14 +170,18 @@ export function buildProgram (): Command {
     .option('--paused', 'add without starting')
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--download-limit <rate>', 'download limit for this torrent')
-    .action(async (source: string, options: CommonOptions & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }) => {
+    .option('--bid <price>', 'pay seeders this much per verified MiB, e.g. 0.002BTT/MiB (needs --budget)')
+    .option('--budget <amount>', 'the most this download may spend, e.g. 5BTT')
+    .option('--floor <price>', 'when seeding it, the lowest bid to sell upload slots for')
+    .action(async (source: string, options: CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }) => {
       const body = {
         ...(await readSource(source)),
         peers: validatePeers(options.peer),
         paused: options.paused ?? false,
         ...(options.out !== undefined ? { directory: resolve(options.out) } : {}),
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
-        ...(options.downloadLimit !== undefined ? { downloadLimit: validateRate(options.downloadLimit, '--download-limit') } : {})
+        ...(options.downloadLimit !== undefined ? { downloadLimit: validateRate(options.downloadLimit, '--download-limit') } : {}),
+        ...marketOptions(options)
       }
       const api = await client(options)
       let torrent = await api.request<TorrentView>('POST', '/v1/torrents', body)
@@ -262,8 +269,52 @@ export function buildProgram (): Command {
       print(options, status, () => Object.entries(status).map(([key, value]) => `${key}: ${String(value)}`).join('\n'))
     })
 
+  common(program.command('bid <id> <price>'))
+    .description('change a torrent\'s bid now (0 withdraws it); --budget raises or lowers its budget')
+    .option('--budget <amount>', 'the most this torrent may spend in all, e.g. 5BTT')
+    .action(async (id: string, price: string, options: CommonOptions & { budget?: string }) => {
+      const fields = marketOptions({ bid: price, ...(options.budget !== undefined ? { budget: options.budget } : {}) })
+      const torrent = await (await client(options)).request<TorrentView>('POST', `/v1/torrents/${encodeURIComponent(id)}/bid`, {
+        price: fields.bid,
+        ...(fields.budget !== undefined ? { budget: fields.budget } : {})
+      })
+      print(options, torrent, () => `bid for ${torrent.name}: ${formatPrice(BigInt(torrent.market?.bid ?? '0'))}, budget ${formatBtt(BigInt(torrent.market?.budget ?? '0'))}, spent ${formatBtt(BigInt(torrent.market?.spent ?? '0'))}`)
+    })
+
+  for (const [name, path, verb] of [['earnings', '/v1/earnings', 'earned from'], ['spending', '/v1/spending', 'paid to']] as const) {
+    common(program.command(name))
+      .description(`what this daemon has ${verb} peers, per torrent and per peer, from the stored vouchers`)
+      .action(async (options: CommonOptions) => {
+        const totals = await (await client(options)).request<VoucherTotals>('GET', path)
+        print(options, totals, () => voucherTotals(totals, verb))
+      })
+  }
+
   addWalletCommands(program)
   return program
+}
+
+interface MarketFlags {
+  bid?: string
+  budget?: string
+  floor?: string
+}
+
+/** --bid, --budget and --floor, checked here (exit 2 on a typo) and sent as base units. */
+function marketOptions (options: MarketFlags): Record<string, string> {
+  const checked = (flag: string, text: string | undefined, parse: (text: string) => bigint): Record<string, string> => {
+    if (text === undefined) return {}
+    try {
+      return { [flag]: parse(text).toString() }
+    } catch (err) {
+      throw new UsageError(`--${flag}: ${errorMessage(err)}`)
+    }
+  }
+  const fields = { ...checked('bid', options.bid, parsePrice), ...checked('budget', options.budget, parseAmount), ...checked('floor', options.floor, parsePrice) }
+  if (fields.bid !== undefined && fields.bid !== '0' && (fields.budget === undefined || fields.budget === '0')) {
+    throw new UsageError('--bid needs --budget: the daemon never spends without a limit')
+  }
+  return fields
 }
 
 async function runDaemon (dataDir: string, settings: ReturnType<typeof loadSettings>): Promise<void> {

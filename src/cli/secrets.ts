@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { read } from 'read'
 import { UsageError, errorMessage } from '../util/errors.js'
+import { PASSPHRASE_ENV } from '../wallet/keystore.js'
 
-export const PASSPHRASE_ENV = 'BIDTORRENT_PASSPHRASE'
 
 /** The wallet passphrase: $BIDTORRENT_PASSPHRASE for unattended use, else a hidden prompt (twice when `confirm`). */
 export async function askPassphrase (confirm: boolean): Promise<string> {

@@ -41,6 +41,9 @@ export class ApiServer {
       route('POST', '/v1/torrents/:id/resume', ({ id }) => this.service.resume(id)),
       route('POST', '/v1/torrents/:id/peers', ({ id, body }) => this.service.addPeers(id, body)),
       route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => this.service.setLimits(id, body)),
+      route('POST', '/v1/torrents/:id/bid', ({ id, body }) => this.service.setBid(id, body)),
+      route('GET', '/v1/earnings', () => this.service.earnings()),
+      route('GET', '/v1/spending', () => this.service.spending()),
       route('DELETE', '/v1/torrents/:id', ({ id, query }) => this.service.remove(id, query.get('deleteData') === 'true'))
     ]
   }
@@ -124,7 +127,7 @@ async function readJson (request: IncomingMessage): Promise<unknown> {
 }
 
 function send (response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
+  const text = JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   response.end(text)
 }

@@ -2,11 +2,16 @@ import { mkdir, rm, writeFile, rename, chmod } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'winston'
-import { standardChoker } from '../choker/standard.js'
+import { bidChoker } from '../choker/bid.js'
 import type { Settings } from '../config/settings.js'
 import { Engine } from '../engine/engine.js'
 import { engineSettingsFrom } from '../engine/settings-from-config.js'
+import { existsSync } from 'node:fs'
+import { thresholdsFrom } from '../accounting/ledger.js'
+import type { MarketConfig } from '../market/torrent-market.js'
+import { EmbeddedSettlement } from '../settlement/embedded.js'
 import { errorMessage } from '../util/errors.js'
+import { PASSPHRASE_ENV, unlockWallet, walletPath } from '../wallet/keystore.js'
 import { ApiServer, API_HOST } from './api-server.js'
 import { DaemonService } from './service.js'
 import { StateStore } from './store.js'
@@ -39,7 +44,15 @@ export class Daemon {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
-    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: standardChoker, random: Math.random }, log)
+    let market: MarketConfig | undefined
+    try {
+      market = await marketConfig(dataDir, settings, store, log)
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+    // The bid-aware choker is the standard one for torrents (and peers) outside the market.
+    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random }, log)
     try {
       await engine.start()
     } catch (err) {
@@ -47,7 +60,7 @@ export class Daemon {
       throw err
     }
     const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
-    const service = new DaemonService(engine, store, downloads, log)
+    const service = new DaemonService(engine, store, downloads, log, market)
     await service.restore()
     const token = randomBytes(32).toString('hex')
     let apiPort = 0
@@ -59,6 +72,8 @@ export class Daemon {
       dhtPort: engine.dhtPort ?? null,
       peerId: engine.peerId,
       torrents: engine.list().length,
+      wallet: market?.identity.wallet ?? null,
+      settlement: market?.settlement.description ?? null,
       memory: process.memoryUsage(),
       apiPort
     })
@@ -98,5 +113,34 @@ export class Daemon {
     await writeFile(temporary, JSON.stringify(endpoint), { mode: 0o600 })
     await chmod(temporary, 0o600)
     await rename(temporary, path)
+  }
+}
+
+/**
+ * The market's configuration, when it can run: the market is on, a wallet exists, and
+ * $BIDTORRENT_PASSPHRASE unlocks it. Without a wallet or a passphrase the daemon runs as a plain
+ * BitTorrent client and says so; a wrong passphrase stops it (a silent fallback would hide a typo).
+ */
+async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<MarketConfig | undefined> {
+  if (!settings.market) return undefined
+  if (!existsSync(walletPath(dataDir))) {
+    log.info('no wallet: the market is off (create one with "bidtorrent wallet create")')
+    return undefined
+  }
+  const passphrase = process.env[PASSPHRASE_ENV]
+  if (!passphrase) {
+    log.warn(`a wallet exists but ${PASSPHRASE_ENV} is not set: the market is off`)
+    return undefined
+  }
+  const wallet = await unlockWallet(dataDir, passphrase)
+  const settlement = new EmbeddedSettlement(store, settings.embeddedCreditCap)
+  log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
+  return {
+    identity: { wallet: wallet.tron, privateKey: wallet.privateKey, chainId: settings.embeddedChainId },
+    settlement,
+    store,
+    auction: { clearing: settings.marketClearing, reservedShare: settings.marketReservedShare, minReservedSlots: settings.marketMinReservedSlots },
+    defaultFloor: settings.marketFloor,
+    thresholds: thresholdsFrom(settings.paymentThreshold, settings.paymentTolerancePercent)
   }
 }

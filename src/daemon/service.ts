@@ -7,9 +7,10 @@ import { createTorrentFrom } from '../engine/create.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import { rateSchema } from '../config/schemas.js'
+import { amountSchema, priceSchema, rateSchema } from '../config/schemas.js'
+import { TorrentMarket, type MarketConfig } from '../market/torrent-market.js'
 import { isPeerAddress } from '../util/address.js'
-import type { StateStore, TorrentRecord } from './store.js'
+import type { StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
@@ -22,8 +23,13 @@ export const addRequestSchema = z.object({
   peers: z.array(peerAddress).max(1000).default([]),
   paused: z.boolean().default(false),
   uploadLimit: rateSchema.default(0),
-  downloadLimit: rateSchema.default(0)
-}).strict().refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
+  downloadLimit: rateSchema.default(0),
+  bid: priceSchema.optional(),
+  budget: amountSchema.optional(),
+  floor: priceSchema.optional()
+}).strict()
+  .refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
+  .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget ?? 0n) > 0n, { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
 
 export const seedRequestSchema = z.object({
   path: absolutePath,
@@ -31,7 +37,8 @@ export const seedRequestSchema = z.object({
   pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
   private: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),
-  uploadLimit: rateSchema.default(0)
+  uploadLimit: rateSchema.default(0),
+  floor: priceSchema.optional()
 }).strict()
 
 export const limitsRequestSchema = z.object({
@@ -41,8 +48,25 @@ export const limitsRequestSchema = z.object({
 
 export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
 
+export const bidRequestSchema = z.object({ price: priceSchema, budget: amountSchema.optional() }).strict()
+
+/** A torrent's market settings and what it has spent, amounts in base units as decimal strings. */
+export interface TorrentMarketView {
+  readonly bid: string
+  readonly budget: string
+  readonly floor: string
+  readonly spent: string
+}
+
+/** Earnings or spending from the stored vouchers: per torrent, and per peer within it. */
+export interface VoucherTotals {
+  readonly total: string
+  readonly torrents: ReadonlyArray<{ readonly infoHash: string, readonly total: string, readonly peers: ReadonlyArray<{ readonly wallet: string, readonly amount: string, readonly vouchers: number, readonly channel: string }> }>
+}
+
 export interface TorrentView extends TorrentStatus {
   readonly magnet: string
+  readonly market: TorrentMarketView | null
 }
 
 /** What the control API can do; it owns the link between the engine and the durable state. */
@@ -51,7 +75,9 @@ export class DaemonService {
     private readonly engine: Engine,
     private readonly store: StateStore,
     private readonly defaultDirectory: string,
-    private readonly log: Logger
+    private readonly log: Logger,
+    /** Absent when the daemon has no unlocked wallet: torrents then trade nothing. */
+    private readonly market?: MarketConfig
   ) {}
 
   /** Brings back every stored torrent, with its resume data. */
@@ -89,7 +115,8 @@ export class DaemonService {
       addedAt: new Date().toISOString(),
       uploadLimit: body.uploadLimit,
       downloadLimit: body.downloadLimit,
-      peers: body.peers
+      peers: body.peers,
+      ...this.marketFields(body)
     }
     await this.store.putTorrent(record)
     const torrent = await this.startTorrent(record, meta, magnet, undefined)
@@ -117,7 +144,8 @@ export class DaemonService {
       addedAt: new Date().toISOString(),
       uploadLimit: body.uploadLimit,
       downloadLimit: 0,
-      peers: body.peers
+      peers: body.peers,
+      ...this.marketFields(body)
     }
     // The content was hashed a moment ago to make the torrent: it is all verified.
     const complete = allPieces(meta)
@@ -137,10 +165,53 @@ export class DaemonService {
       paused: record.paused,
       peers: record.peers,
       uploadLimit: record.uploadLimit,
-      downloadLimit: record.downloadLimit
+      downloadLimit: record.downloadLimit,
+      ...(await this.marketFor(record))
     })
     this.watch(torrent)
     return torrent
+  }
+
+  private marketFields (body: { bid?: bigint | undefined, budget?: bigint | undefined, floor?: bigint | undefined }): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
+    if ((body.bid !== undefined || body.floor !== undefined) && !this.market) {
+      throw new UsageError('the market is off in this daemon: it needs a wallet ("bidtorrent wallet create") and $BIDTORRENT_PASSPHRASE when it starts')
+    }
+    return {
+      ...(body.bid !== undefined ? { bid: body.bid.toString() } : {}),
+      ...(body.budget !== undefined ? { budget: body.budget.toString() } : {}),
+      ...(body.floor !== undefined ? { floor: body.floor.toString() } : {})
+    }
+  }
+
+  private async marketFor (record: TorrentRecord): Promise<{ market?: (requestRechoke: () => void) => TorrentMarket }> {
+    const config = this.market
+    if (!config) return {}
+    let spentBefore = 0n
+    for (const voucher of await config.store.sentVouchers.all()) if (voucher.infoHash === record.infoHash) spentBefore += BigInt(voucher.amount)
+    const options = { bid: BigInt(record.bid ?? '0'), budget: BigInt(record.budget ?? '0'), floor: record.floor !== undefined ? BigInt(record.floor) : undefined }
+    return { market: (requestRechoke) => new TorrentMarket(record.infoHash, config, options, spentBefore, requestRechoke, this.log) }
+  }
+
+  /** Changes a torrent's bid at once (and its budget, when given); 0 withdraws the bid. */
+  async setBid (id: string, input: unknown): Promise<TorrentView> {
+    const torrent = this.find(id)
+    const body = parseInput(bidRequestSchema, input)
+    if (!torrent.market) throw new UsageError('the market is off in this daemon: it needs a wallet and $BIDTORRENT_PASSPHRASE when it starts')
+    if (body.budget !== undefined) torrent.market.options.budget = body.budget
+    if (body.price > 0n && torrent.market.options.budget <= torrent.market.totalSpent) {
+      throw new UsageError('this torrent has no budget left; give a larger --budget with the bid')
+    }
+    torrent.market.setBid(body.price)
+    await this.updateRecord(torrent.infoHash, { bid: body.price.toString(), budget: torrent.market.options.budget.toString() })
+    return this.view(torrent)
+  }
+
+  async earnings (): Promise<VoucherTotals> {
+    return totalsOf(await this.store.receivedVouchers.all(), (voucher) => voucher.payer)
+  }
+
+  async spending (): Promise<VoucherTotals> {
+    return totalsOf(await this.store.sentVouchers.all(), (voucher) => voucher.payee)
   }
 
   list (): TorrentView[] {
@@ -255,8 +326,29 @@ export class DaemonService {
   private view (torrent: Torrent): TorrentView {
     const status = torrent.status()
     const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
-    return { ...status, magnet }
+    const market = torrent.market
+      ? { bid: amountText(torrent.market.options.bid), budget: amountText(torrent.market.options.budget), floor: amountText(torrent.market.floor), spent: amountText(torrent.market.totalSpent) }
+      : null
+    return { ...status, magnet, market }
   }
+}
+
+const amountText = (amount: bigint): string => amount.toString()
+
+function totalsOf (vouchers: readonly VoucherRecord[], counterpart: (voucher: VoucherRecord) => string): VoucherTotals {
+  const torrents = new Map<string, VoucherRecord[]>()
+  for (const voucher of vouchers) torrents.set(voucher.infoHash, [...(torrents.get(voucher.infoHash) ?? []), voucher])
+  let total = 0n
+  const rows = [...torrents].map(([infoHash, list]) => {
+    const sum = list.reduce((acc, voucher) => acc + BigInt(voucher.amount), 0n)
+    total += sum
+    return {
+      infoHash,
+      total: sum.toString(),
+      peers: list.map((voucher) => ({ wallet: counterpart(voucher), amount: voucher.amount, vouchers: voucher.nonce, channel: voucher.channel }))
+    }
+  })
+  return { total: total.toString(), torrents: rows }
 }
 
 function allPieces (meta: TorrentMeta): Buffer {

@@ -14,6 +14,10 @@ export interface TorrentRecord {
   readonly uploadLimit: number
   readonly downloadLimit: number
   readonly peers: readonly string[]
+  /** Market options (base units, decimal strings): a bid per MiB and a budget to buy, a floor to sell. */
+  readonly bid?: string
+  readonly budget?: string
+  readonly floor?: string
 }
 
 export interface ResumeRecord {

@@ -9,7 +9,7 @@ import type { MagnetInfo, TorrentMeta } from './metainfo.js'
 import { Peer, type Direction } from './peer.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
-import { Torrent } from './torrent.js'
+import { Torrent, type TorrentInit } from './torrent.js'
 import { sent } from './upload-buffers.js'
 import { readIntoSharedBuffer, sharedReadOption } from './shared-read.js'
 import { BoundedWire } from './wire.js'
@@ -28,6 +28,7 @@ export interface AddTorrentOptions {
   readonly peers?: readonly string[]
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  readonly market?: TorrentInit['market']
 }
 
 /**
@@ -130,7 +131,8 @@ export class Engine extends EventEmitter {
       dht: this.dht,
       connect: (address, target) => this.connectOutgoing(address, target),
       uploadLimit: options.uploadLimit ?? 0,
-      downloadLimit: options.downloadLimit ?? 0
+      downloadLimit: options.downloadLimit ?? 0,
+      ...(options.market ? { market: options.market } : {})
     })
     this.torrents.set(infoHash, torrent)
     this.torrentsByObfuscatedHash.set(obfuscatedHash(infoHash), infoHash)

@@ -10,6 +10,7 @@ import { INITIAL_CHOKER_STATE, type ChokerState, type PeerSnapshot } from '../ch
 import { isPeerAddress } from '../util/address.js'
 import { errorMessage } from '../util/errors.js'
 import { BufferPool, type PieceHasher } from './hasher.js'
+import type { Contribution, PeerMarketView, TorrentMarket } from '../market/torrent-market.js'
 import { metaFromPeers, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import { Peer, type UploadRequest } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
@@ -56,6 +57,8 @@ interface PieceProgress {
   readonly received: Uint8Array
   /** Address of the peer that sent each block: the piece's hash decides whom to pay or blame. */
   readonly senders: Array<string | undefined>
+  /** The price per MiB in force from each block's sender when the block arrived (0 = free). */
+  readonly rates: bigint[]
   receivedCount: number
   /** No block before this index is unrequested and unreceived. */
   cursor: number
@@ -86,6 +89,8 @@ export interface TorrentInit {
   readonly resumeBitfield?: Uint8Array
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  /** The bandwidth market for this torrent, when the daemon has a wallet; given a way to ask for a rechoke. */
+  readonly market?: (requestRechoke: () => void) => TorrentMarket
 }
 
 export interface PeerInfo {
@@ -106,6 +111,7 @@ export interface PeerInfo {
   readonly slot: string | null
   readonly progress: number
   readonly outstandingRequests: number
+  readonly market: PeerMarketView | null
 }
 
 export interface TorrentStatus {
@@ -172,6 +178,9 @@ export class Torrent extends EventEmitter {
   private cache: LRUCache<number, Buffer> | undefined
   private uploadBuffers: UploadBufferPool | undefined
   private readonly cacheLoads = new Map<number, Promise<Buffer>>()
+  /** The bandwidth market, when the daemon has a wallet. */
+  readonly market: TorrentMarket | undefined
+  private rechokeSoon = false
   private discovery: Discovery | undefined
   private tick: NodeJS.Timeout | undefined
   private lastTickAt = Date.now()
@@ -218,6 +227,17 @@ export class Torrent extends EventEmitter {
     this.uploadLimiter = new RateLimitChain([init.globalUpload, this.uploadBucket])
     this.downloadLimiter = new RateLimitChain([init.globalDownload, this.downloadBucket])
     for (const address of init.magnet?.peerAddresses ?? []) this.addPeerAddress(address)
+    this.market = init.market?.(() => this.requestRechoke())
+  }
+
+  /** A bid or a debt changed: rechoke at once (at most once a turn of the event loop), not at the next tick. */
+  requestRechoke (): void {
+    if (this.rechokeSoon) return
+    this.rechokeSoon = true
+    setImmediate(() => {
+      this.rechokeSoon = false
+      if (!this.destroyed && this.meta) this.rechoke(Date.now())
+    })
   }
 
   get name (): string {
@@ -401,6 +421,7 @@ export class Torrent extends EventEmitter {
     wire.extendedHandshake.p = this.init.listenPort()
     wire.use(utMetadata(this.meta?.infoBuffer))
     if (!(this.meta?.private ?? false)) wire.use(utPex())
+    this.market?.prepareWire(wire)
   }
 
   // ---------------------------------------------------------------- peers
@@ -422,7 +443,8 @@ export class Torrent extends EventEmitter {
     wire.on('choke', () => { if (!wire.hasFast) this.releaseRequests(peer) })
     wire.on('reject', (index: number, offset: number) => this.releaseBlock(peer, index, offset))
     wire.on('piece', (index: number, offset: number, data: Uint8Array) => this.onBlock(peer, index, offset, data))
-    wire.on('interested', () => this.maybeFillSlots(peer))
+    // In the market a newly interested peer may be a bidder: rank it now rather than give it a free slot.
+    wire.on('interested', () => (this.market && this.haveCount > 0 ? this.requestRechoke() : this.maybeFillSlots(peer)))
     wire.on('uninterested', () => this.maybeFillSlots())
     wire.on('request', (index: number, offset: number, length: number, respond: UploadRequest['respond']) =>
       this.onRequest(peer, { index, offset, length, respond }))
@@ -437,6 +459,7 @@ export class Torrent extends EventEmitter {
     pexExtension?.on('peer', (address: string) => this.addPeerAddress(address))
     pexExtension?.on('warning', (err: Error) => this.log.debug('ut_pex', { peer: peer.address, error: err.message }))
 
+    this.market?.attach(peer)
     this.sendHaves(peer)
     this.log.debug('peer connected', { infoHash: this.infoHash, peer: peer.address, direction: peer.direction })
     this.emit('peer', peer.address)
@@ -445,6 +468,7 @@ export class Torrent extends EventEmitter {
   removePeer (peer: Peer): void {
     if (this.peers.get(peer.address) !== peer) return
     this.peers.delete(peer.address)
+    this.market?.detach(peer)
     // ut_pex's 65 s interval outlives the wire unless stopped.
     pexOf(peer)?.stop()
     if (peer.listenAddress && isIPv4Address(peer.listenAddress)) {
@@ -711,6 +735,7 @@ export class Torrent extends EventEmitter {
       requested: new Uint8Array(blockCount),
       received: new Uint8Array(blockCount),
       senders: new Array<string | undefined>(blockCount),
+      rates: new Array<bigint>(blockCount).fill(0n),
       receivedCount: 0,
       cursor: 0,
       verifying: false
@@ -764,6 +789,7 @@ export class Torrent extends EventEmitter {
       piece.buffer.set(data, offset)
       piece.received[block] = 1
       piece.senders[block] = peer.address
+      if (this.market) piece.rates[block] = this.market.rateFrom(peer)
       piece.receivedCount++
       if (piece.requested[block]! > 0) this.cancelDuplicates(peer, piece, block)
       if (piece.receivedCount === piece.blockCount) {
@@ -811,6 +837,7 @@ export class Torrent extends EventEmitter {
     this.have.set(piece.index, true)
     this.haveCount++
     this.piecesDownloaded++
+    if (this.market) this.market.verified(contributionsOf(piece))
     this.emit('piece', piece.index, [...new Set(piece.senders)])
     for (const peer of this.peers.values()) {
       peer.wire.have(piece.index)
@@ -837,6 +864,7 @@ export class Torrent extends EventEmitter {
     piece.received.fill(0)
     piece.requested.fill(0)
     piece.senders.fill(undefined)
+    piece.rates.fill(0n)
     piece.receivedCount = 0
     piece.cursor = 0
     piece.verifying = false
@@ -860,6 +888,7 @@ export class Torrent extends EventEmitter {
       for (let block = 0; block < piece.blockCount; block++) {
         if (piece.senders[block] !== address) continue
         piece.senders[block] = undefined
+        piece.rates[block] = 0n
         piece.received[block] = 0
         piece.receivedCount--
         if (block < piece.cursor) piece.cursor = block
@@ -959,6 +988,7 @@ export class Torrent extends EventEmitter {
         const block = piece.subarray(request.offset, request.offset + request.length)
         holdForSend(block)
         request.respond(null, block)
+        this.market?.sent(peer, request.length)
         peer.recordUpload(request.length)
         this.uploadSample += request.length
         this.uploaded += request.length
@@ -1016,16 +1046,21 @@ export class Torrent extends EventEmitter {
         downloadRate: peer.downloadRate,
         uploadRate: peer.uploadRate,
         connectedAt: peer.connectedAt,
-        snubbed: peer.isSnubbing(now, this.init.settings.snubTimeoutMs)
+        snubbed: peer.isSnubbing(now, this.init.settings.snubTimeoutMs),
+        ...(this.market ? { market: this.market.snapshot(peer) } : {})
       })
     }
+    const selling = this.market !== undefined && this.haveCount > 0
     const decision = this.init.parts.chokeAlgorithm(snapshots, this.chokerState, {
       now,
       seeding: this.complete,
       settings: this.init.settings.choker,
-      random: this.init.parts.random
+      random: this.init.parts.random,
+      ...(selling ? { market: this.market!.auction() } : {})
     })
     this.chokerState = decision.state
+    // Rates and ranks go out before the unchokes they come with.
+    this.market?.applyQuotes(decision)
     for (const peer of this.peers.values()) {
       const slot = decision.unchoke.get(peer.address)
       peer.slotKind = slot
@@ -1212,7 +1247,8 @@ export class Torrent extends EventEmitter {
         peerInterested: peer.wire.peerInterested,
         slot: peer.slotKind ?? null,
         progress: pieceCount ? pieces / pieceCount : 0,
-        outstandingRequests: peer.outstanding.size
+        outstandingRequests: peer.outstanding.size,
+        market: this.market?.view(peer) ?? null
       }
     })
   }
@@ -1233,4 +1269,19 @@ function pexOf (peer: Peer): PexExtension | undefined {
 
 function isIPv4Address (address: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(address)
+}
+
+/** Who sent which bytes of a verified piece, at which rate: what the market pays for. */
+function contributionsOf (piece: PieceProgress): Contribution[] {
+  const totals = new Map<string, Contribution>()
+  for (let block = 0; block < piece.blockCount; block++) {
+    const address = piece.senders[block]
+    const rate = piece.rates[block]!
+    if (address === undefined || rate === 0n) continue
+    const bytes = Math.min(BLOCK_SIZE, piece.length - block * BLOCK_SIZE)
+    const key = `${address} ${rate}`
+    const total = totals.get(key)
+    totals.set(key, { address, rate, bytes: (total?.bytes ?? 0) + bytes })
+  }
+  return [...totals.values()]
 }

@@ -13,6 +13,8 @@ import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
  */
 
 export const WALLET_FILE = 'wallet.json'
+/** Where an unattended daemon (or CLI) finds the wallet's passphrase. */
+export const PASSPHRASE_ENV = 'BIDTORRENT_PASSPHRASE'
 export const MIN_PASSPHRASE_LENGTH = 8
 
 export interface WalletAddresses {

@@ -1,0 +1,85 @@
+import { join } from 'node:path'
+import t from 'tap'
+import type { TorrentView, VoucherTotals } from '../src/daemon/service.js'
+import type { PeerInfo } from '../src/engine/torrent.js'
+import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
+import { startDaemon, tempDir, waitComplete, type RunningDaemon } from './helpers/daemon.js'
+import { writeFixture } from './helpers/fixture.js'
+import { runCli, waitFor, type Cleanup } from './helpers/process.js'
+
+const PASSPHRASE = 'market test passphrase'
+const MiB = 1024 * 1024
+
+/** A daemon with its own wallet, unlocked from the environment as an unattended daemon is. */
+async function marketDaemon (t: Cleanup): Promise<{ daemon: RunningDaemon, wallet: string }> {
+  const dataDir = await tempDir(t, 'bidtorrent-market-')
+  const created = await runCli(['wallet', 'create', '--data-dir', dataDir, '--json'], { BIDTORRENT_PASSPHRASE: PASSPHRASE })
+  if (created.code !== 0) throw new Error(`wallet create failed: ${created.stderr}`)
+  const daemon = await startDaemon(t, { dataDir, env: { BIDTORRENT_PASSPHRASE: PASSPHRASE } })
+  return { daemon, wallet: (JSON.parse(created.stdout) as { tron: string }).tron }
+}
+
+t.test('a bidder pays the seeder per verified piece, exactly verified bytes x the clearing rate', async (t) => {
+  const work = await tempDir(t)
+  const size = 24 * MiB + 12345
+  await writeFixture(join(work, 'source'), [{ path: 'patch.bin', size }])
+  const seller = await marketDaemon(t)
+  const buyer = await marketDaemon(t)
+  const status = await seller.daemon.api.request<{ wallet: string | null, settlement: string | null }>('GET', '/v1/status')
+  t.equal(status.wallet, seller.wallet, 'the seller runs with its wallet')
+  t.match(status.settlement, /unbacked IOUs/, 'and says what backs its payments')
+
+  const floor = 1000n
+  const seeded = await runCli(['seed', join(work, 'source', 'patch.bin'), '--floor', `${floor}`, '--data-dir', seller.daemon.dataDir, '--json'])
+  t.equal(seeded.code, 0, seeded.stderr)
+  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  t.equal(torrent.market?.floor, '1000')
+
+  const added = await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
+    '--bid', '5000', '--budget', '1BTT', '--data-dir', buyer.daemon.dataDir, '--json'])
+  t.equal(added.code, 0, added.stderr)
+  await waitComplete(buyer.daemon, torrent.infoHash)
+
+  // The only bidder pays the floor (uniform price: no losing bid), for every verified byte.
+  const expected = BigInt(size) * floor / BYTES_PER_PRICE_UNIT
+  let last: VoucherTotals | undefined
+  const spending = await waitFor('the last voucher to be stored', async () => {
+    last = await buyer.daemon.api.request<VoucherTotals>('GET', '/v1/spending')
+    return last.total === expected.toString() ? last : undefined
+  }, 60_000).catch((err: unknown) => {
+    t.comment(`spending ${JSON.stringify(last)}, expected ${expected}`)
+    t.comment(buyer.daemon.logs().split('\n').filter((line) => /market|voucher|bid/i.test(line)).slice(-20).join('\n'))
+    t.comment(seller.daemon.logs().split('\n').filter((line) => /market|voucher|bid/i.test(line)).slice(-20).join('\n'))
+    throw err
+  })
+  t.equal(spending.torrents[0]?.peers[0]?.wallet, seller.wallet, 'paid to the seller\'s wallet')
+  const earnings = await waitFor('the seller to hold the last voucher', async () => {
+    const totals = await seller.daemon.api.request<VoucherTotals>('GET', '/v1/earnings')
+    return totals.total === expected.toString() ? totals : undefined
+  }, 60_000)
+  t.equal(earnings.torrents[0]?.peers[0]?.wallet, buyer.wallet, 'earned from the buyer\'s wallet')
+  t.equal(earnings.torrents[0]?.peers[0]?.vouchers, spending.torrents[0]?.peers[0]?.vouchers, 'the seller holds the buyer\'s latest voucher')
+
+  const view = await buyer.daemon.torrent(torrent.infoHash)
+  t.equal(view.market?.spent, expected.toString(), 'the torrent\'s spending matches')
+  const peers = await seller.daemon.api.request<PeerInfo[]>('GET', `/v1/torrents/${torrent.infoHash}/peers`)
+  t.equal(peers[0]?.market?.theirBid, '5000', 'the seller sees the bid')
+  const cli = await runCli(['earnings', '--data-dir', seller.daemon.dataDir])
+  t.match(cli.stdout, new RegExp(`${buyer.wallet}`), '`earnings` lists the payer')
+})
+
+t.test('without a bid nothing is paid, and a bid without a budget is refused', async (t) => {
+  const work = await tempDir(t)
+  await writeFixture(join(work, 'source'), [{ path: 'free.bin', size: 3 * MiB }])
+  const seller = await marketDaemon(t)
+  const buyer = await marketDaemon(t)
+  const seeded = await runCli(['seed', join(work, 'source', 'free.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
+  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const noBudget = await runCli(['add', torrent.magnet, '--bid', '5000', '--data-dir', buyer.daemon.dataDir])
+  t.equal(noBudget.code, 2)
+  t.match(noBudget.stderr, /--bid needs --budget/)
+  await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
+  await waitComplete(buyer.daemon, torrent.infoHash)
+  const spending = await buyer.daemon.api.request<VoucherTotals>('GET', '/v1/spending')
+  t.equal(spending.total, '0', 'a free peer downloads and pays nothing')
+})
