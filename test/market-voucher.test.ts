@@ -2,7 +2,7 @@ import t from 'tap'
 import { Trx } from 'tronweb'
 import { addressOfPrivateKey, tronAddressOf } from '../src/market/address.js'
 import {
-  NO_CONTRACT, VOUCHER_TYPES, channelIdFor, recoverSigner, referenceDigest, signVoucher, signedBy, voucherDigest,
+  NO_CONTRACT, VOUCHER_TYPES, channelIdFor, recoverSigner, referenceDigest, signVoucher, signVoucherWithTronweb, signedBy, voucherDigest,
   type VoucherDomain
 } from '../src/market/voucher.js'
 
@@ -27,8 +27,16 @@ t.test('the fast digest is the digest tronweb signs', async (t) => {
   t.same(Buffer.from(voucherDigest(tronDomain, voucher)).toString('hex'), Buffer.from(referenceDigest(tronDomain, voucher)).toString('hex'), 'a TRON contract address in the domain')
 })
 
+t.test('our signatures are byte for byte the ones tronweb makes', async (t) => {
+  for (const [nonce, amount] of [[1, 0n], [2, 12345n], [99, 10n ** 30n]] as const) {
+    const ours = signVoucher(PAYER_KEY, domain, { channel, nonce, amount })
+    const theirs = signVoucherWithTronweb(PAYER_KEY, domain, { channel, nonce, amount })
+    t.equal(Buffer.from(ours.signature).toString('hex'), Buffer.from(theirs.signature).toString('hex'), `nonce ${nonce}`)
+  }
+})
+
 t.test('a voucher signed by tronweb verifies, and tronweb agrees', async (t) => {
-  const voucher = signVoucher(PAYER_KEY, domain, { channel, nonce: 1, amount: 1234n })
+  const voucher = signVoucherWithTronweb(PAYER_KEY, domain, { channel, nonce: 1, amount: 1234n })
   t.equal(voucher.signature.length, 65)
   t.ok(signedBy(domain, voucher, payer), 'recovered to the payer')
   t.equal(tronAddressOf(recoverSigner(domain, voucher)!), payer)

@@ -62,8 +62,22 @@ function typedDomain (domain: VoucherDomain): Record<string, string | number> {
   return { name: VOUCHER_DOMAIN_NAME, version: VOUCHER_DOMAIN_VERSION, chainId: domain.chainId, verifyingContract: domain.verifyingContract }
 }
 
-/** Signs with tronweb's TIP-712 signer (deterministic RFC 6979 signatures, 65 bytes r ‖ s ‖ v). */
+/**
+ * Signs with libsecp256k1 over the TIP-712 digest: RFC 6979 deterministic, low-s, 65 bytes r ‖ s ‖ v,
+ * byte for byte what tronweb's `Trx.signTypedData` produces (the tests compare the two), about six
+ * times faster, which matters at one voucher per verified piece.
+ */
 export function signVoucher (privateKeyHex: string, domain: VoucherDomain, voucher: Voucher): SignedVoucher {
+  checkVoucherShape(voucher)
+  const { signature, recid } = secp256k1.ecdsaSign(voucherDigest(domain, voucher), Buffer.from(privateKeyHex.replace(/^0x/, ''), 'hex'))
+  const full = new Uint8Array(SIGNATURE_BYTES)
+  full.set(signature, 0)
+  full[64] = 27 + recid
+  return { ...voucher, signature: full }
+}
+
+/** The same signature made by tronweb itself: the reference `signVoucher` must match. */
+export function signVoucherWithTronweb (privateKeyHex: string, domain: VoucherDomain, voucher: Voucher): SignedVoucher {
   checkVoucherShape(voucher)
   const signature = Trx.signTypedData(typedDomain(domain), VOUCHER_TYPES, typedValue(voucher), privateKeyHex.replace(/^0x/, ''))
   return { ...voucher, signature: Buffer.from(signature.replace(/^0x/, ''), 'hex') }
