@@ -16,8 +16,9 @@ import { runLargeTorrent, type LargeTorrentResult } from './scenarios/large-torr
 import { runManyPeers, type ManyPeersResult } from './scenarios/many-peers.js'
 import { runTransfer, type SeederSet } from './scenarios/one-to-one.js'
 import { runSwarm, type SwarmRun } from './scenarios/swarm.js'
+import { runMarket } from './scenarios/market.js'
 
-const SCENARIOS = ['1to1', 'swarm', 'peers', 'large'] as const
+const SCENARIOS = ['1to1', 'swarm', 'peers', 'large', 'market'] as const
 type Scenario = typeof SCENARIOS[number]
 
 const usage = `usage: npm run bench -- [--quick] [--size SIZE] [--reps N] [--leechers N] [--peers N] [--only LIST] [--out DIR] [--cold]
@@ -158,13 +159,15 @@ async function main (): Promise<void> {
       console.log(`${(size / 1024 ** 3).toFixed(2)} GiB torrent to ${result.peers} peers: seeder ${(result.seederRssAnonIdle / 1e6).toFixed(0)} MB idle, ${(result.seederPeakRssAnon / 1e6).toFixed(0)} MB peak, served ${(result.bytesServed / 1024 ** 2 / result.seconds).toFixed(0)} MiB/s`)
     }
 
+    const market = opts.scenarios.includes('market') ? await runMarket(torrentFile, meta.infoHash, data, opts.bytes, opts.reps, opts.warm) : undefined
+
     const summaries = summarize(runs)
     const swarm = summarizeSwarm(swarmRuns)
-    const goals = judgeGoals(summaries, swarm, manyPeers, large)
-    console.log(`\n${table(summaries, goals, swarm, manyPeers, large)}\n`)
+    const goals = judgeGoals(summaries, swarm, manyPeers, large, market)
+    console.log(`\n${table(summaries, goals, swarm, manyPeers, large, market)}\n`)
     await mkdir(opts.out, { recursive: true })
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version, libtorrent: lt }
-    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, large, goals, runs, swarmRuns }, null, 2))
+    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, large, market, goals, runs, swarmRuns }, null, 2))
     await throughputChart(runs, join(opts.out, 'throughput.svg'))
     console.log(`wrote ${join(opts.out, 'results.json')} and ${join(opts.out, 'throughput.svg')}`)
   } finally {

@@ -5,6 +5,7 @@ import { judgeVoucher, type ChannelTerms } from '../src/market/acceptance.js'
 import { addressOfPrivateKey } from '../src/market/address.js'
 import { NO_CONTRACT, channelIdFor, signVoucher, type SignedVoucher } from '../src/market/voucher.js'
 import { EmbeddedSettlement } from '../src/settlement/embedded.js'
+import { SettlementRounds } from '../src/settlement/settlement.js'
 import { tempDir } from './helpers/daemon.js'
 
 const PAYER_KEY = '0b2f8ad3c1a7bd1c8c8f3f2f7fd5a2c5c3f6e4b1b5a7e0d9c8b7a6f5e4d3c2b1'
@@ -77,5 +78,12 @@ t.test('vouchers are stored durably; embedded redemption is idempotent and survi
   t.same(await store.receivedVouchers.get(voucher.channel), voucher, 'the best voucher is on disk after a restart')
   t.same((await store.redemptions.all()).map((r) => r.amount), ['300'], 'exactly one redemption, of the best voucher')
   const next = record(signVoucher(PAYER_KEY, domain, { channel, nonce: 4, amount: 450n }))
-  t.equal((await new EmbeddedSettlement(store, 1_000_000n).redeem(next)).amount, '450', 'a newer voucher redeems the increase')
+  await store.receivedVouchers.put(next.channel, next)
+  const errors: unknown[] = []
+  const rounds = new SettlementRounds(new EmbeddedSettlement(store, 1_000_000n), () => store.receivedVouchers.all(), 60_000, (err) => errors.push(err))
+  rounds.markDirty()
+  await rounds.flush()
+  await rounds.flush()
+  t.same((await store.redemptions.all()).map((r) => [r.amount, r.nonce]), [['450', 4]], 'a settlement round redeems the newer voucher, once')
+  t.same(errors, [])
 })

@@ -4,6 +4,7 @@ import { pairing, type TransferRun } from './types.js'
 import type { SwarmRun } from '../scenarios/swarm.js'
 import type { ManyPeersResult } from '../scenarios/many-peers.js'
 import type { LargeTorrentResult } from '../scenarios/large-torrent.js'
+import type { MarketResult } from '../scenarios/market.js'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -99,7 +100,7 @@ export function summarizeSwarm (runs: readonly SwarmRun[]): SwarmSummary[] {
 }
 
 /** The issue's goals, judged on what this run measured; a goal with no measurement says so. */
-export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult, large: readonly LargeTorrentResult[] = []): Goal[] {
+export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult, large: readonly LargeTorrentResult[] = [], market?: MarketResult): Goal[] {
   const own = summaries.find((summary) => summary.scenario === '1→1' && summary.pairing === 'bidtorrent → bidtorrent')
   const goals: Goal[] = []
   const ratio = own?.timeRatioToLibtorrent ?? null
@@ -127,6 +128,10 @@ export function judgeGoals (summaries: readonly PairingSummary[], swarm: readonl
     goals.push({ figure: 'seeder memory as the torrent grows', goal: '≤ 150 MB, flat', measured: 'not measured', met: null })
   }
   goals.push({ figure: `one rechoke with ${manyPeers?.peers ?? 200} peers`, goal: '≤ 1 ms', measured: rechoke === undefined ? 'not measured' : `${(rechoke / 1000).toFixed(3)} ms (median)`, met: rechoke === undefined ? null : rechoke <= 1000 })
+  goals.push({ figure: 'market overhead: throughput with bids and vouchers / extension off', goal: '≥ 0.95', measured: market ? market.throughputRatio.toFixed(3) : 'not measured', met: market ? market.throughputRatio >= 0.95 : null })
+  goals.push({ figure: 'voucher verifications per second', goal: '≥ 5,000', measured: market ? market.verificationsPerSecond.toFixed(0) : 'not measured', met: market ? market.verificationsPerSecond >= 5000 : null })
+  const errors = market?.paymentErrors ?? []
+  goals.push({ figure: 'payment error (paid − verified bytes × rate)', goal: 'exactly 0', measured: market ? `${errors.join(', ')} base units` : 'not measured', met: market ? errors.every((error) => error === '0') : null })
   return goals
 }
 
@@ -136,7 +141,7 @@ function render (header: readonly string[], rows: ReadonlyArray<readonly string[
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)]
 }
 
-export function table (summaries: readonly PairingSummary[], goals: readonly Goal[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult, large: readonly LargeTorrentResult[] = []): string {
+export function table (summaries: readonly PairingSummary[], goals: readonly Goal[], swarm: readonly SwarmSummary[] = [], manyPeers?: ManyPeersResult, large: readonly LargeTorrentResult[] = [], market?: MarketResult): string {
   const header = ['scenario', 'pairing', 'reps', 'time s', 'MiB/s', 'vs lt', 'leech CPU-s/GiB', 'seed CPU-s/GiB', 'leech RssAnon MB', 'seed RssAnon MB']
   const rows = summaries.map((s) => [
     s.scenario, s.pairing, String(s.reps), s.seconds.toFixed(2), s.mibPerSecond.toFixed(0),
@@ -162,6 +167,10 @@ export function table (summaries: readonly PairingSummary[], goals: readonly Goa
       ['large torrent', 'peers', 'seconds', 'served MiB/s', 'seed RssAnon idle MB', 'seed RssAnon peak MB'],
       large.map((r) => [`${(r.bytes / GiB).toFixed(2)} GiB`, String(r.peers), String(r.seconds), (r.bytesServed / MiB / r.seconds).toFixed(0),
         (r.seederRssAnonIdle / MB).toFixed(0), (r.seederPeakRssAnon / MB).toFixed(0)]), 1))
+  }
+  if (market) {
+    sections.push('', `market: with bids ${median(market.secondsWithBids).toFixed(2)} s, extension off ${median(market.secondsWithoutExtension).toFixed(2)} s (median of ${market.secondsWithBids.length}), ` +
+      `~${market.vouchersPerRun} vouchers a run; ${market.verificationsPerSecond.toFixed(0)} verifications/s (tronweb's own verify ${market.tronwebVerificationsPerSecond.toFixed(0)}/s), ${market.signaturesPerSecond.toFixed(0)} signatures/s`)
   }
   const goalLines = goals.map((goal) => `  ${goal.met === null ? '?' : goal.met ? 'met' : 'NOT MET'}  ${goal.figure}: ${goal.measured} (goal ${goal.goal})`)
   return [...sections, '', 'goals:', ...goalLines].join('\n')

@@ -10,6 +10,10 @@ import { existsSync } from 'node:fs'
 import { thresholdsFrom } from '../accounting/ledger.js'
 import type { MarketConfig } from '../market/torrent-market.js'
 import { EmbeddedSettlement } from '../settlement/embedded.js'
+import { SettlementRounds } from '../settlement/settlement.js'
+
+/** Stored vouchers are redeemed this long after the first new one (and at shutdown). */
+const SETTLEMENT_ROUND_MS = 2000
 import { errorMessage } from '../util/errors.js'
 import { PASSPHRASE_ENV, unlockWallet, walletPath } from '../wallet/keystore.js'
 import { ApiServer, API_HOST } from './api-server.js'
@@ -37,14 +41,15 @@ export class Daemon {
     readonly engine: Engine,
     private readonly service: DaemonService,
     private readonly api: ApiServer,
-    readonly apiPort: number
+    readonly apiPort: number,
+    private readonly settlementRounds: SettlementRounds | undefined
   ) {}
 
   static async start (dataDir: string, settings: Settings, log: Logger): Promise<Daemon> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
-    let market: MarketConfig | undefined
+    let market: (MarketConfig & { rounds: SettlementRounds }) | undefined
     try {
       market = await marketConfig(dataDir, settings, store, log)
     } catch (err) {
@@ -85,7 +90,7 @@ export class Daemon {
       await store.close()
       throw err
     }
-    const daemon = new Daemon(dataDir, log, store, engine, service, api, apiPort)
+    const daemon = new Daemon(dataDir, log, store, engine, service, api, apiPort, market?.rounds)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
     daemon.resumeTimer = setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000)
     log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
@@ -100,6 +105,7 @@ export class Daemon {
       await this.api.close().catch((err: unknown) => this.log.warn('closing API failed', { error: errorMessage(err) }))
       await this.service.saveAllResume()
       await this.engine.stop()
+      await this.settlementRounds?.flush()
       await this.store.close()
       await rm(join(this.dataDir, API_FILE), { force: true })
       this.log.info('daemon stopped')
@@ -121,7 +127,7 @@ export class Daemon {
  * $BIDTORRENT_PASSPHRASE unlocks it. Without a wallet or a passphrase the daemon runs as a plain
  * BitTorrent client and says so; a wrong passphrase stops it (a silent fallback would hide a typo).
  */
-async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<MarketConfig | undefined> {
+async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<(MarketConfig & { rounds: SettlementRounds }) | undefined> {
   if (!settings.market) return undefined
   if (!existsSync(walletPath(dataDir))) {
     log.info('no wallet: the market is off (create one with "bidtorrent wallet create")')
@@ -134,8 +140,12 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
   }
   const wallet = await unlockWallet(dataDir, passphrase)
   const settlement = new EmbeddedSettlement(store, settings.embeddedCreditCap)
+  const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
+    (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }))
   log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
   return {
+    rounds,
+    onVoucherStored: () => rounds.markDirty(),
     identity: { wallet: wallet.tron, privateKey: wallet.privateKey, chainId: settings.embeddedChainId },
     settlement,
     store,

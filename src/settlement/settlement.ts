@@ -15,3 +15,59 @@ export interface Settlement {
   redeem (voucher: VoucherRecord): Promise<RedemptionRecord>
   redemptions (): Promise<RedemptionRecord[]>
 }
+
+/**
+ * Redeems, in rounds, every stored voucher worth more than what was redeemed on its channel. Rounds
+ * run apart from the transfer (a synced write per voucher on the hot path slowed it), after new
+ * vouchers arrive and at shutdown; redemption is idempotent, so a round cut short by a crash is
+ * simply run again.
+ */
+export class SettlementRounds {
+  private pending = false
+  private running: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+
+  constructor (
+    private readonly settlement: Settlement,
+    private readonly vouchers: () => Promise<VoucherRecord[]>,
+    private readonly intervalMs: number,
+    private readonly onError: (err: unknown) => void
+  ) {}
+
+  /** Something new to redeem: a round runs within the interval. */
+  markDirty (): void {
+    this.pending = true
+    if (this.timer || this.running) return
+    this.timer = setTimeout(() => { this.timer = undefined; void this.round() }, this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** Runs a round now (and waits for one in progress): at shutdown, and in tests. */
+  async flush (): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.running) await this.running
+    await this.round()
+  }
+
+  private async round (): Promise<void> {
+    if (this.running) return this.running
+    this.pending = false
+    this.running = (async () => {
+      try {
+        const redeemed = new Map((await this.settlement.redemptions()).map((record) => [record.channel, BigInt(record.amount)]))
+        for (const voucher of await this.vouchers()) {
+          if (voucher.backend !== this.settlement.backend) continue
+          if ((redeemed.get(voucher.channel) ?? -1n) >= BigInt(voucher.amount)) continue
+          await this.settlement.redeem(voucher)
+        }
+      } catch (err) {
+        this.onError(err)
+      } finally {
+        this.running = undefined
+      }
+      if (this.pending) this.markDirty()
+    })()
+    return this.running
+  }
+}

@@ -1,0 +1,130 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Trx } from 'tronweb'
+import type { TorrentView, VoucherTotals } from '../../src/daemon/service.js'
+import { addressOfPrivateKey } from '../../src/market/address.js'
+import { BYTES_PER_PRICE_UNIT } from '../../src/market/price.js'
+import { NO_CONTRACT, VOUCHER_TYPES, channelIdFor, signVoucher, signedBy } from '../../src/market/voucher.js'
+import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js'
+import { runCli, waitFor } from '../../test/helpers/process.js'
+import { CleanupStack } from '../lib/cleanup.js'
+import { warmPageCache } from '../lib/page-cache.js'
+import { median } from '../lib/proc.js'
+
+const PASSPHRASE = 'bench market passphrase'
+/** The seller's floor, base units per MiB: with one bidder the uniform clearing price is the floor. */
+const FLOOR = 1_000_000n
+
+export interface MarketResult {
+  readonly verificationsPerSecond: number
+  readonly tronwebVerificationsPerSecond: number
+  readonly signaturesPerSecond: number
+  readonly secondsWithBids: readonly number[]
+  readonly secondsWithoutExtension: readonly number[]
+  /** Median time without the extension / median time with bids and vouchers (1 = no overhead). */
+  readonly throughputRatio: number
+  readonly vouchersPerRun: number
+  /** Paid − verified bytes × rate, in base units, for every run with bids (goal: all zero). */
+  readonly paymentErrors: readonly string[]
+}
+
+/** Voucher signatures verified a second by the daemon's verifier, and by tronweb's pure-JS one. */
+function verificationRates (): Pick<MarketResult, 'verificationsPerSecond' | 'tronwebVerificationsPerSecond' | 'signaturesPerSecond'> {
+  const key = '0b2f8ad3c1a7bd1c8c8f3f2f7fd5a2c5c3f6e4b1b5a7e0d9c8b7a6f5e4d3c2b1'
+  const payer = addressOfPrivateKey(key)
+  const domain = { chainId: 0, verifyingContract: NO_CONTRACT }
+  const channel = channelIdFor(payer, payer, '00'.repeat(20))
+  let started = performance.now()
+  const vouchers = Array.from({ length: 2000 }, (_, i) => signVoucher(key, domain, { channel, nonce: i + 1, amount: BigInt(i) * 1000n }))
+  const signaturesPerSecond = vouchers.length / ((performance.now() - started) / 1000)
+  started = performance.now()
+  let verified = 0
+  while (performance.now() - started < 2000) for (const voucher of vouchers) if (signedBy(domain, voucher, payer)) verified++
+  const verificationsPerSecond = verified / ((performance.now() - started) / 1000)
+  const tronDomain = { name: 'bidtorrent', version: '1', chainId: 0, verifyingContract: NO_CONTRACT }
+  started = performance.now()
+  let tronwebVerified = 0
+  for (const voucher of vouchers.slice(0, 100)) {
+    const value = { channelId: `0x${Buffer.from(voucher.channel).toString('hex')}`, nonce: voucher.nonce, amount: voucher.amount.toString() }
+    if (Trx.verifyTypedData(tronDomain, VOUCHER_TYPES, value, `0x${Buffer.from(voucher.signature).toString('hex')}`, payer)) tronwebVerified++
+  }
+  const tronwebVerificationsPerSecond = tronwebVerified / ((performance.now() - started) / 1000)
+  return { verificationsPerSecond, tronwebVerificationsPerSecond, signaturesPerSecond }
+}
+
+async function withWallet (cleanup: CleanupStack): Promise<RunningDaemon> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-market-'))
+  cleanup.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const created = await runCli(['wallet', 'create', '--data-dir', dataDir], { BIDTORRENT_PASSPHRASE: PASSPHRASE })
+  if (created.code !== 0) throw new Error(`wallet create failed: ${created.stderr}`)
+  return startDaemon(cleanup, { dataDir, args: ['--log-level', 'warn'], env: { BIDTORRENT_PASSPHRASE: PASSPHRASE } })
+}
+
+/** One download from the market seller, with a bid (and a voucher per verified piece) or with the extension off. */
+async function download (torrentFile: string, seller: RunningDaemon, bytes: number, withBids: boolean, warm: boolean): Promise<{ seconds: number, paymentError: bigint | undefined }> {
+  const cleanup = new CleanupStack()
+  try {
+    const leecher = withBids
+      ? await withWallet(cleanup)
+      : await startDaemon(cleanup, { args: ['--log-level', 'warn'], env: { BIDTORRENT_MARKET: 'false' } })
+    const out = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-market-out-'))
+    cleanup.teardown(() => rm(out, { recursive: true, force: true }))
+    if (warm) await warmPageCache(out, bytes)
+    const torrent = await leecher.api.request<TorrentView>('POST', '/v1/torrents', {
+      torrent: (await readFile(torrentFile)).toString('base64'),
+      directory: out,
+      peers: [`127.0.0.1:${seller.peerPort}`],
+      ...(withBids ? { bid: (FLOOR * 2n).toString(), budget: (10n ** 21n).toString() } : {})
+    })
+    const done = await waitFor('the market leecher to finish', async () => {
+      const status = await leecher.torrent(torrent.infoHash)
+      return status.completedAt !== null ? status : undefined
+    }, 30 * 60_000, 100)
+    let paymentError: bigint | undefined
+    if (withBids) {
+      const owed = BigInt(bytes) * FLOOR / BYTES_PER_PRICE_UNIT
+      // The last voucher leaves just after the last piece is verified.
+      const paid = await waitFor('the last voucher', async () => {
+        const total = BigInt((await leecher.api.request<VoucherTotals>('GET', '/v1/spending')).total)
+        return total >= owed ? total : undefined
+      }, 30_000, 100).catch(async () => BigInt((await leecher.api.request<VoucherTotals>('GET', '/v1/spending')).total))
+      paymentError = paid - owed
+    }
+    await leecher.stop()
+    return { seconds: (done.completedAt! - done.startedAt) / 1000, paymentError }
+  } finally {
+    await cleanup.run()
+  }
+}
+
+/**
+ * The market's cost and correctness: (a) download time with a bid and a voucher per verified piece
+ * against the same download with the extension off, alternated; (b) how many vouchers a second the
+ * seller can verify; the payment error of every paid run.
+ */
+export async function runMarket (torrentFile: string, infoHash: string, dataDir: string, bytes: number, reps: number, warm: boolean): Promise<MarketResult> {
+  const rates = verificationRates()
+  console.log(`vouchers: ${rates.verificationsPerSecond.toFixed(0)} verified/s (tronweb's pure-JS verify: ${rates.tronwebVerificationsPerSecond.toFixed(0)}/s), ${rates.signaturesPerSecond.toFixed(0)} signed/s`)
+  const cleanup = new CleanupStack()
+  try {
+    const seller = await withWallet(cleanup)
+    await seller.api.request('POST', '/v1/torrents', { torrent: (await readFile(torrentFile)).toString('base64'), directory: dataDir, floor: FLOOR.toString() })
+    await waitFor('the market seller to check its data', async () => ((await seller.torrent(infoHash)).state === 'seeding' ? true : undefined), 600_000)
+    const withBids: number[] = []
+    const without: number[] = []
+    const errors: string[] = []
+    for (let rep = 1; rep <= reps; rep++) {
+      const paid = await download(torrentFile, seller, bytes, true, warm)
+      withBids.push(paid.seconds)
+      errors.push((paid.paymentError ?? 0n).toString())
+      const free = await download(torrentFile, seller, bytes, false, warm)
+      without.push(free.seconds)
+      console.log(`rep ${rep}  market: with bids ${paid.seconds.toFixed(2)} s (payment error ${paid.paymentError} base units), extension off ${free.seconds.toFixed(2)} s`)
+    }
+    const pieces = Math.ceil(bytes / (1024 * 1024))
+    return { ...rates, secondsWithBids: withBids, secondsWithoutExtension: without, throughputRatio: median(without) / median(withBids), vouchersPerRun: pieces, paymentErrors: errors }
+  } finally {
+    await cleanup.run()
+  }
+}
