@@ -4,7 +4,8 @@ import type { TorrentView, VoucherTotals } from '../src/daemon/service.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
 import { startDaemon, tempDir, waitComplete, type RunningDaemon } from './helpers/daemon.js'
-import { writeFixture } from './helpers/fixture.js'
+import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { startLibtorrent } from './helpers/clients.js'
 import { runCli, waitFor, type Cleanup } from './helpers/process.js'
 
 const PASSPHRASE = 'market test passphrase'
@@ -82,4 +83,33 @@ t.test('without a bid nothing is paid, and a bid without a budget is refused', a
   await waitComplete(buyer.daemon, torrent.infoHash)
   const spending = await buyer.daemon.api.request<VoucherTotals>('GET', '/v1/spending')
   t.equal(spending.total, '0', 'a free peer downloads and pays nothing')
+})
+
+t.test('a libtorrent peer downloads as usual from a seeder that is serving a bidder', async (t) => {
+  const work = await tempDir(t)
+  const files = [{ path: 'release.bin', size: 20 * MiB + 777 }]
+  await writeFixture(join(work, 'source'), files)
+  const seller = await marketDaemon(t)
+  const buyer = await marketDaemon(t)
+  const seeded = await runCli(['seed', join(work, 'source', 'release.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
+  t.equal(seeded.code, 0, seeded.stderr)
+  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const added = await runCli(['add', torrent.magnet, '--out', join(work, 'bt'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
+    '--bid', '3000', '--budget', '1BTT', '--data-dir', buyer.daemon.dataDir])
+  t.equal(added.code, 0, added.stderr)
+  const libtorrent = await startLibtorrent(t, ['--mode', 'download', '--magnet', torrent.magnet, '--save', join(work, 'lt'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`])
+  const result = await libtorrent.done
+  t.equal(result.failed, 0, 'libtorrent saw no failed pieces')
+  t.same(await sameFiles(join(work, 'source'), join(work, 'lt'), files), [], 'libtorrent\'s copy is byte-equal')
+  await waitComplete(buyer.daemon, torrent.infoHash)
+  // The bidder may also have fetched pieces from libtorrent (free): it owes the seller for exactly
+  // the bytes the seller sent it, which its own ledger shows, and must have paid exactly that.
+  const settled = await waitFor('the bidder\'s last voucher', async () => {
+    const peers = await buyer.daemon.api.request<PeerInfo[]>('GET', `/v1/torrents/${torrent.infoHash}/peers`)
+    const sellerView = peers.find((peer) => peer.market?.wallet === seller.wallet)?.market
+    const totals = await buyer.daemon.api.request<VoucherTotals>('GET', '/v1/spending')
+    return sellerView && sellerView.owedToThem !== '0' && sellerView.paidToThem === sellerView.owedToThem && totals.total === sellerView.paidToThem ? sellerView : undefined
+  }, 60_000)
+  t.ok(BigInt(settled.paidToThem) <= BigInt(files[0]!.size) * 1000n / BYTES_PER_PRICE_UNIT, 'never more than the whole file at the rate')
+  t.pass(`the bidder paid exactly what it owed the seller (${settled.paidToThem} base units), beside the free libtorrent peer`)
 })

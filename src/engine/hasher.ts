@@ -7,8 +7,8 @@ const WORKER_URL = new URL('./hash-worker.js', import.meta.url)
 const BACKLOG_PER_THREAD = 4
 /** Threads past the first stop after this long without work. */
 const IDLE_THREAD_MS = 30_000
-/** A hash thread allocates next to nothing (pieces arrive in shared memory): a small heap is plenty. */
-const HASH_THREAD_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 }
+/** A hash thread allocates next to nothing (pieces arrive in shared memory): a small young generation is plenty. */
+const HASH_THREAD_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 }
 
 interface PendingHash {
   resolve (valid: boolean): void
@@ -66,7 +66,9 @@ export class PieceHasher {
   }
 
   private spawn (): HashThread {
-    const thread = new HashThread(new Worker(WORKER_URL, { resourceLimits: HASH_THREAD_LIMITS }))
+    // No inherited Node flags: a loader the parent runs under (a test runner's TypeScript hook, say)
+    // has no business in a thread that only hashes, and once ran it out of its heap.
+    const thread = new HashThread(new Worker(WORKER_URL, { resourceLimits: HASH_THREAD_LIMITS, execArgv: [] }))
     this.threads.push(thread)
     thread.worker.on('message', (reply: HashReply) => {
       const pending = thread.pending.get(reply.id)

@@ -816,13 +816,18 @@ export class Torrent extends EventEmitter {
     piece.verifying = true
     const data = piece.buffer.subarray(0, piece.length)
     const expected = meta.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20)
-    let valid = false
-    try {
-      valid = await this.init.hasher.verify(data, expected)
-    } catch (err) {
-      this.log.error('hashing failed', { infoHash: this.infoHash, piece: piece.index, error: errorMessage(err) })
+    let valid: boolean | undefined
+    // A hash thread that dies (it is restarted) says nothing about the data: try once more, and if
+    // hashing still fails, fetch the piece again without blaming its senders.
+    for (let attempt = 1; attempt <= 2 && valid === undefined; attempt++) {
+      try {
+        valid = await this.init.hasher.verify(data, expected)
+      } catch (err) {
+        this.log.error('hashing failed', { infoHash: this.infoHash, piece: piece.index, attempt, error: errorMessage(err) })
+      }
     }
     if (this.destroyed || this.inProgress.get(piece.index) !== piece) return
+    if (valid === undefined) return this.resetPiece(piece)
     if (!valid) return this.onHashFailure(piece)
     try {
       await this.storage!.writePiece(piece.index, data)
@@ -861,6 +866,11 @@ export class Torrent extends EventEmitter {
       this.strikes.set(address, strikes)
       if (strikes >= this.init.settings.banAfterHashFailures) this.ban(address, `${strikes} pieces failed their hash check`)
     }
+    this.resetPiece(piece)
+  }
+
+  /** Forgets every block of a piece, so it is fetched again from scratch. */
+  private resetPiece (piece: PieceProgress): void {
     piece.received.fill(0)
     piece.requested.fill(0)
     piece.senders.fill(undefined)
