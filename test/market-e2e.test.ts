@@ -12,11 +12,11 @@ const PASSPHRASE = 'market test passphrase'
 const MiB = 1024 * 1024
 
 /** A daemon with its own wallet, unlocked from the environment as an unattended daemon is. */
-async function marketDaemon (t: Cleanup): Promise<{ daemon: RunningDaemon, wallet: string }> {
+async function marketDaemon (t: Cleanup, env: NodeJS.ProcessEnv = {}): Promise<{ daemon: RunningDaemon, wallet: string }> {
   const dataDir = await tempDir(t, 'bidtorrent-market-')
   const created = await runCli(['wallet', 'create', '--data-dir', dataDir, '--json'], { BIDTORRENT_PASSPHRASE: PASSPHRASE })
   if (created.code !== 0) throw new Error(`wallet create failed: ${created.stderr}`)
-  const daemon = await startDaemon(t, { dataDir, env: { BIDTORRENT_PASSPHRASE: PASSPHRASE } })
+  const daemon = await startDaemon(t, { dataDir, env: { BIDTORRENT_PASSPHRASE: PASSPHRASE, ...env } })
   return { daemon, wallet: (JSON.parse(created.stdout) as { tron: string }).tron }
 }
 
@@ -112,4 +112,27 @@ t.test('a libtorrent peer downloads as usual from a seeder that is serving a bid
   }, 60_000)
   t.ok(BigInt(settled.paidToThem) <= BigInt(files[0]!.size) * 1000n / BYTES_PER_PRICE_UNIT, 'never more than the whole file at the rate')
   t.pass(`the bidder paid exactly what it owed the seller (${settled.paidToThem} base units), beside the free libtorrent peer`)
+})
+
+t.test('auto-bid (opt-in) bids from the budget left over the data left, and stays within the budget', async (t) => {
+  const work = await tempDir(t)
+  const size = 16 * MiB
+  await writeFixture(join(work, 'source'), [{ path: 'auto.bin', size }])
+  const seller = await marketDaemon(t)
+  const buyer = await marketDaemon(t, { BIDTORRENT_AUTO_BID: 'true' })
+  const seeded = await runCli(['seed', join(work, 'source', 'auto.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
+  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const refused = await runCli(['bid', torrent.infoHash, 'auto', '--budget', '100000', '--data-dir', seller.daemon.dataDir])
+  t.match(refused.stderr, /auto-bid is off/, 'a daemon without the setting refuses an auto bid')
+  // 100,000 base units over 16 MiB: the auto bid starts at 6,250 a MiB, above the floor of 1,000.
+  const added = await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
+    '--bid', 'auto', '--budget', '100000', '--data-dir', buyer.daemon.dataDir])
+  t.equal(added.code, 0, added.stderr)
+  await waitComplete(buyer.daemon, torrent.infoHash)
+  const expected = BigInt(size) * 1000n / BYTES_PER_PRICE_UNIT
+  const spent = await waitFor('the last voucher', async () => {
+    const total = BigInt((await buyer.daemon.api.request<VoucherTotals>('GET', '/v1/spending')).total)
+    return total === expected ? total : undefined
+  }, 60_000)
+  t.equal(spent, expected, 'as the only bidder it paid the floor for every verified byte, within the budget')
 })

@@ -170,7 +170,7 @@ export function buildProgram (): Command {
     .option('--paused', 'add without starting')
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--download-limit <rate>', 'download limit for this torrent')
-    .option('--bid <price>', 'pay seeders this much per verified MiB, e.g. 0.002BTT/MiB (needs --budget)')
+    .option('--bid <price>', 'pay seeders this much per verified MiB, e.g. 0.002BTT/MiB, or "auto" (setting autoBid); needs --budget')
     .option('--budget <amount>', 'the most this download may spend, e.g. 5BTT')
     .option('--floor <price>', 'when seeding it, the lowest bid to sell upload slots for')
     .action(async (source: string, options: CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }) => {
@@ -310,7 +310,8 @@ function marketOptions (options: MarketFlags): Record<string, string> {
       throw new UsageError(`--${flag}: ${errorMessage(err)}`)
     }
   }
-  const fields = { ...checked('bid', options.bid, parsePrice), ...checked('budget', options.budget, parseAmount), ...checked('floor', options.floor, parsePrice) }
+  const bid = options.bid?.trim().toLowerCase() === 'auto' ? { bid: 'auto' } : checked('bid', options.bid, parsePrice)
+  const fields = { ...bid, ...checked('budget', options.budget, parseAmount), ...checked('floor', options.floor, parsePrice) }
   if (fields.bid !== undefined && fields.bid !== '0' && (fields.budget === undefined || fields.budget === '0')) {
     throw new UsageError('--bid needs --budget: the daemon never spends without a limit')
   }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { read } from 'read'
 import { UsageError, errorMessage } from '../util/errors.js'
-import { PASSPHRASE_ENV } from '../wallet/keystore.js'
+import { PASSPHRASE_ENV } from '../wallet/paths.js'
 
 
 /** The wallet passphrase: $BIDTORRENT_PASSPHRASE for unattended use, else a hidden prompt (twice when `confirm`). */

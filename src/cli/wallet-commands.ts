@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { createWallet, walletAddresses, walletPath, type WalletAddresses } from '../wallet/keystore.js'
+import type { WalletAddresses } from '../wallet/keystore.js'
+import { walletPath } from '../wallet/paths.js'
 import { common, dataDirOf, print, type CommonOptions } from './options.js'
 import { askPassphrase, askPrivateKey } from './secrets.js'
 
@@ -8,7 +9,7 @@ function describe (addresses: WalletAddresses, dataDir: string): string {
   return `TRON address: ${addresses.tron}\nEVM address:  ${addresses.evm}\nkeystore:     ${walletPath(dataDir)}`
 }
 
-/** `wallet create|import|address`: they work on the data directory's keystore, with or without a running daemon. */
+/** `wallet create|import|address`: they work on the data directory's keystore, with or without a running daemon (loaded on use: it is heavy). */
 export function addWalletCommands (program: Command): void {
   const wallet = program.command('wallet').description('the key that signs payments (an encrypted keystore in the data directory)')
 
@@ -18,6 +19,7 @@ export function addWalletCommands (program: Command): void {
       const dataDir = dataDirOf(options)
       const passphrase = await askPassphrase(true)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      const { createWallet } = await import('../wallet/keystore.js')
       const addresses = await createWallet(dataDir, passphrase)
       print(options, { ...addresses, keystore: walletPath(dataDir) }, () => `created a wallet\n${describe(addresses, dataDir)}`)
     })
@@ -30,6 +32,7 @@ export function addWalletCommands (program: Command): void {
       const privateKey = await askPrivateKey(options.keyFile)
       const passphrase = await askPassphrase(true)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      const { createWallet } = await import('../wallet/keystore.js')
       const addresses = await createWallet(dataDir, passphrase, privateKey)
       print(options, { ...addresses, keystore: walletPath(dataDir) }, () => `imported the key\n${describe(addresses, dataDir)}`)
     })
@@ -38,6 +41,7 @@ export function addWalletCommands (program: Command): void {
     .description('show the wallet\'s TRON and EVM addresses (no passphrase needed)')
     .action(async (options: CommonOptions) => {
       const dataDir = dataDirOf(options)
+      const { walletAddresses } = await import('../wallet/keystore.js')
       const addresses = await walletAddresses(dataDir)
       print(options, addresses, () => describe(addresses, dataDir))
     })

@@ -1,24 +1,23 @@
+import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile, rename, chmod } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'winston'
+import { thresholdsFrom } from '../accounting/ledger.js'
 import { bidChoker } from '../choker/bid.js'
 import type { Settings } from '../config/settings.js'
 import { Engine } from '../engine/engine.js'
 import { engineSettingsFrom } from '../engine/settings-from-config.js'
-import { existsSync } from 'node:fs'
-import { thresholdsFrom } from '../accounting/ledger.js'
 import type { MarketConfig } from '../market/torrent-market.js'
-import { EmbeddedSettlement } from '../settlement/embedded.js'
-import { SettlementRounds } from '../settlement/settlement.js'
-
-/** Stored vouchers are redeemed this long after the first new one (and at shutdown). */
-const SETTLEMENT_ROUND_MS = 2000
+import type { SettlementRounds } from '../settlement/settlement.js'
 import { errorMessage } from '../util/errors.js'
-import { PASSPHRASE_ENV, unlockWallet, walletPath } from '../wallet/keystore.js'
+import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
 import { DaemonService } from './service.js'
 import { StateStore } from './store.js'
+
+/** Stored vouchers are redeemed this long after the first new one (and at shutdown). */
+const SETTLEMENT_ROUND_MS = 2000
 
 export const API_FILE = 'api.json'
 export const VERSION = '0.1.0'
@@ -65,7 +64,7 @@ export class Daemon {
       throw err
     }
     const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
-    const service = new DaemonService(engine, store, downloads, log, market)
+    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid)
     await service.restore()
     const token = randomBytes(32).toString('hex')
     let apiPort = 0
@@ -138,6 +137,10 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     log.warn(`a wallet exists but ${PASSPHRASE_ENV} is not set: the market is off`)
     return undefined
   }
+  // Loaded only now: the wallet and the market's signing code are heavy, and plain daemons skip them.
+  const [{ unlockWallet }, { EmbeddedSettlement }, { SettlementRounds }] = await Promise.all([
+    import('../wallet/keystore.js'), import('../settlement/embedded.js'), import('../settlement/settlement.js')
+  ])
   const wallet = await unlockWallet(dataDir, passphrase)
   const settlement = new EmbeddedSettlement(store, settings.embeddedCreditCap)
   const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
@@ -151,6 +154,7 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     store,
     auction: { clearing: settings.marketClearing, reservedShare: settings.marketReservedShare, minReservedSlots: settings.marketMinReservedSlots },
     defaultFloor: settings.marketFloor,
+    autoBidSpendingRate: settings.autoBidSpendingRate,
     thresholds: thresholdsFrom(settings.paymentThreshold, settings.paymentTolerancePercent)
   }
 }

@@ -8,7 +8,7 @@ import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type Torren
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, priceSchema, rateSchema } from '../config/schemas.js'
-import { TorrentMarket, type MarketConfig } from '../market/torrent-market.js'
+import type { MarketConfig, TorrentMarket } from '../market/torrent-market.js'
 import { isPeerAddress } from '../util/address.js'
 import type { StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
@@ -24,7 +24,7 @@ export const addRequestSchema = z.object({
   paused: z.boolean().default(false),
   uploadLimit: rateSchema.default(0),
   downloadLimit: rateSchema.default(0),
-  bid: priceSchema.optional(),
+  bid: z.union([z.literal('auto'), priceSchema]).optional(),
   budget: amountSchema.optional(),
   floor: priceSchema.optional()
 }).strict()
@@ -48,7 +48,7 @@ export const limitsRequestSchema = z.object({
 
 export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
 
-export const bidRequestSchema = z.object({ price: priceSchema, budget: amountSchema.optional() }).strict()
+export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), priceSchema]), budget: amountSchema.optional() }).strict()
 
 /** A torrent's market settings and what it has spent, amounts in base units as decimal strings. */
 export interface TorrentMarketView {
@@ -77,7 +77,9 @@ export class DaemonService {
     private readonly defaultDirectory: string,
     private readonly log: Logger,
     /** Absent when the daemon has no unlocked wallet: torrents then trade nothing. */
-    private readonly market?: MarketConfig
+    private readonly market?: MarketConfig,
+    /** `--bid auto` is opt-in (setting autoBid). */
+    private readonly autoBidAllowed = false
   ) {}
 
   /** Brings back every stored torrent, with its resume data. */
@@ -172,10 +174,11 @@ export class DaemonService {
     return torrent
   }
 
-  private marketFields (body: { bid?: bigint | undefined, budget?: bigint | undefined, floor?: bigint | undefined }): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
+  private marketFields (body: { bid?: bigint | 'auto' | undefined, budget?: bigint | undefined, floor?: bigint | undefined }): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
     if ((body.bid !== undefined || body.floor !== undefined) && !this.market) {
       throw new UsageError('the market is off in this daemon: it needs a wallet ("bidtorrent wallet create") and $BIDTORRENT_PASSPHRASE when it starts')
     }
+    if (body.bid === 'auto' && !this.autoBidAllowed) throw new UsageError('auto-bid is off in this daemon (setting autoBid); give a price instead')
     return {
       ...(body.bid !== undefined ? { bid: body.bid.toString() } : {}),
       ...(body.budget !== undefined ? { budget: body.budget.toString() } : {}),
@@ -188,7 +191,9 @@ export class DaemonService {
     if (!config) return {}
     let spentBefore = 0n
     for (const voucher of await config.store.sentVouchers.all()) if (voucher.infoHash === record.infoHash) spentBefore += BigInt(voucher.amount)
-    const options = { bid: BigInt(record.bid ?? '0'), budget: BigInt(record.budget ?? '0'), floor: record.floor !== undefined ? BigInt(record.floor) : undefined }
+    const auto = record.bid === 'auto'
+    const options = { bid: auto ? 0n : BigInt(record.bid ?? '0'), auto, budget: BigInt(record.budget ?? '0'), floor: record.floor !== undefined ? BigInt(record.floor) : undefined }
+    const { TorrentMarket } = await import('../market/torrent-market.js')
     return { market: (requestRechoke) => new TorrentMarket(record.infoHash, config, options, spentBefore, requestRechoke, this.log) }
   }
 
@@ -197,11 +202,14 @@ export class DaemonService {
     const torrent = this.find(id)
     const body = parseInput(bidRequestSchema, input)
     if (!torrent.market) throw new UsageError('the market is off in this daemon: it needs a wallet and $BIDTORRENT_PASSPHRASE when it starts')
+    if (body.price === 'auto' && !this.autoBidAllowed) throw new UsageError('auto-bid is off in this daemon (setting autoBid); give a price instead')
     if (body.budget !== undefined) torrent.market.options.budget = body.budget
-    if (body.price > 0n && torrent.market.options.budget <= torrent.market.totalSpent) {
+    if (body.price !== 0n && torrent.market.options.budget <= torrent.market.totalSpent) {
       throw new UsageError('this torrent has no budget left; give a larger --budget with the bid')
     }
-    torrent.market.setBid(body.price)
+    torrent.market.options.auto = body.price === 'auto'
+    if (body.price === 'auto') torrent.market.autoBid(torrent.bytesLeft())
+    else torrent.market.setBid(body.price)
     await this.updateRecord(torrent.infoHash, { bid: body.price.toString(), budget: torrent.market.options.budget.toString() })
     return this.view(torrent)
   }

@@ -230,6 +230,11 @@ export class Torrent extends EventEmitter {
     this.market = init.market?.(() => this.requestRechoke())
   }
 
+  /** Bytes still to verify (an estimate that counts the last piece as whole; large before metadata). */
+  bytesLeft (): number {
+    return this.meta ? Math.max(0, this.meta.length - this.haveCount * this.meta.pieceLength) : Number.MAX_SAFE_INTEGER
+  }
+
   /** A bid or a debt changed: rechoke at once (at most once a turn of the event loop), not at the next tick. */
   requestRechoke (): void {
     if (this.rechokeSoon) return
@@ -1110,6 +1115,7 @@ export class Torrent extends EventEmitter {
       this.fillRequests(peer)
     }
     if (now - this.lastRechokeAt >= rechokeIntervalMs) this.rechoke(now)
+    if (this.market && !this.complete) this.market.autoBid(this.bytesLeft())
     this.connectMore()
   }
 
@@ -1148,6 +1154,8 @@ export class Torrent extends EventEmitter {
       return
     }
     this.state = this.pausedByUser ? 'paused' : this.runningState()
+    // An auto bid is set as soon as the size is known, not at the first tick: a fast download may be over by then.
+    if (this.state === 'downloading') this.market?.autoBid(this.bytesLeft())
     this.emit('state', this.state)
     if (this.complete) this.emit('done')
   }

@@ -10,6 +10,7 @@ import type { Settlement } from '../settlement/settlement.js'
 import { errorMessage } from '../util/errors.js'
 import { judgeVoucher } from './acceptance.js'
 import { PROTOCOL_VERSION, type BidMessage, type MarketHandshake, type MarketMessage, type RejectCode, type VoucherMessage } from './codec.js'
+import { autoBid, shouldRebid } from './bidding.js'
 import { MarketExtension, marketExtension } from './extension.js'
 import { NO_CONTRACT, channelIdFor, signVoucher, type VoucherDomain } from './voucher.js'
 
@@ -30,12 +31,16 @@ export interface MarketConfig {
   readonly thresholds: DebtThresholds
   /** A verified voucher was stored: settlement redeems it in its next round. */
   readonly onVoucherStored: () => void
+  /** Share of the remaining budget auto-bid may commit (the whitepaper's spending rate, 0 to 1). */
+  readonly autoBidSpendingRate: number
 }
 
 /** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */
 export interface TorrentMarketOptions {
   /** Base units per MiB; 0 = no bid (the daemon never spends without one). */
   bid: bigint
+  /** The user asked for `--bid auto`: the bid follows the budget left over the data left. */
+  auto: boolean
   /** The most this torrent may spend, base units. */
   budget: bigint
   /** Our floor when selling; undefined = the daemon's default. */
@@ -261,6 +266,17 @@ export class TorrentMarket {
       owedToThem: ((state?.paidBefore ?? 0n) + totalOwed(ledger)).toString(),
       paidToThem: ((state?.paidBefore ?? 0n) + ledger.paid).toString()
     }
+  }
+
+  /**
+   * Auto-bid (the BTT whitepaper's rule): spending rate × budget left / MiB left, re-bid only on a
+   * move of more than 10%. Called about once a second with what is left to download.
+   */
+  autoBid (bytesLeft: number): void {
+    if (!this.options.auto) return
+    const left = this.options.budget > this.spent ? this.options.budget - this.spent : 0n
+    const proposed = autoBid(this.config.autoBidSpendingRate, left, bytesLeft)
+    if (shouldRebid(this.options.bid, proposed)) this.setBid(proposed)
   }
 
   /** A changed bid: sent to every seller at once. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { walletPath } from './paths.js'
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson } from 'ethers'
 import { accountBytes, addressOfPrivateKey, tronAddressOf } from '../market/address.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
@@ -12,9 +12,6 @@ import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
  * EVM wallets can import the file as it is.
  */
 
-export const WALLET_FILE = 'wallet.json'
-/** Where an unattended daemon (or CLI) finds the wallet's passphrase. */
-export const PASSPHRASE_ENV = 'BIDTORRENT_PASSPHRASE'
 export const MIN_PASSPHRASE_LENGTH = 8
 
 export interface WalletAddresses {
@@ -31,10 +28,6 @@ export interface UnlockedWallet extends WalletAddresses {
 
 export class WalletError extends BidtorrentError {
   constructor (message: string, options?: { cause?: unknown }) { super('EWALLET', message, options) }
-}
-
-export function walletPath (dataDir: string): string {
-  return join(dataDir, WALLET_FILE)
 }
 
 function addressesOf (privateKey: string): WalletAddresses {
