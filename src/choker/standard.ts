@@ -1,4 +1,4 @@
-import type { ChokeDecision, Choker, ChokerContext, ChokerState, PeerSnapshot, SlotKind } from './types.js'
+import type { Choker, ChokerContext, ChokerState, PeerSnapshot, SlotKind } from './types.js'
 
 /** Peers connected this recently are three times as likely to get the optimistic slot (they have nothing to trade yet). */
 const NEWCOMER_WINDOW_MS = 60_000

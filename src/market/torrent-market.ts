@@ -167,10 +167,10 @@ export class TorrentMarket {
       pendingVoucher: undefined
     }
     this.peers.set(peer, state)
-    extension.on('handshake', (remote) => { state.remote = remote; this.onHandshake(peer, state) })
+    extension.on('handshake', (remote) => { state.remote = remote; this.onHandshake(state) })
     extension.on('message', (message) => this.onMessage(peer, state, message))
     extension.on('malformed', (error) => this.log.warn('dropped a malformed market message', { infoHash: this.infoHash, peer: peer.address, error }))
-    if (state.remote) this.onHandshake(peer, state)
+    if (state.remote) this.onHandshake(state)
   }
 
   detach (peer: Peer): void {
@@ -282,19 +282,19 @@ export class TorrentMarket {
   /** A changed bid: sent to every seller at once. */
   setBid (price: bigint): void {
     this.options.bid = price
-    for (const [peer, state] of this.peers) this.maybeBid(peer, state)
+    for (const state of this.peers.values()) this.maybeBid(state)
   }
 
   // ---------------------------------------------------------------- messages
 
-  private onHandshake (peer: Peer, state: PeerMarketState): void {
-    this.maybeBid(peer, state)
+  private onHandshake (state: PeerMarketState): void {
+    this.maybeBid(state)
     this.enqueue(state, () => this.resumeChannel(state))
   }
 
   private onMessage (peer: Peer, state: PeerMarketState, message: MarketMessage): void {
     switch (message.type) {
-      case 'bid': return this.onBid(peer, state, message)
+      case 'bid': return this.onBid(state, message)
       case 'bid-response':
         state.rateFromThem = message.rank > 0 && message.rank <= message.paidSlots ? message.rate : 0n
         return
@@ -325,7 +325,7 @@ export class TorrentMarket {
     state.extension.send({ type: 'reject', code, about, reason })
   }
 
-  private onBid (peer: Peer, state: PeerMarketState, bid: BidMessage): void {
+  private onBid (state: PeerMarketState, bid: BidMessage): void {
     const remote = state.remote!
     const refuse = (code: RejectCode, reason: string): void => {
       state.bid = undefined
@@ -380,7 +380,7 @@ export class TorrentMarket {
 
   // ---------------------------------------------------------------- paying
 
-  private maybeBid (peer: Peer, state: PeerMarketState): void {
+  private maybeBid (state: PeerMarketState): void {
     const remote = state.remote
     if (!remote || remote.floor === undefined || state.bidSent < 0n) return
     if (remote.wallet === this.config.identity.wallet || remote.chainId !== this.config.identity.chainId) return
