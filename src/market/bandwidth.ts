@@ -1,0 +1,46 @@
+import type { SlotKind } from '../choker/types.js'
+
+export interface UploadDemand {
+  readonly id: string
+  readonly kind: SlotKind
+  /** Bytes per second the peer can take (its own download capacity, or what it has asked for). */
+  readonly demand: number
+}
+
+/** Equal shares of `capacity` among `peers`, none above its demand, leftovers passed on (water-filling). */
+function fill (capacity: number, peers: readonly UploadDemand[], into: Map<string, number>): number {
+  const need = (peer: UploadDemand): number => peer.demand - (into.get(peer.id) ?? 0)
+  let left = capacity
+  let open = peers.filter((peer) => need(peer) > 0).sort((a, b) => need(a) - need(b))
+  while (open.length > 0 && left > 1e-9) {
+    const share = left / open.length
+    const smallest = open[0]!
+    const wanted = need(smallest)
+    if (wanted <= share) {
+      into.set(smallest.id, smallest.demand)
+      left -= wanted
+      open = open.slice(1)
+    } else {
+      for (const peer of open) into.set(peer.id, (into.get(peer.id) ?? 0) + share)
+      left = 0
+    }
+  }
+  return left
+}
+
+/**
+ * How a capped seller splits its upload rate among unchoked peers: the free class (regular and
+ * optimistic slots, never sold) gets `reservedShare` of it and the paid slots the rest, each class in
+ * equal shares. Work-conserving: what one class cannot use goes to the other, so a seller with no
+ * bidders serves free peers at full speed, and bidders never leave capacity idle.
+ */
+export function shareUpload (capacity: number, peers: readonly UploadDemand[], reservedShare: number): Map<string, number> {
+  const rates = new Map<string, number>(peers.map((peer) => [peer.id, 0]))
+  const paid = peers.filter((peer) => peer.kind === 'paid')
+  const free = peers.filter((peer) => peer.kind !== 'paid')
+  const freeBudget = paid.length === 0 ? capacity : free.length === 0 ? 0 : capacity * reservedShare
+  const freeLeft = fill(freeBudget, free, rates)
+  const paidLeft = fill(capacity - freeBudget + freeLeft, paid, rates)
+  if (paidLeft > 1e-9) fill(paidLeft, free, rates)
+  return rates
+}
