@@ -1,14 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { Trx } from 'tronweb'
-import type { TorrentView, VoucherTotals } from '../../src/daemon/service.js'
+import type { VoucherTotals } from '../../src/daemon/service.js'
 import { addressOfPrivateKey } from '../../src/market/address.js'
 import { BYTES_PER_PRICE_UNIT } from '../../src/market/price.js'
 import { NO_CONTRACT, VOUCHER_TYPES, channelIdFor, signVoucher, signedBy } from '../../src/market/voucher.js'
-import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js'
+import { startDaemon, tempDir, type RunningDaemon } from '../../test/helpers/daemon.js'
 import { runCli, waitFor } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
+import { downloadWith } from '../lib/leecher.js'
 import { warmPageCache } from '../lib/page-cache.js'
 import { median } from '../lib/proc.js'
 
@@ -54,8 +53,7 @@ function verificationRates (): Pick<MarketResult, 'verificationsPerSecond' | 'tr
 }
 
 async function withWallet (cleanup: CleanupStack): Promise<RunningDaemon> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-market-'))
-  cleanup.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const dataDir = await tempDir(cleanup, 'bidtorrent-bench-market-')
   const created = await runCli(['wallet', 'create', '--data-dir', dataDir], { BIDTORRENT_PASSPHRASE: PASSPHRASE })
   if (created.code !== 0) throw new Error(`wallet create failed: ${created.stderr}`)
   return startDaemon(cleanup, { dataDir, args: ['--log-level', 'warn'], env: { BIDTORRENT_PASSPHRASE: PASSPHRASE } })
@@ -68,19 +66,10 @@ async function download (torrentFile: string, seller: RunningDaemon, bytes: numb
     const leecher = withBids
       ? await withWallet(cleanup)
       : await startDaemon(cleanup, { args: ['--log-level', 'warn'], env: { BIDTORRENT_MARKET: 'false' } })
-    const out = await mkdtemp(join(tmpdir(), 'bidtorrent-bench-market-out-'))
-    cleanup.teardown(() => rm(out, { recursive: true, force: true }))
+    const out = await tempDir(cleanup, 'bidtorrent-bench-market-out-')
     if (warm) await warmPageCache(out, bytes)
-    const torrent = await leecher.api.request<TorrentView>('POST', '/v1/torrents', {
-      torrent: (await readFile(torrentFile)).toString('base64'),
-      directory: out,
-      peers: [`127.0.0.1:${seller.peerPort}`],
-      ...(withBids ? { bid: (FLOOR * 2n).toString(), budget: (10n ** 21n).toString() } : {})
-    })
-    const done = await waitFor('the market leecher to finish', async () => {
-      const status = await leecher.torrent(torrent.infoHash)
-      return status.completedAt !== null ? status : undefined
-    }, 30 * 60_000, 100)
+    const done = await downloadWith(leecher, torrentFile, out, [`127.0.0.1:${seller.peerPort}`],
+      withBids ? { bid: (FLOOR * 2n).toString(), budget: (10n ** 21n).toString() } : {})
     let paymentError: bigint | undefined
     if (withBids) {
       const owed = BigInt(bytes) * FLOOR / BYTES_PER_PRICE_UNIT

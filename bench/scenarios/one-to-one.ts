@@ -1,11 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { TorrentView } from '../../src/daemon/service.js'
 import { startLibtorrent } from '../../test/helpers/clients.js'
-import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js'
-import { stopProcess, waitFor } from '../../test/helpers/process.js'
+import { startDaemon, tempDir, type RunningDaemon } from '../../test/helpers/daemon.js'
+import { stopProcess } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
+import { downloadWith } from '../lib/leecher.js'
 import { warmPageCache } from '../lib/page-cache.js'
 import { MemorySampler, cpuSeconds } from '../lib/proc.js'
 import type { ClientName, TransferRun } from '../lib/types.js'
@@ -55,30 +52,16 @@ export async function runTransfer (scenario: string, seeders: SeederSet, seeder:
   }
 }
 
-async function scratch (cleanup: CleanupStack, prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  cleanup.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
 async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler, warm: boolean): Promise<LeecherResult> {
   const daemon: RunningDaemon = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
   const { pid } = await daemon.api.request<{ pid: number }>('GET', '/v1/status')
   const memory = new MemorySampler([pid]).start()
-  const out = await scratch(cleanup, 'bidtorrent-bench-out-')
+  const out = await tempDir(cleanup, 'bidtorrent-bench-out-')
   if (warm) await warmPageCache(out, seeders.bytes)
   const cpuBefore = await cpuSeconds(pid)
-  const torrent = await daemon.api.request<TorrentView>('POST', '/v1/torrents', {
-    torrent: (await readFile(seeders.torrentFile)).toString('base64'),
-    directory: out,
-    peers: [seederAddress]
-  })
   const timeline: Array<[number, number]> = []
-  const done = await waitFor('the bidtorrent leecher to finish', async () => {
-    const status = await daemon.torrent(torrent.infoHash)
-    timeline.push([(Date.now() - status.startedAt) / 1000, status.downloaded])
-    return status.completedAt !== null ? status : undefined
-  }, 30 * 60_000, 100)
+  const done = await downloadWith(daemon, seeders.torrentFile, out, [seederAddress], {},
+    (status) => timeline.push([(Date.now() - status.startedAt) / 1000, status.downloaded]))
   const cpu = await cpuSeconds(pid) - cpuBefore
   mergePeaks(sampler, memory)
   await daemon.stop()
@@ -86,7 +69,7 @@ async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, see
 }
 
 async function libtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler, warm: boolean): Promise<LeecherResult> {
-  const out = await scratch(cleanup, 'bidtorrent-bench-lt-')
+  const out = await tempDir(cleanup, 'bidtorrent-bench-lt-')
   if (warm) await warmPageCache(out, seeders.bytes)
   const peer = await startLibtorrent(cleanup, ['--mode', 'download', '--torrent', seeders.torrentFile, '--save', out,
     '--peer', seederAddress, '--linger', '--report-interval', '0.1', '--timeout', '1800'])

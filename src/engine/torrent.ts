@@ -448,8 +448,7 @@ export class Torrent extends EventEmitter {
     wire.on('choke', () => { if (!wire.hasFast) this.releaseRequests(peer) })
     wire.on('reject', (index: number, offset: number) => this.releaseBlock(peer, index, offset))
     wire.on('piece', (index: number, offset: number, data: Uint8Array) => this.onBlock(peer, index, offset, data))
-    // In the market a newly interested peer may be a bidder: rank it now rather than give it a free slot.
-    wire.on('interested', () => (this.market && this.haveCount > 0 ? this.requestRechoke() : this.maybeFillSlots(peer)))
+    wire.on('interested', () => this.maybeFillSlots(peer))
     wire.on('uninterested', () => this.maybeFillSlots())
     wire.on('request', (index: number, offset: number, length: number, respond: UploadRequest['respond']) =>
       this.onRequest(peer, { index, offset, length, respond }))
@@ -1034,6 +1033,8 @@ export class Torrent extends EventEmitter {
   /** Between rechokes, a free slot goes to an interested peer at once rather than 10 s later. */
   private maybeFillSlots (preferred?: Peer): void {
     if (!this.meta || this.haveCount === 0) return
+    // In the market a free slot's kind depends on bids (a newcomer may be a bidder): the choker decides, now.
+    if (this.market) return this.requestRechoke()
     const { slots, optimisticSlots } = this.init.settings.choker
     let unchoked = 0
     for (const peer of this.peers.values()) if (!peer.wire.amChoking && peer.wire.peerInterested) unchoked++

@@ -1,6 +1,6 @@
 import type { Logger } from 'winston'
 import {
-  EMPTY_LEDGER, debt, recordPaid, recordReceived, recordSent, recordVerified, standing, totalOwed,
+  EMPTY_LEDGER, debt, recordPaid, recordReceived, recordSent, recordVerified, standing, totalCharged, totalOwed,
   type DebtThresholds, type PeerLedger
 } from '../accounting/ledger.js'
 import type { BidQuote, ChokeDecision, MarketSettings, PeerMarketSnapshot } from '../choker/types.js'
@@ -81,7 +81,9 @@ interface PeerMarketState {
   lastPaymentRequest: bigint
   /** As buyer: the rate the peer quoted us, applied to blocks that arrive after it. */
   rateFromThem: bigint
+  /** The price last sent to this seller; `bidRefused` once it rejected a bid (we stop bidding there). */
   bidSent: bigint
+  bidRefused: boolean
   /** As buyer: the channel's voucher from earlier runs (this run's ledger starts at zero above it). */
   paidBefore: bigint
   lastNonce: number
@@ -158,6 +160,7 @@ export class TorrentMarket {
       lastPaymentRequest: 0n,
       rateFromThem: 0n,
       bidSent: 0n,
+      bidRefused: false,
       paidBefore: 0n,
       lastNonce: 0,
       ledger: EMPTY_LEDGER,
@@ -229,7 +232,7 @@ export class TorrentMarket {
       this.requestRechoke()
     } else if (standingNow === 'payment-due' && owed > state.lastPaymentRequest && state.bid) {
       state.lastPaymentRequest = owed + this.config.thresholds.payment / 4n
-      state.extension.send({ type: 'payment-request', channel: state.bid.channel, owed: totalOwedBySeller(state.ledger) })
+      state.extension.send({ type: 'payment-request', channel: state.bid.channel, owed: totalCharged(state.ledger) })
     }
   }
 
@@ -261,7 +264,7 @@ export class TorrentMarket {
       rank: state?.quote?.rank ?? 0,
       rateToThem: (state?.quote?.rate ?? 0n).toString(),
       rateFromThem: (state?.rateFromThem ?? 0n).toString(),
-      owedByThem: totalOwedBySeller(ledger).toString(),
+      owedByThem: totalCharged(ledger).toString(),
       receivedFromThem: ledger.received.toString(),
       owedToThem: ((state?.paidBefore ?? 0n) + totalOwed(ledger)).toString(),
       paidToThem: ((state?.paidBefore ?? 0n) + ledger.paid).toString()
@@ -317,7 +320,7 @@ export class TorrentMarket {
       }
       case 'reject':
         this.log.info('the peer refused a market message', { infoHash: this.infoHash, peer: peer.address, code: message.code, about: message.about, reason: message.reason })
-        if (message.about === 'bid') state.bidSent = -1n
+        if (message.about === 'bid') state.bidRefused = true
     }
   }
 
@@ -382,7 +385,7 @@ export class TorrentMarket {
 
   private maybeBid (state: PeerMarketState): void {
     const remote = state.remote
-    if (!remote || remote.floor === undefined || state.bidSent < 0n) return
+    if (!remote || remote.floor === undefined || state.bidRefused) return
     if (remote.wallet === this.config.identity.wallet || remote.chainId !== this.config.identity.chainId) return
     if (!remote.backends.includes(this.config.settlement.backend)) return
     const price = this.options.bid >= remote.floor ? this.options.bid : 0n
@@ -476,8 +479,4 @@ export class TorrentMarket {
       at: new Date().toISOString()
     }
   }
-}
-
-function totalOwedBySeller (ledger: PeerLedger): bigint {
-  return debt(ledger) + ledger.received
 }

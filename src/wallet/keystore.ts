@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import { walletPath } from './paths.js'
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson } from 'ethers'
+import secp256k1 from 'secp256k1'
 import { accountBytes, addressOfPrivateKey, tronAddressOf } from '../market/address.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 
@@ -38,9 +39,7 @@ function addressesOf (privateKey: string): WalletAddresses {
 export function normalizePrivateKey (text: string): string {
   const key = text.trim().replace(/^0x/i, '').toLowerCase()
   if (!/^[0-9a-f]{64}$/.test(key)) throw new UsageError('a private key is 64 hexadecimal digits (optionally with 0x)')
-  const value = BigInt(`0x${key}`)
-  const order = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
-  if (value === 0n || value >= order) throw new UsageError('that is not a valid secp256k1 private key')
+  if (!secp256k1.privateKeyVerify(Buffer.from(key, 'hex'))) throw new UsageError('that is not a valid secp256k1 private key')
   return key
 }
 
@@ -82,12 +81,9 @@ export async function createWallet (dataDir: string, passphrase: string, private
 
 function newPrivateKey (): string {
   for (;;) {
-    const candidate = randomBytes(32).toString('hex')
-    try {
-      return normalizePrivateKey(candidate)
-    } catch {
-      // Out of range (probability ~2^-128): draw again.
-    }
+    const candidate = randomBytes(32)
+    // Out of range has a probability of ~2^-128: draw again.
+    if (secp256k1.privateKeyVerify(candidate)) return candidate.toString('hex')
   }
 }
 
