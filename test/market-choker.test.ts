@@ -146,6 +146,18 @@ t.test('ledger: exact owed amounts, payments, debt thresholds', async (t) => {
   t.equal(recordReceived(seller, 50n), seller, 'an older, smaller voucher changes nothing')
 })
 
+t.test('a channel continues from its stored voucher: only what is verified or sent from then on is new', async (t) => {
+  const { continuePaid, continueReceived } = await import('../src/accounting/ledger.js')
+  // 3 MiB verified at 7 a MiB while the stored voucher (for 40) was still being read.
+  const buyer = continuePaid(recordVerified(EMPTY_LEDGER, 3 * MiB, 7n), 40n)
+  t.equal(buyer.paid, 40n)
+  t.equal(totalOwed(buyer), 61n, 'the stored 40 plus the 21 verified since')
+  t.equal(unpaid(buyer), 21n, 'the next voucher pays only the new bytes')
+  const seller = continueReceived(recordSent(EMPTY_LEDGER, MiB, 10n), 40n)
+  t.equal(seller.received, 40n)
+  t.equal(debt(seller), 10n, 'the stored voucher settles what came before it; the new MiB is owed')
+})
+
 t.test('auto-bid follows the whitepaper and re-bids only on a move of more than 10%', async (t) => {
   const { autoBid, shouldRebid, withinBudget } = await import('../src/market/bidding.js')
   t.equal(autoBid(1, 1000n, 10 * MiB), 100n, 'the whole budget over 10 MiB = 100 a MiB')
@@ -157,7 +169,8 @@ t.test('auto-bid follows the whitepaper and re-bids only on a move of more than 
   t.notOk(shouldRebid(100n, 90n), '10% down: keep the bid')
   t.ok(shouldRebid(100n, 111n), '11% up: re-bid')
   t.ok(shouldRebid(0n, 5n), 'a first bid')
-  t.ok(withinBudget(100n, 90n, 10 * MiB, 1n), 'exactly the budget')
-  t.notOk(withinBudget(100n, 91n, 10 * MiB, 1n), 'one base unit over')
-  t.notOk(withinBudget(100n, 100n, 1, 1n), 'a partial MiB rounds up against the budget')
+  t.ok(withinBudget(100n, 90n, BigInt(10 * MiB) * 1n), 'exactly the budget: 10 MiB in flight at 1 a MiB')
+  t.notOk(withinBudget(100n, 91n, BigInt(10 * MiB) * 1n), 'one base unit over')
+  t.notOk(withinBudget(100n, 100n, 1n), 'a partial MiB in flight rounds up against the budget')
+  t.ok(withinBudget(100n, 100n, 0n), 'nothing in flight: the whole budget may be signed')
 })

@@ -3,22 +3,11 @@ import t from 'tap'
 import type { TorrentView, VoucherTotals } from '../src/daemon/service.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
-import { startDaemon, tempDir, waitComplete, type RunningDaemon } from './helpers/daemon.js'
+import { tempDir, waitComplete } from './helpers/daemon.js'
+import { MiB, marketDaemon } from './helpers/market.js'
 import { sameFiles, writeFixture } from './helpers/fixture.js'
 import { startLibtorrent } from './helpers/clients.js'
-import { runCli, waitFor, type Cleanup } from './helpers/process.js'
-
-const PASSPHRASE = 'market test passphrase'
-const MiB = 1024 * 1024
-
-/** A daemon with its own wallet, unlocked from the environment as an unattended daemon is. */
-async function marketDaemon (t: Cleanup, env: NodeJS.ProcessEnv = {}): Promise<{ daemon: RunningDaemon, wallet: string }> {
-  const dataDir = await tempDir(t, 'bidtorrent-market-')
-  const created = await runCli(['wallet', 'create', '--data-dir', dataDir, '--json'], { BIDTORRENT_PASSPHRASE: PASSPHRASE })
-  if (created.code !== 0) throw new Error(`wallet create failed: ${created.stderr}`)
-  const daemon = await startDaemon(t, { dataDir, env: { BIDTORRENT_PASSPHRASE: PASSPHRASE, ...env } })
-  return { daemon, wallet: (JSON.parse(created.stdout) as { tron: string }).tron }
-}
+import { runCli, waitFor } from './helpers/process.js'
 
 t.test('a bidder pays the seeder per verified piece, exactly verified bytes x the clearing rate', async (t) => {
   const work = await tempDir(t)
@@ -119,7 +108,7 @@ t.test('auto-bid (opt-in) bids from the budget left over the data left, and stay
   const size = 16 * MiB
   await writeFixture(join(work, 'source'), [{ path: 'auto.bin', size }])
   const seller = await marketDaemon(t)
-  const buyer = await marketDaemon(t, { BIDTORRENT_AUTO_BID: 'true' })
+  const buyer = await marketDaemon(t, { env: { BIDTORRENT_AUTO_BID: 'true' } })
   const seeded = await runCli(['seed', join(work, 'source', 'auto.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
   const torrent = JSON.parse(seeded.stdout) as TorrentView
   const refused = await runCli(['bid', torrent.infoHash, 'auto', '--budget', '100000', '--data-dir', seller.daemon.dataDir])

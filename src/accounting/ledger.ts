@@ -1,4 +1,4 @@
-import { amountFor } from '../market/price.js'
+import { BYTES_PER_PRICE_UNIT, amountFor } from '../market/price.js'
 
 /**
  * What two peers owe each other, in base units: pure data and pure functions, with no notion of
@@ -101,4 +101,18 @@ export function standing (ledger: PeerLedger, thresholds: DebtThresholds): DebtS
   if (owed > thresholds.disconnect) return 'cut-off'
   if (owed >= thresholds.payment) return 'payment-due'
   return 'clear'
+}
+
+/**
+ * A channel continues from its stored voucher (a reconnect, a restart): what that voucher paid
+ * counts as bought and paid, so the next voucher adds only what is verified from now on. Additive, so
+ * bytes verified while the voucher was being read are kept.
+ */
+export function continuePaid (ledger: PeerLedger, amount: bigint): PeerLedger {
+  return { ...ledger, boughtByteRate: ledger.boughtByteRate + amount * BYTES_PER_PRICE_UNIT, paid: ledger.paid > amount ? ledger.paid : amount }
+}
+
+/** The seller's side of `continuePaid`: the stored voucher's amount counts as charged and received. */
+export function continueReceived (ledger: PeerLedger, amount: bigint): PeerLedger {
+  return { ...ledger, soldByteRate: ledger.soldByteRate + amount * BYTES_PER_PRICE_UNIT, received: ledger.received > amount ? ledger.received : amount }
 }

@@ -13,6 +13,7 @@ import { isPeerAddress } from '../util/address.js'
 import { ApiClient } from './client.js'
 import { common, dataDirOf, print, type CommonOptions } from './options.js'
 import { addWalletCommands } from './wallet-commands.js'
+import { addDemoCommand } from './demo-command.js'
 import { peerLine, torrentDetails, torrentLine, voucherTotals } from './format.js'
 import { formatBtt, formatPrice, parseAmount, parsePrice } from '../market/price.js'
 
@@ -109,6 +110,7 @@ export function buildProgram (): Command {
     .option('--api-port <n>', 'control API port on 127.0.0.1 (0 = any free port)')
     .option('--no-dht', 'disable the DHT')
     .option('--no-lsd', 'disable local service discovery')
+    .option('--no-pex', 'disable peer exchange')
     .option('--upload-limit <rate>', 'global upload limit, e.g. 20MiB/s (0 = unlimited)')
     .option('--download-limit <rate>', 'global download limit, e.g. 20MiB/s (0 = unlimited)')
     .option('--download-dir <dir>', 'where downloads go when `add` names no --out')
@@ -126,6 +128,7 @@ export function buildProgram (): Command {
       if (options.apiPort !== undefined) overrides.apiPort = integer('--api-port', options.apiPort)
       if (command.getOptionValueSource('dht') === 'cli') overrides.dht = false
       if (command.getOptionValueSource('lsd') === 'cli') overrides.lsd = false
+      if (command.getOptionValueSource('pex') === 'cli') overrides.pex = false
       if (options.uploadLimit !== undefined) overrides.uploadLimit = validateRate(String(options.uploadLimit), '--upload-limit')
       if (options.downloadLimit !== undefined) overrides.downloadLimit = validateRate(String(options.downloadLimit), '--download-limit')
       if (options.downloadDir !== undefined) overrides.downloadDir = resolve(String(options.downloadDir))
@@ -291,6 +294,7 @@ export function buildProgram (): Command {
   }
 
   addWalletCommands(program)
+  addDemoCommand(program)
   return program
 }
 

@@ -17,6 +17,8 @@ export const settingsSchema = z.object({
   /** host:port pairs; null = the public bootstrap nodes. */
   dhtBootstrap: z.array(z.string()).nullable(),
   lsd: z.boolean(),
+  /** Peer exchange (BEP 11) on public torrents. */
+  pex: z.boolean(),
   uploadLimit: rateSchema,
   downloadLimit: rateSchema,
   downloadDir: z.string().nullable(),

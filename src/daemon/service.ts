@@ -8,7 +8,7 @@ import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type Torren
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, priceSchema, rateSchema } from '../config/schemas.js'
-import type { MarketConfig, TorrentMarket } from '../market/torrent-market.js'
+import type { MarketConfig, MarketHooks, TorrentMarket, TradeTotals } from '../market/torrent-market.js'
 import { isPeerAddress } from '../util/address.js'
 import type { StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
@@ -56,6 +56,8 @@ export interface TorrentMarketView {
   readonly budget: string
   readonly floor: string
   readonly spent: string
+  /** This run's metered trade per wallet (see TradeTotals). */
+  readonly trades: readonly TradeTotals[]
 }
 
 /** Earnings or spending from the stored vouchers: per torrent, and per peer within it. */
@@ -89,7 +91,8 @@ export class DaemonService {
         const resume = await this.store.getResume(record.infoHash)
         const meta = record.torrentFile ? await parseTorrentFile(Buffer.from(record.torrentFile, 'base64')) : undefined
         const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
-        await this.startTorrent(record, meta, magnet, resume ? Buffer.from(resume.bitfield, 'base64') : undefined)
+        const paid = await this.store.paidPieces.get(record.infoHash)
+        await this.startTorrent(record, meta, magnet, resume ? Buffer.from(resume.bitfield, 'base64') : undefined, paid ? Buffer.from(paid.bitfield, 'base64') : undefined)
         this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
       } catch (err) {
         this.log.error('cannot restore torrent', { infoHash: record.infoHash, error: errorMessage(err) })
@@ -158,11 +161,12 @@ export class DaemonService {
     return this.view(torrent)
   }
 
-  private async startTorrent (record: TorrentRecord, meta: TorrentMeta | undefined, magnet: MagnetInfo | undefined, resumeBitfield: Uint8Array | undefined): Promise<Torrent> {
+  private async startTorrent (record: TorrentRecord, meta: TorrentMeta | undefined, magnet: MagnetInfo | undefined, resumeBitfield: Uint8Array | undefined, paidBitfield?: Uint8Array): Promise<Torrent> {
     const torrent = await this.engine.add({
       ...(meta ? { meta } : {}),
       ...(magnet ? { magnet } : {}),
       ...(resumeBitfield ? { resumeBitfield } : {}),
+      ...(paidBitfield ? { paidBitfield } : {}),
       directory: record.directory,
       paused: record.paused,
       peers: record.peers,
@@ -186,7 +190,7 @@ export class DaemonService {
     }
   }
 
-  private async marketFor (record: TorrentRecord): Promise<{ market?: (requestRechoke: () => void) => TorrentMarket }> {
+  private async marketFor (record: TorrentRecord): Promise<{ market?: (hooks: MarketHooks) => TorrentMarket }> {
     const config = this.market
     if (!config) return {}
     let spentBefore = 0n
@@ -194,7 +198,7 @@ export class DaemonService {
     const auto = record.bid === 'auto'
     const options = { bid: auto ? 0n : BigInt(record.bid ?? '0'), auto, budget: BigInt(record.budget ?? '0'), floor: record.floor !== undefined ? BigInt(record.floor) : undefined }
     const { TorrentMarket } = await import('../market/torrent-market.js')
-    return { market: (requestRechoke) => new TorrentMarket(record.infoHash, config, options, spentBefore, requestRechoke, this.log) }
+    return { market: (hooks) => new TorrentMarket(record.infoHash, config, options, spentBefore, hooks, this.log) }
   }
 
   /** Changes a torrent's bid at once (and its budget, when given); 0 withdraws the bid. */
@@ -335,7 +339,7 @@ export class DaemonService {
     const status = torrent.status()
     const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
     const market = torrent.market
-      ? { bid: amountText(torrent.market.options.bid), budget: amountText(torrent.market.options.budget), floor: amountText(torrent.market.floor), spent: amountText(torrent.market.totalSpent) }
+      ? { bid: amountText(torrent.market.options.bid), budget: amountText(torrent.market.options.budget), floor: amountText(torrent.market.floor), spent: amountText(torrent.market.totalSpent), trades: torrent.market.tradeTotals() }
       : null
     return { ...status, magnet, market }
   }

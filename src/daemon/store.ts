@@ -44,6 +44,17 @@ export interface VoucherRecord {
   readonly at: string
 }
 
+/**
+ * The torrent's verified pieces when its latest voucher was signed. Written with the voucher in one
+ * synced batch: after a crash, pieces paid for but not yet in the resume data are checked on disk
+ * rather than fetched (and paid for) again.
+ */
+export interface PaidPiecesRecord {
+  /** Base64 bitfield. */
+  readonly bitfield: string
+  readonly at: string
+}
+
 /** What the embedded backend has redeemed on a channel (cumulative, base units, decimal). */
 export interface RedemptionRecord {
   readonly channel: string
@@ -60,6 +71,7 @@ export class StateStore implements VoucherStore {
   readonly receivedVouchers: SyncedTable<VoucherRecord>
   readonly sentVouchers: SyncedTable<VoucherRecord>
   readonly redemptions: SyncedTable<RedemptionRecord>
+  readonly paidPieces: SyncedTable<PaidPiecesRecord>
 
   constructor (path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' })
@@ -68,6 +80,14 @@ export class StateStore implements VoucherStore {
     this.receivedVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-received', { valueEncoding: 'json' }))
     this.sentVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-sent', { valueEncoding: 'json' }))
     this.redemptions = new SyncedTable(this.db, this.db.sublevel('embedded-redeemed', { valueEncoding: 'json' }))
+    this.paidPieces = new SyncedTable(this.db, this.db.sublevel('paid-pieces', { valueEncoding: 'json' }))
+  }
+
+  async storeSentVoucher (voucher: VoucherRecord, paidPieces: PaidPiecesRecord): Promise<void> {
+    await this.db.batch([
+      this.sentVouchers.putOperation(voucher.channel, voucher),
+      this.paidPieces.putOperation(voucher.infoHash, paidPieces)
+    ], { sync: true })
   }
 
   async open (): Promise<void> {
@@ -101,7 +121,8 @@ export class StateStore implements VoucherStore {
   async deleteTorrent (infoHash: string): Promise<void> {
     await this.db.batch([
       { type: 'del', key: infoHash, sublevel: this.torrents },
-      { type: 'del', key: infoHash, sublevel: this.resume }
+      { type: 'del', key: infoHash, sublevel: this.resume },
+      this.paidPieces.delOperation(infoHash)
     ], { sync: true })
   }
 
@@ -114,16 +135,27 @@ export class StateStore implements VoucherStore {
   }
 }
 
+type Sublevel = ReturnType<Level<string, unknown>['sublevel']>
+
 /** One sublevel of records by key, every write synced before it resolves. */
 export class SyncedTable<V> {
-  constructor (private readonly db: Level<string, unknown>, private readonly table: ReturnType<Level<string, unknown>['sublevel']>) {}
+  constructor (private readonly db: Level<string, unknown>, private readonly table: Sublevel) {}
 
   async get (key: string): Promise<V | undefined> {
     return await this.table.get(key) as V | undefined
   }
 
   async put (key: string, value: V): Promise<void> {
-    await this.db.batch([{ type: 'put', key, value, sublevel: this.table }], { sync: true })
+    await this.db.batch([this.putOperation(key, value)], { sync: true })
+  }
+
+  /** For a batch that writes several tables at once. */
+  putOperation (key: string, value: V): { type: 'put', key: string, value: unknown, sublevel: Sublevel } {
+    return { type: 'put', key, value, sublevel: this.table }
+  }
+
+  delOperation (key: string): { type: 'del', key: string, sublevel: Sublevel } {
+    return { type: 'del', key, sublevel: this.table }
   }
 
   async all (): Promise<V[]> {
@@ -139,4 +171,8 @@ export interface VoucherStore {
   readonly sentVouchers: SyncedTable<VoucherRecord>
   /** What the embedded backend has redeemed on each channel. */
   readonly redemptions: SyncedTable<RedemptionRecord>
+  /** The pieces each torrent's latest voucher paid for. */
+  readonly paidPieces: SyncedTable<PaidPiecesRecord>
+  /** Stores a voucher we signed together with the pieces it pays for, in one synced write. */
+  storeSentVoucher (voucher: VoucherRecord, paidPieces: PaidPiecesRecord): Promise<void>
 }

@@ -25,6 +25,7 @@ export interface AddTorrentOptions {
   readonly directory: string
   readonly paused?: boolean
   readonly resumeBitfield?: Uint8Array
+  readonly paidBitfield?: Uint8Array
   readonly peers?: readonly string[]
   readonly uploadLimit?: number
   readonly downloadLimit?: number
@@ -119,6 +120,7 @@ export class Engine extends EventEmitter {
       ...(options.meta ? { meta: options.meta } : {}),
       ...(options.magnet ? { magnet: options.magnet } : {}),
       ...(options.resumeBitfield ? { resumeBitfield: options.resumeBitfield } : {}),
+      ...(options.paidBitfield ? { paidBitfield: options.paidBitfield } : {}),
       directory: options.directory,
       peerId: this.peerId,
       settings: this.settings,

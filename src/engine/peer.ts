@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { SlotKind } from '../choker/types.js'
+import { TokenBucket } from './rate-limiter.js'
 import type { BoundedWire } from './wire.js'
 
 export type Direction = 'incoming' | 'outgoing'
@@ -34,6 +35,12 @@ export class Peer {
   /** The peer's pieces were added to the torrent's availability counts. */
   availabilityCounted = false
   slotKind: SlotKind | undefined
+  /** This peer's share of a capped upload rate in the market (0 = no share of its own). */
+  readonly uploadShare = new TokenBucket(0)
+  /** The peer asked for more than the limits let through since the last tick. */
+  uploadStarved = false
+  /** Bytes sent to the peer in the last tick. */
+  lastTickUpload = 0
   uploadPumping = false
   waitingForDrain = false
   /** The piece this peer is currently filling (see Torrent.pickBlock). */
@@ -80,6 +87,7 @@ export class Peer {
   updateRates (elapsedSeconds: number): void {
     this.downloadRate += RATE_SMOOTHING * (this.downloadSample / elapsedSeconds - this.downloadRate)
     this.uploadRate += RATE_SMOOTHING * (this.uploadSample / elapsedSeconds - this.uploadRate)
+    this.lastTickUpload = this.uploadSample / elapsedSeconds
     this.downloadSample = 0
     this.uploadSample = 0
   }

@@ -8,6 +8,7 @@ export function engineSettingsFrom (settings: Settings): EngineSettings {
     dht: settings.dht,
     dhtBootstrap: settings.dhtBootstrap ?? undefined,
     lsd: settings.lsd,
+    pex: settings.pex,
     uploadLimit: settings.uploadLimit,
     downloadLimit: settings.downloadLimit,
     maxPeersPerTorrent: settings.maxPeersPerTorrent,

@@ -8,6 +8,8 @@ export interface EngineSettings {
   readonly dht: boolean
   readonly dhtBootstrap: readonly string[] | undefined
   readonly lsd: boolean
+  /** Peer exchange (BEP 11) on public torrents. */
+  readonly pex: boolean
   /** Bytes per second, 0 = unlimited. */
   readonly uploadLimit: number
   readonly downloadLimit: number

@@ -10,7 +10,8 @@ import { INITIAL_CHOKER_STATE, type ChokerState, type PeerSnapshot } from '../ch
 import { isPeerAddress } from '../util/address.js'
 import { errorMessage } from '../util/errors.js'
 import { BufferPool, type PieceHasher } from './hasher.js'
-import type { Contribution, PeerMarketView, TorrentMarket } from '../market/torrent-market.js'
+import { shareUpload, type UploadDemand } from '../market/bandwidth.js'
+import type { BlockCharge, Contribution, MarketHooks, PeerMarketView, TorrentMarket } from '../market/torrent-market.js'
 import { metaFromPeers, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import { Peer, type UploadRequest } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
@@ -57,8 +58,8 @@ interface PieceProgress {
   readonly received: Uint8Array
   /** Address of the peer that sent each block: the piece's hash decides whom to pay or blame. */
   readonly senders: Array<string | undefined>
-  /** The price per MiB in force from each block's sender when the block arrived (0 = free). */
-  readonly rates: bigint[]
+  /** What each block cost when it arrived (the sender's wallet and rate); undefined = free. */
+  readonly charges: Array<BlockCharge | undefined>
   receivedCount: number
   /** No block before this index is unrequested and unreceived. */
   cursor: number
@@ -87,10 +88,15 @@ export interface TorrentInit {
   readonly connect: (address: string, torrent: Torrent) => void
   /** Pieces already verified in an earlier run (resume data); skips the check. */
   readonly resumeBitfield?: Uint8Array
+  /**
+   * Pieces paid for in the market by the last voucher stored: those missing from the resume data
+   * (verified after it was saved, before a crash) are checked on disk instead of bought again.
+   */
+  readonly paidBitfield?: Uint8Array
   readonly uploadLimit?: number
   readonly downloadLimit?: number
-  /** The bandwidth market for this torrent, when the daemon has a wallet; given a way to ask for a rechoke. */
-  readonly market?: (requestRechoke: () => void) => TorrentMarket
+  /** The bandwidth market for this torrent, when the daemon has a wallet. */
+  readonly market?: (hooks: MarketHooks) => TorrentMarket
 }
 
 export interface PeerInfo {
@@ -137,6 +143,7 @@ export interface TorrentStatus {
   readonly downloadLimit: number
   readonly hashFailures: number
   readonly bannedPeers: readonly string[]
+  /** Pieces already verified on disk when the torrent started (from resume data, or found by a check). */
   readonly piecesFromResume: number
   readonly piecesDownloaded: number
   /** Blocks asked of a second peer in endgame (the first was still outstanding). */
@@ -227,7 +234,10 @@ export class Torrent extends EventEmitter {
     this.uploadLimiter = new RateLimitChain([init.globalUpload, this.uploadBucket])
     this.downloadLimiter = new RateLimitChain([init.globalDownload, this.downloadBucket])
     for (const address of init.magnet?.peerAddresses ?? []) this.addPeerAddress(address)
-    this.market = init.market?.(() => this.requestRechoke())
+    this.market = init.market?.({
+      requestRechoke: () => this.requestRechoke(),
+      verifiedPieces: () => this.meta ? this.have.buffer : undefined
+    })
   }
 
   /** Bytes still to verify (an estimate that counts the last piece as whole; large before metadata). */
@@ -425,7 +435,7 @@ export class Torrent extends EventEmitter {
     wire.extendedHandshake.v = 'bidtorrent/0.1.0'
     wire.extendedHandshake.p = this.init.listenPort()
     wire.use(utMetadata(this.meta?.infoBuffer))
-    if (!(this.meta?.private ?? false)) wire.use(utPex())
+    if (this.init.settings.pex && !(this.meta?.private ?? false)) wire.use(utPex())
     this.market?.prepareWire(wire)
   }
 
@@ -739,7 +749,7 @@ export class Torrent extends EventEmitter {
       requested: new Uint8Array(blockCount),
       received: new Uint8Array(blockCount),
       senders: new Array<string | undefined>(blockCount),
-      rates: new Array<bigint>(blockCount).fill(0n),
+      charges: new Array<BlockCharge | undefined>(blockCount),
       receivedCount: 0,
       cursor: 0,
       verifying: false
@@ -793,7 +803,7 @@ export class Torrent extends EventEmitter {
       piece.buffer.set(data, offset)
       piece.received[block] = 1
       piece.senders[block] = peer.address
-      if (this.market) piece.rates[block] = this.market.rateFrom(peer)
+      if (this.market) piece.charges[block] = this.market.chargeFor(peer)
       piece.receivedCount++
       if (piece.requested[block]! > 0) this.cancelDuplicates(peer, piece, block)
       if (piece.receivedCount === piece.blockCount) {
@@ -878,7 +888,7 @@ export class Torrent extends EventEmitter {
     piece.received.fill(0)
     piece.requested.fill(0)
     piece.senders.fill(undefined)
-    piece.rates.fill(0n)
+    piece.charges.fill(undefined)
     piece.receivedCount = 0
     piece.cursor = 0
     piece.verifying = false
@@ -902,7 +912,7 @@ export class Torrent extends EventEmitter {
       for (let block = 0; block < piece.blockCount; block++) {
         if (piece.senders[block] !== address) continue
         piece.senders[block] = undefined
-        piece.rates[block] = 0n
+        piece.charges[block] = undefined
         piece.received[block] = 0
         piece.receivedCount--
         if (block < piece.cursor) piece.cursor = block
@@ -984,8 +994,9 @@ export class Torrent extends EventEmitter {
           break
         }
         const request = peer.uploadQueue[0]!
-        const delay = this.uploadLimiter.delayFor(request.length)
+        const delay = Math.max(this.uploadLimiter.delayFor(request.length), peer.uploadShare.delayFor(request.length))
         if (delay > 0) {
+          peer.uploadStarved = true
           setTimeout(() => { void this.pumpUploads(peer) }, delay).unref()
           break
         }
@@ -999,6 +1010,7 @@ export class Torrent extends EventEmitter {
           continue
         }
         this.uploadLimiter.consume(request.length)
+        peer.uploadShare.consume(request.length)
         const block = piece.subarray(request.offset, request.offset + request.length)
         holdForSend(block)
         request.respond(null, block)
@@ -1087,6 +1099,32 @@ export class Torrent extends EventEmitter {
       }
     }
     this.lastRechokeMicros = Math.round((performance.now() - startedAt) * 1000)
+    this.shareUpload()
+  }
+
+  /**
+   * In the market, a capped upload rate is split between the classes (src/market/bandwidth.ts): the
+   * free class (regular and optimistic slots) keeps its reserved share and paid slots get the rest,
+   * and what one class leaves unused goes to the other. A peer that was held back since the last
+   * tick asks for everything; one that was not asks for a little more than it took.
+   */
+  private shareUpload (): void {
+    const limits = [this.init.globalUpload.bytesPerSecond, this.uploadBucket.bytesPerSecond].filter((rate) => rate > 0)
+    const capacity = limits.length > 0 ? Math.min(...limits) : 0
+    const sharing = this.market !== undefined && capacity > 0
+    const demands: UploadDemand[] = []
+    for (const peer of this.peers.values()) {
+      if (!sharing || !peer.slotKind || peer.wire.amChoking) {
+        peer.uploadShare.setRate(0)
+        continue
+      }
+      const demand = peer.uploadStarved ? capacity : peer.lastTickUpload * 1.25 + BLOCK_SIZE
+      demands.push({ id: peer.address, kind: peer.slotKind, demand })
+      peer.uploadStarved = false
+    }
+    if (demands.length === 0) return
+    const shares = shareUpload(capacity, demands, this.market!.auction().reservedShare)
+    for (const { id } of demands) this.peers.get(id)!.uploadShare.setRate(Math.max(1, Math.round(shares.get(id) ?? 0)))
   }
 
   // ---------------------------------------------------------------- periodic work
@@ -1116,8 +1154,28 @@ export class Torrent extends EventEmitter {
       this.fillRequests(peer)
     }
     if (now - this.lastRechokeAt >= rechokeIntervalMs) this.rechoke(now)
-    if (this.market && !this.complete) this.market.autoBid(this.bytesLeft())
+    else this.shareUpload()
+    if (this.market && !this.complete) {
+      this.market.autoBid(this.bytesLeft())
+      this.market.guardBudget(this.chargedInFlight())
+    }
     this.connectMore()
+  }
+
+  /**
+   * What the blocks in flight will cost once their pieces verify, as Σ bytes × rate: blocks received
+   * but not yet verified, and blocks asked of peers that charge for them.
+   */
+  private chargedInFlight (): bigint {
+    let byteRate = 0n
+    for (const piece of this.inProgress.values()) {
+      for (const charge of piece.charges) if (charge) byteRate += BigInt(BLOCK_SIZE) * charge.rate
+    }
+    for (const peer of this.peers.values()) {
+      const charge = this.market?.chargeFor(peer)
+      if (charge) byteRate += BigInt(peer.outstanding.size * BLOCK_SIZE) * charge.rate
+    }
+    return byteRate
   }
 
   // ---------------------------------------------------------------- content
@@ -1144,10 +1202,12 @@ export class Torrent extends EventEmitter {
       const resumable = resumeBitfield !== undefined && await this.storage.filesPresent()
       if (resumable) {
         this.loadBitfield(resumeBitfield)
-        this.piecesFromResume = this.haveCount
+        const paid = this.init.paidBitfield ? new BitField(Buffer.from(this.init.paidBitfield)) : undefined
+        if (paid) await this.checkExistingData(meta, (index) => paid.get(index) && !this.have.get(index))
       } else if (!await this.storage.nothingPresent()) {
         await this.checkExistingData(meta)
       }
+      this.piecesFromResume = this.haveCount
       if (this.destroyed) return
       if (!this.complete) await this.storage.allocate()
     } catch (err) {
@@ -1172,17 +1232,20 @@ export class Torrent extends EventEmitter {
     }
   }
 
-  /** Hashes what is already on disk, on the worker pool, a few pieces at a time. */
-  private async checkExistingData (meta: TorrentMeta): Promise<void> {
-    this.log.info('checking existing data', { infoHash: this.infoHash, pieces: meta.pieceCount })
+  /** Hashes what is already on disk (every piece, or those `wanted`), on the hash threads, a few pieces at a time. */
+  private async checkExistingData (meta: TorrentMeta, wanted?: (index: number) => boolean): Promise<void> {
+    const indices = [...Array(meta.pieceCount).keys()].filter((index) => wanted?.(index) ?? true)
+    if (indices.length === 0) return
+    this.log.info('checking existing data', { infoHash: this.infoHash, pieces: indices.length })
     this.checkedPieces = 0
     let next = 0
+    const before = this.haveCount
     const worker = async (): Promise<void> => {
       const buffer = this.pool!.acquire()
       if (!buffer) return
       try {
-        while (next < meta.pieceCount && !this.destroyed) {
-          const index = next++
+        while (next < indices.length && !this.destroyed) {
+          const index = indices[next++]!
           const data = await this.storage!.readPiece(index, buffer)
           const ok = await this.init.hasher.verify(data, meta.pieceHashes.subarray(index * 20, index * 20 + 20))
           if (ok) {
@@ -1196,7 +1259,7 @@ export class Torrent extends EventEmitter {
       }
     }
     await Promise.all([worker(), worker(), worker(), worker()])
-    this.log.info('check finished', { infoHash: this.infoHash, verified: this.haveCount, pieces: meta.pieceCount })
+    this.log.info('check finished', { infoHash: this.infoHash, verified: this.haveCount - before, pieces: indices.length })
   }
 
   private fail (message: string): void {
@@ -1290,17 +1353,14 @@ function isIPv4Address (address: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(address)
 }
 
-/** Who sent which bytes of a verified piece, at which rate: what the market pays for. */
+/** Which wallet is owed for which bytes of a verified piece, at which rate: what the market pays for. */
 function contributionsOf (piece: PieceProgress): Contribution[] {
-  const totals = new Map<string, Contribution>()
+  // A quote is one object for as long as it holds, so blocks bought under it group by identity.
+  const totals = new Map<BlockCharge, number>()
   for (let block = 0; block < piece.blockCount; block++) {
-    const address = piece.senders[block]
-    const rate = piece.rates[block]!
-    if (address === undefined || rate === 0n) continue
-    const bytes = Math.min(BLOCK_SIZE, piece.length - block * BLOCK_SIZE)
-    const key = `${address} ${rate}`
-    const total = totals.get(key)
-    totals.set(key, { address, rate, bytes: (total?.bytes ?? 0) + bytes })
+    const charge = piece.charges[block]
+    if (!charge) continue
+    totals.set(charge, (totals.get(charge) ?? 0) + Math.min(BLOCK_SIZE, piece.length - block * BLOCK_SIZE))
   }
-  return [...totals.values()]
+  return [...totals].map(([charge, bytes]) => ({ charge, bytes }))
 }

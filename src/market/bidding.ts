@@ -22,10 +22,11 @@ export function shouldRebid (standing: bigint, proposed: bigint): boolean {
 }
 
 /**
- * Whether a bidder may keep paying `rate` for another `bytes`: it never signs past its budget, so it
- * counts what it has paid, what it owes for verified data, and what it has asked for but not received.
+ * Whether what a bidder has committed fits its budget: what it signed and owes (`committed`, base
+ * units) plus what the data in flight will cost (Σ bytes × rate per MiB, rounded up against the
+ * budget). It never signs past the budget; this tells it when to withdraw its bids first.
  */
-export function withinBudget (budget: bigint, committed: bigint, bytes: number, rate: bigint): boolean {
-  const next = committed + (BigInt(Math.ceil(bytes)) * rate + BYTES_PER_PRICE_UNIT - 1n) / BYTES_PER_PRICE_UNIT
-  return next <= budget
+export function withinBudget (budget: bigint, committed: bigint, inFlightByteRate: bigint): boolean {
+  const inFlight = (inFlightByteRate + BYTES_PER_PRICE_UNIT - 1n) / BYTES_PER_PRICE_UNIT
+  return committed + inFlight <= budget
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import {
-  EMPTY_LEDGER, debt, recordPaid, recordReceived, recordSent, recordVerified, standing, totalCharged, totalOwed,
-  type DebtThresholds, type PeerLedger
+  EMPTY_LEDGER, continuePaid, continueReceived, debt, recordPaid, recordReceived, recordSent, recordVerified, standing,
+  totalCharged, totalOwed, unpaid, type DebtThresholds, type PeerLedger
 } from '../accounting/ledger.js'
 import type { BidQuote, ChokeDecision, MarketSettings, PeerMarketSnapshot } from '../choker/types.js'
 import type { VoucherRecord, VoucherStore } from '../daemon/store.js'
@@ -10,7 +10,7 @@ import type { Settlement } from '../settlement/settlement.js'
 import { errorMessage } from '../util/errors.js'
 import { judgeVoucher } from './acceptance.js'
 import { PROTOCOL_VERSION, type BidMessage, type MarketHandshake, type MarketMessage, type RejectCode, type VoucherMessage } from './codec.js'
-import { autoBid, shouldRebid } from './bidding.js'
+import { autoBid, shouldRebid, withinBudget } from './bidding.js'
 import { MarketExtension, marketExtension } from './extension.js'
 import { NO_CONTRACT, channelIdFor, signVoucher, type VoucherDomain } from './voucher.js'
 
@@ -47,11 +47,24 @@ export interface TorrentMarketOptions {
   floor: bigint | undefined
 }
 
-/** Bytes of one verified piece that came from one peer, at the rate in force when they arrived. */
-export interface Contribution {
-  readonly address: string
-  readonly bytes: number
+/** What the market asks of the torrent it trades for. */
+export interface MarketHooks {
+  /** Re-runs the choker soon (a bid or a debt changed who should hold a slot). */
+  readonly requestRechoke: () => void
+  /** The torrent's verified pieces now, stored with each voucher (see PaidPiecesRecord). */
+  readonly verifiedPieces: () => Uint8Array | undefined
+}
+
+/** Who is paid for a block: the sender's wallet, at the rate it charged when the block arrived. */
+export interface BlockCharge {
+  readonly payee: string
   readonly rate: bigint
+}
+
+/** Bytes of one verified piece owed to one wallet at one rate. */
+export interface Contribution {
+  readonly charge: BlockCharge
+  readonly bytes: number
 }
 
 /** One peer's market figures, for `bidtorrent peers`. */
@@ -65,36 +78,63 @@ export interface PeerMarketView {
   readonly rateToThem: string
   /** The rate the peer charges us (we buy). */
   readonly rateFromThem: string
-  /** Cumulative amounts, base units. */
+  /** Cumulative amounts on the channels with this wallet (across connections and runs), base units. */
   readonly owedByThem: string
   readonly receivedFromThem: string
   readonly owedToThem: string
   readonly paidToThem: string
 }
 
-interface PeerMarketState {
+/**
+ * What this run traded with one wallet on this torrent, from the meters themselves (not from
+ * vouchers): bytes verified from it and what they cost, bytes sent to it and what we charged.
+ * Compared with the vouchers, this is how the demo and the benchmark measure the payment error.
+ */
+export interface TradeTotals {
+  readonly wallet: string
+  readonly boughtBytes: number
+  /** floor(Σ verified bytes × rate / MiB): exactly what our vouchers must add up to. */
+  readonly owedToThem: string
+  readonly soldBytes: number
+  /** floor(Σ sent bytes × quoted rate / MiB). */
+  readonly chargedToThem: string
+}
+
+/** One connection to a peer that speaks the extension: what was said on this wire. */
+interface Connection {
   readonly extension: MarketExtension
   remote: MarketHandshake | undefined
+  /** The channels with the peer's wallet, once its handshake named one. */
+  counterparty: Counterparty | undefined
   /** As seller: the peer's standing bid, once it passed our checks. */
   bid: BidMessage | undefined
   quote: BidQuote | undefined
   lastPaymentRequest: bigint
-  /** As buyer: the rate the peer quoted us, applied to blocks that arrive after it. */
-  rateFromThem: bigint
+  /** As buyer: what blocks arriving now cost (the peer's last quote); undefined while free. */
+  charge: BlockCharge | undefined
   /** The price last sent to this seller; `bidRefused` once it rejected a bid (we stop bidding there). */
   bidSent: bigint
   bidRefused: boolean
-  /** As buyer: the channel's voucher from earlier runs (this run's ledger starts at zero above it). */
-  paidBefore: bigint
-  lastNonce: number
+}
+
+/**
+ * Everything between us and one remote wallet on this torrent: the two channels (we pay it, it pays
+ * us), their ledger and voucher steps. It outlives connections: bytes a peer sent before it dropped
+ * are still paid when their pieces verify, and a reconnect continues the same ledger.
+ */
+interface Counterparty {
+  readonly wallet: string
+  readonly connections: Set<Connection>
   ledger: PeerLedger
-  /** Voucher work for this peer runs one step at a time (each step reads what the last one stored). */
+  lastNonce: number
+  /** Voucher work runs one step at a time (each step reads what the last one stored). */
   queue: Promise<void>
+  steps: number
   /** A payment step is queued: pieces verified before it runs are paid by it (vouchers are cumulative). */
   payScheduled: boolean
   lastPaymentAt: number
   /** The newest voucher received and not yet looked at; an older one waiting is superseded by it. */
-  pendingVoucher: VoucherMessage | undefined
+  pendingVoucher: { voucher: VoucherMessage, from: Connection } | undefined
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -113,7 +153,10 @@ const PAYMENT_INTERVAL_MS = 100
  * charge of sockets and pieces; this decides who is owed what, and pays or gets paid.
  */
 export class TorrentMarket {
-  private readonly peers = new Map<Peer, PeerMarketState>()
+  private readonly connections = new Map<Peer, Connection>()
+  private readonly counterparties = new Map<string, Counterparty>()
+  /** This run's meters per wallet, kept for the run (one small record per wallet traded with). */
+  private readonly trades = new Map<string, PeerLedger>()
   private readonly domain: VoucherDomain
   /** What this torrent has signed for, across every channel and every run (cumulative). */
   private spent: bigint
@@ -124,7 +167,7 @@ export class TorrentMarket {
     readonly options: TorrentMarketOptions,
     /** What the stored vouchers say this torrent spent in earlier runs: the budget holds across restarts. */
     spentBefore: bigint,
-    private readonly requestRechoke: () => void,
+    private readonly hooks: MarketHooks,
     private readonly log: Logger
   ) {
     this.domain = { chainId: config.identity.chainId, verifyingContract: NO_CONTRACT }
@@ -152,44 +195,43 @@ export class TorrentMarket {
   attach (peer: Peer): void {
     const extension = (peer.wire as unknown as Record<string, unknown>).bt_bid
     if (!(extension instanceof MarketExtension)) return
-    const state: PeerMarketState = {
+    const connection: Connection = {
       extension,
-      remote: extension.remote,
+      remote: undefined,
+      counterparty: undefined,
       bid: undefined,
       quote: undefined,
       lastPaymentRequest: 0n,
-      rateFromThem: 0n,
+      charge: undefined,
       bidSent: 0n,
-      bidRefused: false,
-      paidBefore: 0n,
-      lastNonce: 0,
-      ledger: EMPTY_LEDGER,
-      queue: Promise.resolve(),
-      payScheduled: false,
-      lastPaymentAt: 0,
-      pendingVoucher: undefined
+      bidRefused: false
     }
-    this.peers.set(peer, state)
-    extension.on('handshake', (remote) => { state.remote = remote; this.onHandshake(state) })
-    extension.on('message', (message) => this.onMessage(peer, state, message))
+    this.connections.set(peer, connection)
+    extension.on('handshake', (remote) => this.onHandshake(connection, remote))
+    extension.on('message', (message) => this.onMessage(peer, connection, message))
     extension.on('malformed', (error) => this.log.warn('dropped a malformed market message', { infoHash: this.infoHash, peer: peer.address, error }))
-    if (state.remote) this.onHandshake(state)
+    if (extension.remote) this.onHandshake(connection, extension.remote)
   }
 
   detach (peer: Peer): void {
-    this.peers.delete(peer)
+    const connection = this.connections.get(peer)
+    this.connections.delete(peer)
+    const counterparty = connection?.counterparty
+    if (!counterparty) return
+    counterparty.connections.delete(connection)
+    this.forgetIfSettled(counterparty)
   }
 
   /** The choker's view of a peer as a bidder; undefined for peers without the extension. */
   snapshot (peer: Peer): PeerMarketSnapshot | undefined {
-    const state = this.peers.get(peer)
-    if (!state?.remote) return undefined
-    const selfTrade = state.remote.wallet === this.config.identity.wallet
+    const connection = this.connections.get(peer)
+    if (!connection?.remote) return undefined
+    const ledger = connection.counterparty?.ledger ?? EMPTY_LEDGER
     return {
-      bid: state.bid?.price ?? 0n,
-      funded: state.bid !== undefined,
-      selfTrade,
-      cutOff: standing(state.ledger, this.config.thresholds) === 'cut-off',
+      bid: connection.bid?.price ?? 0n,
+      funded: connection.bid !== undefined,
+      selfTrade: connection.remote.wallet === this.config.identity.wallet,
+      cutOff: standing(ledger, this.config.thresholds) === 'cut-off',
       paidSlot: peer.slotKind === 'paid'
     }
   }
@@ -204,71 +246,83 @@ export class TorrentMarket {
    * the decision, so a bid response always reaches a winner before the unchoke that opens its slot.
    */
   applyQuotes (decision: ChokeDecision): void {
-    for (const [peer, state] of this.peers) {
-      if (!state.remote) continue
+    for (const [peer, connection] of this.connections) {
+      if (!connection.remote) continue
       const quote = decision.quotes?.get(peer.address)
       const paid = decision.unchoke.get(peer.address) === 'paid'
       const next: BidQuote = quote && paid ? quote : { rate: 0n, rank: quote?.rank ?? 0 }
-      if (state.quote && state.quote.rate === next.rate && state.quote.rank === next.rank) continue
-      if (!state.quote && next.rate === 0n && next.rank === 0) continue
-      state.quote = next
-      state.extension.send({ type: 'bid-response', rate: next.rate, rank: next.rank, paidSlots: decision.paidSlots ?? 0 })
+      const current = connection.quote
+      if (current && current.rate === next.rate && current.rank === next.rank) continue
+      if (!current && next.rate === 0n && next.rank === 0) continue
+      connection.quote = next
+      connection.extension.send({ type: 'bid-response', rate: next.rate, rank: next.rank, paidSlots: decision.paidSlots ?? 0 })
     }
   }
 
-  /** The rate the peer charges for a block arriving now. */
-  rateFrom (peer: Peer): bigint {
-    return this.peers.get(peer)?.rateFromThem ?? 0n
+  /** What a block arriving from `peer` now costs, and whom it is owed to; undefined when it is free. */
+  chargeFor (peer: Peer): BlockCharge | undefined {
+    return this.connections.get(peer)?.charge
   }
 
   /** A block left for `peer`: meter it at the rate we quoted, and ask for payment or cut it off past the thresholds. */
   sent (peer: Peer, bytes: number): void {
-    const state = this.peers.get(peer)
-    if (!state?.quote || state.quote.rate === 0n) return
-    state.ledger = recordSent(state.ledger, bytes, state.quote.rate)
-    const owed = debt(state.ledger)
-    const standingNow = standing(state.ledger, this.config.thresholds)
+    const connection = this.connections.get(peer)
+    const counterparty = connection?.counterparty
+    if (!connection?.quote || connection.quote.rate === 0n || !counterparty) return
+    counterparty.ledger = recordSent(counterparty.ledger, bytes, connection.quote.rate)
+    this.trades.set(counterparty.wallet, recordSent(this.trades.get(counterparty.wallet) ?? EMPTY_LEDGER, bytes, connection.quote.rate))
+    const owed = debt(counterparty.ledger)
+    const standingNow = standing(counterparty.ledger, this.config.thresholds)
     if (standingNow === 'cut-off') {
-      this.requestRechoke()
-    } else if (standingNow === 'payment-due' && owed > state.lastPaymentRequest && state.bid) {
-      state.lastPaymentRequest = owed + this.config.thresholds.payment / 4n
-      state.extension.send({ type: 'payment-request', channel: state.bid.channel, owed: totalCharged(state.ledger) })
+      this.hooks.requestRechoke()
+    } else if (standingNow === 'payment-due' && owed > connection.lastPaymentRequest && connection.bid) {
+      connection.lastPaymentRequest = owed + this.config.thresholds.payment / 4n
+      connection.extension.send({ type: 'payment-request', channel: connection.bid.channel, owed: totalCharged(counterparty.ledger) })
     }
   }
 
-  /** A piece passed its hash check: owe each sender for exactly its bytes at its rate, and pay. */
+  /**
+   * A piece passed its hash check: owe each sender for exactly its bytes at its rate, and pay. A
+   * sender that has since disconnected is still paid: the voucher is stored now and sent when it
+   * reconnects.
+   */
   verified (contributions: readonly Contribution[]): void {
-    const byPeer = new Map<Peer, Contribution[]>()
-    for (const contribution of contributions) {
-      if (contribution.rate === 0n) continue
-      const peer = this.peerAt(contribution.address)
-      if (!peer) continue
-      const list = byPeer.get(peer) ?? []
-      list.push(contribution)
-      byPeer.set(peer, list)
+    const owedTo = new Set<Counterparty>()
+    for (const { charge, bytes } of contributions) {
+      const counterparty = this.counterpartyOf(charge.payee)
+      counterparty.ledger = recordVerified(counterparty.ledger, bytes, charge.rate)
+      this.trades.set(charge.payee, recordVerified(this.trades.get(charge.payee) ?? EMPTY_LEDGER, bytes, charge.rate))
+      owedTo.add(counterparty)
     }
-    for (const [peer, list] of byPeer) {
-      const state = this.peers.get(peer)!
-      for (const { bytes, rate } of list) state.ledger = recordVerified(state.ledger, bytes, rate)
-      this.schedulePayment(state)
-    }
+    for (const counterparty of owedTo) this.schedulePayment(counterparty)
   }
 
   view (peer: Peer): PeerMarketView {
-    const state = this.peers.get(peer)
-    const ledger = state?.ledger ?? EMPTY_LEDGER
+    const connection = this.connections.get(peer)
+    const ledger = connection?.counterparty?.ledger ?? EMPTY_LEDGER
     return {
-      speaksMarket: state?.remote !== undefined,
-      wallet: state?.remote?.wallet ?? null,
-      theirBid: (state?.bid?.price ?? 0n).toString(),
-      rank: state?.quote?.rank ?? 0,
-      rateToThem: (state?.quote?.rate ?? 0n).toString(),
-      rateFromThem: (state?.rateFromThem ?? 0n).toString(),
+      speaksMarket: connection?.remote !== undefined,
+      wallet: connection?.remote?.wallet ?? null,
+      theirBid: (connection?.bid?.price ?? 0n).toString(),
+      rank: connection?.quote?.rank ?? 0,
+      rateToThem: (connection?.quote?.rate ?? 0n).toString(),
+      rateFromThem: (connection?.charge?.rate ?? 0n).toString(),
       owedByThem: totalCharged(ledger).toString(),
       receivedFromThem: ledger.received.toString(),
-      owedToThem: ((state?.paidBefore ?? 0n) + totalOwed(ledger)).toString(),
-      paidToThem: ((state?.paidBefore ?? 0n) + ledger.paid).toString()
+      owedToThem: totalOwed(ledger).toString(),
+      paidToThem: ledger.paid.toString()
     }
+  }
+
+  /** This run's metered trade with each wallet. */
+  tradeTotals (): TradeTotals[] {
+    return [...this.trades].map(([wallet, ledger]) => ({
+      wallet,
+      boughtBytes: ledger.boughtBytes,
+      owedToThem: totalOwed(ledger).toString(),
+      soldBytes: ledger.soldBytes,
+      chargedToThem: totalCharged(ledger).toString()
+    }))
   }
 
   /**
@@ -282,86 +336,154 @@ export class TorrentMarket {
     if (shouldRebid(this.options.bid, proposed)) this.setBid(proposed)
   }
 
+  /**
+   * Withdraws the bids before the budget runs short (docs/protocol.md §7): what is signed, what is
+   * owed for verified pieces and what the blocks in flight will cost must fit in it. Paying stops at
+   * the budget regardless; this keeps sellers from sending data the budget cannot pay for.
+   */
+  guardBudget (inFlightByteRate: bigint): void {
+    if (this.options.bid === 0n) return
+    let owed = 0n
+    for (const counterparty of this.counterparties.values()) owed += unpaid(counterparty.ledger)
+    if (!withinBudget(this.options.budget, this.spent + owed, inFlightByteRate)) this.stopBidding('the budget left cannot cover the data in flight')
+  }
+
   /** A changed bid: sent to every seller at once. */
   setBid (price: bigint): void {
     this.options.bid = price
-    for (const state of this.peers.values()) this.maybeBid(state)
+    for (const connection of this.connections.values()) this.maybeBid(connection)
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  /** The state with one wallet, created (and continued from its stored vouchers) on first use. */
+  private counterpartyOf (wallet: string): Counterparty {
+    const known = this.counterparties.get(wallet)
+    if (known) return known
+    const counterparty: Counterparty = {
+      wallet,
+      connections: new Set(),
+      ledger: EMPTY_LEDGER,
+      lastNonce: 0,
+      queue: Promise.resolve(),
+      steps: 0,
+      payScheduled: false,
+      lastPaymentAt: 0,
+      pendingVoucher: undefined
+    }
+    this.counterparties.set(wallet, counterparty)
+    this.enqueue(counterparty, () => this.continueChannels(counterparty))
+    return counterparty
+  }
+
+  /** Continues both channels with this wallet from the vouchers stored in earlier runs or connections. */
+  private async continueChannels (counterparty: Counterparty): Promise<void> {
+    const wallet = this.config.identity.wallet
+    const sent = await this.config.store.sentVouchers.get(hex(channelIdFor(wallet, counterparty.wallet, this.infoHash)))
+    if (sent) {
+      counterparty.ledger = continuePaid(counterparty.ledger, BigInt(sent.amount))
+      counterparty.lastNonce = sent.nonce
+    }
+    const received = await this.config.store.receivedVouchers.get(hex(channelIdFor(counterparty.wallet, wallet, this.infoHash)))
+    if (received) counterparty.ledger = continueReceived(counterparty.ledger, BigInt(received.amount))
+  }
+
+  /**
+   * A counterparty with no connection and nothing owed either way is dropped (its vouchers are
+   * stored); one still owed for bytes in unverified pieces is recreated when they verify.
+   */
+  private forgetIfSettled (counterparty: Counterparty): void {
+    if (counterparty.connections.size > 0 || counterparty.steps > 0) return
+    if (unpaid(counterparty.ledger) > 0n || debt(counterparty.ledger) > 0n) return
+    this.counterparties.delete(counterparty.wallet)
+  }
+
+  private connectionTo (counterparty: Counterparty): Connection | undefined {
+    for (const connection of counterparty.connections) return connection
+    return undefined
   }
 
   // ---------------------------------------------------------------- messages
 
-  private onHandshake (state: PeerMarketState): void {
-    this.maybeBid(state)
-    this.enqueue(state, () => this.resumeChannel(state))
+  private onHandshake (connection: Connection, remote: MarketHandshake): void {
+    connection.remote = remote
+    if (!connection.counterparty) {
+      const counterparty = this.counterpartyOf(remote.wallet)
+      connection.counterparty = counterparty
+      counterparty.connections.add(connection)
+      // The seller may not have our latest voucher (it was signed while this peer was away, or
+      // before a restart): send it again once the channel is loaded. An exact repeat is harmless.
+      this.enqueue(counterparty, async () => this.resendLatest(counterparty, connection))
+    }
+    this.maybeBid(connection)
   }
 
-  private onMessage (peer: Peer, state: PeerMarketState, message: MarketMessage): void {
+  private onMessage (peer: Peer, connection: Connection, message: MarketMessage): void {
     switch (message.type) {
-      case 'bid': return this.onBid(state, message)
-      case 'bid-response':
-        state.rateFromThem = message.rank > 0 && message.rank <= message.paidSlots ? message.rate : 0n
+      case 'bid': return this.onBid(connection, message)
+      case 'bid-response': {
+        const rate = message.rank > 0 && message.rank <= message.paidSlots ? message.rate : 0n
+        connection.charge = rate > 0n && connection.remote ? { payee: connection.remote.wallet, rate } : undefined
         return
+      }
       case 'payment-request':
         this.log.debug('payment requested', { infoHash: this.infoHash, peer: peer.address, owed: message.owed.toString() })
         return
       case 'voucher': {
+        const counterparty = connection.counterparty
+        if (!counterparty) return
         // Each voucher is stored with a synced write: while one is being checked and stored, newer
         // ones wait, and only the newest of them is looked at (it supersedes the rest).
-        const scheduled = state.pendingVoucher !== undefined
-        state.pendingVoucher = message
+        const scheduled = counterparty.pendingVoucher !== undefined
+        counterparty.pendingVoucher = { voucher: message, from: connection }
         if (!scheduled) {
-          this.enqueue(state, async () => {
-            const newest = state.pendingVoucher
-            state.pendingVoucher = undefined
-            if (newest) await this.onVoucher(peer, state, newest)
+          this.enqueue(counterparty, async () => {
+            const newest = counterparty.pendingVoucher
+            counterparty.pendingVoucher = undefined
+            if (newest) await this.onVoucher(peer, counterparty, newest.from, newest.voucher)
           })
         }
         return
       }
       case 'reject':
         this.log.info('the peer refused a market message', { infoHash: this.infoHash, peer: peer.address, code: message.code, about: message.about, reason: message.reason })
-        if (message.about === 'bid') state.bidRefused = true
+        if (message.about === 'bid') connection.bidRefused = true
     }
   }
 
-  private reject (state: PeerMarketState, code: RejectCode, about: MarketMessage['type'], reason: string): void {
-    state.extension.send({ type: 'reject', code, about, reason })
+  private reject (connection: Connection, code: RejectCode, about: MarketMessage['type'], reason: string): void {
+    connection.extension.send({ type: 'reject', code, about, reason })
   }
 
-  private onBid (state: PeerMarketState, bid: BidMessage): void {
-    const remote = state.remote!
+  private onBid (connection: Connection, bid: BidMessage): void {
+    const remote = connection.remote!
     const refuse = (code: RejectCode, reason: string): void => {
-      state.bid = undefined
-      this.reject(state, code, 'bid', reason)
-      this.requestRechoke()
+      connection.bid = undefined
+      this.reject(connection, code, 'bid', reason)
+      this.hooks.requestRechoke()
     }
     if (remote.wallet === this.config.identity.wallet) return refuse('self-trade', 'the bidder pays from this seller\'s own wallet')
     if (remote.chainId !== this.config.identity.chainId) return refuse('wrong-chain', `vouchers here are for chain ${this.config.identity.chainId}`)
     if (bid.backend !== this.config.settlement.backend) return refuse('unsupported-backend', `this seller settles with ${this.config.settlement.backend}`)
     if (hex(bid.channel) !== hex(channelIdFor(remote.wallet, this.config.identity.wallet, this.infoHash))) return refuse('unknown-channel', 'not the channel of this bidder, seller and torrent')
     if (bid.price === 0n) {
-      state.bid = undefined
-      return this.requestRechoke()
+      connection.bid = undefined
+      return this.hooks.requestRechoke()
     }
     if (bid.price < this.floor) return refuse('below-floor', `the floor is ${this.floor} base units per MiB`)
-    state.bid = bid
-    if (state.ledger.received === 0n) void this.restoreReceived(state, bid)
-    this.requestRechoke()
+    connection.bid = bid
+    this.hooks.requestRechoke()
   }
 
-  private async restoreReceived (state: PeerMarketState, bid: BidMessage): Promise<void> {
-    const stored = await this.config.store.receivedVouchers.get(hex(bid.channel))
-    if (stored) state.ledger = recordReceived(state.ledger, BigInt(stored.amount))
-  }
-
-  private async onVoucher (peer: Peer, state: PeerMarketState, voucher: VoucherMessage): Promise<void> {
-    const remote = state.remote!
+  private async onVoucher (peer: Peer, counterparty: Counterparty, connection: Connection, voucher: VoucherMessage): Promise<void> {
     const channel = hex(voucher.channel)
     const stored = await this.config.store.receivedVouchers.get(channel)
+    // The payer re-sends its latest voucher on every new connection: the one we hold changes nothing.
+    if (stored && stored.nonce === voucher.nonce && stored.amount === voucher.amount.toString() && stored.signature === hex(voucher.signature)) return
     const best = stored ? { nonce: stored.nonce, amount: BigInt(stored.amount) } : undefined
     const funds = await this.config.settlement.fundsOf(channel)
     const verdict = judgeVoucher(voucher, {
-      payer: remote.wallet,
+      payer: counterparty.wallet,
       payee: this.config.identity.wallet,
       infoHash: this.infoHash,
       backend: this.config.settlement.backend,
@@ -370,53 +492,50 @@ export class TorrentMarket {
     }, best)
     if (!verdict.ok) {
       this.log.warn('refused a voucher', { infoHash: this.infoHash, peer: peer.address, code: verdict.code, reason: verdict.reason })
-      return this.reject(state, verdict.code, 'voucher', verdict.reason)
+      return this.reject(connection, verdict.code, 'voucher', verdict.reason)
     }
-    const record = this.record(voucher, remote.wallet, this.config.identity.wallet)
+    const record = this.record(voucher, counterparty.wallet, this.config.identity.wallet)
     // Durable before it counts: a crash after this line keeps the voucher, before it the payer still owes.
     await this.config.store.receivedVouchers.put(channel, record)
-    const before = standing(state.ledger, this.config.thresholds)
-    state.ledger = recordReceived(state.ledger, voucher.amount)
+    const before = standing(counterparty.ledger, this.config.thresholds)
+    counterparty.ledger = recordReceived(counterparty.ledger, voucher.amount)
     this.config.onVoucherStored()
-    if (before === 'cut-off' && standing(state.ledger, this.config.thresholds) !== 'cut-off') this.requestRechoke()
+    if (before === 'cut-off' && standing(counterparty.ledger, this.config.thresholds) !== 'cut-off') this.hooks.requestRechoke()
   }
 
   // ---------------------------------------------------------------- paying
 
-  private maybeBid (state: PeerMarketState): void {
-    const remote = state.remote
-    if (!remote || remote.floor === undefined || state.bidRefused) return
+  private maybeBid (connection: Connection): void {
+    const remote = connection.remote
+    if (!remote || remote.floor === undefined || connection.bidRefused) return
     if (remote.wallet === this.config.identity.wallet || remote.chainId !== this.config.identity.chainId) return
     if (!remote.backends.includes(this.config.settlement.backend)) return
     const price = this.options.bid >= remote.floor ? this.options.bid : 0n
-    if (price === state.bidSent) return
-    if (price === 0n && state.bidSent === 0n) return
-    state.bidSent = price
-    state.extension.send({ type: 'bid', price, channel: channelIdFor(this.config.identity.wallet, remote.wallet, this.infoHash), backend: this.config.settlement.backend })
+    if (price === connection.bidSent) return
+    if (price === 0n && connection.bidSent === 0n) return
+    connection.bidSent = price
+    connection.extension.send({ type: 'bid', price, channel: channelIdFor(this.config.identity.wallet, remote.wallet, this.infoHash), backend: this.config.settlement.backend })
   }
 
   /**
    * One payment step at a time per seller, each paying everything verified before it starts: a
    * voucher per verified piece while the disk keeps up, fewer synced writes when it does not.
    */
-  private schedulePayment (state: PeerMarketState): void {
-    if (state.payScheduled) return
-    state.payScheduled = true
-    this.enqueue(state, async () => {
-      const wait = state.lastPaymentAt + PAYMENT_INTERVAL_MS - Date.now()
+  private schedulePayment (counterparty: Counterparty): void {
+    if (counterparty.payScheduled) return
+    counterparty.payScheduled = true
+    this.enqueue(counterparty, async () => {
+      const wait = counterparty.lastPaymentAt + PAYMENT_INTERVAL_MS - Date.now()
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-      state.payScheduled = false
-      state.lastPaymentAt = Date.now()
-      await this.pay(state)
+      counterparty.payScheduled = false
+      counterparty.lastPaymentAt = Date.now()
+      await this.pay(counterparty)
     })
   }
 
-  private async pay (state: PeerMarketState): Promise<void> {
-    const remote = state.remote
-    if (!remote) return
-    const paidSoFar = state.paidBefore + state.ledger.paid
-    const owed = state.paidBefore + totalOwed(state.ledger)
-    let amount = owed
+  private async pay (counterparty: Counterparty): Promise<void> {
+    const paidSoFar = counterparty.ledger.paid
+    let amount = totalOwed(counterparty.ledger)
     if (amount <= paidSoFar) return
     const left = this.options.budget > this.spent ? this.options.budget - this.spent : 0n
     if (amount - paidSoFar > left) {
@@ -425,15 +544,18 @@ export class TorrentMarket {
       this.stopBidding('the budget is spent')
       if (amount === paidSoFar) return
     }
-    const channel = channelIdFor(this.config.identity.wallet, remote.wallet, this.infoHash)
-    const voucher = signVoucher(this.config.identity.privateKey, this.domain, { channel, nonce: state.lastNonce + 1, amount })
-    const record = this.record(voucher, this.config.identity.wallet, remote.wallet)
-    // Stored before it is sent: after a crash the next voucher continues from it, never below it.
-    await this.config.store.sentVouchers.put(record.channel, record)
-    state.lastNonce = voucher.nonce
+    const channel = channelIdFor(this.config.identity.wallet, counterparty.wallet, this.infoHash)
+    const voucher = signVoucher(this.config.identity.privateKey, this.domain, { channel, nonce: counterparty.lastNonce + 1, amount })
+    const record = this.record(voucher, this.config.identity.wallet, counterparty.wallet)
+    // Stored before it is sent, with the pieces it pays for: after a crash the next voucher continues
+    // from it, and those pieces are looked for on disk rather than bought again.
+    const pieces = Buffer.from(this.hooks.verifiedPieces() ?? new Uint8Array(0))
+    await this.config.store.storeSentVoucher(record, { bitfield: pieces.toString('base64'), at: record.at })
+    counterparty.lastNonce = voucher.nonce
     this.spent += amount - paidSoFar
-    state.ledger = recordPaid(state.ledger, amount - state.paidBefore)
-    state.extension.send({ type: 'voucher', ...voucher })
+    counterparty.ledger = recordPaid(counterparty.ledger, amount)
+    // A seller that is not connected now gets it when it comes back (resendLatest).
+    this.connectionTo(counterparty)?.extension.send({ type: 'voucher', ...voucher })
   }
 
   private stopBidding (reason: string): void {
@@ -442,27 +564,22 @@ export class TorrentMarket {
     this.setBid(0n)
   }
 
-  /** Continues the channel from the last voucher we signed in an earlier run, and re-sends it (the seller may not have it). */
-  private async resumeChannel (state: PeerMarketState): Promise<void> {
-    const remote = state.remote
-    if (!remote || state.lastNonce > 0) return
-    const channel = channelIdFor(this.config.identity.wallet, remote.wallet, this.infoHash)
+  private async resendLatest (counterparty: Counterparty, connection: Connection): Promise<void> {
+    if (counterparty.lastNonce === 0 || !counterparty.connections.has(connection)) return
+    const channel = channelIdFor(this.config.identity.wallet, counterparty.wallet, this.infoHash)
     const last = await this.config.store.sentVouchers.get(hex(channel))
     if (!last) return
-    state.paidBefore = BigInt(last.amount)
-    state.lastNonce = last.nonce
-    state.extension.send({ type: 'voucher', channel, nonce: last.nonce, amount: BigInt(last.amount), signature: Buffer.from(last.signature, 'hex') })
+    connection.extension.send({ type: 'voucher', channel, nonce: last.nonce, amount: BigInt(last.amount), signature: Buffer.from(last.signature, 'hex') })
   }
 
-  private enqueue (state: PeerMarketState, step: () => Promise<void>): void {
-    state.queue = state.queue.then(step).catch((err: unknown) => {
+  private enqueue (counterparty: Counterparty, step: () => Promise<void>): void {
+    counterparty.steps++
+    counterparty.queue = counterparty.queue.then(step).catch((err: unknown) => {
       this.log.error('market step failed', { infoHash: this.infoHash, error: errorMessage(err) })
+    }).finally(() => {
+      counterparty.steps--
+      this.forgetIfSettled(counterparty)
     })
-  }
-
-  private peerAt (address: string): Peer | undefined {
-    for (const peer of this.peers.keys()) if (peer.address === address) return peer
-    return undefined
   }
 
   private record (voucher: Omit<VoucherMessage, 'type'>, payer: string, payee: string): VoucherRecord {

@@ -6,6 +6,17 @@ import BitField from 'bitfield'
 import type { TorrentMeta } from '../../src/engine/metainfo.js'
 import { pieceLengthOf } from '../../src/engine/metainfo.js'
 import { PieceStorage } from '../../src/engine/storage.js'
+import { marketExtension } from '../../src/market/extension.js'
+import { Inbox, handshakeOf, newWallet, type TestWallet } from './market-peer.js'
+
+/** What the bad peer does with a request: answer it with flipped bytes, or never answer it. */
+export type Delivery = 'corrupt' | 'withhold'
+
+export interface EvilPeerOptions {
+  readonly delivery?: Delivery
+  /** Speak the market extension with this floor: answer each bid with a paid slot at its price. */
+  readonly marketFloor?: bigint
+}
 
 export interface EvilPeer {
   readonly port: number
@@ -13,14 +24,19 @@ export interface EvilPeer {
   readonly requests: Map<string, number>
   connections: number
   corruptBlocksSent: number
+  /** The market identity and the market messages received (with `marketFloor`). */
+  readonly wallet: TestWallet
+  readonly inbox: Inbox
   close (): Promise<void>
 }
 
 /**
  * A real BitTorrent peer on 127.0.0.1 that claims every piece and answers every request with the
- * right length but flipped bytes: a peer sending corrupt data.
+ * right length but flipped bytes (a peer sending corrupt data), or never answers (`withhold`). With
+ * `marketFloor` it also sells in the market: it quotes a paid slot to every bidder, then delivers
+ * as badly.
  */
-export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string): Promise<EvilPeer> {
+export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, options: EvilPeerOptions = {}): Promise<EvilPeer> {
   const storage = new PieceStorage(meta, dataDirectory)
   const sockets = new Set<Socket>()
   const peer: EvilPeer = {
@@ -28,6 +44,8 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string): 
     requests: new Map(),
     connections: 0,
     corruptBlocksSent: 0,
+    wallet: newWallet(),
+    inbox: new Inbox(),
     close: async () => {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -40,6 +58,14 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string): 
     socket.on('error', () => {})
     peer.connections++
     const wire = new Wire()
+    if (options.marketFloor !== undefined) {
+      wire.use(marketExtension(() => handshakeOf(peer.wallet, options.marketFloor), (extension) => {
+        extension.on('message', (message) => {
+          peer.inbox.push(message)
+          if (message.type === 'bid' && message.price > 0n) extension.send({ type: 'bid-response', rate: message.price, rank: 1, paidSlots: 1 })
+        })
+      }))
+    }
     socket.pipe(wire).pipe(socket)
     wire.on('error', () => socket.destroy())
     wire.on('handshake', (infoHash: string) => {
@@ -52,6 +78,7 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string): 
     wire.on('request', (index: number, offset: number, length: number, respond: (err: Error | null, data?: Uint8Array) => void) => {
       const key = `${index}:${offset}`
       peer.requests.set(key, (peer.requests.get(key) ?? 0) + 1)
+      if (options.delivery === 'withhold') return
       const piece = Buffer.alloc(pieceLengthOf(meta, index))
       storage.readPiece(index, piece).then((data) => {
         const block = Buffer.from(data.subarray(offset, offset + length))
