@@ -159,7 +159,7 @@ async function main (): Promise<void> {
       console.log(`${(size / 1024 ** 3).toFixed(2)} GiB torrent to ${result.peers} peers: seeder ${(result.seederRssAnonIdle / 1e6).toFixed(0)} MB idle, ${(result.seederPeakRssAnon / 1e6).toFixed(0)} MB peak, served ${(result.bytesServed / 1024 ** 2 / result.seconds).toFixed(0)} MiB/s`)
     }
 
-    const market = opts.scenarios.includes('market') ? await runMarket(torrentFile, meta.infoHash, data, opts.bytes, opts.reps, opts.warm) : undefined
+    const market = opts.scenarios.includes('market') ? await runMarket(torrentFile, meta.infoHash, data, opts.bytes, opts.reps, opts.warm, opts.quick ? { size: parseSize('8MiB'), uploadLimit: parseSize('4MiB') } : { size: parseSize('64MiB'), uploadLimit: parseSize('8MiB') }) : undefined
 
     const summaries = summarize(runs)
     const swarm = summarizeSwarm(swarmRuns)

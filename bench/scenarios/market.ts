@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises'
 import { Trx } from 'tronweb'
 import type { VoucherTotals } from '../../src/daemon/service.js'
 import { addressOfPrivateKey } from '../../src/market/address.js'
-import { BYTES_PER_PRICE_UNIT } from '../../src/market/price.js'
+import { renderSummary, runDemo, type DemoSummary } from '../../src/demo/demo.js'
+import { BYTES_PER_PRICE_UNIT, parsePrice } from '../../src/market/price.js'
 import { NO_CONTRACT, VOUCHER_TYPES, channelIdFor, signVoucher, signedBy } from '../../src/market/voucher.js'
 import { startDaemon, tempDir, type RunningDaemon } from '../../test/helpers/daemon.js'
 import { runCli, waitFor } from '../../test/helpers/process.js'
@@ -26,6 +27,13 @@ export interface MarketResult {
   readonly vouchersPerRun: number
   /** Paid − verified bytes × rate, in base units, for every run with bids (goal: all zero). */
   readonly paymentErrors: readonly string[]
+  /** (c) Efficacy: `bidtorrent demo`'s swarm, a capped seeder and bidders 0/1/2/4. */
+  readonly efficacy: DemoSummary
+}
+
+export interface EfficacySetup {
+  readonly size: number
+  readonly uploadLimit: number
 }
 
 /** Voucher signatures verified a second by the daemon's verifier, and by tronweb's pure-JS one. */
@@ -92,7 +100,7 @@ async function download (torrentFile: string, seller: RunningDaemon, bytes: numb
  * against the same download with the extension off, alternated; (b) how many vouchers a second the
  * seller can verify; the payment error of every paid run.
  */
-export async function runMarket (torrentFile: string, infoHash: string, dataDir: string, bytes: number, reps: number, warm: boolean): Promise<MarketResult> {
+export async function runMarket (torrentFile: string, infoHash: string, dataDir: string, bytes: number, reps: number, warm: boolean, efficacySetup: EfficacySetup): Promise<MarketResult> {
   const rates = verificationRates()
   console.log(`vouchers: ${rates.verificationsPerSecond.toFixed(0)} verified/s (tronweb's pure-JS verify: ${rates.tronwebVerificationsPerSecond.toFixed(0)}/s), ${rates.signaturesPerSecond.toFixed(0)} signed/s`)
   const cleanup = new CleanupStack()
@@ -112,7 +120,10 @@ export async function runMarket (torrentFile: string, infoHash: string, dataDir:
       console.log(`rep ${rep}  market: with bids ${paid.seconds.toFixed(2)} s (payment error ${paid.paymentError} base units), extension off ${free.seconds.toFixed(2)} s`)
     }
     const pieces = Math.ceil(bytes / (1024 * 1024))
-    return { ...rates, secondsWithBids: withBids, secondsWithoutExtension: without, throughputRatio: median(without) / median(withBids), vouchersPerRun: pieces, paymentErrors: errors }
+    await cleanup.run()
+    const efficacy = await runDemo({ ...efficacySetup, floor: parsePrice('0.001BTT/MiB'), bids: [0, 1, 2, 4], timeoutSeconds: 1200 })
+    console.log(renderSummary(efficacy))
+    return { ...rates, secondsWithBids: withBids, secondsWithoutExtension: without, throughputRatio: median(without) / median(withBids), vouchersPerRun: pieces, paymentErrors: errors, efficacy }
   } finally {
     await cleanup.run()
   }

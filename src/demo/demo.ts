@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
+import type { PeerInfo } from '../engine/torrent.js'
 import { formatBtt } from '../market/price.js'
 import type { TradeTotals } from '../market/torrent-market.js'
 import { createWallet } from '../wallet/keystore.js'
@@ -49,6 +50,11 @@ export interface DemoSummary {
   readonly peers: readonly DemoPeerRow[]
   /** Each peer's share of all bytes delivered while every peer was still downloading. */
   readonly sharesWhileContended: Readonly<Record<string, number>>
+  /**
+   * The seeder's upload to peers outside paid slots (regular and optimistic: the free class) over
+   * its whole upload, while every peer was downloading; the reserved share is the goal.
+   */
+  readonly freeClassShareWhileContended: number
   /** Paid − owed for verified bytes, per bidder, base units (the goal is zero for each). */
   readonly paymentErrors: Readonly<Record<string, string>>
   readonly seederEarned: string
@@ -136,6 +142,17 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
     })))
 
     let contended: Record<string, number> = {}
+    // The seeder's upload by slot kind, from the change in each connection's upload between samples.
+    const uploadedBefore = new Map<string, number>()
+    const byClass = { free: 0, paid: 0 }
+    const sampleSlots = async (): Promise<void> => {
+      for (const peer of await seeder.api.request<PeerInfo[]>('GET', `/v1/torrents/${seeded.infoHash}/peers`)) {
+        const sent = peer.uploaded - (uploadedBefore.get(peer.address) ?? 0)
+        uploadedBefore.set(peer.address, peer.uploaded)
+        if (peer.slot === 'paid') byClass.paid += sent
+        else byClass.free += sent
+      }
+    }
     let rows: DemoPeerRow[] = []
     const deadline = startedAt + options.timeoutSeconds * 1000
     const snapshot = async (): Promise<DemoPeerRow[]> => {
@@ -164,6 +181,7 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
       const elapsed = (Date.now() - startedAt) / 1000
       options.onProgress?.(rows, elapsed)
       if (rows.every((row) => row.completedAfter === null)) {
+        await sampleSlots()
         const total = rows.reduce((sum, row) => sum + row.downloaded, 0)
         if (total > 0) contended = Object.fromEntries(rows.map((row) => [row.name, row.downloaded / total]))
       }
@@ -189,6 +207,7 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
       floor: options.floor.toString(),
       peers: rows,
       sharesWhileContended: contended,
+      freeClassShareWhileContended: byClass.free + byClass.paid > 0 ? byClass.free / (byClass.free + byClass.paid) : 0,
       paymentErrors,
       seederEarned: seederEarned.toString()
     }
@@ -215,6 +234,7 @@ export function renderRows (rows: readonly DemoPeerRow[], elapsedSeconds: number
 /** The closing summary: time per bid, bytes and BTT per peer, the free peer's share, the payment check. */
 export function renderSummary (summary: DemoSummary): string {
   const lines = ['', 'Summary', `  seeder: ${(summary.size / MiB).toFixed(0)} MiB at ${(summary.uploadLimit / MiB).toFixed(1)} MiB/s, floor ${formatBtt(BigInt(summary.floor))}/MiB, earned ${formatBtt(BigInt(summary.seederEarned))}`]
+  lines.push(`  free class (peers outside paid slots) while all downloaded: ${(summary.freeClassShareWhileContended * 100).toFixed(1)}% of the seeder's upload`)
   lines.push('  peer        bid/MiB         finished   share while all downloaded   paid (BTT)          paid - owed for verified')
   for (const row of summary.peers) {
     const share = summary.sharesWhileContended[row.name]
