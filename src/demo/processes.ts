@@ -3,11 +3,10 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ApiClient } from '../cli/client.js'
+import { PROJECT_ROOT } from '../util/project.js'
 
-/** The project's root, from dist/src/demo. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+export { PROJECT_ROOT }
 export const BIN = join(PROJECT_ROOT, 'bin', 'bidtorrent.js')
 /** The V8 flags on the bin's `#!` line, so a daemon started by path runs as `bidtorrent` does. */
 export const BIN_NODE_FLAGS: readonly string[] = readFileSync(BIN, 'utf8').split('\n', 1)[0]!.replace(/^#!\S+(\s+-S)?\s+node\s*/, '').split(/\s+/).filter(Boolean)

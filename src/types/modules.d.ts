@@ -162,3 +162,11 @@ declare module 'bencode' {
   }
   export default bencode
 }
+
+declare module 'solc' {
+  /** Standard JSON in, standard JSON out (https://docs.soliditylang.org/en/latest/using-the-compiler.html). */
+  export function compile (input: string): string
+  export function version (): string
+  const solc: { compile: typeof compile, version: typeof version }
+  export default solc
+}

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { InterfaceAbi } from 'ethers'
+import { CONTRACT_ARTIFACTS } from '../../util/project.js'
+
+export interface ContractArtifact {
+  readonly contractName: string
+  readonly compiler: string
+  readonly abi: InterfaceAbi
+  /** Deployment bytecode, 0x-prefixed. */
+  readonly bytecode: string
+}
+
+export type ContractName = 'BidtorrentChannels' | 'TestToken'
+
+const loaded = new Map<ContractName, ContractArtifact>()
+
+/** A contract compiled by `npm run build` (src/settlement/contracts/compile.ts). */
+export function artifact (name: ContractName): ContractArtifact {
+  let found = loaded.get(name)
+  if (!found) {
+    try {
+      found = JSON.parse(readFileSync(join(CONTRACT_ARTIFACTS, `${name}.json`), 'utf8')) as ContractArtifact
+    } catch (err) {
+      throw new Error(`the ${name} contract is not compiled (run "npm run build"): ${(err as Error).message}`)
+    }
+    loaded.set(name, found)
+  }
+  return found
+}
