@@ -1,85 +1,10 @@
 import t from 'tap'
-import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet, parseEther, type ContractTransactionResponse } from 'ethers'
-import { artifact } from '../src/settlement/contracts/artifacts.js'
-import { startLocalChain, type LocalChain } from '../src/settlement/evm/local-chain.js'
-import { accountBytes, tronAddressOf } from '../src/market/address.js'
+import { Contract, Wallet, parseEther, type ContractTransactionResponse } from 'ethers'
 import { channelIdFor, signVoucher, signVoucherWithTronweb, type SignedVoucher, type VoucherDomain } from '../src/market/voucher.js'
-import { tempDir } from './helpers/daemon.js'
-import type { Cleanup } from './helpers/process.js'
-
-const CHAIN_ID = 1999
-const CHALLENGE_SECONDS = 3600
+import { CHALLENGE_SECONDS, hex, mined, now, revertOf, setup, travel, tron } from './helpers/chain.js'
 const DAY = 86_400
 const INFO_HASH = 'ab'.repeat(20)
 const OTHER_INFO_HASH = 'cd'.repeat(20)
-
-interface Parties {
-  chain: LocalChain
-  provider: JsonRpcProvider
-  deployer: Wallet
-  payer: Wallet
-  payee: Wallet
-  relayer: Wallet
-  stranger: Wallet
-  channels: Contract
-  token: Contract
-  domain: VoucherDomain
-}
-
-const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
-const tron = (evm: string): string => tronAddressOf(accountBytes(evm))
-
-const errors = new Interface(artifact('BidtorrentChannels').abi)
-
-/** The name of the contract's custom error a call reverted with ('' if it did not revert). */
-async function revertOf (call: Promise<unknown>): Promise<string> {
-  try {
-    const sent = await call
-    if (sent && typeof (sent as ContractTransactionResponse).wait === 'function') await (sent as ContractTransactionResponse).wait()
-    return ''
-  } catch (err) {
-    const data = (err as { data?: string }).data
-    const parsed = data ? errors.parseError(data) : null
-    if (parsed) return parsed.name
-    throw err
-  }
-}
-
-async function mined (call: Promise<ContractTransactionResponse>): Promise<void> {
-  await (await call).wait()
-}
-
-async function setup (t: Cleanup): Promise<Parties> {
-  const chain = await startLocalChain({ directory: await tempDir(t, 'bidtorrent-chain-'), chainId: CHAIN_ID })
-  t.teardown(() => chain.stop())
-  // No request cache: every nonce is read fresh (a reverted call must not leave a gap or a stale count).
-  const provider = new JsonRpcProvider(chain.rpcUrl, CHAIN_ID, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
-  t.teardown(() => provider.destroy())
-  const [a0, a1, a2, a3, a4] = chain.accounts
-  const deployer = new Wallet(a0!.privateKey, provider)
-  const payer = new Wallet(a1!.privateKey, provider)
-  const payee = new Wallet(a2!.privateKey, provider)
-  const relayer = new Wallet(a3!.privateKey, provider)
-  const stranger = new Wallet(a4!.privateKey, provider)
-  const deploy = async (name: 'BidtorrentChannels' | 'TestToken', ...args: unknown[]): Promise<Contract> => {
-    const { abi, bytecode } = artifact(name)
-    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(...args)
-    await contract.waitForDeployment()
-    return contract as Contract
-  }
-  const channels = await deploy('BidtorrentChannels', CHALLENGE_SECONDS)
-  const token = await deploy('TestToken')
-  return { chain, provider, deployer, payer, payee, relayer, stranger, channels, token, domain: { chainId: CHAIN_ID, verifyingContract: await channels.getAddress() } }
-}
-
-async function now (provider: JsonRpcProvider): Promise<number> {
-  return (await provider.getBlock('latest'))!.timestamp
-}
-
-async function travel (provider: JsonRpcProvider, seconds: number): Promise<void> {
-  await provider.send('evm_increaseTime', [seconds])
-  await provider.send('evm_mine', [])
-}
 
 t.test('the channel contract on a local EVM node: native deposits, claims, replays and forgeries, refunds and the challenge window', async (t) => {
   const p = await setup(t)

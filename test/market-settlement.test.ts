@@ -62,7 +62,7 @@ t.test('vouchers are stored durably; embedded redemption is idempotent and survi
   await store.open()
   const voucher = record(signVoucher(PAYER_KEY, domain, { channel, nonce: 3, amount: 300n }))
   await store.receivedVouchers.put(voucher.channel, voucher)
-  const settlement = new EmbeddedSettlement(store, 1_000_000n)
+  const settlement = new EmbeddedSettlement(store, 1_000_000n, 0)
   t.match(settlement.description, /unbacked IOUs/, 'says plainly that nothing backs it')
   t.equal(await settlement.fundsOf(voucher.channel), 1_000_000n)
   const redeemed = await settlement.redeem(voucher)
@@ -80,7 +80,7 @@ t.test('vouchers are stored durably; embedded redemption is idempotent and survi
   const next = record(signVoucher(PAYER_KEY, domain, { channel, nonce: 4, amount: 450n }))
   await store.receivedVouchers.put(next.channel, next)
   const errors: unknown[] = []
-  const rounds = new SettlementRounds(new EmbeddedSettlement(store, 1_000_000n), () => store.receivedVouchers.all(), 60_000, (err) => errors.push(err))
+  const rounds = new SettlementRounds(new EmbeddedSettlement(store, 1_000_000n, 0), () => store.receivedVouchers.all(), 60_000, (err) => errors.push(err))
   rounds.markDirty()
   await rounds.flush()
   await rounds.flush()

@@ -142,14 +142,14 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     import('../wallet/keystore.js'), import('../settlement/embedded.js'), import('../settlement/settlement.js')
   ])
   const wallet = await unlockWallet(dataDir, passphrase)
-  const settlement = new EmbeddedSettlement(store, settings.embeddedCreditCap)
+  const settlement = new EmbeddedSettlement(store, settings.embeddedCreditCap, settings.embeddedChainId)
   const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
     (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }))
   log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
   return {
     rounds,
     onVoucherStored: () => rounds.markDirty(),
-    identity: { wallet: wallet.tron, privateKey: wallet.privateKey, chainId: settings.embeddedChainId },
+    identity: { wallet: wallet.tron, privateKey: wallet.privateKey, chainId: settlement.domain.chainId },
     settlement,
     store,
     auction: { clearing: settings.marketClearing, reservedShare: settings.marketReservedShare, minReservedSlots: settings.marketMinReservedSlots },

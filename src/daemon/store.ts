@@ -1,4 +1,5 @@
 import { Level } from 'level'
+import type { ClaimRecord } from '../settlement/claims.js'
 import { BidtorrentError } from '../util/errors.js'
 
 /** What the daemon remembers about a torrent across restarts. */
@@ -72,6 +73,8 @@ export class StateStore implements VoucherStore {
   readonly sentVouchers: SyncedTable<VoucherRecord>
   readonly redemptions: SyncedTable<RedemptionRecord>
   readonly paidPieces: SyncedTable<PaidPiecesRecord>
+  /** The chain backends' durable claim queue (src/settlement/claims.ts). */
+  readonly claims: SyncedTable<ClaimRecord>
 
   constructor (path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' })
@@ -81,6 +84,7 @@ export class StateStore implements VoucherStore {
     this.sentVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-sent', { valueEncoding: 'json' }))
     this.redemptions = new SyncedTable(this.db, this.db.sublevel('embedded-redeemed', { valueEncoding: 'json' }))
     this.paidPieces = new SyncedTable(this.db, this.db.sublevel('paid-pieces', { valueEncoding: 'json' }))
+    this.claims = new SyncedTable(this.db, this.db.sublevel('claims', { valueEncoding: 'json' }))
   }
 
   async storeSentVoucher (voucher: VoucherRecord, paidPieces: PaidPiecesRecord): Promise<void> {

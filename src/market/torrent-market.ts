@@ -12,7 +12,7 @@ import { judgeVoucher } from './acceptance.js'
 import { PROTOCOL_VERSION, type BidMessage, type MarketHandshake, type MarketMessage, type RejectCode, type VoucherMessage } from './codec.js'
 import { autoBid, shouldRebid, withinBudget } from './bidding.js'
 import { MarketExtension, marketExtension } from './extension.js'
-import { NO_CONTRACT, channelIdFor, signVoucher, type VoucherDomain } from './voucher.js'
+import { channelIdFor, signVoucher, type VoucherDomain } from './voucher.js'
 
 /** Who we are in the market: the wallet that signs and the chain its vouchers are for. */
 export interface MarketIdentity {
@@ -170,7 +170,7 @@ export class TorrentMarket {
     private readonly hooks: MarketHooks,
     private readonly log: Logger
   ) {
-    this.domain = { chainId: config.identity.chainId, verifyingContract: NO_CONTRACT }
+    this.domain = config.settlement.domain
     this.spent = spentBefore
   }
 

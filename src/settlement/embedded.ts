@@ -1,5 +1,6 @@
 import type { RedemptionRecord, VoucherRecord, VoucherStore } from '../daemon/store.js'
 import { formatBtt } from '../market/price.js'
+import { NO_CONTRACT, type VoucherDomain } from '../market/voucher.js'
 import type { Settlement } from './settlement.js'
 
 /**
@@ -10,8 +11,10 @@ import type { Settlement } from './settlement.js'
 export class EmbeddedSettlement implements Settlement {
   readonly backend = 'embedded' as const
   readonly description: string
+  readonly domain: VoucherDomain
 
-  constructor (private readonly store: VoucherStore, private readonly creditCap: bigint) {
+  constructor (private readonly store: VoucherStore, private readonly creditCap: bigint, chainId: number) {
+    this.domain = { chainId, verifyingContract: NO_CONTRACT }
     this.description = `embedded: unbacked IOUs in this daemon's ledger, at most ${formatBtt(creditCap)} per channel`
   }
 

@@ -1,5 +1,6 @@
 import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
 import type { Backend } from '../market/codec.js'
+import type { VoucherDomain } from '../market/voucher.js'
 
 /**
  * Where vouchers become money. Accounting (src/accounting) knows nothing of this; the market asks a
@@ -7,6 +8,8 @@ import type { Backend } from '../market/codec.js'
  */
 export interface Settlement {
   readonly backend: Backend
+  /** What vouchers on this backend are signed for: its chain id and its channel contract. */
+  readonly domain: VoucherDomain
   /** One line for users and logs, saying plainly what backs a payment. */
   readonly description: string
   /** The most the channel can pay (deposit or credit), in base units. */
@@ -31,8 +34,22 @@ export class SettlementRounds {
     private readonly settlement: Settlement,
     private readonly vouchers: () => Promise<VoucherRecord[]>,
     private readonly intervalMs: number,
-    private readonly onError: (err: unknown) => void
-  ) {}
+    private readonly onError: (err: unknown) => void,
+    /** Also run a round this often with nothing new (a chain backend's deadlines and retries); 0 = never. */
+    heartbeatMs = 0
+  ) {
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.markDirty(), heartbeatMs)
+      this.heartbeat.unref()
+    }
+  }
+
+  private heartbeat: NodeJS.Timeout | undefined
+
+  /** Stops the heartbeat (the daemon is stopping). */
+  stop (): void {
+    clearInterval(this.heartbeat)
+  }
 
   /** Something new to redeem: a round runs within the interval. */
   markDirty (): void {

@@ -1,0 +1,117 @@
+import type { SyncedTable, VoucherRecord } from '../daemon/store.js'
+import type { ChannelChain, SignedTransaction } from './evm/chain-client.js'
+
+/**
+ * One claim of one voucher, as the durable queue records it. Each step is written before the next
+ * begins: the decision (with the transaction already signed) before anything is sent, the hash
+ * is part of that decision, and the outcome once the chain has it. A restart resumes every record
+ * that is not final and never makes a second, different transaction for the same claim.
+ */
+export interface ClaimRecord {
+  readonly channel: string
+  readonly nonce: number
+  readonly amount: string
+  readonly signature: string
+  readonly state: 'decided' | 'sent' | 'confirmed' | 'failed'
+  readonly transaction?: SignedTransaction
+  readonly decidedAt: string
+  readonly sentAt?: string
+  readonly confirmedAt?: string
+  readonly blockNumber?: number
+  /** Why it failed, or that someone else's transaction already claimed as much. */
+  readonly note?: string
+}
+
+export type ClaimTable = SyncedTable<ClaimRecord>
+
+const keyOf = (channel: string, nonce: number): string => `${channel}:${String(nonce).padStart(20, '0')}`
+
+function voucherOf (record: ClaimRecord): { channel: Uint8Array, nonce: number, amount: bigint, signature: Uint8Array } {
+  return { channel: Buffer.from(record.channel, 'hex'), nonce: record.nonce, amount: BigInt(record.amount), signature: Buffer.from(record.signature, 'hex') }
+}
+
+/**
+ * The durable claim queue: takes vouchers to claim, and drives each claim to a final state through
+ * a chain that may be slow, dead, or restarted under it. Steps run one at a time. Any step may
+ * fail (a dead endpoint): the record keeps its state and the next `run` picks it up again.
+ */
+export class ClaimQueue {
+  private running: Promise<void> | undefined
+
+  constructor (private readonly table: ClaimTable, private readonly chain: ChannelChain) {}
+
+  /** Decides to claim `voucher`, unless a claim of it (or of a later voucher) is already recorded. Durable on return. */
+  async decide (voucher: VoucherRecord): Promise<ClaimRecord | undefined> {
+    for (const record of await this.table.all()) {
+      if (record.channel === voucher.channel && record.state !== 'failed' && record.nonce >= voucher.nonce) return undefined
+    }
+    const record: ClaimRecord = { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, signature: voucher.signature, state: 'decided', decidedAt: new Date().toISOString() }
+    await this.table.put(keyOf(record.channel, record.nonce), record)
+    return record
+  }
+
+  async pending (): Promise<ClaimRecord[]> {
+    return (await this.table.all()).filter((record) => record.state === 'decided' || record.state === 'sent')
+  }
+
+  async records (): Promise<ClaimRecord[]> {
+    return this.table.all()
+  }
+
+  /** Drives every unfinished claim as far as the chain allows now; throws what stopped it (the records stay). */
+  async run (): Promise<void> {
+    if (this.running) return this.running
+    this.running = (async () => {
+      try {
+        for (const record of await this.pending()) await this.advance(record)
+      } finally {
+        this.running = undefined
+      }
+    })()
+    return this.running
+  }
+
+  private async save (record: ClaimRecord): Promise<ClaimRecord> {
+    await this.table.put(keyOf(record.channel, record.nonce), record)
+    return record
+  }
+
+  private async advance (start: ClaimRecord): Promise<void> {
+    let record = start
+    for (let steps = 0; steps < 4 && (record.state === 'decided' || record.state === 'sent'); steps++) {
+      const next = await this.step(record)
+      if (next === record) return
+      record = next
+    }
+  }
+
+  private async step (record: ClaimRecord): Promise<ClaimRecord> {
+    if (record.state === 'decided' && !record.transaction) {
+      const onChain = await this.chain.channel(record.channel)
+      if (!onChain) return this.save({ ...record, state: 'failed', note: 'no such channel on chain' })
+      if (onChain.nonce >= record.nonce || onChain.claimed >= BigInt(record.amount)) {
+        return this.save({ ...record, state: 'confirmed', confirmedAt: new Date().toISOString(), note: `already claimed on chain up to ${onChain.claimed}` })
+      }
+      // Signed and written down before it is sent: a crash from here on re-sends this very transaction.
+      return this.save({ ...record, transaction: await this.chain.signClaim(voucherOf(record)) })
+    }
+    if (record.state === 'decided') {
+      await this.chain.broadcast(record.transaction!)
+      return this.save({ ...record, state: 'sent', sentAt: new Date().toISOString() })
+    }
+    const outcome = await this.chain.outcome(record.transaction!.hash)
+    if (!outcome) {
+      // Not mined (yet, or dropped): sending the same signed transaction again is harmless.
+      await this.chain.broadcast(record.transaction!)
+      return record
+    }
+    if (outcome.status === 'success') {
+      return this.save({ ...record, state: 'confirmed', confirmedAt: new Date().toISOString(), blockNumber: outcome.blockNumber })
+    }
+    const onChain = await this.chain.channel(record.channel)
+    if (onChain && onChain.claimed >= BigInt(record.amount)) {
+      return this.save({ ...record, state: 'confirmed', confirmedAt: new Date().toISOString(), blockNumber: outcome.blockNumber, note: 'claimed by another transaction' })
+    }
+    return this.save({ ...record, state: 'failed', blockNumber: outcome.blockNumber, note: 'the claim transaction reverted' })
+  }
+}

@@ -1,0 +1,104 @@
+import { Contract, JsonRpcProvider, Transaction, Wallet, isError } from 'ethers'
+import type { SignedVoucher } from '../../market/voucher.js'
+import { artifact } from '../contracts/artifacts.js'
+
+/** A channel as the contract holds it (docs/contract.md); amounts in base units. */
+export interface OnChainChannel {
+  readonly payer: string
+  readonly payee: string
+  readonly token: string
+  /** Seconds since the epoch. */
+  readonly expiry: number
+  /** 0, or when a requested refund may be taken. */
+  readonly refundAt: number
+  readonly nonce: number
+  readonly deposited: bigint
+  readonly claimed: bigint
+  readonly refunded: bigint
+}
+
+/** A transaction signed before it is sent: written down first, it can be sent again unchanged. */
+export interface SignedTransaction {
+  readonly hash: string
+  readonly raw: string
+}
+
+export interface TransactionOutcome {
+  readonly status: 'success' | 'reverted'
+  readonly blockNumber: number
+}
+
+/** What the claim queue needs of a chain: read a channel, sign a claim, send it, see how it ended. */
+export interface ChannelChain {
+  readonly chainId: number
+  readonly contract: string
+  channel (channelId: string): Promise<OnChainChannel | undefined>
+  signClaim (voucher: SignedVoucher): Promise<SignedTransaction>
+  /** Sends a signed transaction; sending one the node already has is not an error. */
+  broadcast (transaction: SignedTransaction): Promise<void>
+  outcome (hash: string): Promise<TransactionOutcome | undefined>
+  now (): Promise<number>
+}
+
+const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
+
+/**
+ * The channel contract on an EVM chain (BTTC, or the local development chain) through ethers: the
+ * daemon's key signs transactions locally, and only signed transactions leave the process.
+ */
+export class EvmChannelChain implements ChannelChain {
+  private readonly provider: JsonRpcProvider
+  private readonly signer: Wallet
+  private readonly channels: Contract
+
+  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string) {
+    // No request cache: a nonce or a channel read must never be a stale copy.
+    this.provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 1000 })
+    this.signer = new Wallet(privateKey, this.provider)
+    this.channels = new Contract(contract, artifact('BidtorrentChannels').abi, this.signer)
+  }
+
+  get address (): string {
+    return this.signer.address
+  }
+
+  async channel (channelId: string): Promise<OnChainChannel | undefined> {
+    const found = await this.channels.getFunction('channels')(channelId.startsWith('0x') ? channelId : `0x${channelId}`) as unknown as [string, string, string, bigint, bigint, bigint, bigint, bigint, bigint]
+    const [payer, payee, token, expiry, refundAt, nonce, deposited, claimed, refunded] = found
+    if (/^0x0{40}$/i.test(payer)) return undefined
+    return { payer, payee, token, expiry: Number(expiry), refundAt: Number(refundAt), nonce: Number(nonce), deposited, claimed, refunded }
+  }
+
+  async signClaim (voucher: SignedVoucher): Promise<SignedTransaction> {
+    const request = await this.channels.getFunction('claim').populateTransaction(hex(voucher.channel), voucher.nonce, voucher.amount, hex(voucher.signature))
+    const populated = await this.signer.populateTransaction({ ...request, nonce: await this.provider.getTransactionCount(this.signer.address, 'pending') })
+    const raw = await this.signer.signTransaction(populated)
+    return { raw, hash: Transaction.from(raw).hash! }
+  }
+
+  async broadcast (transaction: SignedTransaction): Promise<void> {
+    try {
+      await this.provider.broadcastTransaction(transaction.raw)
+    } catch (err) {
+      // Sent before (a restart re-sends what it wrote down), or already mined: the outcome tells.
+      if (isError(err, 'NONCE_EXPIRED') || /already known|known transaction|nonce too low/i.test(String((err as Error).message))) return
+      throw err
+    }
+  }
+
+  async outcome (hash: string): Promise<TransactionOutcome | undefined> {
+    const receipt = await this.provider.getTransactionReceipt(hash)
+    if (!receipt) return undefined
+    return { status: receipt.status === 1 ? 'success' : 'reverted', blockNumber: receipt.blockNumber }
+  }
+
+  async now (): Promise<number> {
+    const block = await this.provider.getBlock('latest')
+    if (!block) throw new Error('the chain returned no latest block')
+    return block.timestamp
+  }
+
+  destroy (): void {
+    this.provider.destroy()
+  }
+}

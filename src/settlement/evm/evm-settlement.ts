@@ -1,0 +1,104 @@
+import type { Logger } from 'winston'
+import type { RedemptionRecord, VoucherRecord } from '../../daemon/store.js'
+import { accountBytes } from '../../market/address.js'
+import { formatBtt } from '../../market/price.js'
+import type { VoucherDomain } from '../../market/voucher.js'
+import { errorMessage } from '../../util/errors.js'
+import type { ClaimQueue } from '../claims.js'
+import type { Settlement } from '../settlement.js'
+import type { ChannelChain, OnChainChannel } from './chain-client.js'
+
+export interface EvmSettlementOptions {
+  /** Claim once the claimable amount reaches this (it must be worth the fee). */
+  readonly minClaim: bigint
+  /**
+   * Claim regardless of the amount when the channel's expiry is this close, or a refund is pending;
+   * and accept no new voucher on a channel that close to its end.
+   */
+  readonly safetySeconds: number
+  /** Our account (the payee), as 20 bytes in any address form. */
+  readonly payee: string
+}
+
+/**
+ * Settlement on an EVM chain (BTTC, or the local development chain): before a voucher counts, the
+ * channel's deposit is read from the contract; stored vouchers are claimed through the durable
+ * claim queue when the claim is worth the fee, and always before the channel's end. A dead or slow
+ * endpoint pauses claims (the queue keeps every step) and the market keeps serving within what the
+ * deposits last read cover.
+ */
+export class EvmSettlement implements Settlement {
+  readonly backend = 'evm' as const
+  readonly description: string
+  readonly domain: VoucherDomain
+  /** The last channel state read from the chain, for when the endpoint is down. */
+  private readonly lastSeen = new Map<string, OnChainChannel>()
+
+  constructor (
+    private readonly chain: ChannelChain,
+    private readonly queue: ClaimQueue,
+    private readonly options: EvmSettlementOptions,
+    private readonly log: Logger
+  ) {
+    this.domain = { chainId: chain.chainId, verifyingContract: chain.contract }
+    this.description = `evm: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}`
+  }
+
+  private async read (channel: string): Promise<OnChainChannel | undefined> {
+    try {
+      const found = await this.chain.channel(channel)
+      if (found) this.lastSeen.set(channel, found)
+      else this.lastSeen.delete(channel)
+      return found
+    } catch (err) {
+      const known = this.lastSeen.get(channel)
+      this.log.warn('the chain endpoint failed; using the channel as last read', { channel, error: errorMessage(err), known: known !== undefined })
+      return known
+    }
+  }
+
+  /**
+   * What a voucher on this channel may add up to: the deposits less refunds, while the channel pays
+   * us and is not about to end. A channel whose refund is pending or whose expiry is near backs
+   * nothing more than what is already claimed.
+   */
+  async fundsOf (channel: string): Promise<bigint> {
+    const found = await this.read(channel)
+    if (!found) return 0n
+    if (!Buffer.from(accountBytes(found.payee)).equals(Buffer.from(accountBytes(this.options.payee)))) return 0n
+    const now = Math.floor(Date.now() / 1000)
+    if (found.refundAt !== 0 || found.expiry - now < this.options.safetySeconds) return found.claimed
+    return found.deposited - found.refunded
+  }
+
+  async redeem (voucher: VoucherRecord): Promise<RedemptionRecord> {
+    const found = await this.read(voucher.channel)
+    const claimed = found?.claimed ?? 0n
+    const amount = BigInt(voucher.amount)
+    const now = Math.floor(Date.now() / 1000)
+    const ending = found !== undefined && (found.refundAt !== 0 || found.expiry - now < this.options.safetySeconds)
+    if (found && amount > claimed && (amount - claimed >= this.options.minClaim || ending)) {
+      const decided = await this.queue.decide(voucher)
+      if (decided) this.log.info('claiming on chain', { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, ending })
+    }
+    await this.queue.run()
+    return { channel: voucher.channel, amount: (await this.claimedOf(voucher.channel)).toString(), nonce: voucher.nonce, at: new Date().toISOString() }
+  }
+
+  private async claimedOf (channel: string): Promise<bigint> {
+    let best = 0n
+    for (const record of await this.queue.records()) if (record.channel === channel && record.state === 'confirmed' && BigInt(record.amount) > best) best = BigInt(record.amount)
+    return best
+  }
+
+  /** What has been claimed on chain per channel, by our confirmed claims. */
+  async redemptions (): Promise<RedemptionRecord[]> {
+    const best = new Map<string, RedemptionRecord>()
+    for (const record of await this.queue.records()) {
+      if (record.state !== 'confirmed') continue
+      const known = best.get(record.channel)
+      if (!known || BigInt(known.amount) < BigInt(record.amount)) best.set(record.channel, { channel: record.channel, amount: record.amount, nonce: record.nonce, at: record.confirmedAt ?? record.decidedAt })
+    }
+    return [...best.values()]
+  }
+}

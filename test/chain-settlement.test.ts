@@ -1,0 +1,146 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import t from 'tap'
+import { Contract, parseEther } from 'ethers'
+import winston from 'winston'
+import { StateStore, type VoucherRecord } from '../src/daemon/store.js'
+import { channelIdFor, signVoucher } from '../src/market/voucher.js'
+import { ClaimQueue } from '../src/settlement/claims.js'
+import { EvmChannelChain, type ChannelChain, type SignedTransaction } from '../src/settlement/evm/chain-client.js'
+import { EvmSettlement } from '../src/settlement/evm/evm-settlement.js'
+import { hex, mined, now, setup, tron, type Parties } from './helpers/chain.js'
+import { tempDir } from './helpers/daemon.js'
+import type { Cleanup } from './helpers/process.js'
+
+const INFO_HASH = '12'.repeat(20)
+const DAY = 86_400
+const quiet = winston.createLogger({ silent: true })
+
+/** A TCP relay in front of the chain's endpoint that the test can cut and restore: a dead endpoint. */
+async function relayTo (port: number, t: Cleanup): Promise<{ port: number, cut: () => void, restore: () => void }> {
+  let alive = true
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    if (!alive) return socket.destroy()
+    const upstream = connect(port, '127.0.0.1')
+    sockets.add(socket).add(upstream)
+    socket.pipe(upstream).pipe(socket)
+    const close = (): void => { socket.destroy(); upstream.destroy(); sockets.delete(socket); sockets.delete(upstream) }
+    socket.on('error', close).on('close', close)
+    upstream.on('error', close).on('close', close)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { for (const socket of sockets) socket.destroy(); server.close(() => resolve()) }))
+  return {
+    port: (server.address() as { port: number }).port,
+    cut: () => { alive = false; for (const socket of sockets) socket.destroy() },
+    restore: () => { alive = true }
+  }
+}
+
+/** A chain that dies at one step the first time: the daemon crashing there. */
+function crashingAt (chain: ChannelChain, step: 'before-broadcast' | 'after-broadcast'): ChannelChain {
+  let crashed = false
+  return {
+    chainId: chain.chainId,
+    contract: chain.contract,
+    channel: (id) => chain.channel(id),
+    signClaim: (voucher) => chain.signClaim(voucher),
+    outcome: (hash) => chain.outcome(hash),
+    now: () => chain.now(),
+    broadcast: async (transaction: SignedTransaction) => {
+      if (!crashed && step === 'before-broadcast') { crashed = true; throw new Error('crash before the transaction left') }
+      await chain.broadcast(transaction)
+      if (!crashed && step === 'after-broadcast') { crashed = true; throw new Error('crash after the transaction left, before it was recorded') }
+    }
+  }
+}
+
+async function openChannel (p: Parties, deposit: bigint): Promise<string> {
+  const channels = p.channels.connect(p.payer) as Contract
+  await mined(channels.getFunction('open')(p.payee.address, `0x${INFO_HASH}`, '0x0000000000000000000000000000000000000000', deposit, (await now(p.provider)) + DAY, { value: deposit }))
+  return Buffer.from(channelIdFor(tron(p.payer.address), tron(p.payee.address), INFO_HASH)).toString('hex')
+}
+
+function voucherRecord (p: Parties, channel: string, nonce: number, amount: bigint): VoucherRecord {
+  const signed = signVoucher(p.payer.privateKey, p.domain, { channel: Buffer.from(channel, 'hex'), nonce, amount })
+  return { channel, infoHash: INFO_HASH, backend: 'evm', payer: tron(p.payer.address), payee: tron(p.payee.address), chainId: p.domain.chainId, nonce, amount: amount.toString(), signature: Buffer.from(signed.signature).toString('hex'), at: new Date().toISOString() }
+}
+
+async function claimedOnChain (p: Parties, channel: string): Promise<bigint> {
+  const found = await p.channels.getFunction('channels')(`0x${channel}`) as unknown as bigint[]
+  return found[7]!
+}
+
+t.test('the evm backend reads deposits before trusting vouchers, and claims each exactly once through the durable queue', async (t) => {
+  const p = await setup(t)
+  const channel = await openChannel(p, parseEther('1'))
+  const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
+  await store.open()
+  t.teardown(() => store.close())
+  const chain = new EvmChannelChain(p.chain.rpcUrl, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
+  t.teardown(() => chain.destroy())
+  const options = { minClaim: parseEther('0.05'), safetySeconds: 600, payee: p.payee.address }
+  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), options, quiet)
+
+  t.same(settlement.domain, p.domain, 'vouchers are signed for this chain and this contract')
+  t.equal(await settlement.fundsOf(channel), parseEther('1'), 'the channel\'s deposit, read from the contract')
+  t.equal(await settlement.fundsOf(hex(channelIdFor(tron(p.stranger.address), tron(p.payee.address), INFO_HASH)).slice(2)), 0n, 'a channel that does not exist backs nothing')
+
+  await settlement.redeem(voucherRecord(p, channel, 1, parseEther('0.01')))
+  t.equal(await claimedOnChain(p, channel), 0n, 'a claim too small to be worth the fee waits')
+  await settlement.redeem(voucherRecord(p, channel, 2, parseEther('0.2')))
+  t.equal(await claimedOnChain(p, channel), parseEther('0.2'), 'a claim worth it is made')
+  await settlement.redeem(voucherRecord(p, channel, 2, parseEther('0.2')))
+  t.equal((await store.claims.all()).length, 1, 'redeeming the same voucher again makes no second claim')
+  t.same((await settlement.redemptions()).map((record) => record.amount), [parseEther('0.2').toString()])
+
+  // A crash just before the signed claim left: the restarted queue sends that same transaction.
+  await new ClaimQueue(store.claims, crashingAt(chain, 'before-broadcast')).decide(voucherRecord(p, channel, 3, parseEther('0.4')))
+  await t.rejects(new ClaimQueue(store.claims, crashingAt(chain, 'before-broadcast')).run(), /crash before/)
+  const decided = (await store.claims.all()).find((record) => record.nonce === 3)!
+  t.equal(decided.state, 'decided')
+  t.ok(decided.transaction?.hash, 'the decision holds the signed transaction and its hash, written before anything was sent')
+  await new ClaimQueue(store.claims, chain).run()
+  t.equal(await claimedOnChain(p, channel), parseEther('0.4'), 'after the restart the claim is made')
+  t.equal((await store.claims.all()).find((record) => record.nonce === 3)?.transaction?.hash, decided.transaction!.hash, 'with the very transaction decided before the crash')
+
+  // A crash after the transaction left but before it was recorded as sent: the restart finds it mined.
+  await new ClaimQueue(store.claims, chain).decide(voucherRecord(p, channel, 4, parseEther('0.6')))
+  await t.rejects(new ClaimQueue(store.claims, crashingAt(chain, 'after-broadcast')).run(), /crash after/)
+  await new ClaimQueue(store.claims, chain).run()
+  t.equal(await claimedOnChain(p, channel), parseEther('0.6'), 'claimed exactly once')
+  t.same((await store.claims.all()).map((record) => record.state), ['confirmed', 'confirmed', 'confirmed'], 'every claim ended confirmed')
+})
+
+t.test('a dead chain endpoint pauses claims without losing them, and the market keeps the deposit it last read', async (t) => {
+  const p = await setup(t)
+  const channel = await openChannel(p, parseEther('1'))
+  const relay = await relayTo(p.chain.port, t)
+  const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
+  await store.open()
+  t.teardown(() => store.close())
+  const chain = new EvmChannelChain(`http://127.0.0.1:${relay.port}`, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
+  t.teardown(() => chain.destroy())
+  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, payee: p.payee.address }, quiet)
+  t.equal(await settlement.fundsOf(channel), parseEther('1'))
+
+  relay.cut()
+  t.equal(await settlement.fundsOf(channel), parseEther('1'), 'with the endpoint down, the deposit last read still backs vouchers')
+  await t.rejects(settlement.redeem(voucherRecord(p, channel, 1, parseEther('0.3'))), 'redeeming cannot finish while the endpoint is down')
+  t.same((await store.claims.all()).map((record) => record.state), ['decided'], 'the decision to claim is kept')
+  relay.restore()
+  await new ClaimQueue(store.claims, chain).run()
+  t.equal(await claimedOnChain(p, channel), parseEther('0.3'), 'when the endpoint returns the claim goes through')
+
+  // A claim signed and written down, then the endpoint dies before it is sent.
+  await new ClaimQueue(store.claims, chain).decide(voucherRecord(p, channel, 2, parseEther('0.5')))
+  await t.rejects(new ClaimQueue(store.claims, crashingAt(chain, 'before-broadcast')).run())
+  const signed = (await store.claims.all()).find((record) => record.nonce === 2)!
+  relay.cut()
+  await t.rejects(new ClaimQueue(store.claims, chain).run(), 'it cannot be sent while the endpoint is down')
+  t.equal((await store.claims.all()).find((record) => record.nonce === 2)?.state, 'decided', 'it stays in the queue')
+  relay.restore()
+  await new ClaimQueue(store.claims, chain).run()
+  t.equal(await claimedOnChain(p, channel), parseEther('0.5'), 'and is made, once, when the endpoint is back')
+  t.equal((await store.claims.all()).find((record) => record.nonce === 2)?.transaction?.hash, signed.transaction!.hash, 'with the transaction signed before the outage')
+})

@@ -1,0 +1,79 @@
+import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet, type ContractTransactionResponse } from 'ethers'
+import { accountBytes, tronAddressOf } from '../../src/market/address.js'
+import type { VoucherDomain } from '../../src/market/voucher.js'
+import { artifact } from '../../src/settlement/contracts/artifacts.js'
+import { startLocalChain, type LocalChain } from '../../src/settlement/evm/local-chain.js'
+import { tempDir } from './daemon.js'
+import type { Cleanup } from './process.js'
+
+export const CHAIN_ID = 1999
+export const CHALLENGE_SECONDS = 3600
+
+export interface Parties {
+  chain: LocalChain
+  provider: JsonRpcProvider
+  deployer: Wallet
+  payer: Wallet
+  payee: Wallet
+  relayer: Wallet
+  stranger: Wallet
+  channels: Contract
+  token: Contract
+  domain: VoucherDomain
+}
+
+export const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
+export const tron = (evm: string): string => tronAddressOf(accountBytes(evm))
+
+export const errors = new Interface(artifact('BidtorrentChannels').abi)
+
+/** The name of the contract's custom error a call reverted with ('' if it did not revert). */
+export async function revertOf (call: Promise<unknown>): Promise<string> {
+  try {
+    const sent = await call
+    if (sent && typeof (sent as ContractTransactionResponse).wait === 'function') await (sent as ContractTransactionResponse).wait()
+    return ''
+  } catch (err) {
+    const data = (err as { data?: string }).data
+    const parsed = data ? errors.parseError(data) : null
+    if (parsed) return parsed.name
+    throw err
+  }
+}
+
+export async function mined (call: Promise<ContractTransactionResponse>): Promise<void> {
+  await (await call).wait()
+}
+
+export async function setup (t: Cleanup): Promise<Parties> {
+  const chain = await startLocalChain({ directory: await tempDir(t, 'bidtorrent-chain-'), chainId: CHAIN_ID })
+  t.teardown(() => chain.stop())
+  // No request cache: every nonce is read fresh (a reverted call must not leave a gap or a stale count).
+  const provider = new JsonRpcProvider(chain.rpcUrl, CHAIN_ID, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
+  t.teardown(() => provider.destroy())
+  const [a0, a1, a2, a3, a4] = chain.accounts
+  const deployer = new Wallet(a0!.privateKey, provider)
+  const payer = new Wallet(a1!.privateKey, provider)
+  const payee = new Wallet(a2!.privateKey, provider)
+  const relayer = new Wallet(a3!.privateKey, provider)
+  const stranger = new Wallet(a4!.privateKey, provider)
+  const deploy = async (name: 'BidtorrentChannels' | 'TestToken', ...args: unknown[]): Promise<Contract> => {
+    const { abi, bytecode } = artifact(name)
+    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(...args)
+    await contract.waitForDeployment()
+    return contract as Contract
+  }
+  const channels = await deploy('BidtorrentChannels', CHALLENGE_SECONDS)
+  const token = await deploy('TestToken')
+  return { chain, provider, deployer, payer, payee, relayer, stranger, channels, token, domain: { chainId: CHAIN_ID, verifyingContract: await channels.getAddress() } }
+}
+
+export async function now (provider: JsonRpcProvider): Promise<number> {
+  return (await provider.getBlock('latest'))!.timestamp
+}
+
+export async function travel (provider: JsonRpcProvider, seconds: number): Promise<void> {
+  await provider.send('evm_increaseTime', [seconds])
+  await provider.send('evm_mine', [])
+}
+
