@@ -47,6 +47,7 @@ function crashingAt (chain: ChannelChain, step: 'before-broadcast' | 'after-broa
     signClaim: (voucher) => chain.signClaim(voucher),
     outcome: (hash) => chain.outcome(hash),
     now: () => chain.now(),
+    fundChannel: (...args) => chain.fundChannel(...args),
     broadcast: async (transaction: SignedTransaction) => {
       if (!crashed && step === 'before-broadcast') { crashed = true; throw new Error('crash before the transaction left') }
       await chain.broadcast(transaction)
@@ -79,7 +80,7 @@ t.test('the evm backend reads deposits before trusting vouchers, and claims each
   t.teardown(() => store.close())
   const chain = new EvmChannelChain(p.chain.rpcUrl, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
   t.teardown(() => chain.destroy())
-  const options = { minClaim: parseEther('0.05'), safetySeconds: 600, payee: p.payee.address }
+  const options = { minClaim: parseEther('0.05'), safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }
   const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), options, quiet)
 
   t.same(settlement.domain, p.domain, 'vouchers are signed for this chain and this contract')
@@ -121,7 +122,7 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
   t.teardown(() => store.close())
   const chain = new EvmChannelChain(`http://127.0.0.1:${relay.port}`, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
   t.teardown(() => chain.destroy())
-  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, payee: p.payee.address }, quiet)
+  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
   t.equal(await settlement.fundsOf(channel), parseEther('1'))
 
   relay.cut()

@@ -1,5 +1,6 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
+import { defaultDataDir } from '../config/settings.js'
 import { parsePrice } from '../market/price.js'
 import { UsageError } from '../util/errors.js'
 import { parseRate, parseSize } from '../util/units.js'
@@ -12,6 +13,8 @@ interface DemoCommandOptions {
   keep?: string
   timeout: string
   json?: boolean
+  chain?: 'devnet'
+  dataDir?: string
 }
 
 function parseBids (text: string): number[] {
@@ -34,6 +37,8 @@ export function addDemoCommand (program: Command): void {
     .option('--keep <dir>', 'run in this folder and keep it (data, wallets, logs)')
     .option('--timeout <seconds>', 'give up after this long', '300')
     .addOption(new Option('--json', 'print progress and the summary as JSON lines'))
+    .addOption(new Option('--chain <chain>', 'settle with real deposits and claims on a running "bidtorrent devnet"').choices(['devnet']))
+    .option('--data-dir <dir>', 'with --chain devnet: the devnet\'s folder (default: <data dir>/devnet)')
     .action(async (options: DemoCommandOptions) => {
       const size = parseSize(options.size)
       if (size < 1024 * 1024 || size > 4 * 1024 ** 3) throw new UsageError(`--size ${options.size}: from 1MiB to 4GiB`)
@@ -45,6 +50,10 @@ export function addDemoCommand (program: Command): void {
       const timeoutSeconds = Number(options.timeout)
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 10) throw new UsageError(`--timeout ${options.timeout}: whole seconds, at least 10`)
       const { renderRows, renderSummary, runDemo } = await import('../demo/demo.js')
+      const chain = options.chain === 'devnet'
+        ? await (await import('../settlement/evm/devnet.js')).readDevnet(options.dataDir ? resolve(options.dataDir) : join(defaultDataDir(), 'devnet'))
+        : undefined
+      if (options.dataDir && !chain) throw new UsageError('--data-dir goes with --chain devnet (use --keep DIR to keep the demo\'s files)')
       const live = process.stdout.isTTY && !options.json
       let drawn = 0
       const summary = await runDemo({
@@ -53,6 +62,7 @@ export function addDemoCommand (program: Command): void {
         floor,
         bids,
         timeoutSeconds,
+        ...(chain ? { chain } : {}),
         ...(options.keep ? { directory: resolve(options.keep) } : {}),
         onProgress: (rows, elapsed) => {
           if (options.json) return void process.stdout.write(`${JSON.stringify({ type: 'progress', elapsed, peers: rows })}\n`)

@@ -14,6 +14,7 @@ import { ApiClient } from './client.js'
 import { common, dataDirOf, print, type CommonOptions } from './options.js'
 import { addWalletCommands } from './wallet-commands.js'
 import { addDemoCommand } from './demo-command.js'
+import { addChainCommands } from './chain-commands.js'
 import { peerLine, torrentDetails, torrentLine, voucherTotals } from './format.js'
 import { formatBtt, formatPrice, parseAmount, parsePrice } from '../market/price.js'
 
@@ -293,8 +294,18 @@ export function buildProgram (): Command {
       })
   }
 
+  common(program.command('settle'))
+    .description('redeem every voucher received now: on a chain, claim them whatever their size')
+    .action(async (options: CommonOptions) => {
+      const settled = await (await client(options)).request<{ backend: string, redemptions: Array<{ channel: string, amount: string, nonce: number }> }>('POST', '/v1/settle')
+      print(options, settled, () => settled.redemptions.length === 0
+        ? `nothing redeemed (${settled.backend})`
+        : [`redeemed (${settled.backend}):`, ...settled.redemptions.map((record) => `  channel ${record.channel.slice(0, 16)}…  ${formatBtt(BigInt(record.amount))} (voucher ${record.nonce})`)].join('\n'))
+    })
+
   addWalletCommands(program)
   addDemoCommand(program)
+  addChainCommands(program)
   return program
 }
 

@@ -51,6 +51,21 @@ export const settingsSchema = z.object({
   embeddedCreditCap: amountSchema,
   /** The chain id embedded vouchers are signed for. */
   embeddedChainId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /**
+   * Where vouchers become money: 'embedded' (unbacked IOUs in this daemon's ledger), or 'evm' (the
+   * channel contract on BTTC or any EVM chain: chainRpcUrl and channelContract, chainId to pin it).
+   */
+  settlement: z.enum(['embedded', 'evm']),
+  chainRpcUrl: z.string().url().nullable(),
+  chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable(),
+  channelContract: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address').nullable(),
+  /** Claim on chain once a channel's unclaimed amount reaches this (and always before its end). */
+  minClaim: amountSchema,
+  /** As a buyer on a chain: the deposit a channel to one seller is funded with at a time. */
+  channelDeposit: amountSchema.refine((amount) => amount > 0n, 'must be above zero'),
+  channelLifetimeSeconds: z.number().int().min(3600).max(365 * 86_400),
+  /** Vouchers on a channel this close to its end are not accepted, and its claim is made regardless of size. */
+  claimSafetySeconds: z.number().int().min(60).max(30 * 86_400),
   /** Opt-in auto-bid (the BTT whitepaper's rule) for torrents added with a budget. */
   autoBid: z.boolean(),
   autoBidSpendingRate: z.number().min(0).max(1),

@@ -43,6 +43,7 @@ export class ApiServer {
       route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => this.service.setLimits(id, body)),
       route('POST', '/v1/torrents/:id/bid', ({ id, body }) => this.service.setBid(id, body)),
       route('GET', '/v1/earnings', () => this.service.earnings()),
+      route('POST', '/v1/settle', () => this.service.settle()),
       route('GET', '/v1/spending', () => this.service.spending()),
       route('DELETE', '/v1/torrents/:id', ({ id, query }) => this.service.remove(id, query.get('deleteData') === 'true'))
     ]

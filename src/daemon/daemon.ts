@@ -18,6 +18,8 @@ import { StateStore } from './store.js'
 
 /** Stored vouchers are redeemed this long after the first new one (and at shutdown). */
 const SETTLEMENT_ROUND_MS = 2000
+const CHAIN_HEARTBEAT_MS = 60_000
+const SHUTDOWN_SETTLEMENT_MS = 10_000
 
 export const API_FILE = 'api.json'
 export const VERSION = '0.1.0'
@@ -104,7 +106,9 @@ export class Daemon {
       await this.api.close().catch((err: unknown) => this.log.warn('closing API failed', { error: errorMessage(err) }))
       await this.service.saveAllResume()
       await this.engine.stop()
-      await this.settlementRounds?.flush()
+      this.settlementRounds?.stop()
+      // A slow chain must not hold the daemon up: every claim step is durable and resumes at the next start.
+      await Promise.race([this.settlementRounds?.flush(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLEMENT_MS).unref())])
       await this.store.close()
       await rm(join(this.dataDir, API_FILE), { force: true })
       this.log.info('daemon stopped')
@@ -138,13 +142,15 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     return undefined
   }
   // Loaded only now: the wallet and the market's signing code are heavy, and plain daemons skip them.
-  const [{ unlockWallet }, { EmbeddedSettlement }, { SettlementRounds }] = await Promise.all([
-    import('../wallet/keystore.js'), import('../settlement/embedded.js'), import('../settlement/settlement.js')
+  const [{ unlockWallet }, { settlementFrom }, { SettlementRounds }] = await Promise.all([
+    import('../wallet/keystore.js'), import('../settlement/backend.js'), import('../settlement/settlement.js')
   ])
   const wallet = await unlockWallet(dataDir, passphrase)
-  const settlement = new EmbeddedSettlement(store, settings.embeddedCreditCap, settings.embeddedChainId)
+  const settlement = await settlementFrom(settings, store, wallet.privateKey, log)
+  // A chain backend also needs rounds with nothing new: claims due before a channel's end, and retries.
+  const heartbeatMs = settlement.fundChannel ? CHAIN_HEARTBEAT_MS : 0
   const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
-    (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }))
+    (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }), heartbeatMs)
   log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
   return {
     rounds,
@@ -155,6 +161,11 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     auction: { clearing: settings.marketClearing, reservedShare: settings.marketReservedShare, minReservedSlots: settings.marketMinReservedSlots },
     defaultFloor: settings.marketFloor,
     autoBidSpendingRate: settings.autoBidSpendingRate,
+    channelDeposit: settings.channelDeposit,
+    settleNow: async () => {
+      await rounds.flush(true)
+      return settlement.redemptions()
+    },
     thresholds: thresholdsFrom(settings.paymentThreshold, settings.paymentTolerancePercent)
   }
 }

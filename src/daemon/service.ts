@@ -10,7 +10,7 @@ import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } f
 import { amountSchema, priceSchema, rateSchema } from '../config/schemas.js'
 import type { MarketConfig, MarketHooks, TorrentMarket, TradeTotals } from '../market/torrent-market.js'
 import { isPeerAddress } from '../util/address.js'
-import type { StateStore, TorrentRecord, VoucherRecord } from './store.js'
+import type { RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
@@ -216,6 +216,12 @@ export class DaemonService {
     else torrent.market.setBid(body.price)
     await this.updateRecord(torrent.infoHash, { bid: body.price.toString(), budget: torrent.market.options.budget.toString() })
     return this.view(torrent)
+  }
+
+  /** Redeems every stored voucher now (on a chain: claims, whatever their size) and lists what is redeemed. */
+  async settle (): Promise<{ backend: string, redemptions: RedemptionRecord[] }> {
+    if (!this.market) throw new UsageError('the market is off in this daemon: nothing to settle')
+    return { backend: this.market.settlement.backend, redemptions: await this.market.settleNow() }
   }
 
   async earnings (): Promise<VoucherTotals> {

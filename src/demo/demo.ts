@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
 import type { PeerInfo } from '../engine/torrent.js'
+import { accountBytes } from '../market/address.js'
 import { formatBtt } from '../market/price.js'
 import type { TradeTotals } from '../market/torrent-market.js'
 import { createWallet } from '../wallet/keystore.js'
+import type { DevnetInfo } from '../settlement/evm/devnet.js'
+import { DemoChain, type ChainReport } from './demo-chain.js'
 import { startChildDaemon, type ChildDaemon } from './processes.js'
 
 export interface DemoOptions {
@@ -21,6 +24,8 @@ export interface DemoOptions {
   /** Keep the swarm's files here (default: a temporary folder, removed at the end). */
   readonly directory?: string
   readonly timeoutSeconds: number
+  /** Settle on a running devnet (`bidtorrent devnet`) instead of the embedded backend. */
+  readonly chain?: DevnetInfo
   /** Called about once a second with the swarm's state. */
   readonly onProgress?: (rows: readonly DemoPeerRow[], elapsedSeconds: number) => void
 }
@@ -52,12 +57,15 @@ export interface DemoSummary {
   readonly sharesWhileContended: Readonly<Record<string, number>>
   /**
    * The seeder's upload to peers outside paid slots (regular and optimistic: the free class) over
-   * its whole upload, while every peer was downloading; the reserved share is the goal.
+   * its whole upload, from its first auction until the first peer finished; the reserved share is
+   * the goal.
    */
   readonly freeClassShareWhileContended: number
   /** Paid − owed for verified bytes, per bidder, base units (the goal is zero for each). */
   readonly paymentErrors: Readonly<Record<string, string>>
   readonly seederEarned: string
+  /** With a devnet: balances on chain and each channel's deposit and claim, after the seeder settled. */
+  readonly chain?: ChainReport
 }
 
 interface Downloader {
@@ -103,6 +111,7 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
   const root = options.directory ?? await mkdtemp(join(tmpdir(), 'bidtorrent-demo-'))
   const daemons: ChildDaemon[] = []
   const passphrase = randomBytes(PASSPHRASE_BYTES).toString('base64')
+  const chain = options.chain ? new DemoChain(options.chain) : undefined
   try {
     await mkdir(join(root, 'content'), { recursive: true })
     const file = join(root, 'content', 'patch.bin')
@@ -112,7 +121,9 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
       return (await createWallet(dataDir, passphrase)).tron
     }
-    const marketEnv = { BIDTORRENT_PASSPHRASE: passphrase, BIDTORRENT_LOG_LEVEL: 'warn' }
+    const highestBid = options.floor * BigInt(Math.round(Math.max(...options.bids) * 1000)) / 1000n
+    const budgetFor = (bid: bigint): bigint => bid * BigInt(Math.ceil(options.size / 1024 / 1024) + 1)
+    const marketEnv = { BIDTORRENT_PASSPHRASE: passphrase, BIDTORRENT_LOG_LEVEL: 'warn', ...chain?.env(budgetFor(highestBid)) }
     const seederDir = join(root, 'seeder')
     const seederWallet = await walletIn(seederDir)
     // Two regular slots and one optimistic: one regular slot is kept for free peers and one is
@@ -132,23 +143,31 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
       daemons.push(daemon)
       downloaders.push({ name, bid, daemon, wallet, completedAfter: null })
     }
+    const parties = [{ name: 'seeder', wallet: seederWallet }, ...downloaders.flatMap((peer) => (peer.wallet ? [{ name: peer.name, wallet: peer.wallet }] : []))]
+    await chain?.fund(parties.map((party) => party.wallet))
 
     const startedAt = Date.now()
     await Promise.all(downloaders.map(({ daemon, bid }) => daemon.api.request('POST', '/v1/torrents', {
       magnet: seeded.magnet,
       directory: join(daemon.dataDir, 'download'),
       peers: [`127.0.0.1:${seeder.peerPort}`],
-      ...(bid > 0n ? { bid: bid.toString(), budget: (bid * BigInt(Math.ceil(options.size / 1024 / 1024) + 1)).toString() } : {})
+      ...(bid > 0n ? { bid: bid.toString(), budget: budgetFor(bid).toString() } : {})
     })))
 
     let contended: Record<string, number> = {}
     // The seeder's upload by slot kind, from the change in each connection's upload between samples.
     const uploadedBefore = new Map<string, number>()
     const byClass = { free: 0, paid: 0 }
+    let auctionRan = false
     const sampleSlots = async (): Promise<void> => {
-      for (const peer of await seeder.api.request<PeerInfo[]>('GET', `/v1/torrents/${seeded.infoHash}/peers`)) {
+      const peers = await seeder.api.request<PeerInfo[]>('GET', `/v1/torrents/${seeded.infoHash}/peers`)
+      // Counted from the first auction on: before the bids land, slots go by the usual reciprocity.
+      const counting = auctionRan
+      auctionRan ||= peers.some((peer) => peer.slot === 'paid')
+      for (const peer of peers) {
         const sent = peer.uploaded - (uploadedBefore.get(peer.address) ?? 0)
         uploadedBefore.set(peer.address, peer.uploaded)
+        if (!counting) continue
         if (peer.slot === 'paid') byClass.paid += sent
         else byClass.free += sent
       }
@@ -201,6 +220,12 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
     options.onProgress?.(rows, (Date.now() - startedAt) / 1000)
     const paymentErrors = Object.fromEntries(rows.filter((row) => row.bid !== '0').map((row) => [row.name, (BigInt(row.paid) - BigInt(row.owedForVerified)).toString()]))
     const seederEarned = rows.reduce((sum, row) => sum + BigInt(row.earnedBySeeder), 0n)
+    let chainReport: ChainReport | undefined
+    if (chain) {
+      // Claim everything now, whatever its size, then read the chain.
+      await seeder.api.request('POST', '/v1/settle')
+      chainReport = await chain.report(parties, seederWallet, seeded.infoHash)
+    }
     return {
       size: options.size,
       uploadLimit: options.uploadLimit,
@@ -209,9 +234,11 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
       sharesWhileContended: contended,
       freeClassShareWhileContended: byClass.free + byClass.paid > 0 ? byClass.free / (byClass.free + byClass.paid) : 0,
       paymentErrors,
-      seederEarned: seederEarned.toString()
+      seederEarned: seederEarned.toString(),
+      ...(chainReport ? { chain: chainReport } : {})
     }
   } finally {
+    chain?.close()
     await Promise.all(daemons.map((daemon) => daemon.stop()))
     if (!options.directory) await rm(root, { recursive: true, force: true })
   }
@@ -240,6 +267,18 @@ export function renderSummary (summary: DemoSummary): string {
     const share = summary.sharesWhileContended[row.name]
     const error = summary.paymentErrors[row.name]
     lines.push(`  ${row.name.padEnd(11)} ${(row.bid === '0' ? 'none' : formatBtt(BigInt(row.bid))).padEnd(15)} ${(row.completedAfter?.toFixed(1) ?? '-').padStart(6)} s   ${share === undefined ? '-'.padStart(6) : `${(share * 100).toFixed(1).padStart(5)}%`}                       ${formatBtt(BigInt(row.paid)).padEnd(19)} ${error === undefined ? 'free: paid nothing' : error === '0' ? '0 (exact)' : error}`)
+  }
+  if (summary.chain) {
+    lines.push('', `On chain ${summary.chain.chainId}, channel contract ${summary.chain.contract}:`)
+    for (const party of summary.chain.parties) {
+      const change = BigInt(party.after) - BigInt(party.before)
+      lines.push(`  ${party.name.padEnd(11)} ${party.address}  balance ${formatBtt(BigInt(party.after))} (${change >= 0n ? '+' : '-'}${formatBtt(change >= 0n ? change : -change)}, gas included)`)
+    }
+    for (const channel of summary.chain.channels) {
+      const row = summary.peers.find((peer) => peer.name === summary.chain!.parties.find((party) => party.address === `0x${Buffer.from(accountBytes(channel.payer)).toString('hex')}`)?.name)
+      const exact = row && row.paid === channel.claimed ? 'claimed = paid, exactly' : `paid ${row?.paid ?? '?'}`
+      lines.push(`  channel from ${channel.payer}: deposit ${formatBtt(BigInt(channel.deposited))}, claimed ${formatBtt(BigInt(channel.claimed))} (${exact})`)
+    }
   }
   return lines.join('\n')
 }

@@ -4,7 +4,7 @@ import {
   totalCharged, totalOwed, unpaid, type DebtThresholds, type PeerLedger
 } from '../accounting/ledger.js'
 import type { BidQuote, ChokeDecision, MarketSettings, PeerMarketSnapshot } from '../choker/types.js'
-import type { VoucherRecord, VoucherStore } from '../daemon/store.js'
+import type { RedemptionRecord, VoucherRecord, VoucherStore } from '../daemon/store.js'
 import type { Peer } from '../engine/peer.js'
 import type { Settlement } from '../settlement/settlement.js'
 import { errorMessage } from '../util/errors.js'
@@ -33,6 +33,10 @@ export interface MarketConfig {
   readonly onVoucherStored: () => void
   /** Share of the remaining budget auto-bid may commit (the whitepaper's spending rate, 0 to 1). */
   readonly autoBidSpendingRate: number
+  /** On a backend that locks funds: how much a channel to one seller is funded with at a time. */
+  readonly channelDeposit: bigint
+  /** Redeems every stored voucher now, whatever its size (`bidtorrent settle`), and says what is redeemed. */
+  readonly settleNow: () => Promise<RedemptionRecord[]>
 }
 
 /** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */
@@ -135,6 +139,10 @@ interface Counterparty {
   lastPaymentAt: number
   /** The newest voucher received and not yet looked at; an older one waiting is superseded by it. */
   pendingVoucher: { voucher: VoucherMessage, from: Connection } | undefined
+  /** On a backend that locks funds: what our channel to this wallet can pay in total, once known. */
+  channelFunds: bigint | undefined
+  /** A funding transaction for that channel is under way. */
+  funding: boolean
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -369,7 +377,9 @@ export class TorrentMarket {
       steps: 0,
       payScheduled: false,
       lastPaymentAt: 0,
-      pendingVoucher: undefined
+      pendingVoucher: undefined,
+      channelFunds: undefined,
+      funding: false
     }
     this.counterparties.set(wallet, counterparty)
     this.enqueue(counterparty, () => this.continueChannels(counterparty))
@@ -471,8 +481,18 @@ export class TorrentMarket {
       return this.hooks.requestRechoke()
     }
     if (bid.price < this.floor) return refuse('below-floor', `the floor is ${this.floor} base units per MiB`)
-    connection.bid = bid
-    this.hooks.requestRechoke()
+    const counterparty = connection.counterparty
+    if (!this.config.settlement.fundChannel || !counterparty) {
+      connection.bid = bid
+      return this.hooks.requestRechoke()
+    }
+    // On a chain the bid counts only if the channel holds a deposit for more than what was paid.
+    this.enqueue(counterparty, async () => {
+      const funds = await this.config.settlement.fundsOf(hex(bid.channel))
+      if (funds <= counterparty.ledger.received) return refuse('over-funds', `the channel holds no deposit beyond the ${counterparty.ledger.received} already paid`)
+      connection.bid = bid
+      this.hooks.requestRechoke()
+    })
   }
 
   private async onVoucher (peer: Peer, counterparty: Counterparty, connection: Connection, voucher: VoucherMessage): Promise<void> {
@@ -513,8 +533,40 @@ export class TorrentMarket {
     const price = this.options.bid >= remote.floor ? this.options.bid : 0n
     if (price === connection.bidSent) return
     if (price === 0n && connection.bidSent === 0n) return
+    if (price > 0n && !this.channelReady(connection)) return
     connection.bidSent = price
     connection.extension.send({ type: 'bid', price, channel: channelIdFor(this.config.identity.wallet, remote.wallet, this.infoHash), backend: this.config.settlement.backend })
+  }
+
+  /**
+   * On a backend that locks funds, a bid goes out only once our channel to the seller holds a
+   * deposit; until then this funds it (a chain transaction) and bids when it is mined.
+   */
+  private channelReady (connection: Connection): boolean {
+    const counterparty = connection.counterparty
+    if (!this.config.settlement.fundChannel || !counterparty) return true
+    if (counterparty.channelFunds !== undefined && counterparty.channelFunds > counterparty.ledger.paid) return true
+    this.fund(counterparty, () => this.maybeBid(connection))
+    return false
+  }
+
+  /** Funds our channel to a seller with another deposit (within the budget left), then runs `then`. */
+  private fund (counterparty: Counterparty, then: () => void): void {
+    if (counterparty.funding) return
+    counterparty.funding = true
+    this.enqueue(counterparty, async () => {
+      try {
+        const left = this.options.budget > this.spent ? this.options.budget - this.spent : 0n
+        const deposit = left < this.config.channelDeposit ? left : this.config.channelDeposit
+        if (deposit === 0n) return
+        counterparty.channelFunds = await this.config.settlement.fundChannel!(counterparty.wallet, this.infoHash, counterparty.ledger.paid + deposit)
+      } catch (err) {
+        this.log.warn('cannot fund the channel on chain (bidding waits)', { infoHash: this.infoHash, seller: counterparty.wallet, error: errorMessage(err) })
+      } finally {
+        counterparty.funding = false
+      }
+      then()
+    })
   }
 
   /**
@@ -543,6 +595,13 @@ export class TorrentMarket {
       amount = paidSoFar + left
       this.stopBidding('the budget is spent')
       if (amount === paidSoFar) return
+    }
+    const funds = counterparty.channelFunds
+    if (this.config.settlement.fundChannel && funds !== undefined && amount > funds) {
+      // Never past the deposit (the seller would refuse it): pay what it covers, top it up, pay the rest.
+      this.fund(counterparty, () => this.schedulePayment(counterparty))
+      amount = funds
+      if (amount <= paidSoFar) return
     }
     const channel = channelIdFor(this.config.identity.wallet, counterparty.wallet, this.infoHash)
     const voucher = signVoucher(this.config.identity.privateKey, this.domain, { channel, nonce: counterparty.lastNonce + 1, amount })

@@ -14,9 +14,18 @@ export interface Settlement {
   readonly description: string
   /** The most the channel can pay (deposit or credit), in base units. */
   fundsOf (channel: string): Promise<bigint>
-  /** Redeems a stored voucher. Idempotent: redeeming the same or an older voucher again changes nothing. */
-  redeem (voucher: VoucherRecord): Promise<RedemptionRecord>
+  /**
+   * Redeems a stored voucher (or decides it is not worth it yet: `now` overrides that). Idempotent:
+   * redeeming the same or an older voucher again changes nothing.
+   */
+  redeem (voucher: VoucherRecord, now?: boolean): Promise<RedemptionRecord>
   redemptions (): Promise<RedemptionRecord[]>
+  /**
+   * As the payer, on a backend that locks funds: makes our channel to `payee` for a torrent able to
+   * pay `funds` in total (opening or topping it up on chain) and returns what it can pay. Absent on
+   * the embedded backend, where nothing is locked.
+   */
+  fundChannel? (payee: string, infoHash: string, funds: bigint): Promise<bigint>
 }
 
 /**
@@ -59,15 +68,15 @@ export class SettlementRounds {
     this.timer.unref()
   }
 
-  /** Runs a round now (and waits for one in progress): at shutdown, and in tests. */
-  async flush (): Promise<void> {
+  /** Runs a round now (and waits for one in progress): at shutdown, for `bidtorrent settle` (`now`: claim regardless of size), and in tests. */
+  async flush (now = false): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
     if (this.running) await this.running
-    await this.round()
+    await this.round(now)
   }
 
-  private async round (): Promise<void> {
+  private async round (now = false): Promise<void> {
     if (this.running) return this.running
     this.pending = false
     this.running = (async () => {
@@ -76,7 +85,7 @@ export class SettlementRounds {
         for (const voucher of await this.vouchers()) {
           if (voucher.backend !== this.settlement.backend) continue
           if ((redeemed.get(voucher.channel) ?? -1n) >= BigInt(voucher.amount)) continue
-          await this.settlement.redeem(voucher)
+          await this.settlement.redeem(voucher, now)
         }
       } catch (err) {
         this.onError(err)

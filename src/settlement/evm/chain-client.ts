@@ -1,4 +1,5 @@
-import { Contract, JsonRpcProvider, Transaction, Wallet, isError } from 'ethers'
+import { Contract, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse } from 'ethers'
+import { accountBytes } from '../../market/address.js'
 import type { SignedVoucher } from '../../market/voucher.js'
 import { artifact } from '../contracts/artifacts.js'
 
@@ -38,9 +39,11 @@ export interface ChannelChain {
   broadcast (transaction: SignedTransaction): Promise<void>
   outcome (hash: string): Promise<TransactionOutcome | undefined>
   now (): Promise<number>
+  fundChannel (payee: string, infoHash: string, channelId: string, funds: bigint, expiry: number): Promise<bigint>
 }
 
 const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
+const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
 
 /**
  * The channel contract on an EVM chain (BTTC, or the local development chain) through ethers: the
@@ -90,6 +93,32 @@ export class EvmChannelChain implements ChannelChain {
     const receipt = await this.provider.getTransactionReceipt(hash)
     if (!receipt) return undefined
     return { status: receipt.status === 1 ? 'success' : 'reverted', blockNumber: receipt.blockNumber }
+  }
+
+  /**
+   * As the payer: makes sure our channel to `payee` for a torrent can pay up to `funds` (cumulative),
+   * opening it or topping it up with the native coin, and keeps it open until `expiry`. Returns
+   * what the channel can pay once the transaction is mined.
+   */
+  async fundChannel (payee: string, infoHash: string, channelId: string, funds: bigint, expiry: number): Promise<bigint> {
+    const current = await this.channel(channelId)
+    const payeeHex = `0x${Buffer.from(accountBytes(payee)).toString('hex')}`
+    if (!current) {
+      const sent = await this.channels.getFunction('open')(payeeHex, `0x${infoHash}`, ZERO_ADDRESS, funds, expiry, { value: funds }) as ContractTransactionResponse
+      await sent.wait()
+      return funds
+    }
+    const backing = current.deposited - current.refunded
+    if (backing >= funds && current.expiry >= expiry && current.refundAt === 0) return backing
+    // The contract takes no empty top-up: moving only the expiry (or cancelling a refund) costs 1 base unit.
+    const amount = funds > backing ? funds - backing : 1n
+    const sent = await this.channels.getFunction('topUp')(`0x${channelId}`, amount, Math.max(expiry, current.expiry), { value: amount }) as ContractTransactionResponse
+    await sent.wait()
+    return backing + amount
+  }
+
+  async balance (): Promise<bigint> {
+    return this.provider.getBalance(this.signer.address)
   }
 
   async now (): Promise<number> {

@@ -1,8 +1,8 @@
 import type { Logger } from 'winston'
 import type { RedemptionRecord, VoucherRecord } from '../../daemon/store.js'
-import { accountBytes } from '../../market/address.js'
+import { accountBytes, tronAddressOf } from '../../market/address.js'
 import { formatBtt } from '../../market/price.js'
-import type { VoucherDomain } from '../../market/voucher.js'
+import { channelIdFor, type VoucherDomain } from '../../market/voucher.js'
 import { errorMessage } from '../../util/errors.js'
 import type { ClaimQueue } from '../claims.js'
 import type { Settlement } from '../settlement.js'
@@ -16,8 +16,10 @@ export interface EvmSettlementOptions {
    * and accept no new voucher on a channel that close to its end.
    */
   readonly safetySeconds: number
-  /** Our account (the payee), as 20 bytes in any address form. */
-  readonly payee: string
+  /** Our account, in any address form: the payee of the channels we sell on, the payer of those we buy on. */
+  readonly account: string
+  /** How long a channel we open or top up stays open, in seconds. */
+  readonly channelLifetimeSeconds: number
 }
 
 /**
@@ -65,24 +67,32 @@ export class EvmSettlement implements Settlement {
   async fundsOf (channel: string): Promise<bigint> {
     const found = await this.read(channel)
     if (!found) return 0n
-    if (!Buffer.from(accountBytes(found.payee)).equals(Buffer.from(accountBytes(this.options.payee)))) return 0n
+    if (!Buffer.from(accountBytes(found.payee)).equals(Buffer.from(accountBytes(this.options.account)))) return 0n
     const now = Math.floor(Date.now() / 1000)
     if (found.refundAt !== 0 || found.expiry - now < this.options.safetySeconds) return found.claimed
     return found.deposited - found.refunded
   }
 
-  async redeem (voucher: VoucherRecord): Promise<RedemptionRecord> {
+  async redeem (voucher: VoucherRecord, now = false): Promise<RedemptionRecord> {
     const found = await this.read(voucher.channel)
     const claimed = found?.claimed ?? 0n
     const amount = BigInt(voucher.amount)
-    const now = Math.floor(Date.now() / 1000)
-    const ending = found !== undefined && (found.refundAt !== 0 || found.expiry - now < this.options.safetySeconds)
-    if (found && amount > claimed && (amount - claimed >= this.options.minClaim || ending)) {
+    const time = Math.floor(Date.now() / 1000)
+    const ending = found !== undefined && (found.refundAt !== 0 || found.expiry - time < this.options.safetySeconds)
+    if (found && amount > claimed && (now || ending || amount - claimed >= this.options.minClaim)) {
       const decided = await this.queue.decide(voucher)
       if (decided) this.log.info('claiming on chain', { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, ending })
     }
     await this.queue.run()
     return { channel: voucher.channel, amount: (await this.claimedOf(voucher.channel)).toString(), nonce: voucher.nonce, at: new Date().toISOString() }
+  }
+
+  async fundChannel (payee: string, infoHash: string, funds: bigint): Promise<bigint> {
+    const channel = Buffer.from(channelIdFor(tronAddressOf(accountBytes(this.options.account)), payee, infoHash)).toString('hex')
+    const expiry = (await this.chain.now()) + this.options.channelLifetimeSeconds
+    const available = await this.chain.fundChannel(payee, infoHash, channel, funds, expiry)
+    this.log.info('channel funded on chain', { channel, payee, funds: available.toString(), expiry })
+    return available
   }
 
   private async claimedOf (channel: string): Promise<bigint> {

@@ -1,0 +1,86 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ContractFactory, JsonRpcProvider, Wallet, parseEther, type Contract } from 'ethers'
+import { artifact, type ContractName } from '../contracts/artifacts.js'
+import { startLocalChain, type DevAccount, type LocalChain } from './local-chain.js'
+
+/** What `bidtorrent devnet` writes to DIR/devnet.json for the demo and the daemons. */
+export interface DevnetInfo {
+  readonly rpcUrl: string
+  readonly chainId: number
+  readonly channelContract: string
+  readonly token: string
+  readonly challengePeriodSeconds: number
+  /** A funded development account that pays for demo wallets (publicly known key: local chain only). */
+  readonly funder: DevAccount
+  readonly accounts: readonly DevAccount[]
+}
+
+export const DEVNET_FILE = 'devnet.json'
+/** The settings a daemon needs to settle on the devnet: pass it with `--config`. */
+export const DEVNET_DAEMON_CONFIG = 'daemon-config.json'
+const TEST_TOKENS_PER_ACCOUNT = parseEther('1000000')
+
+export interface DevnetOptions {
+  readonly directory: string
+  readonly chainId?: number
+  readonly port?: number
+  readonly challengePeriodSeconds?: number
+}
+
+async function deploy (name: ContractName, signer: Wallet, ...args: unknown[]): Promise<Contract> {
+  const { abi, bytecode } = artifact(name)
+  const contract = await new ContractFactory(abi, bytecode, signer).deploy(...args)
+  await contract.waitForDeployment()
+  return contract as Contract
+}
+
+/**
+ * A local EVM chain for development: Hardhat's node on 127.0.0.1, the channel contract and a test
+ * token deployed, test tokens minted to the development accounts (which also hold the native
+ * coin), and the files the daemons and the demo read written into the directory.
+ */
+export async function startDevnet (options: DevnetOptions): Promise<{ info: DevnetInfo, chain: LocalChain }> {
+  const chain = await startLocalChain({ directory: join(options.directory, 'chain'), chainId: options.chainId ?? 31337, ...(options.port ? { port: options.port } : {}) })
+  try {
+    const provider = new JsonRpcProvider(chain.rpcUrl, chain.chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 100 })
+    try {
+      const deployer = new Wallet(chain.accounts[0]!.privateKey, provider)
+      const challengePeriodSeconds = options.challengePeriodSeconds ?? 600
+      const channels = await deploy('BidtorrentChannels', deployer, challengePeriodSeconds)
+      const token = await deploy('TestToken', deployer)
+      for (const account of chain.accounts.slice(0, 10)) {
+        await (await token.getFunction('mint')(account.address, TEST_TOKENS_PER_ACCOUNT)).wait()
+      }
+      const info: DevnetInfo = {
+        rpcUrl: chain.rpcUrl,
+        chainId: chain.chainId,
+        channelContract: await channels.getAddress(),
+        token: await token.getAddress(),
+        challengePeriodSeconds,
+        funder: chain.accounts[0]!,
+        accounts: chain.accounts.slice(0, 10)
+      }
+      await writeFile(join(options.directory, DEVNET_FILE), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 })
+      const daemonConfig = { settlement: 'evm', chainRpcUrl: info.rpcUrl, chainId: info.chainId, channelContract: info.channelContract }
+      await writeFile(join(options.directory, DEVNET_DAEMON_CONFIG), `${JSON.stringify(daemonConfig, null, 2)}\n`)
+      return { info, chain }
+    } finally {
+      provider.destroy()
+    }
+  } catch (err) {
+    await chain.stop()
+    throw err
+  }
+}
+
+/** Reads what a running `bidtorrent devnet` wrote into its directory. */
+export async function readDevnet (directory: string): Promise<DevnetInfo> {
+  let text: string
+  try {
+    text = await readFile(join(directory, DEVNET_FILE), 'utf8')
+  } catch {
+    throw new Error(`no devnet in ${directory}: start one with "bidtorrent devnet --data-dir ${directory}"`)
+  }
+  return JSON.parse(text) as DevnetInfo
+}

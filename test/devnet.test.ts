@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process'
+import t from 'tap'
+import { accountBytes } from '../src/market/address.js'
+import type { DemoSummary } from '../src/demo/demo.js'
+import { tempDir } from './helpers/daemon.js'
+import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor } from './helpers/process.js'
+
+t.test('`bidtorrent devnet` then `bidtorrent demo --chain devnet`: real deposits and claims, claimed = paid for every bidder', async (t) => {
+  const dir = await tempDir(t, 'bidtorrent-devnet-')
+  const devnet = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'devnet', '--data-dir', dir, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => stopProcess(devnet))
+  let output = ''
+  devnet.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  devnet.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const ready = await waitFor('the devnet to say ready', () => {
+    if (devnet.exitCode !== null) throw new Error(`devnet exited: ${output}`)
+    const line = output.split('\n').find((entry) => entry.includes('"ready"'))
+    return line ? JSON.parse(line) as { ready: boolean, chainId: number, channelContract: string, config: string } : undefined
+  }, 120_000)
+  t.equal(ready.ready, true)
+  t.match(ready.channelContract, /^0x[0-9a-fA-F]{40}$/, 'the channel contract is deployed')
+
+  const run = await runCli(['demo', '--chain', 'devnet', '--data-dir', dir, '--size', '4MiB', '--upload-limit', '4MiB/s', '--json'])
+  t.equal(run.code, 0, run.stderr)
+  const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as DemoSummary & { type: string }
+  t.equal(summary.type, 'summary')
+  t.ok(summary.chain, 'the summary reports the chain')
+  t.same(Object.values(summary.paymentErrors), ['0', '0', '0'], 'each bidder paid exactly for what it verified')
+  for (const channel of summary.chain!.channels) {
+    const party = summary.chain!.parties.find((entry) => entry.address === `0x${Buffer.from(accountBytes(channel.payer)).toString('hex')}`)!
+    const peer = summary.peers.find((entry) => entry.name === party.name)!
+    t.equal(channel.claimed, peer.paid, `${peer.name}: the seeder claimed on chain exactly what it paid (${peer.paid})`)
+    t.ok(BigInt(channel.deposited) > 0n, `${peer.name} funded its channel`)
+  }
+  const seeder = summary.chain!.parties.find((entry) => entry.name === 'seeder')!
+  t.ok(BigInt(seeder.after) > BigInt(seeder.before) - 10n ** 16n, 'the seeder\'s balance carries its claims (less gas)')
+  await stopProcess(devnet)
+  t.equal(devnet.exitCode ?? 0, 0, 'the devnet stops on SIGTERM')
+})
