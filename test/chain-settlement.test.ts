@@ -1,4 +1,3 @@
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import t from 'tap'
 import { Contract, parseEther } from 'ethers'
 import winston from 'winston'
@@ -7,35 +6,12 @@ import { channelIdFor, signVoucher } from '../src/market/voucher.js'
 import { ClaimQueue } from '../src/settlement/claims.js'
 import { EvmChannelChain, type ChannelChain, type SignedTransaction } from '../src/settlement/evm/chain-client.js'
 import { EvmSettlement } from '../src/settlement/evm/evm-settlement.js'
-import { hex, mined, now, setup, tron, type Parties } from './helpers/chain.js'
+import { hex, mined, now, relayTo, setup, tron, type Parties } from './helpers/chain.js'
 import { tempDir } from './helpers/daemon.js'
-import type { Cleanup } from './helpers/process.js'
 
 const INFO_HASH = '12'.repeat(20)
 const DAY = 86_400
 const quiet = winston.createLogger({ silent: true })
-
-/** A TCP relay in front of the chain's endpoint that the test can cut and restore: a dead endpoint. */
-async function relayTo (port: number, t: Cleanup): Promise<{ port: number, cut: () => void, restore: () => void }> {
-  let alive = true
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((socket) => {
-    if (!alive) return socket.destroy()
-    const upstream = connect(port, '127.0.0.1')
-    sockets.add(socket).add(upstream)
-    socket.pipe(upstream).pipe(socket)
-    const close = (): void => { socket.destroy(); upstream.destroy(); sockets.delete(socket); sockets.delete(upstream) }
-    socket.on('error', close).on('close', close)
-    upstream.on('error', close).on('close', close)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { for (const socket of sockets) socket.destroy(); server.close(() => resolve()) }))
-  return {
-    port: (server.address() as { port: number }).port,
-    cut: () => { alive = false; for (const socket of sockets) socket.destroy() },
-    restore: () => { alive = true }
-  }
-}
 
 /** A chain that dies at one step the first time: the daemon crashing there. */
 function crashingAt (chain: ChannelChain, step: 'before-broadcast' | 'after-broadcast'): ChannelChain {

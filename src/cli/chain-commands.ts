@@ -3,7 +3,11 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { defaultDataDir } from '../config/settings.js'
+import { formatBtt, parseAmount } from '../market/price.js'
+import type { ChannelView } from '../settlement/evm/chain-wallet.js'
 import { UsageError } from '../util/errors.js'
+import { ApiClient } from './client.js'
+import { common, dataDirOf, print, type CommonOptions } from './options.js'
 
 interface DevnetCommandOptions {
   dataDir?: string
@@ -19,8 +23,65 @@ function whole (flag: string, text: string, min: number, max: number): number {
   return value
 }
 
-/** `bidtorrent devnet`: a local EVM chain with the channel contract, for development and the demo (loaded on use). */
-export function addChainCommands (program: Command): void {
+function channelLine (channel: ChannelView): string {
+  const ends = channel.state === 'refund requested' ? `refund from ${new Date(channel.refundAt * 1000).toISOString()}` : `expires ${new Date(channel.expiry * 1000).toISOString()}`
+  return `${channel.channel.slice(0, 16)}…  ${channel.role === 'payer' ? 'pays' : 'paid by'} ${channel.counterpart}  torrent ${channel.infoHash.slice(0, 8)}…  ` +
+    `deposit ${formatBtt(BigInt(channel.deposited))}, paid ${formatBtt(BigInt(channel.paid))}, claimed ${formatBtt(BigInt(channel.claimed))}, refunded ${formatBtt(BigInt(channel.refunded))}  ${channel.state}, ${ends}`
+}
+
+async function client (options: CommonOptions): Promise<ApiClient> {
+  return ApiClient.forDataDir(dataDirOf(options))
+}
+
+/**
+ * Chain commands. `devnet` runs a local chain; the others go through the daemon, which holds the
+ * unlocked key and the chain settings: `wallet balance`, `channels`, `channel open|topup|close`,
+ * `withdraw`.
+ */
+export function addChainCommands (program: Command, wallet: Command): void {
+  common(wallet.command('balance'))
+    .description('the wallet\'s balance on the daemon\'s chain (needs a running daemon on a chain backend)')
+    .action(async (options: CommonOptions) => {
+      const balance = await (await client(options)).request<{ tron: string, evm: string, chainId: number, native: string }>('GET', '/v1/wallet')
+      print(options, balance, () => `${formatBtt(BigInt(balance.native))} on chain ${balance.chainId}\nTRON address: ${balance.tron}\nEVM address:  ${balance.evm}`)
+    })
+
+  common(program.command('channels'))
+    .description('this wallet\'s payment channels on chain: deposit, paid (stored vouchers), claimed, refunded, expiry')
+    .action(async (options: CommonOptions) => {
+      const channels = await (await client(options)).request<ChannelView[]>('GET', '/v1/channels')
+      print(options, channels, () => channels.length === 0 ? 'no channels' : channels.map(channelLine).join('\n'))
+    })
+
+  const channel = program.command('channel').description('open, top up or close a payment channel on chain')
+  common(channel.command('open <payee> <infoHash>'))
+    .description('open a channel to a seller\'s wallet for one torrent, with a deposit')
+    .requiredOption('--deposit <amount>', 'the deposit, e.g. 5BTT')
+    .action(async (payee: string, infoHash: string, options: CommonOptions & { deposit: string }) => {
+      const opened = await (await client(options)).request<ChannelView>('POST', '/v1/channels', { payee, infoHash: infoHash.toLowerCase(), deposit: parseAmount(options.deposit).toString() })
+      print(options, opened, () => `opened ${opened.channel}\n${channelLine(opened)}`)
+    })
+  common(channel.command('topup <channel>'))
+    .description('add to a channel\'s deposit (and push its expiry later)')
+    .requiredOption('--amount <amount>', 'how much to add, e.g. 1BTT')
+    .action(async (id: string, options: CommonOptions & { amount: string }) => {
+      const topped = await (await client(options)).request<ChannelView>('POST', `/v1/channels/${id}/topup`, { amount: parseAmount(options.amount).toString() })
+      print(options, topped, () => channelLine(topped))
+    })
+  common(channel.command('close <channel>'))
+    .description('as the payee: claim and close now; as the payer: ask for the refund after expiry, take it after the challenge window')
+    .action(async (id: string, options: CommonOptions) => {
+      const closed = await (await client(options)).request<{ action: string, transaction: string, channel: ChannelView }>('POST', `/v1/channels/${id}/close`)
+      print(options, closed, () => `${closed.action} (transaction ${closed.transaction})\n${channelLine(closed.channel)}`)
+    })
+
+  common(program.command('withdraw <to> <amount>'))
+    .description('send coins from the daemon\'s wallet to another address (TRON T… or EVM 0x…)')
+    .action(async (to: string, amount: string, options: CommonOptions) => {
+      const sent = await (await client(options)).request<{ transaction: string }>('POST', '/v1/withdraw', { to, amount: parseAmount(amount).toString() })
+      print(options, sent, () => `sent ${formatBtt(parseAmount(amount))} to ${to} (transaction ${sent.transaction})`)
+    })
+
   program.command('devnet')
     .description('run a local EVM chain on 127.0.0.1 with the channel contract and a test token, until stopped')
     .option('--data-dir <dir>', 'where the chain\'s files, devnet.json and daemon-config.json go (default: <data dir>/devnet)')

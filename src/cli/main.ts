@@ -297,15 +297,19 @@ export function buildProgram (): Command {
   common(program.command('settle'))
     .description('redeem every voucher received now: on a chain, claim them whatever their size')
     .action(async (options: CommonOptions) => {
-      const settled = await (await client(options)).request<{ backend: string, redemptions: Array<{ channel: string, amount: string, nonce: number }> }>('POST', '/v1/settle')
-      print(options, settled, () => settled.redemptions.length === 0
-        ? `nothing redeemed (${settled.backend})`
-        : [`redeemed (${settled.backend}):`, ...settled.redemptions.map((record) => `  channel ${record.channel.slice(0, 16)}…  ${formatBtt(BigInt(record.amount))} (voucher ${record.nonce})`)].join('\n'))
+      const settled = await (await client(options)).request<{ backend: string, redemptions: Array<{ channel: string, amount: string, nonce: number }>, error?: string }>('POST', '/v1/settle')
+      print(options, settled, () => [
+        settled.redemptions.length === 0 ? `nothing redeemed (${settled.backend})` : `redeemed (${settled.backend}):`,
+        ...settled.redemptions.map((record) => `  channel ${record.channel.slice(0, 16)}…  ${formatBtt(BigInt(record.amount))} (voucher ${record.nonce})`),
+        ...(settled.error ? [`not finished: ${settled.error} (the claims stay queued and resume on their own)`] : [])
+      ].join('\n'))
+      // Settling stopped short (a dead endpoint): say so in the exit code too.
+      if (settled.error) process.exitCode = 1
     })
 
-  addWalletCommands(program)
+  const wallet = addWalletCommands(program)
   addDemoCommand(program)
-  addChainCommands(program)
+  addChainCommands(program, wallet)
   return program
 }
 
@@ -365,7 +369,8 @@ export async function main (argv: string[]): Promise<number> {
   const program = buildProgram()
   try {
     await program.parseAsync(argv)
-    return 0
+    // A command that finished but fell short (settle with a dead endpoint) set its own exit code.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
     const usage = err instanceof UsageError || (err instanceof BidtorrentError && err.code === 'EUSAGE')

@@ -10,7 +10,7 @@ function describe (addresses: WalletAddresses, dataDir: string): string {
 }
 
 /** `wallet create|import|address`: they work on the data directory's keystore, with or without a running daemon (loaded on use: it is heavy). */
-export function addWalletCommands (program: Command): void {
+export function addWalletCommands (program: Command): Command {
   const wallet = program.command('wallet').description('the key that signs payments (an encrypted keystore in the data directory)')
 
   common(wallet.command('create'))
@@ -45,4 +45,5 @@ export function addWalletCommands (program: Command): void {
       const addresses = await walletAddresses(dataDir)
       print(options, addresses, () => describe(addresses, dataDir))
     })
+  return wallet
 }

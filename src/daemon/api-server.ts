@@ -44,6 +44,12 @@ export class ApiServer {
       route('POST', '/v1/torrents/:id/bid', ({ id, body }) => this.service.setBid(id, body)),
       route('GET', '/v1/earnings', () => this.service.earnings()),
       route('POST', '/v1/settle', () => this.service.settle()),
+      route('GET', '/v1/wallet', () => this.service.walletBalance()),
+      route('GET', '/v1/channels', () => this.service.channels()),
+      route('POST', '/v1/channels', ({ body }) => this.service.openChannel(body)),
+      route('POST', '/v1/channels/:id/topup', ({ id, body }) => this.service.topUpChannel(id, body)),
+      route('POST', '/v1/channels/:id/close', ({ id }) => this.service.closeChannel(id)),
+      route('POST', '/v1/withdraw', ({ body }) => this.service.withdraw(body)),
       route('GET', '/v1/spending', () => this.service.spending()),
       route('DELETE', '/v1/torrents/:id', ({ id, query }) => this.service.remove(id, query.get('deleteData') === 'true'))
     ]

@@ -9,6 +9,7 @@ import type { Settings } from '../config/settings.js'
 import { Engine } from '../engine/engine.js'
 import { engineSettingsFrom } from '../engine/settings-from-config.js'
 import type { MarketConfig } from '../market/torrent-market.js'
+import type { ChainWallet } from '../settlement/evm/chain-wallet.js'
 import type { SettlementRounds } from '../settlement/settlement.js'
 import { errorMessage } from '../util/errors.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
@@ -50,7 +51,7 @@ export class Daemon {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
-    let market: (MarketConfig & { rounds: SettlementRounds }) | undefined
+    let market: (MarketConfig & { rounds: SettlementRounds, chainWallet?: ChainWallet }) | undefined
     try {
       market = await marketConfig(dataDir, settings, store, log)
     } catch (err) {
@@ -66,7 +67,7 @@ export class Daemon {
       throw err
     }
     const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
-    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid)
+    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid, market?.chainWallet, settings.channelLifetimeSeconds)
     await service.restore()
     const token = randomBytes(32).toString('hex')
     let apiPort = 0
@@ -130,7 +131,7 @@ export class Daemon {
  * $BIDTORRENT_PASSPHRASE unlocks it. Without a wallet or a passphrase the daemon runs as a plain
  * BitTorrent client and says so; a wrong passphrase stops it (a silent fallback would hide a typo).
  */
-async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<(MarketConfig & { rounds: SettlementRounds }) | undefined> {
+async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<(MarketConfig & { rounds: SettlementRounds, chainWallet?: ChainWallet }) | undefined> {
   if (!settings.market) return undefined
   if (!existsSync(walletPath(dataDir))) {
     log.info('no wallet: the market is off (create one with "bidtorrent wallet create")')
@@ -146,14 +147,17 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     import('../wallet/keystore.js'), import('../settlement/backend.js'), import('../settlement/settlement.js')
   ])
   const wallet = await unlockWallet(dataDir, passphrase)
-  const settlement = await settlementFrom(settings, store, wallet.privateKey, log)
+  const { settlement, chainWallet } = await settlementFrom(settings, store, wallet, log)
   // A chain backend also needs rounds with nothing new: claims due before a channel's end, and retries.
   const heartbeatMs = settlement.fundChannel ? CHAIN_HEARTBEAT_MS : 0
   const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
     (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }), heartbeatMs)
+  // Claims left unfinished by the last run (a crash, an outage) resume at once, not at the first heartbeat.
+  if (heartbeatMs > 0) rounds.markDirty()
   log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
   return {
     rounds,
+    ...(chainWallet ? { chainWallet } : {}),
     onVoucherStored: () => rounds.markDirty(),
     identity: { wallet: wallet.tron, privateKey: wallet.privateKey, chainId: settlement.domain.chainId },
     settlement,
@@ -163,8 +167,8 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     autoBidSpendingRate: settings.autoBidSpendingRate,
     channelDeposit: settings.channelDeposit,
     settleNow: async () => {
-      await rounds.flush(true)
-      return settlement.redemptions()
+      const { error } = await rounds.flush(true)
+      return { redemptions: await settlement.redemptions(), ...(error !== undefined ? { error } : {}) }
     },
     thresholds: thresholdsFrom(settings.paymentThreshold, settings.paymentTolerancePercent)
   }

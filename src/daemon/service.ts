@@ -9,6 +9,7 @@ import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, priceSchema, rateSchema } from '../config/schemas.js'
 import type { MarketConfig, MarketHooks, TorrentMarket, TradeTotals } from '../market/torrent-market.js'
+import type { ChainWallet, ChannelView } from '../settlement/evm/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
 import type { RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
@@ -48,6 +49,11 @@ export const limitsRequestSchema = z.object({
 
 export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
 
+const walletAddress = z.string().refine((text) => /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) || /^0x[0-9a-fA-F]{40}$/.test(text), 'a TRON (T…) or EVM (0x…) address')
+export const openChannelSchema = z.object({ payee: walletAddress, infoHash: z.string().regex(/^[0-9a-f]{40}$/, '40 hex digits'), deposit: amountSchema }).strict()
+export const topUpSchema = z.object({ amount: amountSchema }).strict()
+export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema }).strict()
+
 export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), priceSchema]), budget: amountSchema.optional() }).strict()
 
 /** A torrent's market settings and what it has spent, amounts in base units as decimal strings. */
@@ -81,8 +87,43 @@ export class DaemonService {
     /** Absent when the daemon has no unlocked wallet: torrents then trade nothing. */
     private readonly market?: MarketConfig,
     /** `--bid auto` is opt-in (setting autoBid). */
-    private readonly autoBidAllowed = false
+    private readonly autoBidAllowed = false,
+    /** On a chain backend: balances and channels, through the unlocked key. */
+    private readonly chainWallet?: ChainWallet,
+    private readonly channelLifetimeSeconds = 7 * 86_400
   ) {}
+
+  private chain (): ChainWallet {
+    if (!this.chainWallet) throw new UsageError(`this daemon settles ${this.market ? `with ${this.market.settlement.backend}` : 'nothing (the market is off)'}: no chain wallet (settings settlement, chainRpcUrl, channelContract)`)
+    return this.chainWallet
+  }
+
+  async walletBalance (): Promise<unknown> {
+    return this.chain().balance()
+  }
+
+  async channels (): Promise<ChannelView[]> {
+    return this.chain().channels()
+  }
+
+  async openChannel (input: unknown): Promise<ChannelView> {
+    const body = parseInput(openChannelSchema, input)
+    return this.chain().open(body.payee, body.infoHash, body.deposit, this.channelLifetimeSeconds)
+  }
+
+  async topUpChannel (id: string, input: unknown): Promise<ChannelView> {
+    const body = parseInput(topUpSchema, input)
+    return this.chain().topUp(id, body.amount, this.channelLifetimeSeconds)
+  }
+
+  async closeChannel (id: string): Promise<unknown> {
+    return this.chain().close(id)
+  }
+
+  async withdraw (input: unknown): Promise<unknown> {
+    const body = parseInput(withdrawSchema, input)
+    return this.chain().withdraw(body.to, body.amount)
+  }
 
   /** Brings back every stored torrent, with its resume data. */
   async restore (): Promise<void> {
@@ -219,9 +260,9 @@ export class DaemonService {
   }
 
   /** Redeems every stored voucher now (on a chain: claims, whatever their size) and lists what is redeemed. */
-  async settle (): Promise<{ backend: string, redemptions: RedemptionRecord[] }> {
+  async settle (): Promise<{ backend: string, redemptions: RedemptionRecord[], error?: string }> {
     if (!this.market) throw new UsageError('the market is off in this daemon: nothing to settle')
-    return { backend: this.market.settlement.backend, redemptions: await this.market.settleNow() }
+    return { backend: this.market.settlement.backend, ...await this.market.settleNow() }
   }
 
   async earnings (): Promise<VoucherTotals> {

@@ -36,7 +36,7 @@ export interface MarketConfig {
   /** On a backend that locks funds: how much a channel to one seller is funded with at a time. */
   readonly channelDeposit: bigint
   /** Redeems every stored voucher now, whatever its size (`bidtorrent settle`), and says what is redeemed. */
-  readonly settleNow: () => Promise<RedemptionRecord[]>
+  readonly settleNow: () => Promise<{ redemptions: RedemptionRecord[], error?: string }>
 }
 
 /** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */

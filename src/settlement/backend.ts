@@ -2,28 +2,30 @@ import type { Logger } from 'winston'
 import type { Settings } from '../config/settings.js'
 import type { StateStore } from '../daemon/store.js'
 import { ConfigError } from '../util/errors.js'
+import type { ChainWallet } from './evm/chain-wallet.js'
 import type { Settlement } from './settlement.js'
 
 /** What the settings choose: the embedded ledger, or the channel contract on an EVM chain. */
-export async function settlementFrom (settings: Settings, store: StateStore, privateKey: string, log: Logger): Promise<Settlement> {
+export async function settlementFrom (settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet?: ChainWallet }> {
   if (settings.settlement === 'embedded') {
     const { EmbeddedSettlement } = await import('./embedded.js')
-    return new EmbeddedSettlement(store, settings.embeddedCreditCap, settings.embeddedChainId)
+    return { settlement: new EmbeddedSettlement(store, settings.embeddedCreditCap, settings.embeddedChainId) }
   }
   if (!settings.chainRpcUrl || !settings.channelContract) {
     throw new ConfigError('settlement "evm" needs chainRpcUrl and channelContract (and, to pin the chain, chainId)')
   }
-  const [{ EvmChannelChain }, { EvmSettlement }, { ClaimQueue }] = await Promise.all([
-    import('./evm/chain-client.js'), import('./evm/evm-settlement.js'), import('./claims.js')
+  const [{ EvmChannelChain }, { EvmSettlement }, { ClaimQueue }, { ChainWallet }] = await Promise.all([
+    import('./evm/chain-client.js'), import('./evm/evm-settlement.js'), import('./claims.js'), import('./evm/chain-wallet.js')
   ])
   const chainId = settings.chainId ?? await chainIdOf(settings.chainRpcUrl)
-  const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, privateKey)
-  return new EvmSettlement(chain, new ClaimQueue(store.claims, chain), {
+  const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey)
+  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), {
     minClaim: settings.minClaim,
     safetySeconds: settings.claimSafetySeconds,
     account: chain.address,
     channelLifetimeSeconds: settings.channelLifetimeSeconds
   }, log)
+  return { settlement, chainWallet: new ChainWallet(chain, store, wallet.tron) }
 }
 
 /** Asks an endpoint for its chain id once (eth_chainId), within 10 s. */

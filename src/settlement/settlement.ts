@@ -36,7 +36,7 @@ export interface Settlement {
  */
 export class SettlementRounds {
   private pending = false
-  private running: Promise<void> | undefined
+  private running: Promise<{ error?: string }> | undefined
   private timer: NodeJS.Timeout | undefined
 
   constructor (
@@ -69,17 +69,19 @@ export class SettlementRounds {
   }
 
   /** Runs a round now (and waits for one in progress): at shutdown, for `bidtorrent settle` (`now`: claim regardless of size), and in tests. */
-  async flush (now = false): Promise<void> {
+  async flush (now = false): Promise<{ error?: string }> {
     clearTimeout(this.timer)
     this.timer = undefined
     if (this.running) await this.running
-    await this.round(now)
+    return this.round(now)
   }
 
-  private async round (now = false): Promise<void> {
+  /** A round: what stopped it (a dead endpoint, say) is reported and logged; it runs again later. */
+  private async round (now = false): Promise<{ error?: string }> {
     if (this.running) return this.running
     this.pending = false
     this.running = (async () => {
+      let error: string | undefined
       try {
         const redeemed = new Map((await this.settlement.redemptions()).map((record) => [record.channel, BigInt(record.amount)]))
         for (const voucher of await this.vouchers()) {
@@ -88,11 +90,13 @@ export class SettlementRounds {
           await this.settlement.redeem(voucher, now)
         }
       } catch (err) {
+        error = err instanceof Error ? err.message : String(err)
         this.onError(err)
       } finally {
         this.running = undefined
       }
       if (this.pending) this.markDirty()
+      return error === undefined ? {} : { error }
     })()
     return this.running
   }

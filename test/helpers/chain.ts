@@ -1,3 +1,4 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
 import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet, type ContractTransactionResponse } from 'ethers'
 import { accountBytes, tronAddressOf } from '../../src/market/address.js'
 import type { VoucherDomain } from '../../src/market/voucher.js'
@@ -75,5 +76,28 @@ export async function now (provider: JsonRpcProvider): Promise<number> {
 export async function travel (provider: JsonRpcProvider, seconds: number): Promise<void> {
   await provider.send('evm_increaseTime', [seconds])
   await provider.send('evm_mine', [])
+}
+
+
+/** A TCP relay in front of the chain's endpoint that the test can cut and restore: a dead endpoint. */
+export async function relayTo (port: number, t: Cleanup): Promise<{ port: number, cut: () => void, restore: () => void }> {
+  let alive = true
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    if (!alive) return socket.destroy()
+    const upstream = connect(port, '127.0.0.1')
+    sockets.add(socket).add(upstream)
+    socket.pipe(upstream).pipe(socket)
+    const close = (): void => { socket.destroy(); upstream.destroy(); sockets.delete(socket); sockets.delete(upstream) }
+    socket.on('error', close).on('close', close)
+    upstream.on('error', close).on('close', close)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { for (const socket of sockets) socket.destroy(); server.close(() => resolve()) }))
+  return {
+    port: (server.address() as { port: number }).port,
+    cut: () => { alive = false; for (const socket of sockets) socket.destroy() },
+    restore: () => { alive = true }
+  }
 }
 

@@ -16,6 +16,8 @@ export interface EvilPeerOptions {
   readonly delivery?: Delivery
   /** Speak the market extension with this floor: answer each bid with a paid slot at its price. */
   readonly marketFloor?: bigint
+  /** The settlement backend and chain it announces (default: embedded, chain 0). */
+  readonly marketBackend?: { readonly backend: 'embedded' | 'evm', readonly chainId: number }
 }
 
 export interface EvilPeer {
@@ -59,7 +61,7 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, o
     peer.connections++
     const wire = new Wire()
     if (options.marketFloor !== undefined) {
-      wire.use(marketExtension(() => handshakeOf(peer.wallet, options.marketFloor), (extension) => {
+      wire.use(marketExtension(() => ({ ...handshakeOf(peer.wallet, options.marketFloor), ...(options.marketBackend ? { backends: [options.marketBackend.backend], chainId: options.marketBackend.chainId } : {}) }), (extension) => {
         extension.on('message', (message) => {
           peer.inbox.push(message)
           if (message.type === 'bid' && message.price > 0n) extension.send({ type: 'bid-response', rate: message.price, rank: 1, paidSlots: 1 })

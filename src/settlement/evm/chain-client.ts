@@ -117,8 +117,33 @@ export class EvmChannelChain implements ChannelChain {
     return backing + amount
   }
 
-  async balance (): Promise<bigint> {
-    return this.provider.getBalance(this.signer.address)
+  async balance (address = this.signer.address): Promise<bigint> {
+    return this.provider.getBalance(address)
+  }
+
+  /** Every channel opened to or by `account` (0x…), from the contract's Opened events. */
+  async channelsOf (account: string): Promise<Array<{ channelId: string, infoHash: string }>> {
+    const opened = [
+      ...await this.channels.queryFilter(this.channels.filters.Opened!(null, account)),
+      ...await this.channels.queryFilter(this.channels.filters.Opened!(null, null, account))
+    ]
+    return opened.map((event) => {
+      const args = (event as unknown as { args: [string, string, string, string] }).args
+      return { channelId: args[0].slice(2), infoHash: args[3].slice(2) }
+    })
+  }
+
+  /** Sends a transaction to the contract as our account and waits for it to be mined. */
+  async call (method: 'requestRefund' | 'refund' | 'close', ...args: unknown[]): Promise<string> {
+    const sent = await this.channels.getFunction(method)(...args) as ContractTransactionResponse
+    const receipt = await sent.wait()
+    return receipt!.hash
+  }
+
+  async send (to: string, amount: bigint): Promise<string> {
+    const sent = await this.signer.sendTransaction({ to, value: amount })
+    const receipt = await sent.wait()
+    return receipt!.hash
   }
 
   async now (): Promise<number> {

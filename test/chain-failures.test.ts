@@ -1,0 +1,138 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import t from 'tap'
+import { parseEther } from 'ethers'
+import type { TorrentView } from '../src/daemon/service.js'
+import { parseTorrentFile } from '../src/engine/metainfo.js'
+import { channelIdFor } from '../src/market/voucher.js'
+import type { ChannelView } from '../src/settlement/evm/chain-wallet.js'
+import { relayTo, setup, travel, type Parties } from './helpers/chain.js'
+import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
+import { startEvilPeer } from './helpers/evil-peer.js'
+import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { MiB, PASSPHRASE, marketDaemon, totals } from './helpers/market.js'
+import { runCli, waitFor } from './helpers/process.js'
+
+const DAY = 86_400
+
+function chainEnv (p: Parties, contract: string, rpcUrl = p.chain.rpcUrl): NodeJS.ProcessEnv {
+  return {
+    BIDTORRENT_SETTLEMENT: 'evm',
+    BIDTORRENT_CHAIN_RPC_URL: rpcUrl,
+    BIDTORRENT_CHAIN_ID: String(p.chain.chainId),
+    BIDTORRENT_CHANNEL_CONTRACT: contract,
+    BIDTORRENT_CHANNEL_DEPOSIT: '1BTT',
+    BIDTORRENT_CHANNEL_LIFETIME_SECONDS: String(DAY)
+  }
+}
+
+async function onChain (p: Parties, channel: string): Promise<{ deposited: bigint, claimed: bigint, refunded: bigint }> {
+  const found = await p.channels.getFunction('channels')(`0x${channel}`) as unknown as bigint[]
+  return { deposited: found[6]!, claimed: found[7]!, refunded: found[8]! }
+}
+
+t.test('no delivery on chain: the buyer funds a channel, receives nothing, and gets the whole deposit back', async (t) => {
+  const p = await setup(t)
+  const contract = await p.channels.getAddress()
+  const work = await tempDir(t)
+  const files = [{ path: 'nothing.bin', size: 4 * MiB }]
+  await writeFixture(join(work, 'source'), files)
+  const seeder = await startDaemon(t)
+  const torrentFile = join(work, 'nothing.torrent')
+  const seeded = await runCli(['seed', join(work, 'source', 'nothing.bin'), '--upload-limit', '4MiB/s', '--save-torrent', torrentFile, '--data-dir', seeder.dataDir, '--json'])
+  const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+  const meta = await parseTorrentFile(await readFile(torrentFile))
+  const hostile = await startEvilPeer(meta, join(work, 'source'), { delivery: 'withhold', marketFloor: 1000n, marketBackend: { backend: 'evm', chainId: p.chain.chainId } })
+  t.teardown(() => hostile.close())
+  const buyer = await marketDaemon(t, { privateKey: p.chain.accounts[7]!.privateKey, env: chainEnv(p, contract) })
+  await runCli(['add', torrentFile, '--out', join(work, 'out'), '--bid', '0.001BTT/MiB', '--budget', '2BTT', '--data-dir', buyer.daemon.dataDir,
+    '--peer', `127.0.0.1:${hostile.port}`, '--peer', `127.0.0.1:${seeder.peerPort}`])
+  const bid = await hostile.inbox.next('bid', 60_000)
+  t.ok(bid.price > 0n, 'the buyer funded its channel on chain, then bid')
+  await waitComplete(buyer.daemon, infoHash)
+  t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the file came from the free seeder')
+  t.equal((await totals(buyer.daemon, 'spending')).total, '0', 'nothing was paid to the seller that sent nothing')
+
+  const channel = Buffer.from(channelIdFor(buyer.wallet, hostile.wallet.address, infoHash)).toString('hex')
+  const listed = JSON.parse((await runCli(['channels', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout) as ChannelView[]
+  t.same(listed.map((entry) => [entry.channel, entry.role, entry.deposited, entry.paid]), [[channel, 'payer', parseEther('1').toString(), '0']], '`channels` shows the deposit and no payment')
+  const early = await runCli(['channel', 'close', channel, '--data-dir', buyer.daemon.dataDir])
+  t.equal(early.code, 2, 'no refund before the channel expires')
+  t.match(early.stderr, /runs until/)
+  await travel(p.provider, DAY)
+  const requested = await runCli(['channel', 'close', channel, '--data-dir', buyer.daemon.dataDir, '--json'])
+  t.equal(requested.code, 0, requested.stderr)
+  t.match(requested.stdout, /refund requested/)
+  await travel(p.provider, 3600)
+  const refunded = await runCli(['channel', 'close', channel, '--data-dir', buyer.daemon.dataDir, '--json'])
+  t.equal(refunded.code, 0, refunded.stderr)
+  const state = await onChain(p, channel)
+  t.equal(state.refunded, state.deposited, 'the whole deposit came back')
+  t.equal(state.claimed, 0n, 'nothing was claimed')
+})
+
+t.test('self-trade on chain: the same wallet on both sides opens no channel and pays nothing', async (t) => {
+  const p = await setup(t)
+  const contract = await p.channels.getAddress()
+  const key = p.chain.accounts[8]!.privateKey
+  const seller = await marketDaemon(t, { privateKey: key, env: chainEnv(p, contract) })
+  const buyer = await marketDaemon(t, { privateKey: key, env: chainEnv(p, contract) })
+  const work = await tempDir(t)
+  const files = [{ path: 'self.bin', size: 2 * MiB }]
+  await writeFixture(join(work, 'source'), files)
+  const seeded = await runCli(['seed', join(work, 'source', 'self.bin'), '--floor', '0.001BTT/MiB', '--data-dir', seller.daemon.dataDir, '--json'])
+  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
+  await waitComplete(buyer.daemon, infoHash)
+  t.same(JSON.parse((await runCli(['channels', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout), [], 'no channel was opened')
+  t.equal((await totals(buyer.daemon, 'spending')).total, '0', 'nothing paid')
+  t.equal((await totals(seller.daemon, 'earnings')).total, '0', 'nothing earned')
+})
+
+t.test('outage: the seller\'s chain endpoint dies mid-transfer and the seller is killed mid-settlement; the final claim is made exactly once', async (t) => {
+  const p = await setup(t)
+  const contract = await p.channels.getAddress()
+  const relay = await relayTo(p.chain.port, t)
+  const sellerEnv = chainEnv(p, contract, `http://127.0.0.1:${relay.port}`)
+  const seller = await marketDaemon(t, { privateKey: p.chain.accounts[9]!.privateKey, env: sellerEnv })
+  const buyer = await marketDaemon(t, { privateKey: p.chain.accounts[10]!.privateKey, env: chainEnv(p, contract) })
+  const work = await tempDir(t)
+  const size = 8 * MiB
+  const files = [{ path: 'outage.bin', size }]
+  await writeFixture(join(work, 'source'), files)
+  const seeded = await runCli(['seed', join(work, 'source', 'outage.bin'), '--floor', '0.001BTT/MiB', '--upload-limit', '2MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
+  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
+  const channel = Buffer.from(channelIdFor(buyer.wallet, seller.wallet, infoHash)).toString('hex')
+  await waitFor('the first vouchers to reach the seller', async () => (BigInt((await totals(seller.daemon, 'earnings')).total) > 0n ? true : undefined), 120_000)
+
+  relay.cut()
+  await waitComplete(buyer.daemon, infoHash)
+  t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the transfer finished with the seller\'s endpoint down')
+  const paid = await waitFor('the buyer\'s last voucher at the seller', async () => {
+    const spent = BigInt((await totals(buyer.daemon, 'spending')).total)
+    const earned = BigInt((await totals(seller.daemon, 'earnings')).total)
+    return spent > 0n && spent === earned ? spent : undefined
+  }, 60_000)
+  t.pass(`the seller kept accepting vouchers on the deposit it last read (${paid} base units)`)
+  const failed = await runCli(['settle', '--data-dir', seller.daemon.dataDir])
+  t.equal(failed.code, 1, '`settle` says it could not finish')
+  t.match(failed.stdout, /not finished: .*claims stay queued/)
+  t.equal((await onChain(p, channel)).claimed, 0n, 'nothing could be claimed while the endpoint was down')
+  await seller.daemon.kill()
+
+  relay.restore()
+  const again = await startDaemon(t, { dataDir: seller.daemon.dataDir, env: { BIDTORRENT_PASSPHRASE: PASSPHRASE, ...sellerEnv } })
+  const claimed = await waitFor('the resumed claim', async () => {
+    const state = await onChain(p, channel)
+    return state.claimed > 0n ? state.claimed : undefined
+  }, 120_000).catch(async () => {
+    await runCli(['settle', '--data-dir', again.dataDir])
+    return (await onChain(p, channel)).claimed
+  })
+  await runCli(['settle', '--data-dir', again.dataDir])
+  t.equal((await onChain(p, channel)).claimed, paid, 'the claim made after the restart is exactly what was paid')
+  t.ok(claimed === paid || claimed < paid, 'and it was never more')
+  await runCli(['settle', '--data-dir', again.dataDir])
+  t.equal((await onChain(p, channel)).claimed, paid, 'settling again changes nothing: made exactly once')
+})
