@@ -5,7 +5,7 @@ import { StateStore, type VoucherRecord } from '../src/daemon/store.js'
 import { channelIdFor, signVoucher } from '../src/market/voucher.js'
 import { ClaimQueue } from '../src/settlement/claims.js'
 import { EvmChannelChain, type ChannelChain, type SignedTransaction } from '../src/settlement/evm/chain-client.js'
-import { EvmSettlement } from '../src/settlement/evm/evm-settlement.js'
+import { ChainSettlement } from '../src/settlement/chain-settlement.js'
 import { hex, mined, now, relayTo, setup, tron, type Parties } from './helpers/chain.js'
 import { tempDir } from './helpers/daemon.js'
 
@@ -57,7 +57,7 @@ t.test('the evm backend reads deposits before trusting vouchers, and claims each
   const chain = new EvmChannelChain(p.chain.rpcUrl, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
   t.teardown(() => chain.destroy())
   const options = { minClaim: parseEther('0.05'), safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }
-  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), options, quiet)
+  const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), options, quiet)
 
   t.same(settlement.domain, p.domain, 'vouchers are signed for this chain and this contract')
   t.equal(await settlement.fundsOf(channel), parseEther('1'), 'the channel\'s deposit, read from the contract')
@@ -98,7 +98,7 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
   t.teardown(() => store.close())
   const chain = new EvmChannelChain(`http://127.0.0.1:${relay.port}`, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
   t.teardown(() => chain.destroy())
-  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
+  const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
   t.equal(await settlement.fundsOf(channel), parseEther('1'))
 
   relay.cut()

@@ -52,13 +52,14 @@ export const settingsSchema = z.object({
   /** The chain id embedded vouchers are signed for. */
   embeddedChainId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /**
-   * Where vouchers become money: 'embedded' (unbacked IOUs in this daemon's ledger), or 'evm' (the
-   * channel contract on BTTC or any EVM chain: chainRpcUrl and channelContract, chainId to pin it).
+   * Where vouchers become money: 'embedded' (unbacked IOUs in this daemon's ledger), 'evm' (the
+   * channel contract on BTTC or any EVM chain: chainRpcUrl and channelContract, chainId to pin it),
+   * or 'tron' (the contract on TRON: chainRpcUrl is the full node, channelContract a T… address).
    */
-  settlement: z.enum(['embedded', 'evm']),
+  settlement: z.enum(['embedded', 'evm', 'tron']),
   chainRpcUrl: z.string().url().nullable(),
   chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable(),
-  channelContract: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address').nullable(),
+  channelContract: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
   /** Claim on chain once a channel's unclaimed amount reaches this (and always before its end). */
   minClaim: amountSchema,
   /** As a buyer on a chain: the deposit a channel to one seller is funded with at a time. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'winston'
 import type { Settings } from '../config/settings.js'
+import { addressOfPrivateKey } from '../market/address.js'
 import type { StateStore } from '../daemon/store.js'
 import { ConfigError } from '../util/errors.js'
 import type { ChainWallet } from './evm/chain-wallet.js'
@@ -11,15 +12,16 @@ export async function settlementFrom (settings: Settings, store: StateStore, wal
     const { EmbeddedSettlement } = await import('./embedded.js')
     return { settlement: new EmbeddedSettlement(store, settings.embeddedCreditCap, settings.embeddedChainId) }
   }
+  if (settings.settlement === 'tron') return tronSettlement(settings, store, wallet, log)
   if (!settings.chainRpcUrl || !settings.channelContract) {
     throw new ConfigError('settlement "evm" needs chainRpcUrl and channelContract (and, to pin the chain, chainId)')
   }
-  const [{ EvmChannelChain }, { EvmSettlement }, { ClaimQueue }, { ChainWallet }] = await Promise.all([
-    import('./evm/chain-client.js'), import('./evm/evm-settlement.js'), import('./claims.js'), import('./evm/chain-wallet.js')
+  const [{ EvmChannelChain }, { ChainSettlement }, { ClaimQueue }, { ChainWallet }] = await Promise.all([
+    import('./evm/chain-client.js'), import('./chain-settlement.js'), import('./claims.js'), import('./evm/chain-wallet.js')
   ])
   const chainId = settings.chainId ?? await chainIdOf(settings.chainRpcUrl)
   const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey)
-  const settlement = new EvmSettlement(chain, new ClaimQueue(store.claims, chain), {
+  const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), {
     minClaim: settings.minClaim,
     safetySeconds: settings.claimSafetySeconds,
     account: chain.address,
@@ -44,4 +46,21 @@ async function chainIdOf (rpcUrl: string): Promise<number> {
     // Unpinned and unreachable: a configuration problem, said plainly.
     throw new ConfigError(`cannot read the chain id from ${rpcUrl} (set chainId to start without it): ${(err as Error).message}`)
   }
+}
+
+/** TRON: claims through a full node; with none configured, the backend says so and settles nothing. */
+async function tronSettlement (settings: Settings, store: StateStore, wallet: { privateKey: string }, log: Logger): Promise<{ settlement: Settlement }> {
+  if (!settings.channelContract) throw new ConfigError('settlement "tron" needs channelContract (the contract\'s T… address)')
+  const [{ TronChannelChain, TRON_MAINNET_CHAIN_ID }, { ChainSettlement }, { ClaimQueue }] = await Promise.all([
+    import('./tron/tron-chain.js'), import('./chain-settlement.js'), import('./claims.js')
+  ])
+  const chain = new TronChannelChain(settings.chainRpcUrl, settings.chainId ?? TRON_MAINNET_CHAIN_ID, settings.channelContract, wallet.privateKey)
+  if (!settings.chainRpcUrl) log.warn('settlement "tron" without a full node (chainRpcUrl): vouchers are stored, nothing is settled')
+  const settlement = new ChainSettlement('tron', chain, new ClaimQueue(store.claims, chain), {
+    minClaim: settings.minClaim,
+    safetySeconds: settings.claimSafetySeconds,
+    account: addressOfPrivateKey(wallet.privateKey),
+    channelLifetimeSeconds: settings.channelLifetimeSeconds
+  }, log)
+  return { settlement }
 }

@@ -71,6 +71,17 @@ export class ClaimQueue {
     return this.running
   }
 
+  /** A transaction past its expiration can never be mined: only then may another one replace it. */
+  private async expired (record: ClaimRecord): Promise<boolean> {
+    const expiresAt = record.transaction?.expiresAt
+    return expiresAt !== undefined && (await this.chain.now()) * 1000 > expiresAt
+  }
+
+  private async signAgain (record: ClaimRecord): Promise<ClaimRecord> {
+    const { transaction: _expired, ...rest } = record
+    return this.save({ ...rest, state: 'decided', note: `transaction ${_expired?.hash ?? ''} expired unmined; signing the claim again` })
+  }
+
   private async save (record: ClaimRecord): Promise<ClaimRecord> {
     await this.table.put(keyOf(record.channel, record.nonce), record)
     return record
@@ -96,11 +107,13 @@ export class ClaimQueue {
       return this.save({ ...record, transaction: await this.chain.signClaim(voucherOf(record)) })
     }
     if (record.state === 'decided') {
+      if (await this.expired(record)) return this.signAgain(record)
       await this.chain.broadcast(record.transaction!)
       return this.save({ ...record, state: 'sent', sentAt: new Date().toISOString() })
     }
     const outcome = await this.chain.outcome(record.transaction!.hash)
     if (!outcome) {
+      if (await this.expired(record)) return this.signAgain(record)
       // Not mined (yet, or dropped): sending the same signed transaction again is harmless.
       await this.chain.broadcast(record.transaction!)
       return record

@@ -21,7 +21,10 @@ export interface OnChainChannel {
 /** A transaction signed before it is sent: written down first, it can be sent again unchanged. */
 export interface SignedTransaction {
   readonly hash: string
+  /** The signed transaction as sent: raw bytes (EVM), or the signed JSON (TRON). */
   readonly raw: string
+  /** Past this time (ms since the epoch) it can never be mined (TRON transactions expire); absent: never. */
+  readonly expiresAt?: number
 }
 
 export interface TransactionOutcome {
@@ -32,7 +35,10 @@ export interface TransactionOutcome {
 /** What the claim queue needs of a chain: read a channel, sign a claim, send it, see how it ended. */
 export interface ChannelChain {
   readonly chainId: number
+  /** The channel contract as 20 bytes in 0x form (the voucher domain's verifyingContract). */
   readonly contract: string
+  /** Anything a user should know about this chain link (say, that no node is configured). */
+  readonly describe?: string
   channel (channelId: string): Promise<OnChainChannel | undefined>
   signClaim (voucher: SignedVoucher): Promise<SignedTransaction>
   /** Sends a signed transaction; sending one the node already has is not an error. */

@@ -1,14 +1,14 @@
 import type { Logger } from 'winston'
-import type { RedemptionRecord, VoucherRecord } from '../../daemon/store.js'
-import { accountBytes, tronAddressOf } from '../../market/address.js'
-import { formatBtt } from '../../market/price.js'
-import { channelIdFor, type VoucherDomain } from '../../market/voucher.js'
-import { errorMessage } from '../../util/errors.js'
-import type { ClaimQueue } from '../claims.js'
-import type { Settlement } from '../settlement.js'
-import type { ChannelChain, OnChainChannel } from './chain-client.js'
+import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
+import { accountBytes, tronAddressOf } from '../market/address.js'
+import { formatBtt } from '../market/price.js'
+import { channelIdFor, type VoucherDomain } from '../market/voucher.js'
+import { errorMessage } from '../util/errors.js'
+import type { ClaimQueue } from './claims.js'
+import type { Settlement } from './settlement.js'
+import type { ChannelChain, OnChainChannel } from './evm/chain-client.js'
 
-export interface EvmSettlementOptions {
+export interface ChainSettlementOptions {
   /** Claim once the claimable amount reaches this (it must be worth the fee). */
   readonly minClaim: bigint
   /**
@@ -23,27 +23,27 @@ export interface EvmSettlementOptions {
 }
 
 /**
- * Settlement on an EVM chain (BTTC, or the local development chain): before a voucher counts, the
+ * Settlement on a chain, EVM (BTTC, the local development chain) or TRON: before a voucher counts, the
  * channel's deposit is read from the contract; stored vouchers are claimed through the durable
  * claim queue when the claim is worth the fee, and always before the channel's end. A dead or slow
  * endpoint pauses claims (the queue keeps every step) and the market keeps serving within what the
  * deposits last read cover.
  */
-export class EvmSettlement implements Settlement {
-  readonly backend = 'evm' as const
+export class ChainSettlement implements Settlement {
   readonly description: string
   readonly domain: VoucherDomain
   /** The last channel state read from the chain, for when the endpoint is down. */
   private readonly lastSeen = new Map<string, OnChainChannel>()
 
   constructor (
+    readonly backend: 'evm' | 'tron',
     private readonly chain: ChannelChain,
     private readonly queue: ClaimQueue,
-    private readonly options: EvmSettlementOptions,
+    private readonly options: ChainSettlementOptions,
     private readonly log: Logger
   ) {
     this.domain = { chainId: chain.chainId, verifyingContract: chain.contract }
-    this.description = `evm: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}`
+    this.description = `${backend}: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}${chain.describe ? `; ${chain.describe}` : ''}`
   }
 
   private async read (channel: string): Promise<OnChainChannel | undefined> {
