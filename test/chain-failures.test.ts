@@ -1,8 +1,12 @@
 import { readFile } from 'node:fs/promises'
+import { createServer as createHttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseEther } from 'ethers'
 import type { TorrentView } from '../src/daemon/service.js'
+import type { PeerInfo } from '../src/engine/torrent.js'
+import { BYTES_PER_PRICE_UNIT, parseQuote, usdToBtt, parseAmount } from '../src/market/price.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { channelIdFor } from '../src/market/voucher.js'
 import type { ChannelView } from '../src/settlement/evm/chain-wallet.js'
@@ -135,4 +139,55 @@ t.test('outage: the seller\'s chain endpoint dies mid-transfer and the seller is
   t.ok(claimed === paid || claimed < paid, 'and it was never more')
   await runCli(['settle', '--data-dir', again.dataDir])
   t.equal((await onChain(p, channel)).claimed, paid, 'settling again changes nothing: made exactly once')
+})
+
+t.test('volatility: a bid quoted in USD is fixed in BTT for the channel when agreed; a price swing mid-transfer changes nothing agreed', async (t) => {
+  let usdPerBtt = '0.0000005'
+  const priceServer = createHttpServer((_request, response) => {
+    response.setHeader('content-type', 'application/json')
+    response.end(`{"bittorrent":{"usd":"${usdPerBtt}"}}`)
+  })
+  await new Promise<void>((resolve) => priceServer.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => priceServer.close(() => resolve())))
+  const priceEnv = { BIDTORRENT_PRICE_SOURCE_URL: `http://127.0.0.1:${(priceServer.address() as AddressInfo).port}/price`, BIDTORRENT_PRICE_REFRESH_SECONDS: '5' }
+
+  const p = await setup(t)
+  const contract = await p.channels.getAddress()
+  // Pay-as-bid: the rate is the bid itself, so a bid converted again at a new price would show.
+  const seller = await marketDaemon(t, { privateKey: p.chain.accounts[11]!.privateKey, env: { ...chainEnv(p, contract), BIDTORRENT_MARKET_CLEARING: 'pay-as-bid' } })
+  const buyer = await marketDaemon(t, { privateKey: p.chain.accounts[12]!.privateKey, env: { ...chainEnv(p, contract), ...priceEnv, BIDTORRENT_CHANNEL_DEPOSIT: '20BTT' } })
+  const work = await tempDir(t)
+  const size = 8 * MiB
+  const files = [{ path: 'volatile.bin', size }]
+  await writeFixture(join(work, 'source'), files)
+  const seeded = await runCli(['seed', join(work, 'source', 'volatile.bin'), '--floor', '1000', '--upload-limit', '1MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
+  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  // At 0.0000005 USD a BTT, 0.0005 USD/GiB is about 0.98 BTT a MiB.
+  const usdBid = '0.0005USD/GiB'
+  const added = await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', usdBid, '--budget', '30BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
+  t.equal(added.code, 0, added.stderr)
+  const agreed = usdToBtt((parseQuote(usdBid) as { usdPerMiB: bigint }).usdPerMiB, parseAmount(`${usdPerBtt}BTT`))
+  const seenBid = async (): Promise<string | undefined> => {
+    const peers = await seller.daemon.api.request<PeerInfo[]>('GET', `/v1/torrents/${infoHash}/peers`)
+    return peers[0]?.market?.theirBid
+  }
+  t.equal(await waitFor('the bid at the seller', async () => { const bid = await seenBid(); return bid && bid !== '0' ? bid : undefined }, 60_000), agreed.toString(),
+    `the USD bid reached the seller in BTT at the price of the moment (${agreed} base units per MiB)`)
+
+  usdPerBtt = '0.000001'
+  await waitFor('the buyer to read the new price', () => (/"message":"BTT price".*"usd":"0.000001"/.test(buyer.daemon.logs()) ? true : undefined), 30_000)
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.equal(await seenBid(), agreed.toString(), 'after the BTT price doubled, the channel keeps the agreed BTT bid')
+  await waitComplete(buyer.daemon, infoHash)
+
+  const trade = await waitFor('the seller\'s meter and the buyer\'s last voucher', async () => {
+    const view = await seller.daemon.torrent(infoHash)
+    const meter = view.market?.trades.find((entry) => entry.wallet === buyer.wallet)
+    const spent = (await totals(buyer.daemon, 'spending')).total
+    return meter && meter.chargedToThem !== '0' && meter.chargedToThem === spent ? meter : undefined
+  }, 60_000)
+  t.equal(BigInt(trade.chargedToThem), BigInt(trade.soldBytes) * agreed / BYTES_PER_PRICE_UNIT, 'every paid byte was charged at the agreed rate, before and after the swing')
+  await runCli(['settle', '--data-dir', seller.daemon.dataDir])
+  const channel = Buffer.from(channelIdFor(buyer.wallet, seller.wallet, infoHash)).toString('hex')
+  t.equal((await onChain(p, channel)).claimed, BigInt(trade.chargedToThem), 'and that is what was claimed on chain')
 })

@@ -1,6 +1,6 @@
 import type { PeerInfo } from '../engine/torrent.js'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
-import { formatBtt, formatPrice } from '../market/price.js'
+import { formatBtt, formatPrice, formatQuote, quoteFromText } from '../market/price.js'
 import { formatBytes, formatRate } from '../util/units.js'
 
 export function percent (fraction: number): string {
@@ -37,8 +37,8 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `magnet:      ${torrent.magnet}`
   ]
   if (torrent.market) {
-    lines.push(`bid:         ${formatPrice(BigInt(torrent.market.bid))}, budget ${formatBtt(BigInt(torrent.market.budget))}, spent ${formatBtt(BigInt(torrent.market.spent))}`)
-    lines.push(`floor:       ${formatPrice(BigInt(torrent.market.floor))}`)
+    lines.push(`bid:         ${formatQuote(quoteFromText(torrent.market.bid))}, budget ${formatBtt(BigInt(torrent.market.budget))}, spent ${formatBtt(BigInt(torrent.market.spent))}`)
+    lines.push(`floor:       ${formatPrice(BigInt(torrent.market.floor))}`) // the floor in force now, in BTT
   }
   if (torrent.files.length > 0) {
     lines.push('files:')

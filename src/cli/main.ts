@@ -16,7 +16,7 @@ import { addWalletCommands } from './wallet-commands.js'
 import { addDemoCommand } from './demo-command.js'
 import { addChainCommands } from './chain-commands.js'
 import { peerLine, torrentDetails, torrentLine, voucherTotals } from './format.js'
-import { formatBtt, formatPrice, parseAmount, parsePrice } from '../market/price.js'
+import { formatBtt, formatQuote, isUsd, parseAmount, parseQuote, quoteFromText, type Quote } from '../market/price.js'
 
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -282,7 +282,7 @@ export function buildProgram (): Command {
         price: fields.bid,
         ...(fields.budget !== undefined ? { budget: fields.budget } : {})
       })
-      print(options, torrent, () => `bid for ${torrent.name}: ${formatPrice(BigInt(torrent.market?.bid ?? '0'))}, budget ${formatBtt(BigInt(torrent.market?.budget ?? '0'))}, spent ${formatBtt(BigInt(torrent.market?.spent ?? '0'))}`)
+      print(options, torrent, () => `bid for ${torrent.name}: ${formatQuote(quoteFromText(torrent.market?.bid ?? '0'))}, budget ${formatBtt(BigInt(torrent.market?.budget ?? '0'))}, spent ${formatBtt(BigInt(torrent.market?.spent ?? '0'))}`)
     })
 
   for (const [name, path, verb] of [['earnings', '/v1/earnings', 'earned from'], ['spending', '/v1/spending', 'paid to']] as const) {
@@ -321,16 +321,18 @@ interface MarketFlags {
 
 /** --bid, --budget and --floor, checked here (exit 2 on a typo) and sent as base units. */
 function marketOptions (options: MarketFlags): Record<string, string> {
-  const checked = (flag: string, text: string | undefined, parse: (text: string) => bigint): Record<string, string> => {
+  const checked = (flag: string, text: string | undefined, parse: (text: string) => Quote): Record<string, string> => {
     if (text === undefined) return {}
     try {
-      return { [flag]: parse(text).toString() }
+      const quote = parse(text)
+      // A USD price goes as written: the daemon turns it into BTT at its price source.
+      return { [flag]: isUsd(quote) ? text : quote.toString() }
     } catch (err) {
       throw new UsageError(`--${flag}: ${errorMessage(err)}`)
     }
   }
-  const bid = options.bid?.trim().toLowerCase() === 'auto' ? { bid: 'auto' } : checked('bid', options.bid, parsePrice)
-  const fields = { ...bid, ...checked('budget', options.budget, parseAmount), ...checked('floor', options.floor, parsePrice) }
+  const bid = options.bid?.trim().toLowerCase() === 'auto' ? { bid: 'auto' } : checked('bid', options.bid, parseQuote)
+  const fields = { ...bid, ...checked('budget', options.budget, parseAmount), ...checked('floor', options.floor, parseQuote) }
   if (fields.bid !== undefined && fields.bid !== '0' && (fields.budget === undefined || fields.budget === '0')) {
     throw new UsageError('--bid needs --budget: the daemon never spends without a limit')
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { errorMessage } from '../util/errors.js'
-import { parseAmount, parsePrice } from '../market/price.js'
+import { parseAmount, parsePrice, parseQuote, type Quote } from '../market/price.js'
 import { parseRate, parseSize } from '../util/units.js'
 
 function parsed (parse: (value: string | number) => number): z.ZodType<number, string | number> {
@@ -34,6 +34,16 @@ function parsedAmount (parse: (value: string) => bigint): z.ZodType<bigint, stri
 
 /** A price per MiB: `0.5BTT/MiB`, `2BTT/GiB`, or base units per MiB. */
 export const priceSchema = parsedAmount(parsePrice)
+
+/** A bid or a floor that may be quoted in USD (`0.05USD/GiB`) as well as in BTT or base units. */
+export const quoteSchema: z.ZodType<Quote, string | number> = z.union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER, 'write amounts past 2^53 as strings')]).transform((value, ctx) => {
+  try {
+    return parseQuote(String(value))
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
+    return z.NEVER
+  }
+})
 
 /** An amount: `25BTT`, `0.5BTT`, or base units. */
 export const amountSchema = parsedAmount(parseAmount)

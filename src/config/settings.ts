@@ -67,6 +67,12 @@ export const settingsSchema = z.object({
   channelLifetimeSeconds: z.number().int().min(3600).max(365 * 86_400),
   /** Vouchers on a channel this close to its end are not accepted, and its claim is made regardless of size. */
   claimSafetySeconds: z.number().int().min(60).max(30 * 86_400),
+  /** The BTT price for bids and floors quoted in USD: fixed (a decimal, USD per BTT), or read from a URL. */
+  usdPerBtt: z.string().regex(/^\d+(\.\d{1,18})?$/, 'a decimal number of USD per BTT').nullable(),
+  priceSourceUrl: z.string().url().nullable(),
+  /** Where the price sits in the source's JSON (dot-separated). */
+  priceSourcePath: z.string(),
+  priceRefreshSeconds: z.number().int().min(5).max(86_400),
   /** Opt-in auto-bid (the BTT whitepaper's rule) for torrents added with a budget. */
   autoBid: z.boolean(),
   autoBidSpendingRate: z.number().min(0).max(1),

@@ -143,8 +143,8 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     return undefined
   }
   // Loaded only now: the wallet and the market's signing code are heavy, and plain daemons skip them.
-  const [{ unlockWallet }, { settlementFrom }, { SettlementRounds }] = await Promise.all([
-    import('../wallet/keystore.js'), import('../settlement/backend.js'), import('../settlement/settlement.js')
+  const [{ unlockWallet }, { settlementFrom }, { SettlementRounds }, { PriceOracle }] = await Promise.all([
+    import('../wallet/keystore.js'), import('../settlement/backend.js'), import('../settlement/settlement.js'), import('../market/price-oracle.js')
   ])
   const wallet = await unlockWallet(dataDir, passphrase)
   const { settlement, chainWallet } = await settlementFrom(settings, store, wallet, log)
@@ -152,6 +152,8 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
   const heartbeatMs = settlement.fundChannel ? CHAIN_HEARTBEAT_MS : 0
   const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
     (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }), heartbeatMs)
+  const prices = new PriceOracle({ usdPerBtt: settings.usdPerBtt, url: settings.priceSourceUrl, path: settings.priceSourcePath, refreshSeconds: settings.priceRefreshSeconds }, log)
+  await prices.start()
   // Claims left unfinished by the last run (a crash, an outage) resume at once, not at the first heartbeat.
   if (heartbeatMs > 0) rounds.markDirty()
   log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
@@ -166,6 +168,7 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     defaultFloor: settings.marketFloor,
     autoBidSpendingRate: settings.autoBidSpendingRate,
     channelDeposit: settings.channelDeposit,
+    prices,
     settleNow: async () => {
       const { error } = await rounds.flush(true)
       return { redemptions: await settlement.redemptions(), ...(error !== undefined ? { error } : {}) }

@@ -7,7 +7,8 @@ import { createTorrentFrom } from '../engine/create.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import { amountSchema, priceSchema, rateSchema } from '../config/schemas.js'
+import { amountSchema, quoteSchema, rateSchema } from '../config/schemas.js'
+import { isUsd, quoteFromText, quoteText, type Quote } from '../market/price.js'
 import type { MarketConfig, MarketHooks, TorrentMarket, TradeTotals } from '../market/torrent-market.js'
 import type { ChainWallet, ChannelView } from '../settlement/evm/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
@@ -25,9 +26,9 @@ export const addRequestSchema = z.object({
   paused: z.boolean().default(false),
   uploadLimit: rateSchema.default(0),
   downloadLimit: rateSchema.default(0),
-  bid: z.union([z.literal('auto'), priceSchema]).optional(),
+  bid: z.union([z.literal('auto'), quoteSchema]).optional(),
   budget: amountSchema.optional(),
-  floor: priceSchema.optional()
+  floor: quoteSchema.optional()
 }).strict()
   .refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
   .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget ?? 0n) > 0n, { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
@@ -39,7 +40,7 @@ export const seedRequestSchema = z.object({
   private: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),
   uploadLimit: rateSchema.default(0),
-  floor: priceSchema.optional()
+  floor: quoteSchema.optional()
 }).strict()
 
 export const limitsRequestSchema = z.object({
@@ -54,7 +55,7 @@ export const openChannelSchema = z.object({ payee: walletAddress, infoHash: z.st
 export const topUpSchema = z.object({ amount: amountSchema }).strict()
 export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema }).strict()
 
-export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), priceSchema]), budget: amountSchema.optional() }).strict()
+export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: amountSchema.optional() }).strict()
 
 /** A torrent's market settings and what it has spent, amounts in base units as decimal strings. */
 export interface TorrentMarketView {
@@ -219,15 +220,24 @@ export class DaemonService {
     return torrent
   }
 
-  private marketFields (body: { bid?: bigint | 'auto' | undefined, budget?: bigint | undefined, floor?: bigint | undefined }): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
+  private marketFields (body: { bid?: Quote | 'auto' | undefined, budget?: bigint | undefined, floor?: Quote | undefined }): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
     if ((body.bid !== undefined || body.floor !== undefined) && !this.market) {
       throw new UsageError('the market is off in this daemon: it needs a wallet ("bidtorrent wallet create") and $BIDTORRENT_PASSPHRASE when it starts')
     }
     if (body.bid === 'auto' && !this.autoBidAllowed) throw new UsageError('auto-bid is off in this daemon (setting autoBid); give a price instead')
+    this.checkUsd(body.bid)
+    this.checkUsd(body.floor)
     return {
-      ...(body.bid !== undefined ? { bid: body.bid.toString() } : {}),
+      ...(body.bid !== undefined ? { bid: body.bid === 'auto' ? 'auto' : quoteText(body.bid) } : {}),
       ...(body.budget !== undefined ? { budget: body.budget.toString() } : {}),
-      ...(body.floor !== undefined ? { floor: body.floor.toString() } : {})
+      ...(body.floor !== undefined ? { floor: quoteText(body.floor) } : {})
+    }
+  }
+
+  /** A USD quote needs a BTT price to be turned into BTT: refuse it plainly without one. */
+  private checkUsd (quote: Quote | 'auto' | undefined): void {
+    if (quote !== undefined && quote !== 'auto' && isUsd(quote) && !this.market?.prices?.configured) {
+      throw new UsageError('a price in USD needs a BTT price: set usdPerBtt, or priceSourceUrl (and priceSourcePath)')
     }
   }
 
@@ -237,7 +247,16 @@ export class DaemonService {
     let spentBefore = 0n
     for (const voucher of await config.store.sentVouchers.all()) if (voucher.infoHash === record.infoHash) spentBefore += BigInt(voucher.amount)
     const auto = record.bid === 'auto'
-    const options = { bid: auto ? 0n : BigInt(record.bid ?? '0'), auto, budget: BigInt(record.budget ?? '0'), floor: record.floor !== undefined ? BigInt(record.floor) : undefined }
+    const bid = auto ? 0n : quoteFromText(record.bid ?? '0')
+    const floor = record.floor !== undefined ? quoteFromText(record.floor) : undefined
+    const options = {
+      bid: isUsd(bid) ? 0n : bid,
+      bidUsd: isUsd(bid) ? bid.usdPerMiB : undefined,
+      auto,
+      budget: BigInt(record.budget ?? '0'),
+      floor: floor !== undefined && !isUsd(floor) ? floor : undefined,
+      floorUsd: floor !== undefined && isUsd(floor) ? floor.usdPerMiB : undefined
+    }
     const { TorrentMarket } = await import('../market/torrent-market.js')
     return { market: (hooks) => new TorrentMarket(record.infoHash, config, options, spentBefore, hooks, this.log) }
   }
@@ -248,6 +267,7 @@ export class DaemonService {
     const body = parseInput(bidRequestSchema, input)
     if (!torrent.market) throw new UsageError('the market is off in this daemon: it needs a wallet and $BIDTORRENT_PASSPHRASE when it starts')
     if (body.price === 'auto' && !this.autoBidAllowed) throw new UsageError('auto-bid is off in this daemon (setting autoBid); give a price instead')
+    this.checkUsd(body.price)
     if (body.budget !== undefined) torrent.market.options.budget = body.budget
     if (body.price !== 0n && torrent.market.options.budget <= torrent.market.totalSpent) {
       throw new UsageError('this torrent has no budget left; give a larger --budget with the bid')
@@ -255,7 +275,7 @@ export class DaemonService {
     torrent.market.options.auto = body.price === 'auto'
     if (body.price === 'auto') torrent.market.autoBid(torrent.bytesLeft())
     else torrent.market.setBid(body.price)
-    await this.updateRecord(torrent.infoHash, { bid: body.price.toString(), budget: torrent.market.options.budget.toString() })
+    await this.updateRecord(torrent.infoHash, { bid: body.price === 'auto' ? 'auto' : quoteText(body.price), budget: torrent.market.options.budget.toString() })
     return this.view(torrent)
   }
 
@@ -386,7 +406,7 @@ export class DaemonService {
     const status = torrent.status()
     const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
     const market = torrent.market
-      ? { bid: amountText(torrent.market.options.bid), budget: amountText(torrent.market.options.budget), floor: amountText(torrent.market.floor), spent: amountText(torrent.market.totalSpent), trades: torrent.market.tradeTotals() }
+      ? { bid: torrent.market.options.bidUsd !== undefined ? quoteText({ usdPerMiB: torrent.market.options.bidUsd }) : amountText(torrent.market.options.bid), budget: amountText(torrent.market.options.budget), floor: amountText(torrent.market.floor), spent: amountText(torrent.market.totalSpent), trades: torrent.market.tradeTotals() }
       : null
     return { ...status, magnet, market }
   }

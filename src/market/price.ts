@@ -36,6 +36,48 @@ export function parsePrice (text: string): bigint {
   return perMiB
 }
 
+/** A price in a stable unit: USD per MiB, in 10^-18 USD (the same 18 decimals as BTT, so `0.05USD/GiB` is exact). */
+export interface UsdPrice {
+  readonly usdPerMiB: bigint
+}
+
+/** A bid or a floor: BTT base units per MiB, or a USD price turned into BTT at the market price when agreed. */
+export type Quote = bigint | UsdPrice
+
+export function isUsd (quote: Quote): quote is UsdPrice {
+  return typeof quote !== 'bigint'
+}
+
+/**
+ * Parses a price that may be quoted in USD (`0.05USD/GiB`, `0.0001 USD/MiB`) as well as in BTT or
+ * base units (see parsePrice).
+ */
+export function parseQuote (text: string): Quote {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*usd\s*(?:\/\s*([kmgt]i?b))?\s*$/i.exec(text)
+  if (!match) return parsePrice(text)
+  // The same 18-decimal arithmetic as a BTT price, in USD.
+  return { usdPerMiB: parsePrice(`${match[1]}BTT${match[2] ? `/${match[2]}` : ''}`) }
+}
+
+/** How a quote is stored and shown: base units as a decimal string, a USD price as `usd:<10^-18 USD per MiB>`. */
+export function quoteText (quote: Quote): string {
+  return isUsd(quote) ? `usd:${quote.usdPerMiB}` : quote.toString()
+}
+
+export function quoteFromText (text: string): Quote {
+  return text.startsWith('usd:') ? { usdPerMiB: BigInt(text.slice(4)) } : BigInt(text)
+}
+
+export function formatQuote (quote: Quote): string {
+  return isUsd(quote) ? `${formatBtt(quote.usdPerMiB).replace(/ BTT$/, '')} USD/MiB` : formatPrice(quote)
+}
+
+/** BTT base units per MiB for a USD price, at `usdPerBtt` (10^-18 USD per BTT); rounded down. */
+export function usdToBtt (usdPerMiB: bigint, usdPerBtt: bigint): bigint {
+  if (usdPerBtt <= 0n) throw new RangeError('the BTT price must be above zero')
+  return usdPerMiB * BASE_UNITS_PER_BTT / usdPerBtt
+}
+
 /** Parses an amount of BTT (`25BTT`, `0.5 BTT`) or of base units (`1000`) into base units. */
 export function parseAmount (text: string): bigint {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(btt)?\s*$/i.exec(text)

@@ -13,6 +13,8 @@ import { PROTOCOL_VERSION, type BidMessage, type MarketHandshake, type MarketMes
 import { autoBid, shouldRebid, withinBudget } from './bidding.js'
 import { MarketExtension, marketExtension } from './extension.js'
 import { channelIdFor, signVoucher, type VoucherDomain } from './voucher.js'
+import type { PriceOracle } from './price-oracle.js'
+import { MAX_AMOUNT } from './price.js'
 
 /** Who we are in the market: the wallet that signs and the chain its vouchers are for. */
 export interface MarketIdentity {
@@ -35,6 +37,8 @@ export interface MarketConfig {
   readonly autoBidSpendingRate: number
   /** On a backend that locks funds: how much a channel to one seller is funded with at a time. */
   readonly channelDeposit: bigint
+  /** The BTT price, for bids and floors quoted in USD. */
+  readonly prices?: PriceOracle | undefined
   /** Redeems every stored voucher now, whatever its size (`bidtorrent settle`), and says what is redeemed. */
   readonly settleNow: () => Promise<{ redemptions: RedemptionRecord[], error?: string }>
 }
@@ -43,6 +47,13 @@ export interface MarketConfig {
 export interface TorrentMarketOptions {
   /** Base units per MiB; 0 = no bid (the daemon never spends without one). */
   bid: bigint
+  /**
+   * A bid quoted in USD (10^-18 USD per MiB) instead: turned into BTT at the market price once per
+   * channel, when first bid there, and kept for that channel (a price swing changes nothing agreed).
+   */
+  bidUsd?: bigint | undefined
+  /** A floor quoted in USD, turned into BTT at the current price when a bid is judged. */
+  floorUsd?: bigint | undefined
   /** The user asked for `--bid auto`: the bid follows the budget left over the data left. */
   auto: boolean
   /** The most this torrent may spend, base units. */
@@ -141,6 +152,8 @@ interface Counterparty {
   pendingVoucher: { voucher: VoucherMessage, from: Connection } | undefined
   /** On a backend that locks funds: what our channel to this wallet can pay in total, once known. */
   channelFunds: bigint | undefined
+  /** A USD bid turned into BTT for this channel: fixed once agreed. */
+  agreedBid?: bigint | undefined
   /** A funding transaction for that channel is under way. */
   funding: boolean
 }
@@ -183,7 +196,27 @@ export class TorrentMarket {
   }
 
   get floor (): bigint {
+    if (this.options.floorUsd !== undefined) {
+      // Without a price a USD floor cannot be met: no bid is accepted until one is known.
+      return this.config.prices?.toBtt(this.options.floorUsd) ?? MAX_AMOUNT
+    }
     return this.options.floor ?? this.config.defaultFloor
+  }
+
+  /** Whether this torrent bids at all (in BTT or in USD). */
+  private get bidding (): boolean {
+    return this.options.bid > 0n || (this.options.bidUsd ?? 0n) > 0n
+  }
+
+  /**
+   * The bid to one seller, in BTT: the BTT bid, or the USD bid turned into BTT when first bid on
+   * that channel and fixed there from then on.
+   */
+  private bidFor (counterparty: Counterparty | undefined): bigint {
+    if (this.options.bidUsd === undefined) return this.options.bid
+    if (!counterparty) return 0n
+    counterparty.agreedBid ??= this.config.prices?.toBtt(this.options.bidUsd)
+    return counterparty.agreedBid ?? 0n
   }
 
   get totalSpent (): bigint {
@@ -350,15 +383,17 @@ export class TorrentMarket {
    * the budget regardless; this keeps sellers from sending data the budget cannot pay for.
    */
   guardBudget (inFlightByteRate: bigint): void {
-    if (this.options.bid === 0n) return
+    if (!this.bidding) return
     let owed = 0n
     for (const counterparty of this.counterparties.values()) owed += unpaid(counterparty.ledger)
     if (!withinBudget(this.options.budget, this.spent + owed, inFlightByteRate)) this.stopBidding('the budget left cannot cover the data in flight')
   }
 
-  /** A changed bid: sent to every seller at once. */
-  setBid (price: bigint): void {
-    this.options.bid = price
+  /** A changed bid (in BTT, or in USD): sent to every seller at once; a USD bid is agreed anew per channel. */
+  setBid (price: bigint | { usdPerMiB: bigint }): void {
+    this.options.bid = typeof price === 'bigint' ? price : 0n
+    this.options.bidUsd = typeof price === 'bigint' ? undefined : price.usdPerMiB
+    for (const counterparty of this.counterparties.values()) counterparty.agreedBid = undefined
     for (const connection of this.connections.values()) this.maybeBid(connection)
   }
 
@@ -530,7 +565,8 @@ export class TorrentMarket {
     if (!remote || remote.floor === undefined || connection.bidRefused) return
     if (remote.wallet === this.config.identity.wallet || remote.chainId !== this.config.identity.chainId) return
     if (!remote.backends.includes(this.config.settlement.backend)) return
-    const price = this.options.bid >= remote.floor ? this.options.bid : 0n
+    const bid = this.bidFor(connection.counterparty)
+    const price = bid >= remote.floor ? bid : 0n
     if (price === connection.bidSent) return
     if (price === 0n && connection.bidSent === 0n) return
     if (price > 0n && !this.channelReady(connection)) return
@@ -618,7 +654,7 @@ export class TorrentMarket {
   }
 
   private stopBidding (reason: string): void {
-    if (this.options.bid === 0n) return
+    if (!this.bidding) return
     this.log.info('withdrawing bids', { infoHash: this.infoHash, reason })
     this.setBid(0n)
   }

@@ -1,0 +1,71 @@
+import type { Logger } from 'winston'
+import { errorMessage } from '../util/errors.js'
+import { parseAmount, usdToBtt } from './price.js'
+
+export interface PriceOracleOptions {
+  /** A fixed BTT price in USD (decimal, e.g. "0.00000045"); or null. */
+  readonly usdPerBtt: string | null
+  /** A URL answering JSON with the BTT price in USD at `path` (e.g. CoinGecko's simple price); or null. */
+  readonly url: string | null
+  /** Dot-separated path into that JSON, e.g. "bittorrent.usd". */
+  readonly path: string
+  readonly refreshSeconds: number
+}
+
+/**
+ * The BTT price in USD, for bids and floors quoted in USD: a fixed setting, or a price source polled
+ * in the background. Quotes are turned into BTT with the last price known; a quote is never turned
+ * into BTT with no price at all.
+ */
+export class PriceOracle {
+  /** 10^-18 USD per BTT. */
+  private price: bigint | undefined
+  private timer: NodeJS.Timeout | undefined
+
+  constructor (private readonly options: PriceOracleOptions, private readonly log: Logger) {
+    if (options.usdPerBtt !== null) this.price = parseAmount(`${options.usdPerBtt}BTT`)
+  }
+
+  get configured (): boolean {
+    return this.options.usdPerBtt !== null || this.options.url !== null
+  }
+
+  /** 10^-18 USD per BTT, once known. */
+  get usdPerBtt (): bigint | undefined {
+    return this.price
+  }
+
+  /** BTT base units per MiB for a USD price per MiB, at the current price; undefined without one. */
+  toBtt (usdPerMiB: bigint): bigint | undefined {
+    return this.price === undefined || this.price === 0n ? undefined : usdToBtt(usdPerMiB, this.price)
+  }
+
+  async start (): Promise<void> {
+    if (this.options.url === null) return
+    await this.refresh()
+    this.timer = setInterval(() => { void this.refresh() }, this.options.refreshSeconds * 1000)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  /** Reads the price source once; on failure the last price stays (and says so). */
+  async refresh (): Promise<void> {
+    try {
+      const response = await fetch(this.options.url!, { signal: AbortSignal.timeout(10_000) })
+      let value: unknown = await response.json()
+      for (const key of this.options.path.split('.').filter(Boolean)) value = (value as Record<string, unknown> | undefined)?.[key]
+      if (typeof value !== 'number' && typeof value !== 'string') throw new Error(`no price at "${this.options.path}"`)
+      // Decimal text, not a float: 4.5e-7 as a number is written out in full first.
+      const text = typeof value === 'number' ? value.toFixed(18).replace(/\.?0+$/, '') : value
+      const price = parseAmount(`${text}BTT`)
+      if (price === 0n) throw new Error('the price source says 0')
+      if (price !== this.price) this.log.info('BTT price', { usd: text })
+      this.price = price
+    } catch (err) {
+      this.log.warn('cannot read the BTT price; the last one stays', { url: this.options.url, error: errorMessage(err) })
+    }
+  }
+}
