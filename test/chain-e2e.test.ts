@@ -31,7 +31,9 @@ t.test('two daemons on the evm backend: the buyer opens a channel, pays per veri
   const size = 6 * MiB + 4321
   const files = [{ path: 'paid.bin', size }]
   await writeFixture(join(work, 'source'), files)
-  const seeded = await runCli(['seed', join(work, 'source', 'paid.bin'), '--floor', '0.001BTT/MiB', '--data-dir', seller.daemon.dataDir, '--json'])
+  // Capped, so the transfer outlasts the buyer's channel deposit (a transaction) and its bid lands:
+  // until then the buyer downloads in a free slot, as any peer would.
+  const seeded = await runCli(['seed', join(work, 'source', 'paid.bin'), '--floor', '0.001BTT/MiB', '--upload-limit', '1MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
   t.equal(seeded.code, 0, seeded.stderr)
   const torrent = JSON.parse(seeded.stdout) as TorrentView
   const added = await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
