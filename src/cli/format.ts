@@ -38,7 +38,7 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
   ]
   if (torrent.market) {
     lines.push(`bid:         ${formatQuote(quoteFromText(torrent.market.bid))}, budget ${formatBtt(BigInt(torrent.market.budget))}, spent ${formatBtt(BigInt(torrent.market.spent))}`)
-    lines.push(`floor:       ${formatPrice(BigInt(torrent.market.floor))}`) // the floor in force now, in BTT
+    lines.push(`floor:       ${formatPrice(BigInt(torrent.market.floor))} (in force now)`)
   }
   if (torrent.files.length > 0) {
     lines.push('files:')
