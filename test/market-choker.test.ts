@@ -146,6 +146,14 @@ t.test('ledger: exact owed amounts, payments, debt thresholds', async (t) => {
   t.equal(recordReceived(seller, 50n), seller, 'an older, smaller voucher changes nothing')
 })
 
+t.test('the debt thresholds never give a bidder less credit than the data in flight at its rate', async (t) => {
+  const { thresholdsAtRate } = await import('../src/accounting/ledger.js')
+  const configured = thresholdsFrom(1000n, 25)
+  t.equal(thresholdsAtRate(configured, 10n, 8 * MiB), configured, 'a cheap rate keeps the configured thresholds')
+  const raised = thresholdsAtRate(configured, 1000n, 8 * MiB)
+  t.same(raised, { payment: 8000n, disconnect: 10_000n }, 'an expensive one is raised to 8 MiB worth, the tolerance scaled along')
+})
+
 t.test('a channel continues from its stored voucher: only what is verified or sent from then on is new', async (t) => {
   const { continuePaid, continueReceived } = await import('../src/accounting/ledger.js')
   // 3 MiB verified at 7 a MiB while the stored voucher (for 40) was still being read.

@@ -37,6 +37,17 @@ export function thresholdsFrom (payment: bigint, tolerancePercent = 25): DebtThr
   return { payment, disconnect: payment + payment * BigInt(tolerancePercent) / 100n }
 }
 
+/**
+ * The thresholds in force for a peer paying `rate` per MiB: never less credit than `creditBytes` of
+ * data at that rate. A bidder pays per verified piece, so a threshold worth less than the data in
+ * flight would choke it after every block; the tolerance above the payment threshold scales along.
+ */
+export function thresholdsAtRate (thresholds: DebtThresholds, rate: bigint, creditBytes: number): DebtThresholds {
+  const least = amountFor(rate * BigInt(creditBytes))
+  if (least <= thresholds.payment) return thresholds
+  return { payment: least, disconnect: least + (thresholds.disconnect - thresholds.payment) * least / thresholds.payment }
+}
+
 export function validateThresholds (thresholds: DebtThresholds): DebtThresholds {
   if (thresholds.payment <= 0n) throw new RangeError('the payment threshold must be above zero')
   if (thresholds.disconnect < thresholds.payment) throw new RangeError('the disconnect threshold cannot be below the payment threshold')

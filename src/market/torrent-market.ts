@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import {
   EMPTY_LEDGER, continuePaid, continueReceived, debt, recordPaid, recordReceived, recordSent, recordVerified, standing,
-  totalCharged, totalOwed, unpaid, type DebtThresholds, type PeerLedger
+  thresholdsAtRate, totalCharged, totalOwed, unpaid, type DebtThresholds, type PeerLedger
 } from '../accounting/ledger.js'
 import type { BidQuote, ChokeDecision, MarketSettings, PeerMarketSnapshot } from '../choker/types.js'
 import type { RedemptionRecord, VoucherRecord, VoucherStore } from '../daemon/store.js'
@@ -169,6 +169,13 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 const PAYMENT_INTERVAL_MS = 100
 
 /**
+ * A seller extends at least this much data on credit at the quoted rate: a bidder pays for pieces as
+ * they verify (up to 4 MiB each, and a voucher per 100 ms), so less would stall every transfer
+ * whose price makes the configured payment threshold worth only a few blocks.
+ */
+const MIN_CREDIT_BYTES = 8 * 1024 * 1024
+
+/**
  * The bandwidth market for one torrent, between the engine (which calls the hooks below) and the
  * wire extension, the ledger, the voucher tables and the settlement backend. The engine stays in
  * charge of sockets and pieces; this decides who is owed what, and pays or gets paid.
@@ -272,9 +279,14 @@ export class TorrentMarket {
       bid: connection.bid?.price ?? 0n,
       funded: connection.bid !== undefined,
       selfTrade: connection.remote.wallet === this.config.identity.wallet,
-      cutOff: standing(ledger, this.config.thresholds) === 'cut-off',
+      cutOff: standing(ledger, this.thresholdsFor(connection)) === 'cut-off',
       paidSlot: peer.slotKind === 'paid'
     }
+  }
+
+  /** The debt thresholds for a bidder at the rate we quoted it (see thresholdsAtRate). */
+  private thresholdsFor (connection: Connection): DebtThresholds {
+    return thresholdsAtRate(this.config.thresholds, connection.quote?.rate ?? 0n, MIN_CREDIT_BYTES)
   }
 
   /** The auction's settings while we have data to sell. */
@@ -313,11 +325,12 @@ export class TorrentMarket {
     counterparty.ledger = recordSent(counterparty.ledger, bytes, connection.quote.rate)
     this.trades.set(counterparty.wallet, recordSent(this.trades.get(counterparty.wallet) ?? EMPTY_LEDGER, bytes, connection.quote.rate))
     const owed = debt(counterparty.ledger)
-    const standingNow = standing(counterparty.ledger, this.config.thresholds)
+    const thresholds = this.thresholdsFor(connection)
+    const standingNow = standing(counterparty.ledger, thresholds)
     if (standingNow === 'cut-off') {
       this.hooks.requestRechoke()
     } else if (standingNow === 'payment-due' && owed > connection.lastPaymentRequest && connection.bid) {
-      connection.lastPaymentRequest = owed + this.config.thresholds.payment / 4n
+      connection.lastPaymentRequest = owed + thresholds.payment / 4n
       connection.extension.send({ type: 'payment-request', channel: connection.bid.channel, owed: totalCharged(counterparty.ledger) })
     }
   }
@@ -552,10 +565,11 @@ export class TorrentMarket {
     const record = this.record(voucher, counterparty.wallet, this.config.identity.wallet)
     // Durable before it counts: a crash after this line keeps the voucher, before it the payer still owes.
     await this.config.store.receivedVouchers.put(channel, record)
-    const before = standing(counterparty.ledger, this.config.thresholds)
+    const thresholds = this.thresholdsFor(connection)
+    const before = standing(counterparty.ledger, thresholds)
     counterparty.ledger = recordReceived(counterparty.ledger, voucher.amount)
     this.config.onVoucherStored()
-    if (before === 'cut-off' && standing(counterparty.ledger, this.config.thresholds) !== 'cut-off') this.hooks.requestRechoke()
+    if (before === 'cut-off' && standing(counterparty.ledger, thresholds) !== 'cut-off') this.hooks.requestRechoke()
   }
 
   // ---------------------------------------------------------------- paying
