@@ -16,11 +16,12 @@ export async function settlementFrom (settings: Settings, store: StateStore, wal
   if (!settings.chainRpcUrl || !settings.channelContract) {
     throw new ConfigError('settlement "evm" needs chainRpcUrl and channelContract (and, to pin the chain, chainId)')
   }
+  if (!settings.channelContract.startsWith('0x')) throw new ConfigError('settlement "evm" needs channelContract as a 0x address (T… addresses are for "tron")')
   const [{ EvmChannelChain }, { ChainSettlement }, { ClaimQueue }, { ChainWallet }] = await Promise.all([
     import('./evm/chain-client.js'), import('./chain-settlement.js'), import('./claims.js'), import('./evm/chain-wallet.js')
   ])
   const chainId = settings.chainId ?? await chainIdOf(settings.chainRpcUrl)
-  const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey)
+  const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, settings.channelToken)
   const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), {
     minClaim: settings.minClaim,
     safetySeconds: settings.claimSafetySeconds,

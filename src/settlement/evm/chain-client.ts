@@ -50,6 +50,7 @@ export interface ChannelChain {
 
 const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
 const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
+const ERC20_ABI = ['function approve(address spender, uint256 amount) returns (bool)', 'function balanceOf(address owner) view returns (uint256)']
 
 /**
  * The channel contract on an EVM chain (BTTC, or the local development chain) through ethers: the
@@ -60,7 +61,7 @@ export class EvmChannelChain implements ChannelChain {
   private readonly signer: Wallet
   private readonly channels: Contract
 
-  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string) {
+  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string, private readonly token: string | null = null) {
     // No request cache: a nonce or a channel read must never be a stale copy.
     this.provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 1000 })
     this.signer = new Wallet(privateKey, this.provider)
@@ -103,24 +104,45 @@ export class EvmChannelChain implements ChannelChain {
 
   /**
    * As the payer: makes sure our channel to `payee` for a torrent can pay up to `funds` (cumulative),
-   * opening it or topping it up with the native coin, and keeps it open until `expiry`. Returns
-   * what the channel can pay once the transaction is mined.
+   * opening it or topping it up (with the native coin, or with the token: approved, then pulled by
+   * transferFrom), and keeps it open until `expiry`. Returns what the channel can pay once mined.
    */
   async fundChannel (payee: string, infoHash: string, channelId: string, funds: bigint, expiry: number): Promise<bigint> {
     const current = await this.channel(channelId)
     const payeeHex = `0x${Buffer.from(accountBytes(payee)).toString('hex')}`
     if (!current) {
-      const sent = await this.channels.getFunction('open')(payeeHex, `0x${infoHash}`, ZERO_ADDRESS, funds, expiry, { value: funds }) as ContractTransactionResponse
-      await sent.wait()
+      await this.approve(funds)
+      await this.mined(this.channels.getFunction('open')(payeeHex, `0x${infoHash}`, this.token ?? ZERO_ADDRESS, funds, expiry, this.value(funds)))
       return funds
     }
     const backing = current.deposited - current.refunded
     if (backing >= funds && current.expiry >= expiry && current.refundAt === 0) return backing
     // The contract takes no empty top-up: moving only the expiry (or cancelling a refund) costs 1 base unit.
     const amount = funds > backing ? funds - backing : 1n
-    const sent = await this.channels.getFunction('topUp')(`0x${channelId}`, amount, Math.max(expiry, current.expiry), { value: amount }) as ContractTransactionResponse
-    await sent.wait()
+    if (current.token !== ZERO_ADDRESS) await this.approve(amount)
+    await this.mined(this.channels.getFunction('topUp')(`0x${channelId}`, amount, Math.max(expiry, current.expiry), current.token === ZERO_ADDRESS ? { value: amount } : {}))
     return backing + amount
+  }
+
+  /** The transaction's value: the deposit itself for the native coin, nothing for a token. */
+  private value (amount: bigint): { value?: bigint } {
+    return this.token ? {} : { value: amount }
+  }
+
+  private async approve (amount: bigint): Promise<void> {
+    if (!this.token) return
+    const token = new Contract(this.token, ERC20_ABI, this.signer)
+    await this.mined(token.getFunction('approve')(this.contract, amount))
+  }
+
+  private async mined (sending: Promise<unknown>): Promise<void> {
+    await ((await sending) as ContractTransactionResponse).wait()
+  }
+
+  /** Our balance of the deposit token, when channels are funded with one. */
+  async tokenBalance (): Promise<bigint | undefined> {
+    if (!this.token) return undefined
+    return await new Contract(this.token, ERC20_ABI, this.provider).getFunction('balanceOf')(this.signer.address) as bigint
   }
 
   async balance (address = this.signer.address): Promise<bigint> {

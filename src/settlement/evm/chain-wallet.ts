@@ -31,8 +31,9 @@ const evm = (address: string): string => `0x${Buffer.from(accountBytes(address))
 export class ChainWallet {
   constructor (private readonly chain: EvmChannelChain, private readonly store: StateStore, readonly wallet: string) {}
 
-  async balance (): Promise<{ tron: string, evm: string, chainId: number, native: string }> {
-    return { tron: this.wallet, evm: this.chain.address, chainId: this.chain.chainId, native: (await this.chain.balance()).toString() }
+  async balance (): Promise<{ tron: string, evm: string, chainId: number, native: string, token?: string }> {
+    const token = await this.chain.tokenBalance()
+    return { tron: this.wallet, evm: this.chain.address, chainId: this.chain.chainId, native: (await this.chain.balance()).toString(), ...(token !== undefined ? { token: token.toString() } : {}) }
   }
 
   async channels (): Promise<ChannelView[]> {
