@@ -191,3 +191,22 @@ t.test('volatility: a bid quoted in USD is fixed in BTT for the channel when agr
   const channel = Buffer.from(channelIdFor(buyer.wallet, seller.wallet, infoHash)).toString('hex')
   t.equal((await onChain(p, channel)).claimed, BigInt(trade.chargedToThem), 'and that is what was claimed on chain')
 })
+
+t.test('a buyer whose wallet holds no coins cannot fund a channel: it says so, tries again later rather than at every message, and downloads as a free peer', async (t) => {
+  const p = await setup(t)
+  const contract = await p.channels.getAddress()
+  const seller = await marketDaemon(t, { privateKey: p.chain.accounts[13]!.privateKey, env: chainEnv(p, contract) })
+  const buyer = await marketDaemon(t, { env: chainEnv(p, contract) })
+  const work = await tempDir(t)
+  const files = [{ path: 'broke.bin', size: 4 * MiB }]
+  await writeFixture(join(work, 'source'), files)
+  const seeded = await runCli(['seed', join(work, 'source', 'broke.bin'), '--floor', '0.001BTT/MiB', '--upload-limit', '1MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
+  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
+  await waitComplete(buyer.daemon, infoHash)
+  t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the download completes in a free slot')
+  const warnings = buyer.daemon.logs().split('\n').filter((line) => line.includes('cannot fund the channel on chain'))
+  t.equal(warnings.length, 1, 'one warning, with a retry scheduled, not a storm of chain calls')
+  t.match(warnings[0], /retryInSeconds/)
+  t.equal((await totals(buyer.daemon, 'spending')).total, '0', 'nothing paid')
+})

@@ -156,6 +156,8 @@ interface Counterparty {
   agreedBid?: bigint | undefined
   /** A funding transaction for that channel is under way. */
   funding: boolean
+  /** After a failed funding, no new try before this time (ms). */
+  fundRetryAt: number
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -174,6 +176,9 @@ const PAYMENT_INTERVAL_MS = 100
  * whose price makes the configured payment threshold worth only a few blocks.
  */
 const MIN_CREDIT_BYTES = 8 * 1024 * 1024
+
+/** How long a buyer waits before it tries again to fund a channel after a failure (no coins, no chain). */
+const FUND_RETRY_MS = 30_000
 
 /**
  * The bandwidth market for one torrent, between the engine (which calls the hooks below) and the
@@ -427,7 +432,8 @@ export class TorrentMarket {
       lastPaymentAt: 0,
       pendingVoucher: undefined,
       channelFunds: undefined,
-      funding: false
+      funding: false,
+      fundRetryAt: 0
     }
     this.counterparties.set(wallet, counterparty)
     this.enqueue(counterparty, () => this.continueChannels(counterparty))
@@ -602,7 +608,7 @@ export class TorrentMarket {
 
   /** Funds our channel to a seller with another deposit (within the budget left), then runs `then`. */
   private fund (counterparty: Counterparty, then: () => void): void {
-    if (counterparty.funding) return
+    if (counterparty.funding || Date.now() < counterparty.fundRetryAt) return
     counterparty.funding = true
     this.enqueue(counterparty, async () => {
       try {
@@ -611,7 +617,11 @@ export class TorrentMarket {
         if (deposit === 0n) return
         counterparty.channelFunds = await this.config.settlement.fundChannel!(counterparty.wallet, this.infoHash, counterparty.ledger.paid + deposit)
       } catch (err) {
-        this.log.warn('cannot fund the channel on chain (bidding waits)', { infoHash: this.infoHash, seller: counterparty.wallet, error: errorMessage(err) })
+        // No funds, or no chain: try again later, not at every message (each try is a chain call).
+        counterparty.fundRetryAt = Date.now() + FUND_RETRY_MS
+        this.log.warn('cannot fund the channel on chain (bidding waits, and tries again)', { infoHash: this.infoHash, seller: counterparty.wallet, retryInSeconds: FUND_RETRY_MS / 1000, error: errorMessage(err) })
+        setTimeout(then, FUND_RETRY_MS).unref()
+        return
       } finally {
         counterparty.funding = false
       }
