@@ -1,11 +1,10 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { parseEther } from 'ethers'
-import type { TorrentView } from '../src/daemon/service.js'
 import { channelIdFor } from '../src/market/voucher.js'
 import { mined, setup, tron } from './helpers/chain.js'
-import { tempDir, waitComplete } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { seedFile, waitComplete } from './helpers/daemon.js'
+import { sameFiles } from './helpers/fixture.js'
 import { MiB, marketDaemon, totals } from './helpers/market.js'
 import { runCli, waitFor } from './helpers/process.js'
 
@@ -31,15 +30,10 @@ for (const deposit of ['native', 'token'] as const) {
     const status = await seller.daemon.api.request<{ settlement: string }>('GET', '/v1/status')
     t.match(status.settlement, new RegExp(`evm: channel contract ${contract}`), 'the seller settles on the chain')
 
-    const work = await tempDir(t)
     const size = 6 * MiB + 4321
-    const files = [{ path: 'paid.bin', size }]
-    await writeFixture(join(work, 'source'), files)
     // Capped, so the transfer outlasts the buyer's channel deposit (a transaction) and its bid lands:
     // until then the buyer downloads in a free slot, as any peer would.
-    const seeded = await runCli(['seed', join(work, 'source', 'paid.bin'), '--floor', '0.001BTT/MiB', '--upload-limit', '1MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
-    t.equal(seeded.code, 0, seeded.stderr)
-    const torrent = JSON.parse(seeded.stdout) as TorrentView
+    const { work, files, torrent } = await seedFile(t, seller.daemon, 'paid.bin', size, ['--floor', '0.001BTT/MiB', '--upload-limit', '1MiB/s'])
     const added = await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
       '--bid', '0.002BTT/MiB', '--budget', '5BTT', '--data-dir', buyer.daemon.dataDir])
     t.equal(added.code, 0, added.stderr)

@@ -4,16 +4,15 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseEther } from 'ethers'
-import type { TorrentView } from '../src/daemon/service.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT, parseQuote, usdToBtt, parseAmount } from '../src/market/price.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { channelIdFor } from '../src/market/voucher.js'
 import type { ChannelView } from '../src/settlement/evm/chain-wallet.js'
 import { relayTo, setup, travel, type Parties } from './helpers/chain.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
+import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
 import { startEvilPeer } from './helpers/evil-peer.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { sameFiles } from './helpers/fixture.js'
 import { MiB, PASSPHRASE, marketDaemon, totals } from './helpers/market.js'
 import { runCli, waitFor } from './helpers/process.js'
 
@@ -38,13 +37,8 @@ async function onChain (p: Parties, channel: string): Promise<{ deposited: bigin
 t.test('no delivery on chain: the buyer funds a channel, receives nothing, and gets the whole deposit back', async (t) => {
   const p = await setup(t)
   const contract = await p.channels.getAddress()
-  const work = await tempDir(t)
-  const files = [{ path: 'nothing.bin', size: 4 * MiB }]
-  await writeFixture(join(work, 'source'), files)
   const seeder = await startDaemon(t)
-  const torrentFile = join(work, 'nothing.torrent')
-  const seeded = await runCli(['seed', join(work, 'source', 'nothing.bin'), '--upload-limit', '4MiB/s', '--save-torrent', torrentFile, '--data-dir', seeder.dataDir, '--json'])
-  const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrentFile, torrent: { infoHash } } = await seedFile(t, seeder, 'nothing.bin', 4 * MiB, ['--upload-limit', '4MiB/s'])
   const meta = await parseTorrentFile(await readFile(torrentFile))
   const hostile = await startEvilPeer(meta, join(work, 'source'), { delivery: 'withhold', marketFloor: 1000n, marketBackend: { backend: 'evm', chainId: p.chain.chainId } })
   t.teardown(() => hostile.close())
@@ -81,11 +75,7 @@ t.test('self-trade on chain: the same wallet on both sides opens no channel and 
   const key = p.chain.accounts[8]!.privateKey
   const seller = await marketDaemon(t, { privateKey: key, env: chainEnv(p, contract) })
   const buyer = await marketDaemon(t, { privateKey: key, env: chainEnv(p, contract) })
-  const work = await tempDir(t)
-  const files = [{ path: 'self.bin', size: 2 * MiB }]
-  await writeFixture(join(work, 'source'), files)
-  const seeded = await runCli(['seed', join(work, 'source', 'self.bin'), '--floor', '0.001BTT/MiB', '--data-dir', seller.daemon.dataDir, '--json'])
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'self.bin', 2 * MiB, ['--floor', '0.001BTT/MiB'])
   await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
   await waitComplete(buyer.daemon, infoHash)
   t.same(JSON.parse((await runCli(['channels', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout), [], 'no channel was opened')
@@ -100,12 +90,7 @@ t.test('outage: the seller\'s chain endpoint dies mid-transfer and the seller is
   const sellerEnv = chainEnv(p, contract, `http://127.0.0.1:${relay.port}`)
   const seller = await marketDaemon(t, { privateKey: p.chain.accounts[9]!.privateKey, env: sellerEnv })
   const buyer = await marketDaemon(t, { privateKey: p.chain.accounts[10]!.privateKey, env: chainEnv(p, contract) })
-  const work = await tempDir(t)
-  const size = 8 * MiB
-  const files = [{ path: 'outage.bin', size }]
-  await writeFixture(join(work, 'source'), files)
-  const seeded = await runCli(['seed', join(work, 'source', 'outage.bin'), '--floor', '0.001BTT/MiB', '--upload-limit', '2MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'outage.bin', 8 * MiB, ['--floor', '0.001BTT/MiB', '--upload-limit', '2MiB/s'])
   await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
   const channel = Buffer.from(channelIdFor(buyer.wallet, seller.wallet, infoHash)).toString('hex')
   await waitFor('the first vouchers to reach the seller', async () => (BigInt((await totals(seller.daemon, 'earnings')).total) > 0n ? true : undefined), 120_000)
@@ -156,12 +141,7 @@ t.test('volatility: a bid quoted in USD is fixed in BTT for the channel when agr
   // Pay-as-bid: the rate is the bid itself, so a bid converted again at a new price would show.
   const seller = await marketDaemon(t, { privateKey: p.chain.accounts[11]!.privateKey, env: { ...chainEnv(p, contract), BIDTORRENT_MARKET_CLEARING: 'pay-as-bid' } })
   const buyer = await marketDaemon(t, { privateKey: p.chain.accounts[12]!.privateKey, env: { ...chainEnv(p, contract), ...priceEnv, BIDTORRENT_CHANNEL_DEPOSIT: '20BTT' } })
-  const work = await tempDir(t)
-  const size = 8 * MiB
-  const files = [{ path: 'volatile.bin', size }]
-  await writeFixture(join(work, 'source'), files)
-  const seeded = await runCli(['seed', join(work, 'source', 'volatile.bin'), '--floor', '1000', '--upload-limit', '1MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'volatile.bin', 8 * MiB, ['--floor', '1000', '--upload-limit', '1MiB/s'])
   // At 0.0000005 USD a BTT, 0.0005 USD/GiB is about 0.98 BTT a MiB.
   const usdBid = '0.0005USD/GiB'
   const added = await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', usdBid, '--budget', '30BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
@@ -197,11 +177,7 @@ t.test('a buyer whose wallet holds no coins cannot fund a channel: it says so, t
   const contract = await p.channels.getAddress()
   const seller = await marketDaemon(t, { privateKey: p.chain.accounts[13]!.privateKey, env: chainEnv(p, contract) })
   const buyer = await marketDaemon(t, { env: chainEnv(p, contract) })
-  const work = await tempDir(t)
-  const files = [{ path: 'broke.bin', size: 4 * MiB }]
-  await writeFixture(join(work, 'source'), files)
-  const seeded = await runCli(['seed', join(work, 'source', 'broke.bin'), '--floor', '0.001BTT/MiB', '--upload-limit', '1MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'broke.bin', 4 * MiB, ['--floor', '0.001BTT/MiB', '--upload-limit', '1MiB/s'])
   await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
   await waitComplete(buyer.daemon, infoHash)
   t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the download completes in a free slot')

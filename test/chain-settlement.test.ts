@@ -61,6 +61,9 @@ t.test('the evm backend reads deposits before trusting vouchers, and claims each
 
   t.same(settlement.domain, p.domain, 'vouchers are signed for this chain and this contract')
   t.equal(await settlement.fundsOf(channel), parseEther('1'), 'the channel\'s deposit, read from the contract')
+  await mined((p.channels.connect(p.payer) as Contract).getFunction('topUp')(`0x${channel}`, parseEther('1'), (await now(p.provider)) + DAY, { value: parseEther('1') }))
+  t.equal(await settlement.fundsOf(channel, parseEther('0.5')), parseEther('1'), 'a read that covers the voucher is not repeated (before expiry, a channel only gains)')
+  t.equal(await settlement.fundsOf(channel, parseEther('1.5')), parseEther('2'), 'one above it reads the chain again and sees the top-up')
   t.equal(await settlement.fundsOf(hex(channelIdFor(tron(p.stranger.address), tron(p.payee.address), INFO_HASH)).slice(2)), 0n, 'a channel that does not exist backs nothing')
 
   await settlement.redeem(voucherRecord(p, channel, 1, parseEther('0.01')))
@@ -103,6 +106,7 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
 
   relay.cut()
   t.equal(await settlement.fundsOf(channel), parseEther('1'), 'with the endpoint down, the deposit last read still backs vouchers')
+  t.equal(await settlement.fundsOf(channel, parseEther('2')), parseEther('1'), 'a voucher above it makes it look again; the endpoint is down, so the last read answers')
   await t.rejects(settlement.redeem(voucherRecord(p, channel, 1, parseEther('0.3'))), 'redeeming cannot finish while the endpoint is down')
   t.same((await store.claims.all()).map((record) => record.state), ['decided'], 'the decision to claim is kept')
   relay.restore()

@@ -2,22 +2,14 @@ import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
-import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
+import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
 import { startEvilPeer } from './helpers/evil-peer.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { sameFiles } from './helpers/fixture.js'
 import { runCli } from './helpers/process.js'
 
-const FILES = [{ path: 'data.bin', size: 24 * 1024 * 1024 }]
-
 t.test('corrupt data fails verification, is fetched again from another peer, and the sender is banned', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
   const seeder = await startDaemon(t)
-  const torrentFile = join(work, 'data.torrent')
-  const seeded = await runCli(['seed', join(work, 'source', 'data.bin'), '--upload-limit', '4MiB/s', '--save-torrent', torrentFile, '--data-dir', seeder.dataDir, '--json'])
-  t.equal(seeded.code, 0, seeded.stderr)
-  const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrentFile, torrent: { infoHash } } = await seedFile(t, seeder, 'data.bin', 24 * 1024 * 1024, ['--upload-limit', '4MiB/s'])
   const meta = await parseTorrentFile(await readFile(torrentFile))
   const evil = await startEvilPeer(meta, join(work, 'source'))
   t.teardown(() => evil.close())
@@ -28,7 +20,7 @@ t.test('corrupt data fails verification, is fetched again from another peer, and
   t.equal(added.code, 0, added.stderr)
   const done = await waitComplete(leecher, infoHash)
 
-  t.same(await sameFiles(join(work, 'source'), join(work, 'out'), FILES), [], 'the file ends correct')
+  t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the file ends correct')
   t.ok(evil.corruptBlocksSent > 0, `the bad peer did send corrupt blocks (${evil.corruptBlocksSent})`)
   t.ok(done.hashFailures >= 3, `pieces failed verification (${done.hashFailures})`)
   t.ok(done.bannedPeers.includes(`127.0.0.1:${evil.port}`), 'the bad peer is banned')

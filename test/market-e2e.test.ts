@@ -1,18 +1,16 @@
 import { join } from 'node:path'
 import t from 'tap'
-import type { TorrentView, VoucherTotals } from '../src/daemon/service.js'
+import type { VoucherTotals } from '../src/daemon/service.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
-import { tempDir, waitComplete } from './helpers/daemon.js'
+import { seedFile, waitComplete } from './helpers/daemon.js'
 import { MiB, marketDaemon } from './helpers/market.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { sameFiles } from './helpers/fixture.js'
 import { startLibtorrent } from './helpers/clients.js'
 import { runCli, waitFor } from './helpers/process.js'
 
 t.test('a bidder pays the seeder per verified piece, exactly verified bytes x the clearing rate', async (t) => {
-  const work = await tempDir(t)
   const size = 24 * MiB + 12345
-  await writeFixture(join(work, 'source'), [{ path: 'patch.bin', size }])
   const seller = await marketDaemon(t)
   const buyer = await marketDaemon(t)
   const status = await seller.daemon.api.request<{ wallet: string | null, settlement: string | null }>('GET', '/v1/status')
@@ -20,9 +18,7 @@ t.test('a bidder pays the seeder per verified piece, exactly verified bytes x th
   t.match(status.settlement, /unbacked IOUs/, 'and says what backs its payments')
 
   const floor = 1000n
-  const seeded = await runCli(['seed', join(work, 'source', 'patch.bin'), '--floor', `${floor}`, '--data-dir', seller.daemon.dataDir, '--json'])
-  t.equal(seeded.code, 0, seeded.stderr)
-  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const { work, torrent } = await seedFile(t, seller.daemon, 'patch.bin', size, ['--floor', `${floor}`])
   t.equal(torrent.market?.floor, '1000')
 
   const added = await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
@@ -59,12 +55,9 @@ t.test('a bidder pays the seeder per verified piece, exactly verified bytes x th
 })
 
 t.test('without a bid nothing is paid, and a bid without a budget is refused', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), [{ path: 'free.bin', size: 3 * MiB }])
   const seller = await marketDaemon(t)
   const buyer = await marketDaemon(t)
-  const seeded = await runCli(['seed', join(work, 'source', 'free.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
-  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const { work, torrent } = await seedFile(t, seller.daemon, 'free.bin', 3 * MiB, ['--floor', '1000'])
   const noBudget = await runCli(['add', torrent.magnet, '--bid', '5000', '--data-dir', buyer.daemon.dataDir])
   t.equal(noBudget.code, 2)
   t.match(noBudget.stderr, /--bid needs --budget/)
@@ -75,14 +68,9 @@ t.test('without a bid nothing is paid, and a bid without a budget is refused', a
 })
 
 t.test('a libtorrent peer downloads as usual from a seeder that is serving a bidder', async (t) => {
-  const work = await tempDir(t)
-  const files = [{ path: 'release.bin', size: 20 * MiB + 777 }]
-  await writeFixture(join(work, 'source'), files)
   const seller = await marketDaemon(t)
   const buyer = await marketDaemon(t)
-  const seeded = await runCli(['seed', join(work, 'source', 'release.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
-  t.equal(seeded.code, 0, seeded.stderr)
-  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent } = await seedFile(t, seller.daemon, 'release.bin', 20 * MiB + 777, ['--floor', '1000'])
   const added = await runCli(['add', torrent.magnet, '--out', join(work, 'bt'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
     '--bid', '3000', '--budget', '1BTT', '--data-dir', buyer.daemon.dataDir])
   t.equal(added.code, 0, added.stderr)
@@ -104,13 +92,10 @@ t.test('a libtorrent peer downloads as usual from a seeder that is serving a bid
 })
 
 t.test('auto-bid (opt-in) bids from the budget left over the data left, and stays within the budget', async (t) => {
-  const work = await tempDir(t)
   const size = 16 * MiB
-  await writeFixture(join(work, 'source'), [{ path: 'auto.bin', size }])
   const seller = await marketDaemon(t)
   const buyer = await marketDaemon(t, { env: { BIDTORRENT_AUTO_BID: 'true' } })
-  const seeded = await runCli(['seed', join(work, 'source', 'auto.bin'), '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
-  const torrent = JSON.parse(seeded.stdout) as TorrentView
+  const { work, torrent } = await seedFile(t, seller.daemon, 'auto.bin', size, ['--floor', '1000'])
   const refused = await runCli(['bid', torrent.infoHash, 'auto', '--budget', '100000', '--data-dir', seller.daemon.dataDir])
   t.match(refused.stderr, /auto-bid is off/, 'a daemon without the setting refuses an auto bid')
   // 100,000 base units over 16 MiB: the auto bid starts at 6,250 a MiB, above the floor of 1,000.

@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import type { TorrentView } from '../src/daemon/service.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
+import { sameFiles } from './helpers/fixture.js'
 import { MiB, marketDaemon, totals, waitTotal } from './helpers/market.js'
 import { startEvilPeer, type Delivery } from './helpers/evil-peer.js'
 import { connectMarketBuyer, newWallet, voucherFrom } from './helpers/market-peer.js'
@@ -22,15 +21,9 @@ for (const delivery of ['withhold', 'corrupt'] as Delivery[]) {
   const what = delivery === 'withhold' ? 'no delivery: a seller that quotes a paid slot and sends nothing is owed and paid nothing'
     : 'corrupt pieces from a paid seller are never paid, and the seller is banned'
   t.test(what, async (t) => {
-    const work = await tempDir(t)
-    const files = [{ path: 'data.bin', size: 12 * MiB }]
-    await writeFixture(join(work, 'source'), files)
     // An honest seeder without a wallet: the bidder completes from it, for free.
     const seeder = await startDaemon(t)
-    const torrentFile = join(work, 'data.torrent')
-    const seeded = await runCli(['seed', join(work, 'source', 'data.bin'), '--upload-limit', '4MiB/s', '--save-torrent', torrentFile, '--data-dir', seeder.dataDir, '--json'])
-    t.equal(seeded.code, 0, seeded.stderr)
-    const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+    const { work, files, torrentFile, torrent: { infoHash } } = await seedFile(t, seeder, 'data.bin', 12 * MiB, ['--upload-limit', '4MiB/s'])
     const meta = await parseTorrentFile(await readFile(torrentFile))
     const hostile = await startEvilPeer(meta, join(work, 'source'), { delivery, marketFloor: FLOOR })
     t.teardown(() => hostile.close())
@@ -59,13 +52,9 @@ for (const delivery of ['withhold', 'corrupt'] as Delivery[]) {
 }
 
 t.test('forged, replayed, re-ordered, over-limit and wrong-channel vouchers over the wire are refused; nothing is credited twice', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), [{ path: 'v.bin', size: 2 * MiB }])
   // A small credit cap, so that "over the channel's funds" is easy to reach.
   const seller = await marketDaemon(t, { env: { BIDTORRENT_EMBEDDED_CREDIT_CAP: '1000000' } })
-  const seeded = await runCli(['seed', join(work, 'source', 'v.bin'), '--floor', `${FLOOR}`, '--data-dir', seller.daemon.dataDir, '--json'])
-  t.equal(seeded.code, 0, seeded.stderr)
-  const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+  const { torrent: { infoHash } } = await seedFile(t, seller.daemon, 'v.bin', 2 * MiB, ['--floor', `${FLOOR}`])
   const buyer = await connectMarketBuyer(seller.daemon.peerPort, infoHash)
   t.teardown(() => buyer.close())
   t.equal(buyer.seller.wallet, seller.wallet, 'the seller announces its wallet')
@@ -107,15 +96,11 @@ t.test('forged, replayed, re-ordered, over-limit and wrong-channel vouchers over
 })
 
 t.test('self-trade: a downloader and a seeder with the same wallet neither pay nor rank', async (t) => {
-  const work = await tempDir(t)
-  const files = [{ path: 'self.bin', size: 4 * MiB }]
-  await writeFixture(join(work, 'source'), files)
   const shared = newWallet()
   const seller = await marketDaemon(t, { privateKey: shared.privateKey })
   const buyer = await marketDaemon(t, { privateKey: shared.privateKey })
   t.equal(buyer.wallet, seller.wallet, 'both daemons hold the same wallet')
-  const seeded = await runCli(['seed', join(work, 'source', 'self.bin'), '--floor', `${FLOOR}`, '--data-dir', seller.daemon.dataDir, '--json'])
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'self.bin', 4 * MiB, ['--floor', `${FLOOR}`])
   await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', `${BID}`, '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
   const peersSeen = await waitFor('the seller to see the buyer', async () => {
     const peers = await seller.daemon.api.request<PeerInfo[]>('GET', `/v1/torrents/${infoHash}/peers`)
@@ -132,14 +117,9 @@ t.test('self-trade: a downloader and a seeder with the same wallet neither pay n
 })
 
 t.test('partial delivery and a seller killed mid-transfer: exactly the verified pieces are paid, and nothing twice after its restart', async (t) => {
-  const work = await tempDir(t)
   const size = 24 * MiB
-  const files = [{ path: 'part.bin', size }]
-  await writeFixture(join(work, 'source'), files)
   const seller = await marketDaemon(t)
-  const seeded = await runCli(['seed', join(work, 'source', 'part.bin'), '--floor', `${FLOOR}`, '--upload-limit', '3MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
-  t.equal(seeded.code, 0, seeded.stderr)
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'part.bin', size, ['--floor', `${FLOOR}`, '--upload-limit', '3MiB/s'])
   const buyer = await marketDaemon(t)
   await runCli(['add', magnet, '--out', join(work, 'out'), '--bid', `${BID}`, '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
   await waitFor('a third of the file', async () => {
@@ -174,13 +154,9 @@ t.test('partial delivery and a seller killed mid-transfer: exactly the verified 
 })
 
 t.test('a buyer killed mid-transfer: pieces it paid for come back from disk and are not bought again', async (t) => {
-  const work = await tempDir(t)
   const size = 24 * MiB
-  const files = [{ path: 'crash.bin', size }]
-  await writeFixture(join(work, 'source'), files)
   const seller = await marketDaemon(t)
-  const seeded = await runCli(['seed', join(work, 'source', 'crash.bin'), '--floor', `${FLOOR}`, '--upload-limit', '3MiB/s', '--data-dir', seller.daemon.dataDir, '--json'])
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent: { infoHash, magnet } } = await seedFile(t, seller.daemon, 'crash.bin', size, ['--floor', `${FLOOR}`, '--upload-limit', '3MiB/s'])
   // Resume data every 2 s: pieces verified and paid since the last save are known only from the
   // record stored with the voucher, and are checked on disk at the restart.
   const env = { BIDTORRENT_RESUME_SAVE_INTERVAL_SECONDS: '2' }

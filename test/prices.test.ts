@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import winston from 'winston'
 import { PriceOracle } from '../src/market/price-oracle.js'
-import { BASE_UNITS_PER_BTT, formatQuote, isUsd, parsePrice, parseQuote, quoteFromText, quoteText, usdToBtt } from '../src/market/price.js'
+import { BASE_UNITS_PER_BTT, formatQuote, isUsd, parseDecimal, parsePrice, parseQuote, quoteFromText, quoteText, usdToBtt } from '../src/market/price.js'
 
 const quiet = winston.createLogger({ silent: true })
 
@@ -19,6 +19,11 @@ t.test('prices in BTT and in USD parse exactly, and a USD price turns into BTT a
   t.equal(usdToBtt((usd as { usdPerMiB: bigint }).usdPerMiB, 5n * 10n ** 11n), 100_000n * BASE_UNITS_PER_BTT / 1024n)
   t.throws(() => parseQuote('0.05EUR/GiB'), /invalid price/, 'other currencies are refused')
   t.throws(() => usdToBtt(1n, 0n), /above zero/)
+  t.equal(parseDecimal('4.5e-7'), 45n * 10n ** 10n, 'a price feed\'s exponent form, exactly')
+  t.equal(parseDecimal('1.5e3'), 1500n * BASE_UNITS_PER_BTT)
+  t.equal(parseDecimal('0.1'), BASE_UNITS_PER_BTT / 10n, 'no float on the way (0.1 is not 0.1000000000000000055)')
+  t.equal(parseDecimal('1.23456789012345678999e-1'), 123456789012345678n, 'digits finer than 10^-18 are cut')
+  t.throws(() => parseDecimal('-1'), /invalid number/)
 })
 
 t.test('the price oracle: a fixed price, or a source polled over HTTP that keeps its last price when the source fails', async (t) => {

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { Interface } from 'ethers'
 import { TronWeb, utils as tronUtils } from 'tronweb'
@@ -11,6 +10,7 @@ import { ChainSettlement } from '../src/settlement/chain-settlement.js'
 import { ClaimQueue } from '../src/settlement/claims.js'
 import { artifact } from '../src/settlement/contracts/artifacts.js'
 import { TRON_MAINNET_CHAIN_ID, TronChannelChain, buildClaimTransaction } from '../src/settlement/tron/tron-chain.js'
+import { freePort } from './helpers/clients.js'
 import { tempDir } from './helpers/daemon.js'
 
 const quiet = winston.createLogger({ silent: true })
@@ -21,15 +21,6 @@ function parties (): { payerKey: string, payer: string, payeeKey: string, payee:
   const payerKey = randomBytes(32).toString('hex')
   const payeeKey = randomBytes(32).toString('hex')
   return { payerKey, payer: addressOfPrivateKey(payerKey), payeeKey, payee: addressOfPrivateKey(payeeKey) }
-}
-
-/** A port with nothing listening: an unreachable full node. */
-async function deadPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 t.test('a TRON claim is built and signed offline, decodes to the intended contract call and recovers to the signer', async (t) => {
@@ -62,7 +53,8 @@ t.test('against an unreachable TRON node: a clear error, and the claim queue kee
   const store = new StateStore(await tempDir(t, 'bidtorrent-tron-'))
   await store.open()
   t.teardown(() => store.close())
-  const node = `http://127.0.0.1:${await deadPort()}`
+  // A port with nothing listening: an unreachable full node.
+  const node = `http://127.0.0.1:${await freePort()}`
   const chain = new TronChannelChain(node, TRON_MAINNET_CHAIN_ID, CONTRACT, payeeKey)
   const settlement = new ChainSettlement('tron', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: payee, channelLifetimeSeconds: 86_400 }, quiet)
   t.same(settlement.domain.chainId, TRON_MAINNET_CHAIN_ID)

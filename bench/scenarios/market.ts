@@ -6,13 +6,13 @@ import { renderSummary, runDemo, type DemoSummary } from '../../src/demo/demo.js
 import { BYTES_PER_PRICE_UNIT, parsePrice } from '../../src/market/price.js'
 import { NO_CONTRACT, VOUCHER_TYPES, channelIdFor, signVoucher, signedBy } from '../../src/market/voucher.js'
 import { startDaemon, tempDir, type RunningDaemon } from '../../test/helpers/daemon.js'
-import { runCli, waitFor } from '../../test/helpers/process.js'
+import { marketDaemon } from '../../test/helpers/market.js'
+import { waitFor } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
 import { downloadWith } from '../lib/leecher.js'
 import { warmPageCache } from '../lib/page-cache.js'
 import { median } from '../lib/proc.js'
 
-const PASSPHRASE = 'bench market passphrase'
 /** The seller's floor, base units per MiB: with one bidder the uniform clearing price is the floor. */
 const FLOOR = 1_000_000n
 
@@ -60,11 +60,9 @@ function verificationRates (): Pick<MarketResult, 'verificationsPerSecond' | 'tr
   return { verificationsPerSecond, tronwebVerificationsPerSecond, signaturesPerSecond }
 }
 
+/** A daemon with its own wallet, quiet (the bench reads its API, not its log). */
 async function withWallet (cleanup: CleanupStack): Promise<RunningDaemon> {
-  const dataDir = await tempDir(cleanup, 'bidtorrent-bench-market-')
-  const created = await runCli(['wallet', 'create', '--data-dir', dataDir], { BIDTORRENT_PASSPHRASE: PASSPHRASE })
-  if (created.code !== 0) throw new Error(`wallet create failed: ${created.stderr}`)
-  return startDaemon(cleanup, { dataDir, args: ['--log-level', 'warn'], env: { BIDTORRENT_PASSPHRASE: PASSPHRASE } })
+  return (await marketDaemon(cleanup, { args: ['--log-level', 'warn'] })).daemon
 }
 
 /** One download from the market seller, with a bid (and a voucher per verified piece) or with the extension off. */

@@ -48,12 +48,6 @@ export function thresholdsAtRate (thresholds: DebtThresholds, rate: bigint, cred
   return { payment: least, disconnect: least + (thresholds.disconnect - thresholds.payment) * least / thresholds.payment }
 }
 
-export function validateThresholds (thresholds: DebtThresholds): DebtThresholds {
-  if (thresholds.payment <= 0n) throw new RangeError('the payment threshold must be above zero')
-  if (thresholds.disconnect < thresholds.payment) throw new RangeError('the disconnect threshold cannot be below the payment threshold')
-  return thresholds
-}
-
 function checkedBytes (bytes: number): number {
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes must be a whole number, not ${bytes}`)
   return bytes

@@ -1,13 +1,10 @@
 import { once } from 'node:events'
 import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { Command } from 'commander'
-import { defaultDataDir } from '../config/settings.js'
 import { formatBtt, parseAmount } from '../market/price.js'
 import type { ChannelView } from '../settlement/evm/chain-wallet.js'
-import { UsageError } from '../util/errors.js'
-import { ApiClient } from './client.js'
-import { common, dataDirOf, print, type CommonOptions } from './options.js'
+import { client, common, devnetDirOf, print, wholeNumber, type CommonOptions } from './options.js'
 
 interface DevnetCommandOptions {
   dataDir?: string
@@ -17,20 +14,10 @@ interface DevnetCommandOptions {
   json?: boolean
 }
 
-function whole (flag: string, text: string, min: number, max: number): number {
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`${flag} "${text}": a whole number from ${min} to ${max}`)
-  return value
-}
-
 function channelLine (channel: ChannelView): string {
   const ends = channel.state === 'refund requested' ? `refund from ${new Date(channel.refundAt * 1000).toISOString()}` : `expires ${new Date(channel.expiry * 1000).toISOString()}`
   return `${channel.channel.slice(0, 16)}…  ${channel.role === 'payer' ? 'pays' : 'paid by'} ${channel.counterpart}  torrent ${channel.infoHash.slice(0, 8)}…  ` +
     `deposit ${formatBtt(BigInt(channel.deposited))}, paid ${formatBtt(BigInt(channel.paid))}, claimed ${formatBtt(BigInt(channel.claimed))}, refunded ${formatBtt(BigInt(channel.refunded))}  ${channel.state}, ${ends}`
-}
-
-async function client (options: CommonOptions): Promise<ApiClient> {
-  return ApiClient.forDataDir(dataDirOf(options))
 }
 
 /**
@@ -90,10 +77,10 @@ export function addChainCommands (program: Command, wallet: Command): void {
     .option('--challenge-period <seconds>', 'how long a payee may still claim after a refund request', '600')
     .option('--json', 'print the ready line as JSON')
     .action(async (options: DevnetCommandOptions) => {
-      const directory = options.dataDir ? resolve(options.dataDir) : join(defaultDataDir(), 'devnet')
-      const port = whole('--port', options.port, 0, 65535)
-      const chainId = whole('--chain-id', options.chainId, 1, 2 ** 32)
-      const challengePeriodSeconds = whole('--challenge-period', options.challengePeriod, 0, 30 * 86_400)
+      const directory = devnetDirOf(options.dataDir)
+      const port = wholeNumber('--port', options.port, 0, 65535)
+      const chainId = wholeNumber('--chain-id', options.chainId, 1, 2 ** 32)
+      const challengePeriodSeconds = wholeNumber('--challenge-period', options.challengePeriod, 0, 30 * 86_400)
       await mkdir(directory, { recursive: true, mode: 0o700 })
       const { startDevnet, DEVNET_DAEMON_CONFIG } = await import('../settlement/evm/devnet.js')
       const { info, chain } = await startDevnet({ directory, chainId, challengePeriodSeconds, ...(port ? { port } : {}) })

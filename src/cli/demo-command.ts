@@ -1,8 +1,8 @@
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import { defaultDataDir } from '../config/settings.js'
 import { parsePrice } from '../market/price.js'
 import { UsageError } from '../util/errors.js'
+import { devnetDirOf, wholeNumber } from './options.js'
 import { parseRate, parseSize } from '../util/units.js'
 
 interface DemoCommandOptions {
@@ -47,11 +47,10 @@ export function addDemoCommand (program: Command): void {
       const floor = parsePrice(options.floor)
       if (floor === 0n) throw new UsageError('--floor: the demo needs a floor above 0')
       const bids = parseBids(options.bids)
-      const timeoutSeconds = Number(options.timeout)
-      if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 10) throw new UsageError(`--timeout ${options.timeout}: whole seconds, at least 10`)
+      const timeoutSeconds = wholeNumber('--timeout', options.timeout, 10, 86_400)
       const { renderRows, renderSummary, runDemo } = await import('../demo/demo.js')
       const chain = options.chain === 'devnet'
-        ? await (await import('../settlement/evm/devnet.js')).readDevnet(options.dataDir ? resolve(options.dataDir) : join(defaultDataDir(), 'devnet'))
+        ? await (await import('../settlement/evm/devnet.js')).readDevnet(devnetDirOf(options.dataDir))
         : undefined
       if (options.dataDir && !chain) throw new UsageError('--data-dir goes with --chain devnet (use --keep DIR to keep the demo\'s files)')
       const live = process.stdout.isTTY && !options.json

@@ -10,8 +10,8 @@ import type { PeerInfo } from '../engine/torrent.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 import { formatBytes, formatRate, parseRate, parseSize } from '../util/units.js'
 import { isPeerAddress } from '../util/address.js'
-import { ApiClient } from './client.js'
-import { common, dataDirOf, print, type CommonOptions } from './options.js'
+import type { ApiClient } from './client.js'
+import { client, common, dataDirOf, print, type CommonOptions } from './options.js'
 import { addWalletCommands } from './wallet-commands.js'
 import { addDemoCommand } from './demo-command.js'
 import { addChainCommands } from './chain-commands.js'
@@ -22,9 +22,6 @@ import { formatBtt, formatQuote, isUsd, parseAmount, parseQuote, quoteFromText, 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 
-async function client (options: CommonOptions): Promise<ApiClient> {
-  return ApiClient.forDataDir(dataDirOf(options))
-}
 
 function validateRate (text: string | undefined, flag: string): string | undefined {
   if (text === undefined) return undefined

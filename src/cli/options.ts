@@ -1,6 +1,8 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { defaultDataDir } from '../config/settings.js'
+import { UsageError } from '../util/errors.js'
+import { ApiClient } from './client.js'
 
 /** Options every client command takes. */
 export interface CommonOptions {
@@ -10,6 +12,23 @@ export interface CommonOptions {
 
 export function dataDirOf (options: CommonOptions): string {
   return options.dataDir ? resolve(options.dataDir) : defaultDataDir()
+}
+
+/** A flag's whole number within a range, or a usage error that names the flag. */
+export function wholeNumber (flag: string, text: string, min: number, max: number): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`${flag} "${text}": a whole number from ${min} to ${max}`)
+  return value
+}
+
+/** The folder of `bidtorrent devnet`: the one given, or `devnet` in the default data directory. */
+export function devnetDirOf (dataDir: string | undefined): string {
+  return dataDir ? resolve(dataDir) : join(defaultDataDir(), 'devnet')
+}
+
+/** The control API of the daemon running on the command's data directory. */
+export async function client (options: CommonOptions): Promise<ApiClient> {
+  return ApiClient.forDataDir(dataDirOf(options))
 }
 
 /** JSON for scripts with --json, the human text otherwise. */

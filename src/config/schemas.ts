@@ -20,7 +20,7 @@ export const rateSchema = parsed(parseRate)
 /** A byte size: `64MiB`, `1.5GB` or bytes as a number. */
 export const sizeSchema = parsed((value) => (typeof value === 'number' ? value : parseSize(value)))
 
-function parsedAmount (parse: (value: string) => bigint): z.ZodType<bigint, string | number> {
+function parsedAmount<T> (parse: (value: string) => T): z.ZodType<T, string | number> {
   // Past 2^53 a JSON number has lost digits already: such amounts must be written as strings.
   return z.union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER, 'write amounts past 2^53 as strings')]).transform((value, ctx) => {
     try {
@@ -36,14 +36,7 @@ function parsedAmount (parse: (value: string) => bigint): z.ZodType<bigint, stri
 export const priceSchema = parsedAmount(parsePrice)
 
 /** A bid or a floor that may be quoted in USD (`0.05USD/GiB`) as well as in BTT or base units. */
-export const quoteSchema: z.ZodType<Quote, string | number> = z.union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER, 'write amounts past 2^53 as strings')]).transform((value, ctx) => {
-  try {
-    return parseQuote(String(value))
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
-    return z.NEVER
-  }
-})
+export const quoteSchema = parsedAmount<Quote>(parseQuote)
 
 /** An amount: `25BTT`, `0.5BTT`, or base units. */
 export const amountSchema = parsedAmount(parseAmount)

@@ -1,9 +1,9 @@
 import { readFileSync, existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
+import { PROJECT_ROOT } from '../util/project.js'
 import { amountSchema, priceSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
@@ -85,8 +85,7 @@ export const settingsSchema = z.object({
 export type Settings = z.output<typeof settingsSchema>
 type RawSettings = Record<string, unknown>
 
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'config', 'default.json')
+const DEFAULT_CONFIG = join(PROJECT_ROOT, 'config', 'default.json')
 
 export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.BIDTORRENT_DATA_DIR ?? join(homedir(), '.bidtorrent'))

@@ -9,7 +9,7 @@ import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { isUsd, quoteFromText, quoteText, type Quote } from '../market/price.js'
-import type { MarketConfig, MarketHooks, TorrentMarket, TradeTotals } from '../market/torrent-market.js'
+import type { MarketConfig, MarketHooks, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
 import type { ChainWallet, ChannelView } from '../settlement/evm/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
 import type { RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
@@ -128,13 +128,21 @@ export class DaemonService {
 
   /** Brings back every stored torrent, with its resume data. */
   async restore (): Promise<void> {
+    // One pass over the sent vouchers for every torrent, not one per torrent.
+    const spent = await this.spentByTorrent()
     for (const record of await this.store.allTorrents()) {
       try {
         const resume = await this.store.getResume(record.infoHash)
         const meta = record.torrentFile ? await parseTorrentFile(Buffer.from(record.torrentFile, 'base64')) : undefined
         const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
         const paid = await this.store.paidPieces.get(record.infoHash)
-        await this.startTorrent(record, meta, magnet, resume ? Buffer.from(resume.bitfield, 'base64') : undefined, paid ? Buffer.from(paid.bitfield, 'base64') : undefined)
+        await this.startTorrent(record, {
+          meta,
+          magnet,
+          resumeBitfield: resume ? Buffer.from(resume.bitfield, 'base64') : undefined,
+          paidBitfield: paid ? Buffer.from(paid.bitfield, 'base64') : undefined,
+          spentBefore: spent.get(record.infoHash) ?? 0n
+        })
         this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
       } catch (err) {
         this.log.error('cannot restore torrent', { infoHash: record.infoHash, error: errorMessage(err) })
@@ -166,7 +174,7 @@ export class DaemonService {
       ...this.marketFields(body)
     }
     await this.store.putTorrent(record)
-    const torrent = await this.startTorrent(record, meta, magnet, undefined)
+    const torrent = await this.startTorrent(record, { meta, magnet, spentBefore: await this.spentOn(record.infoHash) })
     this.log.info('torrent added', { infoHash, name: record.name, directory: record.directory })
     return this.view(torrent)
   }
@@ -198,12 +206,13 @@ export class DaemonService {
     const complete = allPieces(meta)
     await this.store.putTorrent(record)
     await this.store.putResume(meta.infoHash, { bitfield: complete.toString('base64'), savedAt: new Date().toISOString() })
-    const torrent = await this.startTorrent(record, meta, undefined, complete)
+    const torrent = await this.startTorrent(record, { meta, resumeBitfield: complete, spentBefore: await this.spentOn(record.infoHash) })
     this.log.info('seeding', { infoHash: meta.infoHash, name: meta.name, path: body.path })
     return this.view(torrent)
   }
 
-  private async startTorrent (record: TorrentRecord, meta: TorrentMeta | undefined, magnet: MagnetInfo | undefined, resumeBitfield: Uint8Array | undefined, paidBitfield?: Uint8Array): Promise<Torrent> {
+  private async startTorrent (record: TorrentRecord, start: TorrentStart): Promise<Torrent> {
+    const { meta, magnet, resumeBitfield, paidBitfield } = start
     const torrent = await this.engine.add({
       ...(meta ? { meta } : {}),
       ...(magnet ? { magnet } : {}),
@@ -214,7 +223,7 @@ export class DaemonService {
       peers: record.peers,
       uploadLimit: record.uploadLimit,
       downloadLimit: record.downloadLimit,
-      ...(await this.marketFor(record))
+      ...(await this.marketFor(record, start.spentBefore))
     })
     this.watch(torrent)
     return torrent
@@ -241,21 +250,27 @@ export class DaemonService {
     }
   }
 
-  private async marketFor (record: TorrentRecord): Promise<{ market?: (hooks: MarketHooks) => TorrentMarket }> {
+  /** What the stored vouchers say each torrent has spent, in earlier runs: its budget holds across restarts. */
+  private async spentByTorrent (): Promise<Map<string, bigint>> {
+    const spent = new Map<string, bigint>()
+    if (!this.market) return spent
+    for (const voucher of await this.store.sentVouchers.all()) spent.set(voucher.infoHash, (spent.get(voucher.infoHash) ?? 0n) + BigInt(voucher.amount))
+    return spent
+  }
+
+  private async spentOn (infoHash: string): Promise<bigint> {
+    return (await this.spentByTorrent()).get(infoHash) ?? 0n
+  }
+
+  private async marketFor (record: TorrentRecord, spentBefore: bigint): Promise<{ market?: (hooks: MarketHooks) => TorrentMarket }> {
     const config = this.market
     if (!config) return {}
-    let spentBefore = 0n
-    for (const voucher of await config.store.sentVouchers.all()) if (voucher.infoHash === record.infoHash) spentBefore += BigInt(voucher.amount)
     const auto = record.bid === 'auto'
-    const bid = auto ? 0n : quoteFromText(record.bid ?? '0')
-    const floor = record.floor !== undefined ? quoteFromText(record.floor) : undefined
-    const options = {
-      bid: isUsd(bid) ? 0n : bid,
-      bidUsd: isUsd(bid) ? bid.usdPerMiB : undefined,
+    const options: TorrentMarketOptions = {
+      bid: auto ? 0n : quoteFromText(record.bid ?? '0'),
       auto,
       budget: BigInt(record.budget ?? '0'),
-      floor: floor !== undefined && !isUsd(floor) ? floor : undefined,
-      floorUsd: floor !== undefined && isUsd(floor) ? floor.usdPerMiB : undefined
+      floor: record.floor !== undefined ? quoteFromText(record.floor) : undefined
     }
     const { TorrentMarket } = await import('../market/torrent-market.js')
     return { market: (hooks) => new TorrentMarket(record.infoHash, config, options, spentBefore, hooks, this.log) }
@@ -406,17 +421,28 @@ export class DaemonService {
     const status = torrent.status()
     const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
     const market = torrent.market
-      ? { bid: torrent.market.options.bidUsd !== undefined ? quoteText({ usdPerMiB: torrent.market.options.bidUsd }) : amountText(torrent.market.options.bid), budget: amountText(torrent.market.options.budget), floor: amountText(torrent.market.floor), spent: amountText(torrent.market.totalSpent), trades: torrent.market.tradeTotals() }
+      ? { bid: quoteText(torrent.market.options.bid), budget: torrent.market.options.budget.toString(), floor: torrent.market.floor.toString(), spent: torrent.market.totalSpent.toString(), trades: torrent.market.tradeTotals() }
       : null
     return { ...status, magnet, market }
   }
 }
 
-const amountText = (amount: bigint): string => amount.toString()
+/** How a torrent starts: its metadata or magnet, what is already verified or paid, what it spent before. */
+interface TorrentStart {
+  readonly meta?: TorrentMeta | undefined
+  readonly magnet?: MagnetInfo | undefined
+  readonly resumeBitfield?: Uint8Array | undefined
+  readonly paidBitfield?: Uint8Array | undefined
+  readonly spentBefore: bigint
+}
 
 function totalsOf (vouchers: readonly VoucherRecord[], counterpart: (voucher: VoucherRecord) => string): VoucherTotals {
   const torrents = new Map<string, VoucherRecord[]>()
-  for (const voucher of vouchers) torrents.set(voucher.infoHash, [...(torrents.get(voucher.infoHash) ?? []), voucher])
+  for (const voucher of vouchers) {
+    const list = torrents.get(voucher.infoHash)
+    if (list) list.push(voucher)
+    else torrents.set(voucher.infoHash, [voucher])
+  }
   let total = 0n
   const rows = [...torrents].map(([infoHash, list]) => {
     const sum = list.reduce((acc, voucher) => acc + BigInt(voucher.amount), 0n)

@@ -165,6 +165,11 @@ export class SyncedTable<V> {
   async all (): Promise<V[]> {
     return await this.table.values().all() as V[]
   }
+
+  /** The records whose keys start with `prefix`, in key order. */
+  async withPrefix (prefix: string): Promise<V[]> {
+    return await this.table.values({ gte: prefix, lt: `${prefix}\uffff` }).all() as V[]
+  }
 }
 
 /** The vouchers of the bandwidth market, one record per channel in each table. */

@@ -1,7 +1,7 @@
-import { Contract, JsonRpcProvider, Wallet, parseEther } from 'ethers'
-import { accountBytes } from '../market/address.js'
+import { parseEther } from 'ethers'
+import { evmAddressOf } from '../market/address.js'
 import { channelIdFor } from '../market/voucher.js'
-import { artifact } from '../settlement/contracts/artifacts.js'
+import { EvmChannelChain } from '../settlement/evm/chain-client.js'
 import type { DevnetInfo } from '../settlement/evm/devnet.js'
 
 /** What each demo wallet gets from the devnet's funder: the native coin for deposits and gas. */
@@ -29,17 +29,14 @@ export interface ChainReport {
   readonly channels: readonly ChainChannel[]
 }
 
-const evmAddress = (tron: string): string => `0x${Buffer.from(accountBytes(tron)).toString('hex')}`
-
 /** The demo's link to a running devnet: funds its wallets, and reads balances and channels at the end. */
 export class DemoChain {
-  private readonly provider: JsonRpcProvider
+  /** The channel contract, as the devnet's funder account sees it. */
+  private readonly chain: EvmChannelChain
   private readonly before = new Map<string, bigint>()
-  private readonly channels: Contract
 
   constructor (private readonly info: DevnetInfo) {
-    this.provider = new JsonRpcProvider(info.rpcUrl, info.chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 100 })
-    this.channels = new Contract(info.channelContract, artifact('BidtorrentChannels').abi, this.provider)
+    this.chain = new EvmChannelChain(info.rpcUrl, info.chainId, info.channelContract, info.funder.privateKey)
   }
 
   /** The settings a demo daemon settles on the devnet with; each channel is funded with `deposit`. */
@@ -55,29 +52,27 @@ export class DemoChain {
   }
 
   async fund (tronAddresses: readonly string[]): Promise<void> {
-    const funder = new Wallet(this.info.funder.privateKey, this.provider)
     for (const address of tronAddresses) {
-      await (await funder.sendTransaction({ to: evmAddress(address), value: FUNDING })).wait()
-      this.before.set(address, await this.provider.getBalance(evmAddress(address)))
+      await this.chain.send(evmAddressOf(address), FUNDING)
+      this.before.set(address, await this.chain.balance(evmAddressOf(address)))
     }
   }
 
   async report (parties: ReadonlyArray<{ name: string, wallet: string }>, seller: string, infoHash: string): Promise<ChainReport> {
     const rows: ChainParty[] = []
     for (const { name, wallet } of parties) {
-      rows.push({ name, address: evmAddress(wallet), before: (this.before.get(wallet) ?? 0n).toString(), after: (await this.provider.getBalance(evmAddress(wallet))).toString() })
+      rows.push({ name, address: evmAddressOf(wallet), before: (this.before.get(wallet) ?? 0n).toString(), after: (await this.chain.balance(evmAddressOf(wallet))).toString() })
     }
     const channels: ChainChannel[] = []
     for (const { wallet } of parties) {
       if (wallet === seller) continue
-      const id = `0x${Buffer.from(channelIdFor(wallet, seller, infoHash)).toString('hex')}`
-      const found = await this.channels.getFunction('channels')(id) as unknown as bigint[]
-      channels.push({ payer: wallet, deposited: found[6]!.toString(), claimed: found[7]!.toString() })
+      const found = await this.chain.channel(Buffer.from(channelIdFor(wallet, seller, infoHash)).toString('hex'))
+      channels.push({ payer: wallet, deposited: (found?.deposited ?? 0n).toString(), claimed: (found?.claimed ?? 0n).toString() })
     }
     return { chainId: this.info.chainId, contract: this.info.channelContract, parties: rows, channels }
   }
 
   close (): void {
-    this.provider.destroy()
+    this.chain.destroy()
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
 import type { PeerInfo } from '../engine/torrent.js'
-import { accountBytes } from '../market/address.js'
+import { evmAddressOf } from '../market/address.js'
 import { formatBtt } from '../market/price.js'
 import type { TradeTotals } from '../market/torrent-market.js'
 import { createWallet } from '../wallet/keystore.js'
@@ -275,7 +275,7 @@ export function renderSummary (summary: DemoSummary): string {
       lines.push(`  ${party.name.padEnd(11)} ${party.address}  balance ${formatBtt(BigInt(party.after))} (${change >= 0n ? '+' : '-'}${formatBtt(change >= 0n ? change : -change)}, gas included)`)
     }
     for (const channel of summary.chain.channels) {
-      const row = summary.peers.find((peer) => peer.name === summary.chain!.parties.find((party) => party.address === `0x${Buffer.from(accountBytes(channel.payer)).toString('hex')}`)?.name)
+      const row = summary.peers.find((peer) => peer.name === summary.chain!.parties.find((party) => party.address === evmAddressOf(channel.payer))?.name)
       const exact = row && row.paid === channel.claimed ? 'claimed = paid, exactly' : `paid ${row?.paid ?? '?'}`
       lines.push(`  channel from ${channel.payer}: deposit ${formatBtt(BigInt(channel.deposited))}, claimed ${formatBtt(BigInt(channel.claimed))} (${exact})`)
     }

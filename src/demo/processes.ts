@@ -16,6 +16,7 @@ export interface ChildDaemon {
   readonly process: ChildProcess
   readonly api: ApiClient
   readonly peerPort: number
+  readonly apiPort: number
   /** What the daemon wrote to stdout and stderr. */
   output (): string
   stop (): Promise<void>
@@ -31,13 +32,20 @@ export async function stopChild (child: ChildProcess, signal: NodeJS.Signals = '
   clearTimeout(timer)
 }
 
+export interface ChildDaemonOptions {
+  /** Keep the DHT on (it is off by default: a demo or a test stays on 127.0.0.1). */
+  readonly dht?: boolean | undefined
+  readonly timeoutMs?: number
+}
+
 /**
  * Starts `bidtorrent daemon` as a child process on 127.0.0.1 with free ports and no DHT or local
  * discovery, and waits for its control API.
  */
-export async function startChildDaemon (dataDir: string, env: NodeJS.ProcessEnv, args: readonly string[] = [], timeoutMs = 60_000): Promise<ChildDaemon> {
+export async function startChildDaemon (dataDir: string, env: NodeJS.ProcessEnv, args: readonly string[] = [], options: ChildDaemonOptions = {}): Promise<ChildDaemon> {
+  const timeoutMs = options.timeoutMs ?? 60_000
   await rm(join(dataDir, 'api.json'), { force: true })
-  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', '--no-dht', '--no-lsd', ...args], {
+  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', ...(options.dht ? [] : ['--no-dht']), '--no-lsd', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -49,8 +57,8 @@ export async function startChildDaemon (dataDir: string, env: NodeJS.ProcessEnv,
     if (child.exitCode !== null) throw new Error(`the daemon in ${dataDir} exited with ${child.exitCode}: ${output.trim()}`)
     try {
       const api = await ApiClient.forDataDir(dataDir)
-      const status = await api.request<{ peerPort: number }>('GET', '/v1/status')
-      return { dataDir, process: child, api, peerPort: status.peerPort, output: () => output, stop: () => stopChild(child) }
+      const status = await api.request<{ peerPort: number, apiPort: number }>('GET', '/v1/status')
+      return { dataDir, process: child, api, peerPort: status.peerPort, apiPort: status.apiPort, output: () => output, stop: () => stopChild(child) }
     } catch (err) {
       if (Date.now() > deadline) {
         await stopChild(child, 'SIGKILL')

@@ -13,6 +13,11 @@ export function accountBytes (address: string): Uint8Array {
   return Buffer.from(match[1]!, 'hex')
 }
 
+/** The same account as a lower-case EVM address (`0x` and 40 hex digits): one key, one account, on TRON and BTTC. */
+export function evmAddressOf (address: string): string {
+  return `0x${Buffer.from(accountBytes(address)).toString('hex')}`
+}
+
 /** The base58 TRON address of 20 account bytes. */
 export function tronAddressOf (account: Uint8Array): string {
   return TronWeb.address.fromHex(`41${Buffer.from(account).toString('hex')}`)

@@ -1,5 +1,6 @@
 import bencode from 'bencode'
 import { isTronAddress } from './address.js'
+import { errorMessage } from '../util/errors.js'
 import { MAX_AMOUNT } from './price.js'
 
 /**
@@ -197,7 +198,7 @@ function attempt<T> (decode: () => T): Decoded<T> {
     return { ok: true, value: decode() }
   } catch (err) {
     // Only our own checks and the bencode decoder run in here; anything else is a bug, reported as malformed all the same.
-    return { ok: false, error: err instanceof Error ? err.message : String(err) }
+    return { ok: false, error: errorMessage(err) }
   }
 }
 

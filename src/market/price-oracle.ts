@@ -1,6 +1,6 @@
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
-import { parseAmount, usdToBtt } from './price.js'
+import { parseDecimal, usdToBtt } from './price.js'
 
 export interface PriceOracleOptions {
   /** A fixed BTT price in USD (decimal, e.g. "0.00000045"); or null. */
@@ -23,7 +23,7 @@ export class PriceOracle {
   private timer: NodeJS.Timeout | undefined
 
   constructor (private readonly options: PriceOracleOptions, private readonly log: Logger) {
-    if (options.usdPerBtt !== null) this.price = parseAmount(`${options.usdPerBtt}BTT`)
+    if (options.usdPerBtt !== null) this.price = parseDecimal(options.usdPerBtt)
   }
 
   get configured (): boolean {
@@ -55,14 +55,13 @@ export class PriceOracle {
   async refresh (): Promise<void> {
     try {
       const response = await fetch(this.options.url!, { signal: AbortSignal.timeout(10_000) })
-      let value: unknown = await response.json()
+      // Numbers are kept as the source wrote them (4.5e-7, say), never read as floats.
+      let value: unknown = JSON.parse(await response.text(), (_key, parsed: unknown, context?: { source?: string }) => (typeof parsed === 'number' ? context?.source : parsed))
       for (const key of this.options.path.split('.').filter(Boolean)) value = (value as Record<string, unknown> | undefined)?.[key]
-      if (typeof value !== 'number' && typeof value !== 'string') throw new Error(`no price at "${this.options.path}"`)
-      // Decimal text, not a float: 4.5e-7 as a number is written out in full first.
-      const text = typeof value === 'number' ? value.toFixed(18).replace(/\.?0+$/, '') : value
-      const price = parseAmount(`${text}BTT`)
+      if (typeof value !== 'string') throw new Error(`no price at "${this.options.path}"`)
+      const price = parseDecimal(value)
       if (price === 0n) throw new Error('the price source says 0')
-      if (price !== this.price) this.log.info('BTT price', { usd: text })
+      if (price !== this.price) this.log.info('BTT price', { usd: value })
       this.price = price
     } catch (err) {
       this.log.warn('cannot read the BTT price; the last one stays', { url: this.options.url, error: errorMessage(err) })

@@ -10,17 +10,29 @@ export const MAX_AMOUNT = (1n << 256n) - 1n
 
 const PER_SIZE: Record<string, bigint> = { kib: 1024n, mib: 1024n ** 2n, gib: 1024n ** 3n, tib: 1024n ** 4n }
 
+const PRICE_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(btt|usd)?\s*(?:\/\s*([kmgt]i?b))?\s*$/i
+
 /**
  * Parses a price into base units per MiB: `0.5BTT/MiB`, `2 BTT/GiB`, `0.001BTT` (per MiB),
  * or a bare integer of base units per MiB (`500000000000000000`). A price per GiB that does not
  * divide into whole base units per MiB is refused rather than rounded: prices are exact.
  */
 export function parsePrice (text: string): bigint {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(btt)?\s*(?:\/\s*([kmgt]i?b))?\s*$/i.exec(text)
-  if (!match) throw new UsageError(`invalid price "${text}" (examples: 0.5BTT/MiB, 2BTT/GiB, 1000 for base units per MiB)`)
-  const [, number, btt, per] = match
+  const quote = parseQuote(text)
+  if (isUsd(quote)) throw new UsageError(`invalid price "${text}": this takes BTT or base units (a USD price goes in a bid or a floor)`)
+  return quote
+}
+
+/**
+ * Parses a price that may also be quoted in USD (`0.05USD/GiB`): a USD price is held exactly as
+ * 10^-18 USD per MiB, with the same 18-decimal arithmetic as BTT.
+ */
+export function parseQuote (text: string): Quote {
+  const match = PRICE_PATTERN.exec(text)
+  if (!match) throw new UsageError(`invalid price "${text}" (examples: 0.5BTT/MiB, 2BTT/GiB, 0.05USD/GiB, 1000 for base units per MiB)`)
+  const [, number, currency, per] = match
   let amount: bigint
-  if (btt) {
+  if (currency) {
     amount = decimalToBaseUnits(number!, text)
   } else {
     if (number!.includes('.')) throw new UsageError(`invalid price "${text}": base units are whole numbers (or say BTT, as in 0.5BTT/MiB)`)
@@ -33,7 +45,7 @@ export function parsePrice (text: string): bigint {
   if (scaled % bytes !== 0n) throw new UsageError(`price "${text}" is not a whole number of base units per MiB`)
   const perMiB = scaled / bytes
   if (perMiB > MAX_AMOUNT) throw new UsageError(`price "${text}" is too large`)
-  return perMiB
+  return currency?.toLowerCase() === 'usd' ? { usdPerMiB: perMiB } : perMiB
 }
 
 /** A price in a stable unit: USD per MiB, in 10^-18 USD (the same 18 decimals as BTT, so `0.05USD/GiB` is exact). */
@@ -48,17 +60,6 @@ export function isUsd (quote: Quote): quote is UsdPrice {
   return typeof quote !== 'bigint'
 }
 
-/**
- * Parses a price that may be quoted in USD (`0.05USD/GiB`, `0.0001 USD/MiB`) as well as in BTT or
- * base units (see parsePrice).
- */
-export function parseQuote (text: string): Quote {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*usd\s*(?:\/\s*([kmgt]i?b))?\s*$/i.exec(text)
-  if (!match) return parsePrice(text)
-  // The same 18-decimal arithmetic as a BTT price, in USD.
-  return { usdPerMiB: parsePrice(`${match[1]}BTT${match[2] ? `/${match[2]}` : ''}`) }
-}
-
 /** How a quote is stored and shown: base units as a decimal string, a USD price as `usd:<10^-18 USD per MiB>`. */
 export function quoteText (quote: Quote): string {
   return isUsd(quote) ? `usd:${quote.usdPerMiB}` : quote.toString()
@@ -69,7 +70,7 @@ export function quoteFromText (text: string): Quote {
 }
 
 export function formatQuote (quote: Quote): string {
-  return isUsd(quote) ? `${formatBtt(quote.usdPerMiB).replace(/ BTT$/, '')} USD/MiB` : formatPrice(quote)
+  return isUsd(quote) ? `${formatDecimal(quote.usdPerMiB)} USD/MiB` : formatPrice(quote)
 }
 
 /** BTT base units per MiB for a USD price, at `usdPerBtt` (10^-18 USD per BTT); rounded down. */
@@ -92,19 +93,41 @@ function wholeBaseUnits (number: string, text: string): bigint {
   return BigInt(number)
 }
 
+/**
+ * A decimal number as a price feed writes it (`0.00000045`, `4.5e-7`) in units of 10^-18, with no
+ * floating point on the way; digits finer than 10^-18 are cut.
+ */
+export function parseDecimal (text: string): bigint {
+  const match = /^\s*(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?\s*$/i.exec(text)
+  if (!match) throw new UsageError(`invalid number "${text}"`)
+  const [, whole, fraction = '', exponent = '0'] = match
+  const digits = `${whole}${fraction}`
+  // Where the point falls once the exponent is applied, counted from the left of `digits`.
+  const point = whole!.length + Number(exponent)
+  const integer = point <= 0 ? '0' : digits.slice(0, point).padEnd(point, '0')
+  const decimals = point <= 0 ? `${'0'.repeat(-point)}${digits}` : digits.slice(point)
+  const kept = decimals.slice(0, BTT_DECIMALS).replace(/0+$/, '')
+  return decimalToBaseUnits(kept ? `${integer}.${kept}` : integer, text)
+}
+
 function decimalToBaseUnits (number: string, text: string): bigint {
   const [whole, fraction = ''] = number.split('.')
   if (fraction.length > BTT_DECIMALS) throw new UsageError(`"${text}" has more than ${BTT_DECIMALS} decimals`)
   return BigInt(whole!) * BASE_UNITS_PER_BTT + BigInt(fraction.padEnd(BTT_DECIMALS, '0'))
 }
 
-/** `1500000000000000000n` → `1.5 BTT`; exact, never through floating point. */
-export function formatBtt (baseUnits: bigint): string {
-  const negative = baseUnits < 0n
-  const magnitude = negative ? -baseUnits : baseUnits
+/** `1500000000000000000n` → `1.5`: units of 10^-18 as a decimal; exact, never through floating point. */
+function formatDecimal (units: bigint): string {
+  const negative = units < 0n
+  const magnitude = negative ? -units : units
   const whole = magnitude / BASE_UNITS_PER_BTT
   const fraction = (magnitude % BASE_UNITS_PER_BTT).toString().padStart(BTT_DECIMALS, '0').replace(/0+$/, '')
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''} BTT`
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
+}
+
+/** `1500000000000000000n` → `1.5 BTT`. */
+export function formatBtt (baseUnits: bigint): string {
+  return `${formatDecimal(baseUnits)} BTT`
 }
 
 export function formatPrice (perMiB: bigint): string {

@@ -12,9 +12,9 @@ import { judgeVoucher } from './acceptance.js'
 import { PROTOCOL_VERSION, type BidMessage, type MarketHandshake, type MarketMessage, type RejectCode, type VoucherMessage } from './codec.js'
 import { autoBid, shouldRebid, withinBudget } from './bidding.js'
 import { MarketExtension, marketExtension } from './extension.js'
-import { channelIdFor, signVoucher, type VoucherDomain } from './voucher.js'
 import type { PriceOracle } from './price-oracle.js'
-import { MAX_AMOUNT } from './price.js'
+import { MAX_AMOUNT, isUsd, type Quote } from './price.js'
+import { channelIdFor, signVoucher, type SignedVoucher, type VoucherDomain } from './voucher.js'
 
 /** Who we are in the market: the wallet that signs and the chain its vouchers are for. */
 export interface MarketIdentity {
@@ -45,21 +45,18 @@ export interface MarketConfig {
 
 /** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */
 export interface TorrentMarketOptions {
-  /** Base units per MiB; 0 = no bid (the daemon never spends without one). */
-  bid: bigint
   /**
-   * A bid quoted in USD (10^-18 USD per MiB) instead: turned into BTT at the market price once per
-   * channel, when first bid there, and kept for that channel (a price swing changes nothing agreed).
+   * Base units per MiB; 0 = no bid (the daemon never spends without one). A bid quoted in USD is
+   * turned into BTT at the market price once per channel, when first bid there, and kept for that
+   * channel (a price swing changes nothing agreed).
    */
-  bidUsd?: bigint | undefined
-  /** A floor quoted in USD, turned into BTT at the current price when a bid is judged. */
-  floorUsd?: bigint | undefined
+  bid: Quote
   /** The user asked for `--bid auto`: the bid follows the budget left over the data left. */
   auto: boolean
   /** The most this torrent may spend, base units. */
   budget: bigint
-  /** Our floor when selling; undefined = the daemon's default. */
-  floor: bigint | undefined
+  /** Our floor when selling (one in USD is turned into BTT when a bid is judged); undefined = the daemon's default. */
+  floor: Quote | undefined
 }
 
 /** What the market asks of the torrent it trades for. */
@@ -139,9 +136,13 @@ interface Connection {
  */
 interface Counterparty {
   readonly wallet: string
+  /** The channel ids: we pay it, it pays us. */
+  readonly toThem: Uint8Array
+  readonly toUs: Uint8Array
   readonly connections: Set<Connection>
   ledger: PeerLedger
-  lastNonce: number
+  /** The latest voucher we signed on the channel to it (from the store, at first use). */
+  latestSent: SignedVoucher | undefined
   /** Voucher work runs one step at a time (each step reads what the last one stored). */
   queue: Promise<void>
   steps: number
@@ -208,16 +209,19 @@ export class TorrentMarket {
   }
 
   get floor (): bigint {
-    if (this.options.floorUsd !== undefined) {
-      // Without a price a USD floor cannot be met: no bid is accepted until one is known.
-      return this.config.prices?.toBtt(this.options.floorUsd) ?? MAX_AMOUNT
-    }
-    return this.options.floor ?? this.config.defaultFloor
+    const floor = this.options.floor ?? this.config.defaultFloor
+    // Without a price a USD floor cannot be met: no bid is accepted until one is known.
+    return isUsd(floor) ? this.config.prices?.toBtt(floor.usdPerMiB) ?? MAX_AMOUNT : floor
   }
 
   /** Whether this torrent bids at all (in BTT or in USD). */
   private get bidding (): boolean {
-    return this.options.bid > 0n || (this.options.bidUsd ?? 0n) > 0n
+    const bid = this.options.bid
+    return (isUsd(bid) ? bid.usdPerMiB : bid) > 0n
+  }
+
+  private get budgetLeft (): bigint {
+    return this.options.budget > this.spent ? this.options.budget - this.spent : 0n
   }
 
   /**
@@ -225,9 +229,10 @@ export class TorrentMarket {
    * that channel and fixed there from then on.
    */
   private bidFor (counterparty: Counterparty | undefined): bigint {
-    if (this.options.bidUsd === undefined) return this.options.bid
+    const bid = this.options.bid
+    if (!isUsd(bid)) return bid
     if (!counterparty) return 0n
-    counterparty.agreedBid ??= this.config.prices?.toBtt(this.options.bidUsd)
+    counterparty.agreedBid ??= this.config.prices?.toBtt(bid.usdPerMiB)
     return counterparty.agreedBid ?? 0n
   }
 
@@ -389,9 +394,8 @@ export class TorrentMarket {
    * move of more than 10%. Called about once a second with what is left to download.
    */
   autoBid (bytesLeft: number): void {
-    if (!this.options.auto) return
-    const left = this.options.budget > this.spent ? this.options.budget - this.spent : 0n
-    const proposed = autoBid(this.config.autoBidSpendingRate, left, bytesLeft)
+    if (!this.options.auto || isUsd(this.options.bid)) return
+    const proposed = autoBid(this.config.autoBidSpendingRate, this.budgetLeft, bytesLeft)
     if (shouldRebid(this.options.bid, proposed)) this.setBid(proposed)
   }
 
@@ -408,9 +412,8 @@ export class TorrentMarket {
   }
 
   /** A changed bid (in BTT, or in USD): sent to every seller at once; a USD bid is agreed anew per channel. */
-  setBid (price: bigint | { usdPerMiB: bigint }): void {
-    this.options.bid = typeof price === 'bigint' ? price : 0n
-    this.options.bidUsd = typeof price === 'bigint' ? undefined : price.usdPerMiB
+  setBid (price: Quote): void {
+    this.options.bid = price
     for (const counterparty of this.counterparties.values()) counterparty.agreedBid = undefined
     for (const connection of this.connections.values()) this.maybeBid(connection)
   }
@@ -423,9 +426,11 @@ export class TorrentMarket {
     if (known) return known
     const counterparty: Counterparty = {
       wallet,
+      toThem: channelIdFor(this.config.identity.wallet, wallet, this.infoHash),
+      toUs: channelIdFor(wallet, this.config.identity.wallet, this.infoHash),
       connections: new Set(),
       ledger: EMPTY_LEDGER,
-      lastNonce: 0,
+      latestSent: undefined,
       queue: Promise.resolve(),
       steps: 0,
       payScheduled: false,
@@ -442,13 +447,12 @@ export class TorrentMarket {
 
   /** Continues both channels with this wallet from the vouchers stored in earlier runs or connections. */
   private async continueChannels (counterparty: Counterparty): Promise<void> {
-    const wallet = this.config.identity.wallet
-    const sent = await this.config.store.sentVouchers.get(hex(channelIdFor(wallet, counterparty.wallet, this.infoHash)))
+    const sent = await this.config.store.sentVouchers.get(hex(counterparty.toThem))
     if (sent) {
       counterparty.ledger = continuePaid(counterparty.ledger, BigInt(sent.amount))
-      counterparty.lastNonce = sent.nonce
+      counterparty.latestSent = { channel: counterparty.toThem, nonce: sent.nonce, amount: BigInt(sent.amount), signature: Buffer.from(sent.signature, 'hex') }
     }
-    const received = await this.config.store.receivedVouchers.get(hex(channelIdFor(counterparty.wallet, wallet, this.infoHash)))
+    const received = await this.config.store.receivedVouchers.get(hex(counterparty.toUs))
     if (received) counterparty.ledger = continueReceived(counterparty.ledger, BigInt(received.amount))
   }
 
@@ -477,7 +481,10 @@ export class TorrentMarket {
       counterparty.connections.add(connection)
       // The seller may not have our latest voucher (it was signed while this peer was away, or
       // before a restart): send it again once the channel is loaded. An exact repeat is harmless.
-      this.enqueue(counterparty, async () => this.resendLatest(counterparty, connection))
+      this.enqueue(counterparty, async () => {
+        const latest = counterparty.latestSent
+        if (latest && counterparty.connections.has(connection)) connection.extension.send({ type: 'voucher', ...latest })
+      })
     }
     this.maybeBid(connection)
   }
@@ -529,20 +536,20 @@ export class TorrentMarket {
     if (remote.wallet === this.config.identity.wallet) return refuse('self-trade', 'the bidder pays from this seller\'s own wallet')
     if (remote.chainId !== this.config.identity.chainId) return refuse('wrong-chain', `vouchers here are for chain ${this.config.identity.chainId}`)
     if (bid.backend !== this.config.settlement.backend) return refuse('unsupported-backend', `this seller settles with ${this.config.settlement.backend}`)
-    if (hex(bid.channel) !== hex(channelIdFor(remote.wallet, this.config.identity.wallet, this.infoHash))) return refuse('unknown-channel', 'not the channel of this bidder, seller and torrent')
+    const counterparty = connection.counterparty!
+    if (!Buffer.from(bid.channel).equals(counterparty.toUs)) return refuse('unknown-channel', 'not the channel of this bidder, seller and torrent')
     if (bid.price === 0n) {
       connection.bid = undefined
       return this.hooks.requestRechoke()
     }
     if (bid.price < this.floor) return refuse('below-floor', `the floor is ${this.floor} base units per MiB`)
-    const counterparty = connection.counterparty
-    if (!this.config.settlement.fundChannel || !counterparty) {
+    if (!this.config.settlement.fundChannel) {
       connection.bid = bid
       return this.hooks.requestRechoke()
     }
     // On a chain the bid counts only if the channel holds a deposit for more than what was paid.
     this.enqueue(counterparty, async () => {
-      const funds = await this.config.settlement.fundsOf(hex(bid.channel))
+      const funds = await this.config.settlement.fundsOf(hex(bid.channel), counterparty.ledger.received + 1n)
       if (funds <= counterparty.ledger.received) return refuse('over-funds', `the channel holds no deposit beyond the ${counterparty.ledger.received} already paid`)
       connection.bid = bid
       this.hooks.requestRechoke()
@@ -555,7 +562,7 @@ export class TorrentMarket {
     // The payer re-sends its latest voucher on every new connection: the one we hold changes nothing.
     if (stored && stored.nonce === voucher.nonce && stored.amount === voucher.amount.toString() && stored.signature === hex(voucher.signature)) return
     const best = stored ? { nonce: stored.nonce, amount: BigInt(stored.amount) } : undefined
-    const funds = await this.config.settlement.fundsOf(channel)
+    const funds = await this.config.settlement.fundsOf(channel, voucher.amount)
     const verdict = judgeVoucher(voucher, {
       payer: counterparty.wallet,
       payee: this.config.identity.wallet,
@@ -591,7 +598,7 @@ export class TorrentMarket {
     if (price === 0n && connection.bidSent === 0n) return
     if (price > 0n && !this.channelReady(connection)) return
     connection.bidSent = price
-    connection.extension.send({ type: 'bid', price, channel: channelIdFor(this.config.identity.wallet, remote.wallet, this.infoHash), backend: this.config.settlement.backend })
+    connection.extension.send({ type: 'bid', price, channel: connection.counterparty!.toThem, backend: this.config.settlement.backend })
   }
 
   /**
@@ -612,7 +619,7 @@ export class TorrentMarket {
     counterparty.funding = true
     this.enqueue(counterparty, async () => {
       try {
-        const left = this.options.budget > this.spent ? this.options.budget - this.spent : 0n
+        const left = this.budgetLeft
         const deposit = left < this.config.channelDeposit ? left : this.config.channelDeposit
         if (deposit === 0n) return
         counterparty.channelFunds = await this.config.settlement.fundChannel!(counterparty.wallet, this.infoHash, counterparty.ledger.paid + deposit)
@@ -649,7 +656,7 @@ export class TorrentMarket {
     const paidSoFar = counterparty.ledger.paid
     let amount = totalOwed(counterparty.ledger)
     if (amount <= paidSoFar) return
-    const left = this.options.budget > this.spent ? this.options.budget - this.spent : 0n
+    const left = this.budgetLeft
     if (amount - paidSoFar > left) {
       // Never past the budget: pay what is left of it, and stop bidding.
       amount = paidSoFar + left
@@ -663,17 +670,16 @@ export class TorrentMarket {
       amount = funds
       if (amount <= paidSoFar) return
     }
-    const channel = channelIdFor(this.config.identity.wallet, counterparty.wallet, this.infoHash)
-    const voucher = signVoucher(this.config.identity.privateKey, this.domain, { channel, nonce: counterparty.lastNonce + 1, amount })
+    const voucher = signVoucher(this.config.identity.privateKey, this.domain, { channel: counterparty.toThem, nonce: (counterparty.latestSent?.nonce ?? 0) + 1, amount })
     const record = this.record(voucher, this.config.identity.wallet, counterparty.wallet)
     // Stored before it is sent, with the pieces it pays for: after a crash the next voucher continues
     // from it, and those pieces are looked for on disk rather than bought again.
     const pieces = Buffer.from(this.hooks.verifiedPieces() ?? new Uint8Array(0))
     await this.config.store.storeSentVoucher(record, { bitfield: pieces.toString('base64'), at: record.at })
-    counterparty.lastNonce = voucher.nonce
+    counterparty.latestSent = voucher
     this.spent += amount - paidSoFar
     counterparty.ledger = recordPaid(counterparty.ledger, amount)
-    // A seller that is not connected now gets it when it comes back (resendLatest).
+    // A seller that is not connected now gets it when it comes back (see onHandshake).
     this.connectionTo(counterparty)?.extension.send({ type: 'voucher', ...voucher })
   }
 
@@ -681,14 +687,6 @@ export class TorrentMarket {
     if (!this.bidding) return
     this.log.info('withdrawing bids', { infoHash: this.infoHash, reason })
     this.setBid(0n)
-  }
-
-  private async resendLatest (counterparty: Counterparty, connection: Connection): Promise<void> {
-    if (counterparty.lastNonce === 0 || !counterparty.connections.has(connection)) return
-    const channel = channelIdFor(this.config.identity.wallet, counterparty.wallet, this.infoHash)
-    const last = await this.config.store.sentVouchers.get(hex(channel))
-    if (!last) return
-    connection.extension.send({ type: 'voucher', channel, nonce: last.nonce, amount: BigInt(last.amount), signature: Buffer.from(last.signature, 'hex') })
   }
 
   private enqueue (counterparty: Counterparty, step: () => Promise<void>): void {

@@ -3,6 +3,7 @@ import type { Settings } from '../config/settings.js'
 import { addressOfPrivateKey } from '../market/address.js'
 import type { StateStore } from '../daemon/store.js'
 import { ConfigError } from '../util/errors.js'
+import type { ChannelChain } from './evm/chain-client.js'
 import type { ChainWallet } from './evm/chain-wallet.js'
 import type { Settlement } from './settlement.js'
 
@@ -17,18 +18,10 @@ export async function settlementFrom (settings: Settings, store: StateStore, wal
     throw new ConfigError('settlement "evm" needs chainRpcUrl and channelContract (and, to pin the chain, chainId)')
   }
   if (!settings.channelContract.startsWith('0x')) throw new ConfigError('settlement "evm" needs channelContract as a 0x address (T… addresses are for "tron")')
-  const [{ EvmChannelChain }, { ChainSettlement }, { ClaimQueue }, { ChainWallet }] = await Promise.all([
-    import('./evm/chain-client.js'), import('./chain-settlement.js'), import('./claims.js'), import('./evm/chain-wallet.js')
-  ])
+  const [{ EvmChannelChain }, { ChainWallet }] = await Promise.all([import('./evm/chain-client.js'), import('./evm/chain-wallet.js')])
   const chainId = settings.chainId ?? await chainIdOf(settings.chainRpcUrl)
   const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, settings.channelToken)
-  const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), {
-    minClaim: settings.minClaim,
-    safetySeconds: settings.claimSafetySeconds,
-    account: chain.address,
-    channelLifetimeSeconds: settings.channelLifetimeSeconds
-  }, log)
-  return { settlement, chainWallet: new ChainWallet(chain, store, wallet.tron) }
+  return { settlement: await chainSettlement('evm', chain, settings, store, wallet, log), chainWallet: new ChainWallet(chain, store, wallet.tron) }
 }
 
 /** Asks an endpoint for its chain id once (eth_chainId), within 10 s. */
@@ -52,16 +45,19 @@ async function chainIdOf (rpcUrl: string): Promise<number> {
 /** TRON: claims through a full node; with none configured, the backend says so and settles nothing. */
 async function tronSettlement (settings: Settings, store: StateStore, wallet: { privateKey: string }, log: Logger): Promise<{ settlement: Settlement }> {
   if (!settings.channelContract) throw new ConfigError('settlement "tron" needs channelContract (the contract\'s T… address)')
-  const [{ TronChannelChain, TRON_MAINNET_CHAIN_ID }, { ChainSettlement }, { ClaimQueue }] = await Promise.all([
-    import('./tron/tron-chain.js'), import('./chain-settlement.js'), import('./claims.js')
-  ])
+  const { TronChannelChain, TRON_MAINNET_CHAIN_ID } = await import('./tron/tron-chain.js')
   const chain = new TronChannelChain(settings.chainRpcUrl, settings.chainId ?? TRON_MAINNET_CHAIN_ID, settings.channelContract, wallet.privateKey)
   if (!settings.chainRpcUrl) log.warn('settlement "tron" without a full node (chainRpcUrl): vouchers are stored, nothing is settled')
-  const settlement = new ChainSettlement('tron', chain, new ClaimQueue(store.claims, chain), {
+  return { settlement: await chainSettlement('tron', chain, settings, store, wallet, log) }
+}
+
+/** The settlement logic shared by the chain backends, over one chain link and the durable claim queue. */
+async function chainSettlement (backend: 'evm' | 'tron', chain: ChannelChain, settings: Settings, store: StateStore, wallet: { privateKey: string }, log: Logger): Promise<Settlement> {
+  const [{ ChainSettlement }, { ClaimQueue }] = await Promise.all([import('./chain-settlement.js'), import('./claims.js')])
+  return new ChainSettlement(backend, chain, new ClaimQueue(store.claims, chain), {
     minClaim: settings.minClaim,
     safetySeconds: settings.claimSafetySeconds,
     account: addressOfPrivateKey(wallet.privateKey),
     channelLifetimeSeconds: settings.channelLifetimeSeconds
   }, log)
-  return { settlement }
 }

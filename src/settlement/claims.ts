@@ -42,8 +42,8 @@ export class ClaimQueue {
 
   /** Decides to claim `voucher`, unless a claim of it (or of a later voucher) is already recorded. Durable on return. */
   async decide (voucher: VoucherRecord): Promise<ClaimRecord | undefined> {
-    for (const record of await this.table.all()) {
-      if (record.channel === voucher.channel && record.state !== 'failed' && record.nonce >= voucher.nonce) return undefined
+    for (const record of await this.records(voucher.channel)) {
+      if (record.state !== 'failed' && record.nonce >= voucher.nonce) return undefined
     }
     const record: ClaimRecord = { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, signature: voucher.signature, state: 'decided', decidedAt: new Date().toISOString() }
     await this.table.put(keyOf(record.channel, record.nonce), record)
@@ -54,8 +54,9 @@ export class ClaimQueue {
     return (await this.table.all()).filter((record) => record.state === 'decided' || record.state === 'sent')
   }
 
-  async records (): Promise<ClaimRecord[]> {
-    return this.table.all()
+  /** Every claim recorded, or those on one channel (keys start with the channel id). */
+  async records (channel?: string): Promise<ClaimRecord[]> {
+    return channel === undefined ? this.table.all() : this.table.withPrefix(`${channel}:`)
   }
 
   /** Drives every unfinished claim as far as the chain allows now; throws what stopped it (the records stay). */

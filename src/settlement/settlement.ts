@@ -1,6 +1,7 @@
 import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
 import type { Backend } from '../market/codec.js'
 import type { VoucherDomain } from '../market/voucher.js'
+import { errorMessage } from '../util/errors.js'
 
 /**
  * Where vouchers become money. Accounting (src/accounting) knows nothing of this; the market asks a
@@ -12,8 +13,12 @@ export interface Settlement {
   readonly domain: VoucherDomain
   /** One line for users and logs, saying plainly what backs a payment. */
   readonly description: string
-  /** The most the channel can pay (deposit or credit), in base units. */
-  fundsOf (channel: string): Promise<bigint>
+  /**
+   * The most the channel can pay (deposit or credit), in base units. `needed` is what the caller is
+   * about to trust: a backend may answer from what it knows when that is enough, and must look
+   * afresh when it is not.
+   */
+  fundsOf (channel: string, needed?: bigint): Promise<bigint>
   /**
    * Redeems a stored voucher (or decides it is not worth it yet: `now` overrides that). Idempotent:
    * redeeming the same or an older voucher again changes nothing.
@@ -38,6 +43,7 @@ export class SettlementRounds {
   private pending = false
   private running: Promise<{ error?: string }> | undefined
   private timer: NodeJS.Timeout | undefined
+  private readonly heartbeat: NodeJS.Timeout | undefined
 
   constructor (
     private readonly settlement: Settlement,
@@ -47,13 +53,8 @@ export class SettlementRounds {
     /** Also run a round this often with nothing new (a chain backend's deadlines and retries); 0 = never. */
     heartbeatMs = 0
   ) {
-    if (heartbeatMs > 0) {
-      this.heartbeat = setInterval(() => this.markDirty(), heartbeatMs)
-      this.heartbeat.unref()
-    }
+    if (heartbeatMs > 0) this.heartbeat = setInterval(() => this.markDirty(), heartbeatMs).unref()
   }
-
-  private heartbeat: NodeJS.Timeout | undefined
 
   /** Stops the heartbeat (the daemon is stopping). */
   stop (): void {
@@ -90,7 +91,7 @@ export class SettlementRounds {
           await this.settlement.redeem(voucher, now)
         }
       } catch (err) {
-        error = err instanceof Error ? err.message : String(err)
+        error = errorMessage(err)
         this.onError(err)
       } finally {
         this.running = undefined

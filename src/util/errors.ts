@@ -38,5 +38,13 @@ export class PeerProtocolError extends BidtorrentError {
 
 export function errorMessage (err: unknown): string {
   if (err instanceof Error) return err.message
+  // Some libraries (tronweb among them) reject with plain objects: show what they hold.
+  if (typeof err === 'object' && err !== null) {
+    try {
+      return JSON.stringify(err)
+    } catch {
+      return String(err)
+    }
+  }
   return String(err)
 }

@@ -3,7 +3,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises'
 import { walletPath } from './paths.js'
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson } from 'ethers'
 import secp256k1 from 'secp256k1'
-import { accountBytes, addressOfPrivateKey, tronAddressOf } from '../market/address.js'
+import { addressOfPrivateKey, evmAddressOf, tronAddressOf } from '../market/address.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 
 /**
@@ -33,7 +33,7 @@ export class WalletError extends BidtorrentError {
 
 function addressesOf (privateKey: string): WalletAddresses {
   const tron = addressOfPrivateKey(privateKey)
-  return { tron, evm: `0x${Buffer.from(accountBytes(tron)).toString('hex')}` }
+  return { tron, evm: evmAddressOf(tron) }
 }
 
 export function normalizePrivateKey (text: string): string {

@@ -1,8 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { Contract, ContractFactory, Interface, JsonRpcProvider, Wallet, type ContractTransactionResponse } from 'ethers'
+import { Interface, JsonRpcProvider, Wallet, type Contract, type ContractTransactionResponse } from 'ethers'
 import { accountBytes, tronAddressOf } from '../../src/market/address.js'
 import type { VoucherDomain } from '../../src/market/voucher.js'
-import { artifact } from '../../src/settlement/contracts/artifacts.js'
+import { artifact, deployContract } from '../../src/settlement/contracts/artifacts.js'
 import { startLocalChain, type LocalChain } from '../../src/settlement/evm/local-chain.js'
 import { tempDir } from './daemon.js'
 import type { Cleanup } from './process.js'
@@ -58,14 +58,8 @@ export async function setup (t: Cleanup): Promise<Parties> {
   const payee = new Wallet(a2!.privateKey, provider)
   const relayer = new Wallet(a3!.privateKey, provider)
   const stranger = new Wallet(a4!.privateKey, provider)
-  const deploy = async (name: 'BidtorrentChannels' | 'TestToken', ...args: unknown[]): Promise<Contract> => {
-    const { abi, bytecode } = artifact(name)
-    const contract = await new ContractFactory(abi, bytecode, deployer).deploy(...args)
-    await contract.waitForDeployment()
-    return contract as Contract
-  }
-  const channels = await deploy('BidtorrentChannels', CHALLENGE_SECONDS)
-  const token = await deploy('TestToken')
+  const channels = await deployContract('BidtorrentChannels', deployer, CHALLENGE_SECONDS)
+  const token = await deployContract('TestToken', deployer)
   return { chain, provider, deployer, payer, payee, relayer, stranger, channels, token, domain: { chainId: CHAIN_ID, verifyingContract: await channels.getAddress() } }
 }
 

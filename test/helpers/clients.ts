@@ -1,21 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { freePort } from '../../src/util/ports.js'
 import { ROOT, stopProcess, waitFor, type Cleanup } from './process.js'
+
+export { freePort }
 
 /** Debian's python, which can import the Debian libtorrent module (a pyenv python cannot). */
 export const SYSTEM_PYTHON = '/usr/bin/python3'
 const LT_PEER = join(ROOT, 'test', 'helpers', 'lt_peer.py')
-
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 export interface Tracker {
   readonly port: number

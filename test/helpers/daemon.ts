@@ -1,20 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, readFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ApiClient } from '../../src/cli/client.js'
 import type { TorrentView } from '../../src/daemon/service.js'
-import { BIN, BIN_NODE_FLAGS, stopProcess, waitFor, type Cleanup } from './process.js'
+import { startChildDaemon, stopChild, type ChildDaemon } from '../../src/demo/processes.js'
+import { writeFixture, type FixtureFile } from './fixture.js'
+import { runCli, waitFor, type Cleanup } from './process.js'
 
-export interface RunningDaemon {
-  readonly dataDir: string
-  readonly process: ChildProcess
-  readonly api: ApiClient
-  readonly peerPort: number
-  readonly apiPort: number
+/** A daemon under test: stopped with SIGTERM (`stop`, SIGKILL past the grace period) or killed. */
+export interface RunningDaemon extends ChildDaemon {
   logs (): string
-  /** SIGTERM and wait (SIGKILL past the grace period). */
-  stop (): Promise<void>
   /** SIGKILL: no chance to flush anything. */
   kill (): Promise<void>
   torrent (id: string): Promise<TorrentView>
@@ -34,36 +28,16 @@ export async function tempDir (t: Cleanup, prefix = 'bidtorrent-test-'): Promise
   return dir
 }
 
-/** Starts `bidtorrent daemon` as a real child process on 127.0.0.1 (DHT and LSD off, ports picked free). */
+/** Starts `bidtorrent daemon` as a real child process on 127.0.0.1 (DHT and LSD off, ports picked free), stopped at teardown. */
 export async function startDaemon (t: Cleanup, options: DaemonOptions = {}): Promise<RunningDaemon> {
   const dataDir = options.dataDir ?? await tempDir(t, 'bidtorrent-daemon-')
-  await rm(join(dataDir, 'api.json'), { force: true })
-  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'daemon', '--data-dir', dataDir, '--port', '0', '--api-port', '0', ...(options.dht ? [] : ['--no-dht']), '--no-lsd', ...(options.args ?? [])], {
-    env: { ...process.env, BIDTORRENT_LOG_FORMAT: 'json', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  t.teardown(() => stopProcess(child))
-  const api = await waitFor('daemon API', async () => {
-    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}: ${output}`)
-    await readFile(join(dataDir, 'api.json'))
-    const client = await ApiClient.forDataDir(dataDir)
-    await client.request('GET', '/v1/status')
-    return client
-  }, 60_000)
-  const status = await api.request<{ peerPort: number; apiPort: number }>('GET', '/v1/status')
+  const child = await startChildDaemon(dataDir, { BIDTORRENT_LOG_FORMAT: 'json', ...options.env }, options.args ?? [], { dht: options.dht })
+  t.teardown(() => child.stop())
   return {
-    dataDir,
-    process: child,
-    api,
-    peerPort: status.peerPort,
-    apiPort: status.apiPort,
-    logs: () => output,
-    stop: () => stopProcess(child),
-    kill: () => stopProcess(child, 'SIGKILL'),
-    torrent: (id) => api.request<TorrentView>('GET', `/v1/torrents/${id}`)
+    ...child,
+    logs: () => child.output(),
+    kill: () => stopChild(child.process, 'SIGKILL'),
+    torrent: (id) => child.api.request<TorrentView>('GET', `/v1/torrents/${id}`)
   }
 }
 
@@ -73,4 +47,31 @@ export async function waitComplete (daemon: RunningDaemon, infoHash: string, tim
     if (torrent.state === 'error') throw new Error(torrent.error ?? 'torrent failed')
     return torrent.pieceCount !== null && torrent.verifiedPieces === torrent.pieceCount ? torrent : undefined
   }, timeoutMs, 250)
+}
+
+/** A tap test as the helpers below use it: clean-up, and one assertion. */
+export interface Checked extends Cleanup {
+  equal (found: unknown, wanted: unknown, message: string): unknown
+}
+
+export interface Seeded {
+  /** A fresh folder: the content is in `source`, the .torrent is `torrentFile`. */
+  readonly work: string
+  readonly files: FixtureFile[]
+  readonly torrent: TorrentView
+  readonly torrentFile: string
+}
+
+/**
+ * Writes one file of `size` random bytes in a fresh folder and seeds it from `daemon` with `bidtorrent
+ * seed` and `flags` (the command's success is one of the test's assertions), saving the .torrent.
+ */
+export async function seedFile (t: Checked, daemon: { readonly dataDir: string }, name: string, size: number, flags: readonly string[] = []): Promise<Seeded> {
+  const work = await tempDir(t)
+  const files = [{ path: name, size }]
+  await writeFixture(join(work, 'source'), files)
+  const torrentFile = join(work, `${name}.torrent`)
+  const seeded = await runCli(['seed', join(work, 'source', name), ...flags, '--save-torrent', torrentFile, '--data-dir', daemon.dataDir, '--json'])
+  t.equal(seeded.code, 0, seeded.stderr)
+  return { work, files, torrent: JSON.parse(seeded.stdout) as TorrentView, torrentFile }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { InterfaceAbi } from 'ethers'
+import { ContractFactory, type Contract, type InterfaceAbi, type Signer } from 'ethers'
 import { CONTRACT_ARTIFACTS } from '../../util/project.js'
 
 export interface ContractArtifact {
@@ -27,4 +27,12 @@ export function artifact (name: ContractName): ContractArtifact {
     loaded.set(name, found)
   }
   return found
+}
+
+/** Deploys a compiled contract from `signer` and waits until it is mined. */
+export async function deployContract (name: ContractName, signer: Signer, ...args: unknown[]): Promise<Contract> {
+  const { abi, bytecode } = artifact(name)
+  const contract = await new ContractFactory(abi, bytecode, signer).deploy(...args)
+  await contract.waitForDeployment()
+  return contract as Contract
 }

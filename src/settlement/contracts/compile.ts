@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import solc from 'solc'
+import { errorMessage } from '../../util/errors.js'
 import { CONTRACT_ARTIFACTS, CONTRACT_SOURCES } from '../../util/project.js'
 
 /**
@@ -41,7 +42,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   compileContracts().then((names) => {
     process.stdout.write(`compiled ${names.join(', ')} into ${CONTRACT_ARTIFACTS}\n`)
   }, (err: unknown) => {
-    process.stderr.write(`contract compilation failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.stderr.write(`contract compilation failed: ${errorMessage(err)}\n`)
     process.exitCode = 1
   })
 }

@@ -1,5 +1,5 @@
 import { Contract, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse } from 'ethers'
-import { accountBytes } from '../../market/address.js'
+import { evmAddressOf } from '../../market/address.js'
 import type { SignedVoucher } from '../../market/voucher.js'
 import { artifact } from '../contracts/artifacts.js'
 
@@ -109,10 +109,9 @@ export class EvmChannelChain implements ChannelChain {
    */
   async fundChannel (payee: string, infoHash: string, channelId: string, funds: bigint, expiry: number): Promise<bigint> {
     const current = await this.channel(channelId)
-    const payeeHex = `0x${Buffer.from(accountBytes(payee)).toString('hex')}`
     if (!current) {
       await this.approve(funds)
-      await this.mined(this.channels.getFunction('open')(payeeHex, `0x${infoHash}`, this.token ?? ZERO_ADDRESS, funds, expiry, this.value(funds)))
+      await this.mined(this.channels.getFunction('open')(evmAddressOf(payee), `0x${infoHash}`, this.token ?? ZERO_ADDRESS, funds, expiry, this.value(funds)))
       return funds
     }
     const backing = current.deposited - current.refunded

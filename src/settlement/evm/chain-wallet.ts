@@ -1,5 +1,5 @@
 import type { StateStore, VoucherRecord } from '../../daemon/store.js'
-import { accountBytes, tronAddressOf } from '../../market/address.js'
+import { accountBytes, evmAddressOf, tronAddressOf } from '../../market/address.js'
 import { channelIdFor } from '../../market/voucher.js'
 import { UsageError } from '../../util/errors.js'
 import type { EvmChannelChain, OnChainChannel } from './chain-client.js'
@@ -21,8 +21,6 @@ export interface ChannelView {
   readonly state: 'open' | 'refund requested' | 'ended'
 }
 
-const evm = (address: string): string => `0x${Buffer.from(accountBytes(address)).toString('hex')}`
-
 /**
  * The wallet's view of the chain, and what the CLI can do there through the daemon (which holds the
  * unlocked key): balances, the channels (from the contract's events, its state and the stored
@@ -33,7 +31,7 @@ export class ChainWallet {
 
   async balance (): Promise<{ tron: string, evm: string, chainId: number, native: string, token?: string }> {
     const token = await this.chain.tokenBalance()
-    return { tron: this.wallet, evm: this.chain.address, chainId: this.chain.chainId, native: (await this.chain.balance()).toString(), ...(token !== undefined ? { token: token.toString() } : {}) }
+    return { tron: this.wallet, evm: evmAddressOf(this.wallet), chainId: this.chain.chainId, native: (await this.chain.balance()).toString(), ...(token !== undefined ? { token: token.toString() } : {}) }
   }
 
   async channels (): Promise<ChannelView[]> {
@@ -116,7 +114,7 @@ export class ChainWallet {
 
   async withdraw (to: string, amount: bigint): Promise<{ transaction: string }> {
     if (amount <= 0n) throw new UsageError('withdraw an amount above zero')
-    return { transaction: await this.chain.send(evm(to), amount) }
+    return { transaction: await this.chain.send(evmAddressOf(to), amount) }
   }
 
   private async mine (channel: string): Promise<OnChainChannel> {

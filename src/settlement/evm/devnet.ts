@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ContractFactory, JsonRpcProvider, Wallet, parseEther, type Contract } from 'ethers'
-import { artifact, type ContractName } from '../contracts/artifacts.js'
+import { JsonRpcProvider, Wallet, parseEther } from 'ethers'
+import { deployContract } from '../contracts/artifacts.js'
 import { startLocalChain, type DevAccount, type LocalChain } from './local-chain.js'
 
 /** What `bidtorrent devnet` writes to DIR/devnet.json for the demo and the daemons. */
@@ -28,13 +28,6 @@ export interface DevnetOptions {
   readonly challengePeriodSeconds?: number
 }
 
-async function deploy (name: ContractName, signer: Wallet, ...args: unknown[]): Promise<Contract> {
-  const { abi, bytecode } = artifact(name)
-  const contract = await new ContractFactory(abi, bytecode, signer).deploy(...args)
-  await contract.waitForDeployment()
-  return contract as Contract
-}
-
 /**
  * A local EVM chain for development: Hardhat's node on 127.0.0.1, the channel contract and a test
  * token deployed, test tokens minted to the development accounts (which also hold the native
@@ -47,8 +40,8 @@ export async function startDevnet (options: DevnetOptions): Promise<{ info: Devn
     try {
       const deployer = new Wallet(chain.accounts[0]!.privateKey, provider)
       const challengePeriodSeconds = options.challengePeriodSeconds ?? 600
-      const channels = await deploy('BidtorrentChannels', deployer, challengePeriodSeconds)
-      const token = await deploy('TestToken', deployer)
+      const channels = await deployContract('BidtorrentChannels', deployer, challengePeriodSeconds)
+      const token = await deployContract('TestToken', deployer)
       for (const account of chain.accounts.slice(0, 10)) {
         await (await token.getFunction('mint')(account.address, TEST_TOKENS_PER_ACCOUNT)).wait()
       }

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { HDNodeWallet, JsonRpcProvider } from 'ethers'
 import { stopChild } from '../../demo/processes.js'
+import { freePort } from '../../util/ports.js'
 import { PROJECT_ROOT } from '../../util/project.js'
 
 /** Hardhat's development accounts: publicly known keys, funded on the local chain only. */
@@ -32,14 +32,6 @@ export interface LocalChainOptions {
   /** 0 or absent: a free port. */
   readonly port?: number
   readonly timeoutMs?: number
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 export function devAccounts (): DevAccount[] {

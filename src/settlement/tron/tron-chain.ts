@@ -1,6 +1,7 @@
 import { Interface } from 'ethers'
 import { TronWeb, utils as tronUtils } from 'tronweb'
 import { accountBytes } from '../../market/address.js'
+import { errorMessage } from '../../util/errors.js'
 import type { SignedVoucher } from '../../market/voucher.js'
 import { artifact } from '../contracts/artifacts.js'
 import type { ChannelChain, OnChainChannel, SignedTransaction, TransactionOutcome } from '../evm/chain-client.js'
@@ -13,7 +14,9 @@ const FEE_LIMIT_SUN = 100_000_000
 const EXPIRATION_MS = 10 * 60_000
 const TRIGGER_TYPE_URL = 'type.googleapis.com/protocol.TriggerSmartContract'
 
-const channels = (): Interface => new Interface(artifact('BidtorrentChannels').abi as ConstructorParameters<typeof Interface>[0])
+let channelsInterface: Interface | undefined
+/** The contract's ABI, parsed once. */
+const channels = (): Interface => (channelsInterface ??= new Interface(artifact('BidtorrentChannels').abi as ConstructorParameters<typeof Interface>[0]))
 const hex20 = (address: string): string => Buffer.from(accountBytes(address)).toString('hex')
 
 /** The block a TRON transaction refers to (TaPoS): its number and id. */
@@ -91,8 +94,7 @@ export class TronChannelChain implements ChannelChain {
     try {
       return await call(node)
     } catch (err) {
-      const message = err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err)
-      throw new Error(`cannot ${what}: the TRON full node at ${this.fullNode} failed (${message})`)
+      throw new Error(`cannot ${what}: the TRON full node at ${this.fullNode} failed (${errorMessage(err)})`)
     }
   }
 
