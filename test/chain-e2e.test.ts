@@ -21,7 +21,7 @@ for (const deposit of ['native', 'token'] as const) {
       BIDTORRENT_CHANNEL_DEPOSIT: '1BTT',
       ...(deposit === 'token' ? { BIDTORRENT_CHANNEL_TOKEN: token } : {})
     }
-    // Hardhat's development accounts 5 and 6, funded on the local chain, are the two daemons' wallets.
+    // The development accounts 5 and 6, funded on the local chain, are the two daemons' wallets.
     const sellerKey = p.chain.accounts[5]!.privateKey
     const buyerKey = p.chain.accounts[6]!.privateKey
     if (deposit === 'token') await mined((p.token.connect(p.deployer) as typeof p.token).getFunction('mint')(p.chain.accounts[6]!.address, parseEther('100')))

@@ -1,22 +1,15 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { JsonRpcProvider } from 'ethers'
 import t from 'tap'
 import { evmAddressOf } from '../src/market/address.js'
 import type { DemoSummary } from '../src/demo/demo.js'
 import { tempDir } from './helpers/daemon.js'
-import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor } from './helpers/process.js'
+import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor, type Cleanup } from './helpers/process.js'
 
 t.test('`bidtorrent devnet` then `bidtorrent demo --chain devnet`: real deposits and claims, claimed = paid for every bidder', async (t) => {
   const dir = await tempDir(t, 'bidtorrent-devnet-')
-  const devnet = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'devnet', '--data-dir', dir, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  t.teardown(() => stopProcess(devnet))
-  let output = ''
-  devnet.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  devnet.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const ready = await waitFor('the devnet to say ready', () => {
-    if (devnet.exitCode !== null) throw new Error(`devnet exited: ${output}`)
-    const line = output.split('\n').find((entry) => entry.includes('"ready"'))
-    return line ? JSON.parse(line) as { ready: boolean, chainId: number, channelContract: string, config: string } : undefined
-  }, 120_000)
+  const devnet = await startDevnetCli(t, dir)
+  const ready = devnet.ready
   t.equal(ready.ready, true)
   t.match(ready.channelContract, /^0x[0-9a-fA-F]{40}$/, 'the channel contract is deployed')
 
@@ -34,6 +27,32 @@ t.test('`bidtorrent devnet` then `bidtorrent demo --chain devnet`: real deposits
   }
   const seeder = summary.chain!.parties.find((entry) => entry.name === 'seeder')!
   t.ok(BigInt(seeder.after) > BigInt(seeder.before) - 10n ** 16n, 'the seeder\'s balance carries its claims (less gas)')
-  await stopProcess(devnet)
-  t.same([devnet.exitCode, devnet.signalCode], [0, null], 'the devnet stops on SIGTERM, cleanly (not killed)')
+  await stopProcess(devnet.child)
+  t.same([devnet.child.exitCode, devnet.child.signalCode], [0, null], 'the devnet stops on SIGTERM, cleanly (not killed)')
+
+  const again = await startDevnetCli(t, dir)
+  t.equal(again.ready.resumed, true, 'started again in the same folder, the devnet resumes from its saved state')
+  t.equal(again.ready.channelContract, ready.channelContract, 'with the same contract')
+  const provider = new JsonRpcProvider(`http://127.0.0.1:${new URL(again.ready.rpcUrl).port}`, again.ready.chainId, { staticNetwork: true })
+  t.teardown(() => provider.destroy())
+  for (const party of summary.chain!.parties) {
+    t.equal((await provider.getBalance(party.address)).toString(), party.after, `${party.name}: the balance after the demo survived the restart`)
+  }
+  await stopProcess(again.child)
 })
+
+interface DevnetReady { ready: boolean, resumed: boolean, rpcUrl: string, chainId: number, channelContract: string, config: string }
+
+async function startDevnetCli (t: Cleanup, dir: string): Promise<{ child: ChildProcess, ready: DevnetReady }> {
+  const child = spawn(process.execPath, [...BIN_NODE_FLAGS, BIN, 'devnet', '--data-dir', dir, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => stopProcess(child))
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const ready = await waitFor('the devnet to say ready', () => {
+    if (child.exitCode !== null) throw new Error(`devnet exited: ${output}`)
+    const line = output.split('\n').find((entry) => entry.includes('"ready"'))
+    return line ? JSON.parse(line) as DevnetReady : undefined
+  }, 120_000)
+  return { child, ready }
+}

@@ -70,7 +70,7 @@ export function addChainCommands (program: Command, wallet: Command): void {
     })
 
   program.command('devnet')
-    .description('run a local EVM chain on 127.0.0.1 with the channel contract and a test token, until stopped')
+    .description('run a local EVM chain on 127.0.0.1 with the channel contract and a test token, until stopped (its state is kept in the data dir)')
     .option('--data-dir <dir>', 'where the chain\'s files, devnet.json and daemon-config.json go (default: <data dir>/devnet)')
     .option('--port <n>', 'the JSON-RPC port (0 = any free port)', '8545')
     .option('--chain-id <n>', 'the chain id', '31337')
@@ -83,11 +83,11 @@ export function addChainCommands (program: Command, wallet: Command): void {
       const challengePeriodSeconds = wholeNumber('--challenge-period', options.challengePeriod, 0, 30 * 86_400)
       await mkdir(directory, { recursive: true, mode: 0o700 })
       const { startDevnet, DEVNET_DAEMON_CONFIG } = await import('../settlement/evm/devnet.js')
-      const { info, chain } = await startDevnet({ directory, chainId, challengePeriodSeconds, ...(port ? { port } : {}) })
+      const { info, chain, resumed } = await startDevnet({ directory, chainId, challengePeriodSeconds, ...(port ? { port } : {}) })
       const config = join(directory, DEVNET_DAEMON_CONFIG)
       process.stdout.write(options.json
-        ? `${JSON.stringify({ ready: true, directory, config, ...info, funder: info.funder.address, accounts: info.accounts.map((account) => account.address) })}\n`
-        : `ready: chain ${info.chainId} at ${info.rpcUrl}, channel contract ${info.channelContract}, test token ${info.token}\n` +
+        ? `${JSON.stringify({ ready: true, resumed, directory, config, ...info, funder: info.funder.address, accounts: info.accounts.map((account) => account.address) })}\n`
+        : `ready: chain ${info.chainId} at ${info.rpcUrl}, channel contract ${info.channelContract}, test token ${info.token}${resumed ? ' (resumed from the saved state)' : ''}\n` +
           `  daemons settle on it with: bidtorrent daemon --config ${config}\n` +
           `  the demo: bidtorrent demo --chain devnet --data-dir ${directory}\n`)
       const stop = async (): Promise<void> => { await chain.stop() }

@@ -46,9 +46,12 @@ export async function mined (call: Promise<ContractTransactionResponse>): Promis
   await (await call).wait()
 }
 
-export async function setup (t: Cleanup): Promise<Parties> {
-  const chain = await startLocalChain({ directory: await tempDir(t, 'bidtorrent-chain-'), chainId: CHAIN_ID })
-  t.teardown(() => chain.stop())
+/** A local chain with the contracts deployed and five funded parties; `persist`: the chain can be restarted (restartChain). */
+export async function setup (t: Cleanup, options: { persist?: boolean } = {}): Promise<Parties> {
+  const chain = await startLocalChain({ directory: await tempDir(t, 'bidtorrent-chain-'), chainId: CHAIN_ID, persist: options.persist ?? false })
+  // Stops whichever node is running at the end: restartChain replaces parties.chain.
+  const parties = { chain } as Parties
+  t.teardown(() => parties.chain.stop())
   // No request cache: every nonce is read fresh (a reverted call must not leave a gap or a stale count).
   const provider = new JsonRpcProvider(chain.rpcUrl, CHAIN_ID, { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 })
   t.teardown(() => provider.destroy())
@@ -60,7 +63,13 @@ export async function setup (t: Cleanup): Promise<Parties> {
   const stranger = new Wallet(a4!.privateKey, provider)
   const channels = await deployContract('BidtorrentChannels', deployer, CHALLENGE_SECONDS)
   const token = await deployContract('TestToken', deployer)
-  return { chain, provider, deployer, payer, payee, relayer, stranger, channels, token, domain: { chainId: CHAIN_ID, verifyingContract: await channels.getAddress() } }
+  return Object.assign(parties, { provider, deployer, payer, payee, relayer, stranger, channels, token, domain: { chainId: CHAIN_ID, verifyingContract: await channels.getAddress() } })
+}
+
+/** Stops the chain's node (it writes its state) and starts it again from that state, on the same port. */
+export async function restartChain (p: Parties): Promise<void> {
+  await p.chain.stop()
+  p.chain = await startLocalChain({ directory: p.chain.directory, chainId: CHAIN_ID, port: p.chain.port, persist: true })
 }
 
 export async function now (provider: JsonRpcProvider): Promise<number> {

@@ -1,14 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { HDNodeWallet, JsonRpcProvider } from 'ethers'
 import { stopChild } from '../../demo/processes.js'
 import { freePort } from '../../util/ports.js'
-import { PROJECT_ROOT } from '../../util/project.js'
 
-/** Hardhat's development accounts: publicly known keys, funded on the local chain only. */
+/** The usual development mnemonic (Anvil's and Hardhat's): publicly known keys, funded on the local chain only. */
 const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
 const DEV_ACCOUNTS = 20
+/** How often a persisted chain writes its state while it runs, so a killed node loses at most this much. */
+const STATE_INTERVAL_SECONDS = 1
 
 export interface DevAccount {
   readonly address: string
@@ -19,19 +21,26 @@ export interface LocalChain {
   readonly rpcUrl: string
   readonly chainId: number
   readonly port: number
+  /** The node's working folder (LocalChainOptions.directory). */
+  readonly directory: string
   readonly accounts: readonly DevAccount[]
   readonly process: ChildProcess
+  /** Where the chain keeps its state across restarts, if it does. */
+  readonly stateFile: string | undefined
   output (): string
+  /** Stops the node; a persisted chain writes its state first. */
   stop (): Promise<void>
 }
 
 export interface LocalChainOptions {
-  /** Hardhat's cache and the node's working files go here. */
+  /** The node's working files go here (its state, when persisted). */
   readonly directory: string
   readonly chainId?: number
   /** 0 or absent: a free port. */
   readonly port?: number
   readonly timeoutMs?: number
+  /** Keep the chain's state in `directory/state.json`: a restarted node resumes from it. */
+  readonly persist?: boolean
 }
 
 export function devAccounts (): DevAccount[] {
@@ -41,44 +50,74 @@ export function devAccounts (): DevAccount[] {
   })
 }
 
+const ANVIL_PACKAGES: Partial<Record<string, string>> = {
+  'linux-x64': '@foundry-rs/anvil-linux-amd64',
+  'linux-arm64': '@foundry-rs/anvil-linux-arm64',
+  'darwin-x64': '@foundry-rs/anvil-darwin-amd64',
+  'darwin-arm64': '@foundry-rs/anvil-darwin-arm64',
+  'win32-x64': '@foundry-rs/anvil-win32-amd64'
+}
+
 /**
- * Starts a real EVM node on 127.0.0.1 (Hardhat's, from the npm registry) and waits until it
- * answers JSON-RPC. It mines a block per transaction and funds the 20 development accounts.
+ * Anvil's binary, from the platform package npm installed beside `@foundry-rs/anvil`. Run directly
+ * rather than through the package's node wrapper, so that a signal reaches the node itself.
+ */
+export function anvilBinary (): string {
+  const name = ANVIL_PACKAGES[`${process.platform}-${process.arch}`]
+  if (!name) throw new Error(`no Anvil build for ${process.platform}-${process.arch}: the local chain cannot run here`)
+  const require = createRequire(import.meta.url)
+  const anvil = createRequire(require.resolve('@foundry-rs/anvil/package.json'))
+  return join(dirname(anvil.resolve(`${name}/package.json`)), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil')
+}
+
+/**
+ * Starts a real EVM node on 127.0.0.1 (Foundry's Anvil, from the npm registry) and waits until it
+ * answers JSON-RPC with the right chain id. It mines a block per transaction and funds the 20
+ * development accounts. With `persist`, it loads its state at start and keeps writing it.
  */
 export async function startLocalChain (options: LocalChainOptions): Promise<LocalChain> {
   const chainId = options.chainId ?? 31337
   const port = options.port || await freePort()
+  const timeoutMs = options.timeoutMs ?? 60_000
   await mkdir(options.directory, { recursive: true })
-  const cli = join(PROJECT_ROOT, 'node_modules', 'hardhat', 'internal', 'cli', 'cli.js')
-  const child = spawn(process.execPath, [cli, 'node', '--config', join(PROJECT_ROOT, 'config', 'hardhat.config.cjs'), '--hostname', '127.0.0.1', '--port', String(port)], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, BIDTORRENT_DEVNET_DIR: options.directory, BIDTORRENT_DEVNET_CHAIN_ID: String(chainId), HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true', FORCE_COLOR: '0' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
+  const stateFile = options.persist ? join(options.directory, 'state.json') : undefined
+  const args = [
+    '--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId),
+    '--mnemonic', DEV_MNEMONIC, '--accounts', String(DEV_ACCOUNTS), '--hardfork', 'cancun',
+    ...(stateFile ? ['--state', stateFile, '--state-interval', String(STATE_INTERVAL_SECONDS)] : [])
+  ]
+  const child = spawn(anvilBinary(), args, { cwd: options.directory, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-20_000) }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const spawned = new Promise<Error | undefined>((resolve) => { child.once('spawn', () => resolve(undefined)).once('error', resolve) })
+  const failedToSpawn = await spawned
+  if (failedToSpawn) throw new Error(`cannot start the local chain (${anvilBinary()}): ${failedToSpawn.message}`)
   const rpcUrl = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000)
+  const deadline = Date.now() + timeoutMs
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the local chain exited with ${child.exitCode}: ${output.trim().slice(-2000)}`)
-    if (output.includes('Started HTTP')) {
+    if (output.includes('Listening on')) {
       const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true })
       try {
-        const network = await provider.getNetwork()
-        if (Number(network.chainId) !== chainId) throw new Error(`the chain answered with id ${network.chainId}, not ${chainId}`)
+        const answered = await provider.send('eth_chainId', []) as string
+        if (Number(BigInt(answered)) !== chainId) throw new Error(`the chain answered with id ${Number(BigInt(answered))}, not ${chainId}`)
         break
       } catch (err) {
-        if (Date.now() > deadline) throw err
+        if (Date.now() > deadline) {
+          await stopChild(child, 'SIGKILL')
+          throw err
+        }
       } finally {
         provider.destroy()
       }
     }
     if (Date.now() > deadline) {
       await stopChild(child, 'SIGKILL')
-      throw new Error(`the local chain did not start within ${options.timeoutMs ?? 60_000} ms: ${output.trim().slice(-2000)}`)
+      throw new Error(`the local chain did not start within ${timeoutMs} ms: ${output.trim().slice(-2000)}`)
     }
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return { rpcUrl, chainId, port, accounts: devAccounts(), process: child, output: () => output, stop: () => stopChild(child) }
+  return { rpcUrl, chainId, port, directory: options.directory, accounts: devAccounts(), process: child, stateFile, output: () => output, stop: () => stopChild(child) }
 }
