@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, truncate } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -15,6 +15,7 @@ import { startEvilPeer } from './helpers/evil-peer.js'
 import { sameFiles } from './helpers/fixture.js'
 import { MiB, PASSPHRASE, marketDaemon, totals } from './helpers/market.js'
 import { runCli, waitFor } from './helpers/process.js'
+import { errorMessage } from '../src/util/errors.js'
 
 const DAY = 86_400
 
@@ -81,6 +82,51 @@ t.test('self-trade on chain: the same wallet on both sides opens no channel and 
   t.same(JSON.parse((await runCli(['channels', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout), [], 'no channel was opened')
   t.equal((await totals(buyer.daemon, 'spending')).total, '0', 'nothing paid')
   t.equal((await totals(seller.daemon, 'earnings')).total, '0', 'nothing earned')
+})
+
+t.test('partial delivery on chain: a seller holding a third of the file is paid, and claims, exactly the verified part', async (t) => {
+  const p = await setup(t)
+  const contract = await p.channels.getAddress()
+  const seller = await marketDaemon(t, { privateKey: p.chain.accounts[13]!.privateKey, env: chainEnv(p, contract) })
+  const buyer = await marketDaemon(t, { privateKey: p.chain.accounts[14]!.privateKey, env: chainEnv(p, contract) })
+  const floor = parseEther('0.001')
+  const { work, torrentFile, torrent: { infoHash } } = await seedFile(t, seller.daemon, 'partial.bin', 12 * MiB)
+  // The seller keeps only the first third of the data: it can deliver no more than that.
+  t.equal((await runCli(['rm', infoHash, '--data-dir', seller.daemon.dataDir])).code, 0)
+  await mkdir(join(work, 'partial'))
+  await copyFile(join(work, 'source', 'partial.bin'), join(work, 'partial', 'partial.bin'))
+  await truncate(join(work, 'partial', 'partial.bin'), 4 * MiB)
+  const readded = await runCli(['add', torrentFile, '--out', join(work, 'partial'), '--floor', `${floor}`, '--upload-limit', '2MiB/s', '--data-dir', seller.daemon.dataDir])
+  t.equal(readded.code, 0, readded.stderr)
+  const held = await waitFor('the seller\'s check of its partial data', async () => {
+    const view = await seller.daemon.torrent(infoHash)
+    return view.pieceCount && view.verifiedPieces > 0 ? view : undefined
+  }, 60_000)
+  t.ok(held.verifiedPieces < held.pieceCount!, `the seller holds ${held.verifiedPieces} of ${held.pieceCount} pieces`)
+
+  await runCli(['add', torrentFile, '--out', join(work, 'out'), '--bid', '0.002BTT/MiB', '--budget', '1BTT', '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', buyer.daemon.dataDir])
+  let last = ''
+  const got = await waitFor('every piece the seller has, and the voucher for them at the seller', async () => {
+    const view = await buyer.daemon.torrent(infoHash)
+    const spent = BigInt((await totals(buyer.daemon, 'spending')).total)
+    const earned = BigInt((await totals(seller.daemon, 'earnings')).total)
+    last = `verified ${view.verifiedPieces}, spent ${spent}, earned ${earned}`
+    return view.verifiedPieces === held.verifiedPieces && spent > 0n && spent === earned ? { view, spent } : undefined
+  }, 180_000).catch((err: unknown) => { throw new Error(`${errorMessage(err)}; at the end: ${last}`) })
+  // Blocks that came through a free unchoke before the bid was accepted are not charged: the
+  // buyer's meter counts the verified bytes bought through the paid slot.
+  const trade = got.view.market!.trades.find((entry) => entry.wallet === seller.wallet)!
+  const verifiedBytes = got.view.verifiedPieces * got.view.pieceLength!
+  t.ok(trade.boughtBytes > 0 && trade.boughtBytes <= verifiedBytes, `${trade.boughtBytes} of the ${verifiedBytes} verified bytes were bought (the rest came free)`)
+  t.equal(got.spent, BigInt(trade.boughtBytes) * floor / BYTES_PER_PRICE_UNIT, 'paid exactly the verified bytes bought, at the clearing price (the floor)')
+  t.ok(got.view.verifiedPieces < got.view.pieceCount!, 'and the download stays partial: nobody has the rest')
+
+  const settled = await runCli(['settle', '--data-dir', seller.daemon.dataDir])
+  t.equal(settled.code, 0, settled.stdout + settled.stderr)
+  const channel = Buffer.from(channelIdFor(buyer.wallet, seller.wallet, infoHash)).toString('hex')
+  const state = await onChain(p, channel)
+  t.equal(state.claimed, got.spent, 'the seller claimed on chain exactly the verified part')
+  t.equal(state.deposited - state.claimed, parseEther('1') - got.spent, 'the rest of the deposit stays the buyer\'s')
 })
 
 t.test('outage: the chain node stops mid-transfer and restarts from its saved state, and the seller is SIGKILLed with its claim in flight; the claim is made exactly once', async (t) => {
