@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
+import type { WalletBalance } from '../src/settlement/chain-wallet.js'
 import { parseEther } from 'ethers'
 import { channelIdFor } from '../src/market/voucher.js'
 import { mined, setup, tron } from './helpers/chain.js'
@@ -62,11 +63,19 @@ for (const deposit of ['native', 'token'] as const) {
     t.ok(owed > 0n && owed <= BigInt(size) * parseEther('0.002') / BigInt(MiB), 'and never more than the whole file at the bid')
     if (deposit === 'native') {
       t.equal(await p.provider.getBalance(contract), deposited - claimed, 'the contract holds the rest of the deposit for the buyer')
+      const before = await p.provider.getBalance(p.stranger.address)
+      const sent = await runCli(['withdraw', tron(p.stranger.address), '0.5BTT', '--data-dir', seller.daemon.dataDir])
+      t.equal(sent.code, 0, sent.stderr)
+      t.equal(await p.provider.getBalance(p.stranger.address), before + parseEther('0.5'), '`withdraw` sends the native coin to a TRON-form address')
     } else {
       t.equal(await p.token.getFunction('balanceOf')(contract), deposited - claimed, 'the contract holds the rest of the token deposit for the buyer')
       t.equal(await p.token.getFunction('balanceOf')(p.chain.accounts[5]!.address), claimed, 'the seller was paid in the token')
-      const balance = JSON.parse((await runCli(['wallet', 'balance', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout) as { token: string }
-      t.equal(BigInt(balance.token), parseEther('100') - deposited, '`wallet balance` shows the token left after the deposit')
+      const balance = JSON.parse((await runCli(['wallet', 'balance', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout) as WalletBalance
+      t.equal(BigInt(balance.token!.balance), parseEther('100') - deposited, '`wallet balance` shows the token left after the deposit')
+      const sent = await runCli(['withdraw', p.stranger.address, claimed.toString(), '--data-dir', seller.daemon.dataDir, '--json'])
+      t.equal(sent.code, 0, sent.stderr)
+      t.equal(await p.token.getFunction('balanceOf')(p.stranger.address), claimed, '`withdraw` sends the deposit token: the seller\'s earnings leave its wallet')
+      t.equal(await p.token.getFunction('balanceOf')(p.chain.accounts[5]!.address), 0n)
     }
     const again = await runCli(['settle', '--data-dir', seller.daemon.dataDir, '--json'])
     t.equal(again.code, 0)

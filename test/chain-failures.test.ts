@@ -8,7 +8,7 @@ import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT, parseQuote, usdToBtt, parseAmount } from '../src/market/price.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { channelIdFor } from '../src/market/voucher.js'
-import type { ChannelView } from '../src/settlement/evm/chain-wallet.js'
+import type { ChannelView } from '../src/settlement/chain-wallet.js'
 import { restartChain, setup, travel, type Parties } from './helpers/chain.js'
 import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
 import { startEvilPeer } from './helpers/evil-peer.js'
@@ -110,8 +110,10 @@ t.test('partial delivery on chain: a seller holding a third of the file is paid,
     const view = await buyer.daemon.torrent(infoHash)
     const spent = BigInt((await totals(buyer.daemon, 'spending')).total)
     const earned = BigInt((await totals(seller.daemon, 'earnings')).total)
-    last = `verified ${view.verifiedPieces}, spent ${spent}, earned ${earned}`
-    return view.verifiedPieces === held.verifiedPieces && spent > 0n && spent === earned ? { view, spent } : undefined
+    const owed = BigInt(view.market?.trades.find((entry) => entry.wallet === seller.wallet)?.owedToThem ?? '0')
+    last = `verified ${view.verifiedPieces}, owed ${owed}, spent ${spent}, earned ${earned}`
+    // Every piece in, everything owed for them signed, and that voucher at the seller.
+    return view.verifiedPieces === held.verifiedPieces && spent > 0n && owed === spent && spent === earned ? { view, spent } : undefined
   }, 180_000).catch((err: unknown) => { throw new Error(`${errorMessage(err)}; at the end: ${last}`) })
   // Blocks that came through a free unchoke before the bid was accepted are not charged: the
   // buyer's meter counts the verified bytes bought through the paid slot.

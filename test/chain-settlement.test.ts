@@ -4,10 +4,12 @@ import winston from 'winston'
 import { StateStore, type VoucherRecord } from '../src/daemon/store.js'
 import { channelIdFor, signVoucher } from '../src/market/voucher.js'
 import { ClaimQueue } from '../src/settlement/claims.js'
-import { EvmChannelChain, type ChannelChain, type SignedTransaction } from '../src/settlement/evm/chain-client.js'
+import { EvmChannelChain } from '../src/settlement/evm/chain-client.js'
+import type { ChannelChain, SignedTransaction } from '../src/settlement/chain.js'
 import { ChainSettlement } from '../src/settlement/chain-settlement.js'
 import { hex, mined, now, relayTo, setup, tron, type Parties } from './helpers/chain.js'
 import { tempDir } from './helpers/daemon.js'
+import type { Cleanup } from './helpers/process.js'
 
 const INFO_HASH = '12'.repeat(20)
 const DAY = 86_400
@@ -48,7 +50,8 @@ async function claimedOnChain (p: Parties, channel: string): Promise<bigint> {
   return found[7]!
 }
 
-t.test('the evm backend reads deposits before trusting vouchers, and claims each exactly once through the durable queue', async (t) => {
+/** A chain with a 1 BTT channel from payer to payee, and the payee's store and chain link. */
+async function payeeSide (t: Cleanup): Promise<{ p: Parties, channel: string, store: StateStore, chain: EvmChannelChain }> {
   const p = await setup(t)
   const channel = await openChannel(p, parseEther('1'))
   const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
@@ -56,6 +59,11 @@ t.test('the evm backend reads deposits before trusting vouchers, and claims each
   t.teardown(() => store.close())
   const chain = new EvmChannelChain(p.chain.rpcUrl, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
   t.teardown(() => chain.destroy())
+  return { p, channel, store, chain }
+}
+
+t.test('the evm backend reads deposits before trusting vouchers, and claims each exactly once through the durable queue', async (t) => {
+  const { p, channel, store, chain } = await payeeSide(t)
   const options = { minClaim: parseEther('0.05'), safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }
   const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), options, quiet)
 
@@ -124,4 +132,23 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
   await new ClaimQueue(store.claims, chain).run()
   t.equal(await claimedOnChain(p, channel), parseEther('0.5'), 'and is made, once, when the endpoint is back')
   t.equal((await store.claims.all()).find((record) => record.nonce === 2)?.transaction?.hash, signed.transaction!.hash, 'with the transaction signed before the outage')
+})
+
+t.test('a claim waits until it is worth its fee: estimated gas × the gas price, read from the chain', async (t) => {
+  const { p, channel, store, chain } = await payeeSide(t)
+  const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, claimFeeMultiple: 10, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
+
+  const probe = voucherRecord(p, channel, 1, 1000n)
+  const onChain = (await chain.channel(channel))!
+  const fee = (await chain.claimFee({ channel: Buffer.from(channel, 'hex'), nonce: 1, amount: 1000n, signature: Buffer.from(probe.signature, 'hex') }, onChain))!
+  t.ok(fee > 0n, `a claim costs about ${fee} base units here (gas × price)`)
+  t.equal(await chain.claimFee({ channel: Buffer.from(channel, 'hex'), nonce: 1, amount: 1000n, signature: Buffer.from(probe.signature, 'hex') }, { ...onChain, token: await p.token.getAddress() }), undefined,
+    'on a token channel the fee (in the native coin) is not compared with the amount (in the token)')
+
+  await settlement.redeem(voucherRecord(p, channel, 1, fee * 5n))
+  t.equal(await claimedOnChain(p, channel), 0n, 'an amount worth five times the fee waits (the setting asks for ten)')
+  await settlement.redeem(voucherRecord(p, channel, 2, fee * 20n))
+  t.equal(await claimedOnChain(p, channel), fee * 20n, 'one worth twenty times the fee is claimed')
+  await settlement.redeem(voucherRecord(p, channel, 3, fee * 21n), true)
+  t.equal(await claimedOnChain(p, channel), fee * 21n, '`settle` (now) claims whatever the size')
 })

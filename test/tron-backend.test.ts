@@ -9,7 +9,12 @@ import { channelIdFor, signVoucher } from '../src/market/voucher.js'
 import { ChainSettlement } from '../src/settlement/chain-settlement.js'
 import { ClaimQueue } from '../src/settlement/claims.js'
 import { artifact } from '../src/settlement/contracts/artifacts.js'
-import { TRON_MAINNET_CHAIN_ID, TronChannelChain, buildClaimTransaction } from '../src/settlement/tron/tron-chain.js'
+import { TRON_MAINNET_CHAIN_ID, TronChannelChain, buildClaimTransaction, buildContractCall, buildTrxTransfer, type SignedTronTransaction } from '../src/settlement/tron/tron-chain.js'
+import { fundingCalls, fundingStep } from '../src/settlement/funding.js'
+import { channelsInterface, erc20Interface } from '../src/settlement/contracts/artifacts.js'
+import { evmAddressOf } from '../src/market/address.js'
+import { marketDaemon } from './helpers/market.js'
+import { runCli } from './helpers/process.js'
 import { freePort } from './helpers/clients.js'
 import { tempDir } from './helpers/daemon.js'
 
@@ -79,10 +84,87 @@ t.test('against an unreachable TRON node: a clear error, and the claim queue kee
   await later.claims.put(`${channel}:2`, { channel, nonce: 2, amount: '6000', signature: record.signature, state: 'decided', transaction, decidedAt: new Date().toISOString() })
   // The node's clock is unreachable too; the local one says the transaction has not expired.
   const unreachable: TronChannelChain = Object.assign(Object.create(chain) as TronChannelChain, { now: async () => Math.floor(Date.now() / 1000) })
-  await t.rejects(new ClaimQueue(later.claims, unreachable).run(), new RegExp(`cannot broadcast the claim: the TRON full node at ${node} failed`), 'broadcasting fails with a clear error')
+  await t.rejects(new ClaimQueue(later.claims, unreachable).run(), new RegExp(`cannot broadcast a transaction: the TRON full node at ${node} failed`), 'broadcasting fails with a clear error')
   t.same((await later.claims.all()).map((claim) => [claim.state, claim.transaction]), [['decided', transaction]], 'and the signed claim stays queued as it was')
 
   const offline = new TronChannelChain(null, TRON_MAINNET_CHAIN_ID, CONTRACT, payeeKey)
   t.match(offline.describe, /no TRON full node configured/, 'with no node configured it says so')
   await t.rejects(offline.channel(channel), /no TRON full node is configured/, 'and never pretends to settle')
+})
+
+/** A decoded call; string arguments (addresses) lowercased. */
+interface DecodedCall { owner: string, contract: string, name: string, args: unknown[], callValue: bigint, signer: string }
+
+/** What a TRON contract call signed offline says: decoded from its raw bytes, and who signed it. */
+function decodeCall (signed: SignedTronTransaction): DecodedCall {
+  const raw = (signed.transaction as { raw_data_hex: string }).raw_data_hex
+  const decoded = tronUtils.deserializeTx.deserializeTransaction('TriggerSmartContract', raw) as unknown as { contract: Array<{ parameter: { value: { owner_address: string, contract_address: string, data: string, call_value?: number } } }> }
+  const call = decoded.contract[0]!.parameter.value
+  const parsed = channelsInterface().parseTransaction({ data: `0x${call.data}` }) ?? erc20Interface().parseTransaction({ data: `0x${call.data}` })!
+  const signer = tronUtils.crypto.ecRecover(`0x${signed.txID}`, `0x${(signed.transaction as { signature: string[] }).signature[0]}`)
+  return { owner: TronWeb.address.fromHex(call.owner_address), contract: TronWeb.address.fromHex(call.contract_address), name: parsed.name, args: [...parsed.args].map((arg: unknown) => (typeof arg === 'string' ? arg.toLowerCase() : arg)), callValue: BigInt(call.call_value ?? 0), signer: TronWeb.address.fromHex(signer) }
+}
+
+t.test('funding a channel on TRON: the approve, open and top-up built and signed offline decode to the intended calls and recover to the payer', async (t) => {
+  const { payerKey, payer, payee } = parties()
+  const channelContract = addressOfPrivateKey(randomBytes(32).toString('hex'))
+  const btt = 'TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4'
+  const channelId = Buffer.from(channelIdFor(payer, payee, INFO_HASH)).toString('hex')
+  const expiry = 1_800_000_000
+  const reference = { number: 70_000_001, id: `00000000042c1d81${'ef'.repeat(24)}`, timestamp: 1_790_000_000_000 }
+  const sign = (calls: ReturnType<typeof fundingCalls>): DecodedCall[] => calls.map((call) => decodeCall(buildContractCall({ owner: payer, contract: call.contract, data: call.data, callValue: call.callValue, reference, privateKey: payerKey })))
+  const deposit = 5n * 10n ** 18n
+  const contract20 = evmAddressOf(channelContract)
+
+  const opened = sign(fundingCalls(fundingStep(undefined, deposit, expiry), { contract: contract20, token: evmAddressOf(btt), payee, infoHash: INFO_HASH, channelId, expiry }))
+  t.same(opened.map((call) => [call.contract, call.name, call.callValue]), [[btt, 'approve', 0n], [channelContract, 'open', 0n]], 'with BTT (TRC-20): approve on the token, then open on the channel contract')
+  t.same(opened[0]!.args, [contract20, deposit], 'the approval lets the channel contract pull exactly the deposit')
+  t.same(opened[1]!.args, [evmAddressOf(payee), `0x${INFO_HASH}`, evmAddressOf(btt), deposit, BigInt(expiry)], 'the open names the payee, the torrent, the token, the deposit and the expiry')
+  t.ok(opened.every((call) => call.owner === payer && call.signer === payer), 'both sent by the payer, and both signatures recover to it')
+
+  const withTrx = sign(fundingCalls(fundingStep(undefined, 3_000_000n, expiry), { contract: contract20, token: null, payee, infoHash: INFO_HASH, channelId, expiry }))
+  t.same(withTrx.map((call) => [call.name, call.callValue]), [['open', 3_000_000n]], 'with TRX: one open carrying the deposit as its call value')
+
+  const current = { payer: evmAddressOf(payer), payee: evmAddressOf(payee), token: evmAddressOf(btt), expiry, refundAt: 0, nonce: 3, deposited: deposit, claimed: 10n ** 18n, refunded: 0n }
+  const step = fundingStep(current, 8n * 10n ** 18n, expiry + 100)
+  const topped = sign(fundingCalls(step, { contract: contract20, token: evmAddressOf(btt), payee, infoHash: INFO_HASH, channelId, expiry: expiry + 100, current }))
+  t.same(topped.map((call) => [call.contract, call.name, call.args]), [[btt, 'approve', [contract20, 3n * 10n ** 18n]], [channelContract, 'topUp', [`0x${channelId}`, 3n * 10n ** 18n, BigInt(expiry + 100)]]],
+    'a top-up approves and adds only what the deposit lacks, and moves the expiry')
+  t.same(fundingCalls(fundingStep(current, deposit, expiry), { contract: contract20, token: evmAddressOf(btt), payee, infoHash: INFO_HASH, channelId, expiry, current }), [], 'a channel that already covers the funds needs no transaction')
+
+  const transfer = buildTrxTransfer({ owner: payer, to: payee, amount: 1_500_000n, reference, privateKey: payerKey })
+  const decoded = tronUtils.deserializeTx.deserializeTransaction('TransferContract', (transfer.transaction as { raw_data_hex: string }).raw_data_hex) as unknown as { contract: Array<{ parameter: { value: { owner_address: string, to_address: string, amount: number } } }> }
+  const value = decoded.contract[0]!.parameter.value
+  t.same([TronWeb.address.fromHex(value.owner_address), TronWeb.address.fromHex(value.to_address), value.amount], [payer, payee, 1_500_000], 'a TRX withdrawal built offline decodes to the transfer')
+  t.equal(TronWeb.address.fromHex(tronUtils.crypto.ecRecover(`0x${transfer.txID}`, `0x${(transfer.transaction as { signature: string[] }).signature[0]}`)), payer, 'and recovers to the sender')
+})
+
+t.test('a daemon on the tron backend: the wallet commands say clearly when the full node is unreachable or not configured, and the daemon stays up', async (t) => {
+  const contract = addressOfPrivateKey(randomBytes(32).toString('hex'))
+  const node = `http://127.0.0.1:${await freePort()}`
+  const env = { BIDTORRENT_SETTLEMENT: 'tron', BIDTORRENT_CHAIN_RPC_URL: node, BIDTORRENT_CHANNEL_CONTRACT: contract }
+  const { daemon } = await marketDaemon(t, { env })
+  const { payee } = parties()
+  const down = new RegExp(`the TRON full node at ${node} failed`)
+  const balance = await runCli(['wallet', 'balance', '--data-dir', daemon.dataDir])
+  t.equal(balance.code, 1, '`wallet balance` fails')
+  t.match(balance.stderr, /cannot read the token balance/, 'it reads BTT (TRC-20), the main network\'s default deposit token')
+  t.match(balance.stderr, down, 'and says the node is unreachable')
+  const opened = await runCli(['channel', 'open', payee, INFO_HASH, '--deposit', '1BTT', '--data-dir', daemon.dataDir])
+  t.equal(opened.code, 1, '`channel open` fails')
+  t.match(opened.stderr, down)
+  const sent = await runCli(['withdraw', payee, '1BTT', '--data-dir', daemon.dataDir])
+  t.equal(sent.code, 1, '`withdraw` fails')
+  t.match(sent.stderr, down)
+  const channels = await runCli(['channels', '--data-dir', daemon.dataDir])
+  t.equal(channels.code, 1, '`channels` cannot read the channel it was asked to open')
+  t.match(channels.stderr, down)
+  const status = await runCli(['status', '--data-dir', daemon.dataDir, '--json'])
+  t.equal(status.code, 0, 'the daemon is still up')
+  t.match(JSON.parse(status.stdout) as { settlement: string }, { settlement: /^tron: / })
+
+  const { daemon: offline } = await marketDaemon(t, { env: { ...env, BIDTORRENT_CHAIN_RPC_URL: 'null' } })
+  const none = await runCli(['wallet', 'balance', '--data-dir', offline.dataDir])
+  t.equal(none.code, 1)
+  t.match(none.stderr, /no TRON full node is configured/, 'with no node configured it says so')
 })

@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { formatBtt, parseAmount } from '../market/price.js'
-import type { ChannelView } from '../settlement/evm/chain-wallet.js'
+import { formatUnits } from 'ethers'
+import type { ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { client, common, devnetDirOf, print, wholeNumber, type CommonOptions } from './options.js'
 
 interface DevnetCommandOptions {
@@ -29,8 +30,13 @@ export function addChainCommands (program: Command, wallet: Command): void {
   common(wallet.command('balance'))
     .description('the wallet\'s balance on the daemon\'s chain (needs a running daemon on a chain backend)')
     .action(async (options: CommonOptions) => {
-      const balance = await (await client(options)).request<{ tron: string, evm: string, chainId: number, native: string }>('GET', '/v1/wallet')
-      print(options, balance, () => `${formatBtt(BigInt(balance.native))} on chain ${balance.chainId}\nTRON address: ${balance.tron}\nEVM address:  ${balance.evm}`)
+      const balance = await (await client(options)).request<WalletBalance>('GET', '/v1/wallet')
+      print(options, balance, () => [
+        `${formatUnits(BigInt(balance.native), balance.nativeCurrency.decimals)} ${balance.nativeCurrency.symbol} on chain ${balance.chainId}`,
+        ...(balance.token ? [`${formatBtt(BigInt(balance.token.balance))} in the deposit token ${balance.token.address}`] : []),
+        `TRON address: ${balance.tron}`,
+        `EVM address:  ${balance.evm}`
+      ].join('\n'))
     })
 
   common(program.command('channels'))
@@ -63,10 +69,11 @@ export function addChainCommands (program: Command, wallet: Command): void {
     })
 
   common(program.command('withdraw <to> <amount>'))
-    .description('send coins from the daemon\'s wallet to another address (TRON T… or EVM 0x…)')
-    .action(async (to: string, amount: string, options: CommonOptions) => {
-      const sent = await (await client(options)).request<{ transaction: string }>('POST', '/v1/withdraw', { to, amount: parseAmount(amount).toString() })
-      print(options, sent, () => `sent ${formatBtt(parseAmount(amount))} to ${to} (transaction ${sent.transaction})`)
+    .description('send coins from the daemon\'s wallet to another address (TRON T… or EVM 0x…): what channels are paid in (the deposit token, if one is set)')
+    .option('--native', 'send the chain\'s own coin (TRX on TRON, BTT on BTTC) even where channels use a token')
+    .action(async (to: string, amount: string, options: CommonOptions & { native?: boolean }) => {
+      const sent = await (await client(options)).request<{ transaction: string, currency: string }>('POST', '/v1/withdraw', { to, amount: parseAmount(amount).toString(), ...(options.native ? { native: true } : {}) })
+      print(options, sent, () => `sent ${amount} (${sent.currency}) to ${to} (transaction ${sent.transaction})`)
     })
 
   program.command('devnet')

@@ -62,8 +62,13 @@ export const settingsSchema = z.object({
   channelContract: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
   /** Claim on chain once a channel's unclaimed amount reaches this (and always before its end). */
   minClaim: amountSchema,
-  /** As a buyer on an EVM chain: fund channels with this ERC-20 token (0x…) instead of the native coin. */
-  channelToken: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address').nullable(),
+  /**
+   * And only once it is worth this many times the claim's fee (estimated gas × gas price), where
+   * the fee is paid in the coin the channel pays in (BTT on BTTC); 0 turns the check off.
+   */
+  claimFeeMultiple: z.number().min(0).max(1_000_000),
+  /** As a buyer: fund channels with this token (ERC-20, or TRC-20 on TRON: BTT is TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4) instead of the native coin. */
+  channelToken: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
   /** As a buyer on a chain: the deposit a channel to one seller is funded with at a time. */
   channelDeposit: amountSchema.refine((amount) => amount > 0n, 'must be above zero'),
   channelLifetimeSeconds: z.number().int().min(3600).max(365 * 86_400),

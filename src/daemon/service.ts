@@ -10,7 +10,7 @@ import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } f
 import { amountSchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { isUsd, quoteFromText, quoteText, type Quote } from '../market/price.js'
 import type { MarketConfig, MarketHooks, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
-import type { ChainWallet, ChannelView } from '../settlement/evm/chain-wallet.js'
+import type { ChainWallet, ChannelView } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
 import type { RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
@@ -53,7 +53,7 @@ export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).
 const walletAddress = z.string().refine((text) => /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) || /^0x[0-9a-fA-F]{40}$/.test(text), 'a TRON (T…) or EVM (0x…) address')
 export const openChannelSchema = z.object({ payee: walletAddress, infoHash: z.string().regex(/^[0-9a-f]{40}$/, '40 hex digits'), deposit: amountSchema }).strict()
 export const topUpSchema = z.object({ amount: amountSchema }).strict()
-export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema }).strict()
+export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema, native: z.boolean().optional() }).strict()
 
 export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: amountSchema.optional() }).strict()
 
@@ -123,7 +123,7 @@ export class DaemonService {
 
   async withdraw (input: unknown): Promise<unknown> {
     const body = parseInput(withdrawSchema, input)
-    return this.chain().withdraw(body.to, body.amount)
+    return this.chain().withdraw(body.to, body.amount, body.native ?? false)
   }
 
   /** Brings back every stored torrent, with its resume data. */

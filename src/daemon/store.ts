@@ -56,6 +56,20 @@ export interface PaidPiecesRecord {
   readonly at: string
 }
 
+/**
+ * A channel this wallet funded on a chain, written before the deposit is sent: `bidtorrent
+ * channels` lists it even where the chain's events cannot be read (a TRON full node serves none).
+ */
+export interface FundedChannelRecord {
+  readonly channel: string
+  readonly infoHash: string
+  /** TRON address. */
+  readonly payee: string
+  readonly backend: string
+  readonly chainId: number
+  readonly at: string
+}
+
 /** What the embedded backend has redeemed on a channel (cumulative, base units, decimal). */
 export interface RedemptionRecord {
   readonly channel: string
@@ -75,6 +89,7 @@ export class StateStore implements VoucherStore {
   readonly paidPieces: SyncedTable<PaidPiecesRecord>
   /** The chain backends' durable claim queue (src/settlement/claims.ts). */
   readonly claims: SyncedTable<ClaimRecord>
+  readonly fundedChannels: SyncedTable<FundedChannelRecord>
 
   constructor (path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' })
@@ -85,6 +100,7 @@ export class StateStore implements VoucherStore {
     this.redemptions = new SyncedTable(this.db, this.db.sublevel('embedded-redeemed', { valueEncoding: 'json' }))
     this.paidPieces = new SyncedTable(this.db, this.db.sublevel('paid-pieces', { valueEncoding: 'json' }))
     this.claims = new SyncedTable(this.db, this.db.sublevel('claims', { valueEncoding: 'json' }))
+    this.fundedChannels = new SyncedTable(this.db, this.db.sublevel('channels-funded', { valueEncoding: 'json' }))
   }
 
   async storeSentVoucher (voucher: VoucherRecord, paidPieces: PaidPiecesRecord): Promise<void> {

@@ -1,13 +1,13 @@
 import type { Logger } from 'winston'
 import type { Settings } from '../config/settings.js'
-import { addressOfPrivateKey } from '../market/address.js'
+import { addressOfPrivateKey, evmAddressOf } from '../market/address.js'
 import type { StateStore } from '../daemon/store.js'
 import { ConfigError } from '../util/errors.js'
-import type { ChannelChain } from './evm/chain-client.js'
-import type { ChainWallet } from './evm/chain-wallet.js'
+import type { WalletChain } from './chain.js'
+import type { ChainWallet } from './chain-wallet.js'
 import type { Settlement } from './settlement.js'
 
-/** What the settings choose: the embedded ledger, or the channel contract on an EVM chain. */
+/** What the settings choose: the embedded ledger, or the channel contract on an EVM chain or on TRON. */
 export async function settlementFrom (settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet?: ChainWallet }> {
   if (settings.settlement === 'embedded') {
     const { EmbeddedSettlement } = await import('./embedded.js')
@@ -18,10 +18,10 @@ export async function settlementFrom (settings: Settings, store: StateStore, wal
     throw new ConfigError('settlement "evm" needs chainRpcUrl and channelContract (and, to pin the chain, chainId)')
   }
   if (!settings.channelContract.startsWith('0x')) throw new ConfigError('settlement "evm" needs channelContract as a 0x address (T… addresses are for "tron")')
-  const [{ EvmChannelChain }, { ChainWallet }] = await Promise.all([import('./evm/chain-client.js'), import('./evm/chain-wallet.js')])
+  const { EvmChannelChain } = await import('./evm/chain-client.js')
   const chainId = settings.chainId ?? await chainIdOf(settings.chainRpcUrl)
-  const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, settings.channelToken)
-  return { settlement: await chainSettlement('evm', chain, settings, store, wallet, log), chainWallet: new ChainWallet(chain, store, wallet.tron) }
+  const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, settings.channelToken ? evmAddressOf(settings.channelToken) : null)
+  return chainBackend('evm', chain, settings, store, wallet, log)
 }
 
 /** Asks an endpoint for its chain id once (eth_chainId), within 10 s. */
@@ -42,22 +42,28 @@ async function chainIdOf (rpcUrl: string): Promise<number> {
   }
 }
 
-/** TRON: claims through a full node; with none configured, the backend says so and settles nothing. */
-async function tronSettlement (settings: Settings, store: StateStore, wallet: { privateKey: string }, log: Logger): Promise<{ settlement: Settlement }> {
+/** TRON: BTT as a TRC-20 (channelToken) through a full node; with none configured, the backend says so and settles nothing. */
+async function tronSettlement (settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
   if (!settings.channelContract) throw new ConfigError('settlement "tron" needs channelContract (the contract\'s T… address)')
-  const { TronChannelChain, TRON_MAINNET_CHAIN_ID } = await import('./tron/tron-chain.js')
-  const chain = new TronChannelChain(settings.chainRpcUrl, settings.chainId ?? TRON_MAINNET_CHAIN_ID, settings.channelContract, wallet.privateKey)
+  const { TronChannelChain, TRON_MAINNET_CHAIN_ID, BTT_TRC20 } = await import('./tron/tron-chain.js')
+  const chainId = settings.chainId ?? TRON_MAINNET_CHAIN_ID
+  // On TRON's main network BTT is a TRC-20 token: channels are funded with it unless told otherwise.
+  const token = settings.channelToken ?? (chainId === TRON_MAINNET_CHAIN_ID ? BTT_TRC20 : null)
+  const chain = new TronChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, token)
   if (!settings.chainRpcUrl) log.warn('settlement "tron" without a full node (chainRpcUrl): vouchers are stored, nothing is settled')
-  return { settlement: await chainSettlement('tron', chain, settings, store, wallet, log) }
+  return chainBackend('tron', chain, settings, store, wallet, log)
 }
 
-/** The settlement logic shared by the chain backends, over one chain link and the durable claim queue. */
-async function chainSettlement (backend: 'evm' | 'tron', chain: ChannelChain, settings: Settings, store: StateStore, wallet: { privateKey: string }, log: Logger): Promise<Settlement> {
-  const [{ ChainSettlement }, { ClaimQueue }] = await Promise.all([import('./chain-settlement.js'), import('./claims.js')])
-  return new ChainSettlement(backend, chain, new ClaimQueue(store.claims, chain), {
+/** The settlement logic shared by the chain backends (over one chain link and the durable claim queue), and the wallet's commands. */
+async function chainBackend (backend: 'evm' | 'tron', chain: WalletChain, settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
+  const [{ ChainSettlement }, { ClaimQueue }, { ChainWallet, recordFunding }] = await Promise.all([import('./chain-settlement.js'), import('./claims.js'), import('./chain-wallet.js')])
+  const settlement = new ChainSettlement(backend, chain, new ClaimQueue(store.claims, chain), {
     minClaim: settings.minClaim,
+    claimFeeMultiple: settings.claimFeeMultiple,
     safetySeconds: settings.claimSafetySeconds,
     account: addressOfPrivateKey(wallet.privateKey),
-    channelLifetimeSeconds: settings.channelLifetimeSeconds
+    channelLifetimeSeconds: settings.channelLifetimeSeconds,
+    recordFunding: async (payee, infoHash) => { await recordFunding(store, { wallet: wallet.tron, payee, infoHash, backend, chainId: chain.chainId }) }
   }, log)
+  return { settlement, chainWallet: new ChainWallet(chain, store, wallet.tron, backend) }
 }

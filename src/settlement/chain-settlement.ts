@@ -6,11 +6,13 @@ import { channelIdFor, type VoucherDomain } from '../market/voucher.js'
 import { errorMessage } from '../util/errors.js'
 import type { ClaimQueue } from './claims.js'
 import type { Settlement } from './settlement.js'
-import type { ChannelChain, OnChainChannel } from './evm/chain-client.js'
+import type { ChannelChain, OnChainChannel } from './chain.js'
 
 export interface ChainSettlementOptions {
-  /** Claim once the claimable amount reaches this (it must be worth the fee). */
+  /** Claim once the claimable amount reaches this. */
   readonly minClaim: bigint
+  /** And once it is worth this many times the claim's fee, where the chain can tell (0: no fee check). */
+  readonly claimFeeMultiple?: number
   /**
    * Claim regardless of the amount when the channel's expiry is this close, or a refund is pending;
    * and accept no new voucher on a channel that close to its end.
@@ -20,6 +22,8 @@ export interface ChainSettlementOptions {
   readonly account: string
   /** How long a channel we open or top up stays open, in seconds. */
   readonly channelLifetimeSeconds: number
+  /** Writes down a channel we are about to fund, before the deposit is sent (see recordFunding). */
+  readonly recordFunding?: (payee: string, infoHash: string) => Promise<void>
 }
 
 /**
@@ -43,7 +47,7 @@ export class ChainSettlement implements Settlement {
     private readonly log: Logger
   ) {
     this.domain = { chainId: chain.chainId, verifyingContract: chain.contract }
-    this.description = `${backend}: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}${chain.describe ? `; ${chain.describe}` : ''}`
+    this.description = `${backend}: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}${options.claimFeeMultiple ? ` and ${options.claimFeeMultiple}× their fee` : ''}${chain.describe ? `; ${chain.describe}` : ''}`
   }
 
   private async read (channel: string): Promise<OnChainChannel | undefined> {
@@ -87,7 +91,7 @@ export class ChainSettlement implements Settlement {
     const claimed = found?.claimed ?? 0n
     const amount = BigInt(voucher.amount)
     const ending = found !== undefined && this.ending(found)
-    if (found && amount > claimed && (now || ending || amount - claimed >= this.options.minClaim)) {
+    if (found && amount > claimed && (now || ending || await this.worthClaiming(voucher, found, amount - claimed))) {
       const decided = await this.queue.decide(voucher)
       if (decided) this.log.info('claiming on chain', { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, ending })
     }
@@ -95,9 +99,34 @@ export class ChainSettlement implements Settlement {
     return { channel: voucher.channel, amount: (await this.claimedOf(voucher.channel)).toString(), nonce: voucher.nonce, at: new Date().toISOString() }
   }
 
+  /**
+   * A claim is worth making once the amount it adds reaches `minClaim` and pays for its fee
+   * `claimFeeMultiple` times over. A fee that cannot be estimated now (a dead endpoint) defers the
+   * claim: it could not be sent anyway. One the chain cannot compare (a token channel) leaves
+   * `minClaim` alone to decide.
+   */
+  private async worthClaiming (voucher: VoucherRecord, found: OnChainChannel, increase: bigint): Promise<boolean> {
+    if (increase < this.options.minClaim) return false
+    const multiple = this.options.claimFeeMultiple ?? 0
+    if (multiple <= 0 || !this.chain.claimFee) return true
+    let fee: bigint | undefined
+    try {
+      fee = await this.chain.claimFee({ channel: Buffer.from(voucher.channel, 'hex'), nonce: voucher.nonce, amount: BigInt(voucher.amount), signature: Buffer.from(voucher.signature, 'hex') }, found)
+    } catch (err) {
+      this.log.warn('cannot estimate the claim\'s fee; the claim waits', { channel: voucher.channel, error: errorMessage(err) })
+      return false
+    }
+    if (fee === undefined) return true
+    // The multiple in thousandths, so that the comparison stays in whole base units.
+    const worth = increase * 1000n >= fee * BigInt(Math.round(multiple * 1000))
+    if (!worth) this.log.debug('claim deferred: not yet worth its fee', { channel: voucher.channel, increase: increase.toString(), fee: fee.toString(), multiple })
+    return worth
+  }
+
   async fundChannel (payee: string, infoHash: string, funds: bigint): Promise<bigint> {
     const channel = Buffer.from(channelIdFor(tronAddressOf(accountBytes(this.options.account)), payee, infoHash)).toString('hex')
     const expiry = (await this.chain.now()) + this.options.channelLifetimeSeconds
+    await this.options.recordFunding?.(payee, infoHash)
     const available = await this.chain.fundChannel(payee, infoHash, channel, funds, expiry)
     this.log.info('channel funded on chain', { channel, payee, funds: available.toString(), expiry })
     return available

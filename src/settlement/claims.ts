@@ -1,5 +1,5 @@
 import type { SyncedTable, VoucherRecord } from '../daemon/store.js'
-import type { ChannelChain, SignedTransaction } from './evm/chain-client.js'
+import type { ChannelChain, SignedTransaction } from './chain.js'
 
 /**
  * One claim of one voucher, as the durable queue records it. Each step is written before the next

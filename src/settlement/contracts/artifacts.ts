@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ContractFactory, type Contract, type InterfaceAbi, type Signer } from 'ethers'
+import { ContractFactory, Interface, type Contract, type InterfaceAbi, type Signer } from 'ethers'
 import { CONTRACT_ARTIFACTS } from '../../util/project.js'
 
 export interface ContractArtifact {
@@ -36,3 +36,12 @@ export async function deployContract (name: ContractName, signer: Signer, ...arg
   await contract.waitForDeployment()
   return contract as Contract
 }
+
+/** The part of an ERC-20 (or TRC-20) token a channel's payer uses. */
+export const ERC20_ABI = ['function approve(address spender, uint256 amount) returns (bool)', 'function balanceOf(address owner) view returns (uint256)', 'function transfer(address to, uint256 amount) returns (bool)']
+
+let channelsAbi: Interface | undefined
+let erc20Abi: Interface | undefined
+/** The channel contract's ABI, parsed once: to encode calls and decode results by hand (TRON). */
+export const channelsInterface = (): Interface => (channelsAbi ??= new Interface(artifact('BidtorrentChannels').abi))
+export const erc20Interface = (): Interface => (erc20Abi ??= new Interface(ERC20_ABI))

@@ -1,67 +1,24 @@
-import { Contract, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse } from 'ethers'
+import { Contract, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse, type TransactionResponse } from 'ethers'
 import { evmAddressOf } from '../../market/address.js'
 import type { SignedVoucher } from '../../market/voucher.js'
-import { artifact } from '../contracts/artifacts.js'
-
-/** A channel as the contract holds it (docs/contract.md); amounts in base units. */
-export interface OnChainChannel {
-  readonly payer: string
-  readonly payee: string
-  readonly token: string
-  /** Seconds since the epoch. */
-  readonly expiry: number
-  /** 0, or when a requested refund may be taken. */
-  readonly refundAt: number
-  readonly nonce: number
-  readonly deposited: bigint
-  readonly claimed: bigint
-  readonly refunded: bigint
-}
-
-/** A transaction signed before it is sent: written down first, it can be sent again unchanged. */
-export interface SignedTransaction {
-  readonly hash: string
-  /** The signed transaction as sent: raw bytes (EVM), or the signed JSON (TRON). */
-  readonly raw: string
-  /** Past this time (ms since the epoch) it can never be mined (TRON transactions expire); absent: never. */
-  readonly expiresAt?: number
-}
-
-export interface TransactionOutcome {
-  readonly status: 'success' | 'reverted'
-  readonly blockNumber: number
-}
-
-/** What the claim queue needs of a chain: read a channel, sign a claim, send it, see how it ended. */
-export interface ChannelChain {
-  readonly chainId: number
-  /** The channel contract as 20 bytes in 0x form (the voucher domain's verifyingContract). */
-  readonly contract: string
-  /** Anything a user should know about this chain link (say, that no node is configured). */
-  readonly describe?: string
-  channel (channelId: string): Promise<OnChainChannel | undefined>
-  signClaim (voucher: SignedVoucher): Promise<SignedTransaction>
-  /** Sends a signed transaction; sending one the node already has is not an error. */
-  broadcast (transaction: SignedTransaction): Promise<void>
-  outcome (hash: string): Promise<TransactionOutcome | undefined>
-  now (): Promise<number>
-  fundChannel (payee: string, infoHash: string, channelId: string, funds: bigint, expiry: number): Promise<bigint>
-}
+import { type OnChainChannel, type SignedTransaction, type TransactionOutcome, type WalletChain } from '../chain.js'
+import { ERC20_ABI, artifact } from '../contracts/artifacts.js'
+import { fundedBy, fundingCalls, fundingStep } from '../funding.js'
 
 const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
-const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
-const ERC20_ABI = ['function approve(address spender, uint256 amount) returns (bool)', 'function balanceOf(address owner) view returns (uint256)']
 
 /**
  * The channel contract on an EVM chain (BTTC, or the local development chain) through ethers: the
  * daemon's key signs transactions locally, and only signed transactions leave the process.
  */
-export class EvmChannelChain implements ChannelChain {
+export class EvmChannelChain implements WalletChain {
+  /** BTTC's coin is BTT; the local development chain's too, as far as the daemon is concerned. */
+  readonly nativeCurrency = { symbol: 'BTT', decimals: 18 }
   private readonly provider: JsonRpcProvider
   private readonly signer: Wallet
   private readonly channels: Contract
 
-  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string, private readonly token: string | null = null) {
+  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string, readonly token: string | null = null) {
     // No request cache: a nonce or a channel read must never be a stale copy.
     this.provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 1000 })
     this.signer = new Wallet(privateKey, this.provider)
@@ -84,6 +41,15 @@ export class EvmChannelChain implements ChannelChain {
     const populated = await this.signer.populateTransaction({ ...request, nonce: await this.provider.getTransactionCount(this.signer.address, 'pending') })
     const raw = await this.signer.signTransaction(populated)
     return { raw, hash: Transaction.from(raw).hash! }
+  }
+
+  async claimFee (voucher: SignedVoucher, channel: OnChainChannel): Promise<bigint | undefined> {
+    // A token channel pays in the token while gas is paid in the native coin: no common measure.
+    if (!/^0x0{40}$/i.test(channel.token)) return undefined
+    const request = await this.channels.getFunction('claim').populateTransaction(hex(voucher.channel), voucher.nonce, voucher.amount, hex(voucher.signature))
+    const [gas, fees] = await Promise.all([this.provider.estimateGas({ ...request, from: this.signer.address }), this.provider.getFeeData()])
+    const price = fees.maxFeePerGas ?? fees.gasPrice
+    return price === null ? undefined : gas * price
   }
 
   async broadcast (transaction: SignedTransaction): Promise<void> {
@@ -109,33 +75,16 @@ export class EvmChannelChain implements ChannelChain {
    */
   async fundChannel (payee: string, infoHash: string, channelId: string, funds: bigint, expiry: number): Promise<bigint> {
     const current = await this.channel(channelId)
-    if (!current) {
-      await this.approve(funds)
-      await this.mined(this.channels.getFunction('open')(evmAddressOf(payee), `0x${infoHash}`, this.token ?? ZERO_ADDRESS, funds, expiry, this.value(funds)))
-      return funds
+    const step = fundingStep(current, funds, expiry)
+    for (const call of fundingCalls(step, { contract: this.contract, token: this.token, payee, infoHash, channelId, expiry, ...(current ? { current } : {}) })) {
+      await this.mined(this.signer.sendTransaction({ to: call.contract, data: call.data, value: call.callValue }))
     }
-    const backing = current.deposited - current.refunded
-    if (backing >= funds && current.expiry >= expiry && current.refundAt === 0) return backing
-    // The contract takes no empty top-up: moving only the expiry (or cancelling a refund) costs 1 base unit.
-    const amount = funds > backing ? funds - backing : 1n
-    if (current.token !== ZERO_ADDRESS) await this.approve(amount)
-    await this.mined(this.channels.getFunction('topUp')(`0x${channelId}`, amount, Math.max(expiry, current.expiry), current.token === ZERO_ADDRESS ? { value: amount } : {}))
-    return backing + amount
+    return fundedBy(step)
   }
 
-  /** The transaction's value: the deposit itself for the native coin, nothing for a token. */
-  private value (amount: bigint): { value?: bigint } {
-    return this.token ? {} : { value: amount }
-  }
-
-  private async approve (amount: bigint): Promise<void> {
-    if (!this.token) return
-    const token = new Contract(this.token, ERC20_ABI, this.signer)
-    await this.mined(token.getFunction('approve')(this.contract, amount))
-  }
-
-  private async mined (sending: Promise<unknown>): Promise<void> {
-    await ((await sending) as ContractTransactionResponse).wait()
+  private async mined (sending: Promise<TransactionResponse>): Promise<void> {
+    const receipt = await (await sending).wait()
+    if (receipt?.status !== 1) throw new Error(`transaction ${receipt?.hash ?? ''} reverted`)
   }
 
   /** Our balance of the deposit token, when channels are funded with one. */
@@ -168,9 +117,15 @@ export class EvmChannelChain implements ChannelChain {
   }
 
   async send (to: string, amount: bigint): Promise<string> {
-    const sent = await this.signer.sendTransaction({ to, value: amount })
+    const sent = await this.signer.sendTransaction({ to: evmAddressOf(to), value: amount })
     const receipt = await sent.wait()
     return receipt!.hash
+  }
+
+  async sendToken (to: string, amount: bigint): Promise<string> {
+    if (!this.token) throw new Error('no deposit token is configured (channelToken)')
+    const sent = await new Contract(this.token, ERC20_ABI, this.signer).getFunction('transfer')(evmAddressOf(to), amount) as ContractTransactionResponse
+    return (await sent.wait())!.hash
   }
 
   async now (): Promise<number> {

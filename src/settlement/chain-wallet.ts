@@ -1,8 +1,8 @@
-import type { StateStore, VoucherRecord } from '../../daemon/store.js'
-import { accountBytes, evmAddressOf, tronAddressOf } from '../../market/address.js'
-import { channelIdFor } from '../../market/voucher.js'
-import { UsageError } from '../../util/errors.js'
-import type { EvmChannelChain, OnChainChannel } from './chain-client.js'
+import type { StateStore, VoucherRecord } from '../daemon/store.js'
+import { accountBytes, evmAddressOf, tronAddressOf } from '../market/address.js'
+import { channelIdFor } from '../market/voucher.js'
+import { UsageError } from '../util/errors.js'
+import type { Currency, OnChainChannel, WalletChain } from './chain.js'
 
 /** One channel of ours, as `bidtorrent channels` shows it: amounts in base units, decimal. */
 export interface ChannelView {
@@ -21,32 +21,68 @@ export interface ChannelView {
   readonly state: 'open' | 'refund requested' | 'ended'
 }
 
+/** The wallet's balances on the daemon's chain, base units (decimal strings). */
+export interface WalletBalance {
+  readonly tron: string
+  readonly evm: string
+  readonly chainId: number
+  readonly native: string
+  readonly nativeCurrency: Currency
+  /** With a deposit token configured: its address and our balance of it (BTT has 18 decimals). */
+  readonly token?: { readonly address: string, readonly balance: string }
+}
+
 /**
  * The wallet's view of the chain, and what the CLI can do there through the daemon (which holds the
- * unlocked key): balances, the channels (from the contract's events, its state and the stored
- * vouchers: every figure can be checked against both), opening, topping up, closing, withdrawing.
+ * unlocked key): balances, the channels (from the contract's state, and the stored vouchers: every
+ * figure can be checked against both), opening, topping up, closing, withdrawing. On any chain
+ * backend: an EVM chain (BTTC) or TRON.
  */
 export class ChainWallet {
-  constructor (private readonly chain: EvmChannelChain, private readonly store: StateStore, readonly wallet: string) {}
+  constructor (private readonly chain: WalletChain, private readonly store: StateStore, readonly wallet: string, private readonly backend: 'evm' | 'tron') {}
 
-  async balance (): Promise<{ tron: string, evm: string, chainId: number, native: string, token?: string }> {
+  async balance (): Promise<WalletBalance> {
     const token = await this.chain.tokenBalance()
-    return { tron: this.wallet, evm: evmAddressOf(this.wallet), chainId: this.chain.chainId, native: (await this.chain.balance()).toString(), ...(token !== undefined ? { token: token.toString() } : {}) }
+    return {
+      tron: this.wallet,
+      evm: evmAddressOf(this.wallet),
+      chainId: this.chain.chainId,
+      native: (await this.chain.balance()).toString(),
+      nativeCurrency: this.chain.nativeCurrency,
+      ...(token !== undefined && this.chain.token ? { token: { address: this.chain.token, balance: token.toString() } } : {})
+    }
+  }
+
+  /**
+   * Every channel of ours we know of, with an info hash: from the contract's events where the chain
+   * serves them, and always from our own records (channels we funded, vouchers signed and received).
+   */
+  private async known (): Promise<Map<string, string>> {
+    const known = new Map<string, string>()
+    for (const { channelId, infoHash } of await this.chain.channelsOf?.(this.chain.address) ?? []) known.set(channelId, infoHash)
+    const ours = (record: { backend: string, chainId: number }): boolean => record.backend === this.backend && record.chainId === this.chain.chainId
+    for (const record of await this.store.fundedChannels.all()) if (ours(record)) known.set(record.channel, record.infoHash)
+    for (const record of [...await this.store.sentVouchers.all(), ...await this.store.receivedVouchers.all()]) if (ours(record)) known.set(record.channel, record.infoHash)
+    return known
   }
 
   async channels (): Promise<ChannelView[]> {
-    const sent = new Map((await this.store.sentVouchers.all()).map((voucher) => [voucher.channel, voucher]))
-    const received = new Map((await this.store.receivedVouchers.all()).map((voucher) => [voucher.channel, voucher]))
     const views: ChannelView[] = []
-    const seen = new Set<string>()
-    for (const { channelId, infoHash } of await this.chain.channelsOf(this.chain.address)) {
-      if (seen.has(channelId)) continue
-      seen.add(channelId)
-      const onChain = await this.chain.channel(channelId)
-      if (!onChain) continue
-      views.push(this.view(channelId, infoHash, onChain, sent.get(channelId) ?? received.get(channelId)))
+    for (const [channel, infoHash] of await this.known()) {
+      const onChain = await this.chain.channel(channel)
+      if (!onChain || !this.isOurs(onChain)) continue
+      views.push(this.view(channel, infoHash, onChain, await this.voucherOf(channel)))
     }
     return views
+  }
+
+  private isOurs (onChain: OnChainChannel): boolean {
+    const me = this.chain.address.toLowerCase()
+    return onChain.payer.toLowerCase() === me || onChain.payee.toLowerCase() === me
+  }
+
+  private async voucherOf (channel: string): Promise<VoucherRecord | undefined> {
+    return (await this.store.sentVouchers.get(channel)) ?? (await this.store.receivedVouchers.get(channel))
   }
 
   private view (channel: string, infoHash: string, onChain: OnChainChannel, voucher: VoucherRecord | undefined): ChannelView {
@@ -68,7 +104,7 @@ export class ChainWallet {
   }
 
   async open (payee: string, infoHash: string, deposit: bigint, lifetimeSeconds: number): Promise<ChannelView> {
-    const channel = Buffer.from(channelIdFor(this.wallet, payee, infoHash)).toString('hex')
+    const channel = await recordFunding(this.store, { wallet: this.wallet, payee, infoHash, backend: this.backend, chainId: this.chain.chainId })
     await this.chain.fundChannel(payee, infoHash, channel, deposit, (await this.chain.now()) + lifetimeSeconds)
     return this.describe(channel, infoHash)
   }
@@ -112,29 +148,43 @@ export class ChainWallet {
     return { action, transaction, channel: await this.describe(channel, infoHash) }
   }
 
-  async withdraw (to: string, amount: bigint): Promise<{ transaction: string }> {
+  /**
+   * Sends coins out of the wallet: what channels are paid in (the deposit token when one is
+   * configured, else the native coin), or with `native` the chain's own coin (which pays the fees).
+   */
+  async withdraw (to: string, amount: bigint, native = false): Promise<{ transaction: string, currency: string }> {
     if (amount <= 0n) throw new UsageError('withdraw an amount above zero')
-    return { transaction: await this.chain.send(evmAddressOf(to), amount) }
+    if (this.chain.token && !native) return { transaction: await this.chain.sendToken(to, amount), currency: `token ${this.chain.token}` }
+    return { transaction: await this.chain.send(to, amount), currency: this.chain.nativeCurrency.symbol }
   }
 
   private async mine (channel: string): Promise<OnChainChannel> {
     if (!/^[0-9a-f]{64}$/.test(channel)) throw new UsageError(`"${channel}" is not a channel id (64 hex digits)`)
     const onChain = await this.chain.channel(channel)
     if (!onChain) throw new UsageError(`no channel ${channel} on chain ${this.chain.chainId}`)
-    const me = this.chain.address.toLowerCase()
-    if (onChain.payer.toLowerCase() !== me && onChain.payee.toLowerCase() !== me) throw new UsageError('that channel is not this wallet\'s')
+    if (!this.isOurs(onChain)) throw new UsageError('that channel is not this wallet\'s')
     return onChain
   }
 
   private async infoHashOf (channel: string): Promise<string> {
-    const found = (await this.chain.channelsOf(this.chain.address)).find((entry) => entry.channelId === channel)
+    const found = (await this.known()).get(channel)
     if (!found) throw new UsageError(`channel ${channel} was not opened to or by this wallet`)
-    return found.infoHash
+    return found
   }
 
   private async describe (channel: string, infoHash: string): Promise<ChannelView> {
-    const onChain = await this.mine(channel)
-    const voucher = (await this.store.sentVouchers.get(channel)) ?? (await this.store.receivedVouchers.get(channel))
-    return this.view(channel, infoHash, onChain, voucher)
+    return this.view(channel, infoHash, await this.mine(channel), await this.voucherOf(channel))
   }
+}
+
+/**
+ * Writes down, before any deposit is sent, that we fund the channel from `wallet` to `payee` for
+ * a torrent (so it is listed even where the chain's events cannot be read); returns its id.
+ */
+export async function recordFunding (store: StateStore, funding: { wallet: string, payee: string, infoHash: string, backend: 'evm' | 'tron', chainId: number }): Promise<string> {
+  const channel = Buffer.from(channelIdFor(funding.wallet, funding.payee, funding.infoHash)).toString('hex')
+  if (!await store.fundedChannels.get(channel)) {
+    await store.fundedChannels.put(channel, { channel, infoHash: funding.infoHash, payee: funding.payee, backend: funding.backend, chainId: funding.chainId, at: new Date().toISOString() })
+  }
+  return channel
 }
