@@ -36,8 +36,8 @@ export interface FundingCall {
 
 /**
  * The calls that carry out a funding step, in order: with a token, an approval of exactly the
- * amount and then the open or top-up that pulls it (transferFrom); with TRX, the open or top-up
- * carrying the amount as its call value. A top-up pays in the channel's own token.
+ * amount and then the open or top-up that pulls it (transferFrom); with the native coin (TRX on
+ * TRON, BTT on BTTC), the open or top-up carrying the amount as its value. A top-up pays in the coin the channel already holds.
  */
 export function fundingCalls (step: FundingStep, channel: { contract: string, token: string | null, payee: string, infoHash: string, channelId: string, expiry: number, current?: OnChainChannel }): FundingCall[] {
   if (step.action === 'none') return []

@@ -50,24 +50,20 @@ export function devAccounts (): DevAccount[] {
   })
 }
 
-const ANVIL_PACKAGES: Partial<Record<string, string>> = {
-  'linux-x64': '@foundry-rs/anvil-linux-amd64',
-  'linux-arm64': '@foundry-rs/anvil-linux-arm64',
-  'darwin-x64': '@foundry-rs/anvil-darwin-amd64',
-  'darwin-arm64': '@foundry-rs/anvil-darwin-arm64',
-  'win32-x64': '@foundry-rs/anvil-win32-amd64'
-}
-
 /**
- * Anvil's binary, from the platform package npm installed beside `@foundry-rs/anvil`. Run directly
- * rather than through the package's node wrapper, so that a signal reaches the node itself.
+ * Anvil's binary, from Foundry's platform package on the npm registry (an optional dependency: the
+ * registry this project installs from carries the linux-x64 build, which CI and the development
+ * machines run). Run directly, so that a signal reaches the node itself.
  */
 export function anvilBinary (): string {
-  const name = ANVIL_PACKAGES[`${process.platform}-${process.arch}`]
-  if (!name) throw new Error(`no Anvil build for ${process.platform}-${process.arch}: the local chain cannot run here`)
-  const require = createRequire(import.meta.url)
-  const anvil = createRequire(require.resolve('@foundry-rs/anvil/package.json'))
-  return join(dirname(anvil.resolve(`${name}/package.json`)), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil')
+  const name = `@foundry-rs/anvil-${process.platform}-${process.arch === 'x64' ? 'amd64' : process.arch}`
+  let packageJson: string
+  try {
+    packageJson = createRequire(import.meta.url).resolve(`${name}/package.json`)
+  } catch {
+    throw new Error(`the local chain needs Anvil (${name}), which is not installed for ${process.platform}-${process.arch}: install it with "npm install --no-save ${name}"`)
+  }
+  return join(dirname(packageJson), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil')
 }
 
 /**
