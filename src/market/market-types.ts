@@ -1,0 +1,102 @@
+import type { DebtThresholds } from '../accounting/ledger.js'
+import type { MarketSettings } from '../choker/types.js'
+import type { RedemptionRecord, VoucherStore } from '../daemon/store.js'
+import type { Settlement } from '../settlement/settlement.js'
+import type { PriceOracle } from './price-oracle.js'
+import type { Quote } from './price.js'
+
+/** Who we are in the market: the wallet that signs and the chain its vouchers are for. */
+export interface MarketIdentity {
+  /** TRON base58 address. */
+  readonly wallet: string
+  readonly privateKey: string
+  readonly chainId: number
+}
+
+export interface MarketConfig {
+  readonly identity: MarketIdentity
+  readonly settlement: Settlement
+  readonly store: VoucherStore
+  readonly auction: Omit<MarketSettings, 'floor'>
+  readonly defaultFloor: bigint
+  readonly thresholds: DebtThresholds
+  /** A verified voucher was stored: settlement redeems it in its next round. */
+  readonly onVoucherStored: () => void
+  /** Share of the remaining budget auto-bid may commit (the whitepaper's spending rate, 0 to 1). */
+  readonly autoBidSpendingRate: number
+  /** On a backend that locks funds: how much a channel to one seller is funded with at a time. */
+  readonly channelDeposit: bigint
+  /** The BTT price, for bids and floors quoted in USD. */
+  readonly prices?: PriceOracle | undefined
+  /** Redeems every stored voucher now, whatever its size (`bidtorrent settle`), and says what is redeemed. */
+  readonly settleNow: () => Promise<{ redemptions: RedemptionRecord[], error?: string }>
+}
+
+/** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */
+export interface TorrentMarketOptions {
+  /**
+   * Base units per MiB; 0 = no bid (the daemon never spends without one). A bid quoted in USD is
+   * turned into BTT at the market price once per channel, when first bid there, and kept for that
+   * channel (a price swing changes nothing agreed).
+   */
+  bid: Quote
+  /** The user asked for `--bid auto`: the bid follows the budget left over the data left. */
+  auto: boolean
+  /** The most this torrent may spend, base units. */
+  budget: bigint
+  /** Our floor when selling (one in USD is turned into BTT when a bid is judged); undefined = the daemon's default. */
+  floor: Quote | undefined
+}
+
+/** What the market asks of the torrent it trades for. */
+export interface MarketHooks {
+  /** Re-runs the choker soon (a bid or a debt changed who should hold a slot). */
+  readonly requestRechoke: () => void
+  /** The torrent's verified pieces now, stored with each voucher (see PaidPiecesRecord). */
+  readonly verifiedPieces: () => Uint8Array | undefined
+}
+
+/** Who is paid for a block: the sender's wallet, at the rate it charged when the block arrived. */
+export interface BlockCharge {
+  readonly payee: string
+  readonly rate: bigint
+}
+
+/** Bytes of one verified piece owed to one wallet at one rate. */
+export interface Contribution {
+  readonly charge: BlockCharge
+  readonly bytes: number
+}
+
+/** One peer's market figures, for `bidtorrent peers`. */
+export interface PeerMarketView {
+  readonly speaksMarket: boolean
+  readonly wallet: string | null
+  /** What the peer bids us (we sell), base units per MiB. */
+  readonly theirBid: string
+  /** Rank and rate we quoted the peer. */
+  readonly rank: number
+  readonly rateToThem: string
+  /** The rate the peer charges us (we buy). */
+  readonly rateFromThem: string
+  /** Cumulative amounts on the channels with this wallet (across connections and runs), base units. */
+  readonly owedByThem: string
+  readonly receivedFromThem: string
+  readonly owedToThem: string
+  readonly paidToThem: string
+}
+
+/**
+ * What this run traded with one wallet on this torrent, from the meters themselves (not from
+ * vouchers): bytes verified from it and what they cost, bytes sent to it and what we charged.
+ * Compared with the vouchers, this is how the demo and the benchmark measure the payment error.
+ */
+export interface TradeTotals {
+  readonly wallet: string
+  readonly boughtBytes: number
+  /** floor(Σ verified bytes × rate / MiB): exactly what our vouchers must add up to. */
+  readonly owedToThem: string
+  readonly soldBytes: number
+  /** floor(Σ sent bytes × quoted rate / MiB). */
+  readonly chargedToThem: string
+}
