@@ -134,6 +134,27 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
   t.equal((await store.claims.all()).find((record) => record.nonce === 2)?.transaction?.hash, signed.transaction!.hash, 'with the transaction signed before the outage')
 })
 
+t.test('a chain endpoint that takes requests and never answers is given up on after the request timeout; nothing is lost', async (t) => {
+  const p = await setup(t)
+  const channel = await openChannel(p, parseEther('1'))
+  const relay = await relayTo(p.chain.port, t)
+  const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
+  await store.open()
+  t.teardown(() => store.close())
+  const chain = new EvmChannelChain(`http://127.0.0.1:${relay.port}`, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey, null, 2000)
+  t.teardown(() => chain.destroy())
+  const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
+  t.equal(await settlement.fundsOf(channel), parseEther('1'))
+
+  relay.stall()
+  t.equal(await settlement.fundsOf(channel, parseEther('2')), parseEther('1'), 'a read that gets no answer times out, and the deposit last read answers')
+  await t.rejects(settlement.redeem(voucherRecord(p, channel, 1, parseEther('0.3'))), /timeout/i, 'a claim cannot go out through a hung endpoint: the request times out')
+  t.same((await store.claims.all()).map((record) => record.state), ['decided'], 'the decision to claim is kept')
+  relay.restore()
+  await new ClaimQueue(store.claims, chain).run()
+  t.equal(await claimedOnChain(p, channel), parseEther('0.3'), 'when the endpoint answers again the claim goes through, once')
+})
+
 t.test('a claim waits until it is worth its fee: estimated gas × the gas price, read from the chain', async (t) => {
   const { p, channel, store, chain } = await payeeSide(t)
   const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, claimFeeMultiple: 10, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)

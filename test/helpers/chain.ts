@@ -82,25 +82,32 @@ export async function travel (provider: JsonRpcProvider, seconds: number): Promi
 }
 
 
-/** A TCP relay in front of the chain's endpoint that the test can cut and restore: a dead endpoint. */
-export async function relayTo (port: number, t: Cleanup): Promise<{ port: number, cut: () => void, restore: () => void }> {
-  let alive = true
+/**
+ * A TCP relay in front of the chain's endpoint that the test can cut (connections refused: a dead
+ * endpoint), stall (connections taken and never answered: a hung one) and restore.
+ */
+export async function relayTo (port: number, t: Cleanup): Promise<{ port: number, cut: () => void, stall: () => void, restore: () => void }> {
+  let mode: 'open' | 'cut' | 'stall' = 'open'
   const sockets = new Set<Socket>()
+  const dropAll = (): void => { for (const socket of sockets) socket.destroy() }
   const server: Server = createServer((socket) => {
-    if (!alive) return socket.destroy()
+    if (mode === 'cut') return socket.destroy()
+    sockets.add(socket)
+    socket.on('error', () => socket.destroy()).on('close', () => sockets.delete(socket))
+    if (mode === 'stall') return
     const upstream = connect(port, '127.0.0.1')
-    sockets.add(socket).add(upstream)
+    sockets.add(upstream)
     socket.pipe(upstream).pipe(socket)
-    const close = (): void => { socket.destroy(); upstream.destroy(); sockets.delete(socket); sockets.delete(upstream) }
-    socket.on('error', close).on('close', close)
+    const close = (): void => { socket.destroy(); upstream.destroy(); sockets.delete(upstream) }
+    socket.on('close', close)
     upstream.on('error', close).on('close', close)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { for (const socket of sockets) socket.destroy(); server.close(() => resolve()) }))
+  t.teardown(() => new Promise<void>((resolve) => { dropAll(); server.close(() => resolve()) }))
   return {
     port: (server.address() as { port: number }).port,
-    cut: () => { alive = false; for (const socket of sockets) socket.destroy() },
-    restore: () => { alive = true }
+    cut: () => { mode = 'cut'; dropAll() },
+    stall: () => { mode = 'stall'; dropAll() },
+    restore: () => { mode = 'open'; dropAll() }
   }
 }
-

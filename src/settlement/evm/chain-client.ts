@@ -1,9 +1,12 @@
-import { Contract, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse, type TransactionResponse } from 'ethers'
+import { Contract, FetchRequest, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse, type TransactionResponse } from 'ethers'
 import { evmAddressOf } from '../../market/address.js'
 import type { SignedVoucher } from '../../market/voucher.js'
 import { type OnChainChannel, type SignedTransaction, type TransactionOutcome, type WalletChain } from '../chain.js'
 import { ERC20_ABI, artifact } from '../contracts/artifacts.js'
 import { fundedBy, fundingCalls, fundingStep } from '../funding.js'
+
+/** How long one JSON-RPC request may take before the endpoint counts as down. */
+const REQUEST_TIMEOUT_MS = 15_000
 
 const hex = (bytes: Uint8Array): string => `0x${Buffer.from(bytes).toString('hex')}`
 
@@ -18,9 +21,13 @@ export class EvmChannelChain implements WalletChain {
   private readonly signer: Wallet
   private readonly channels: Contract
 
-  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string, readonly token: string | null = null) {
+  constructor (rpcUrl: string, readonly chainId: number, readonly contract: string, privateKey: string, readonly token: string | null = null, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
+    // A hung endpoint must fail a request, not hold it for ethers' default five minutes: the market
+    // then serves on the deposits last read, and the claim queue tries again later.
+    const request = new FetchRequest(rpcUrl)
+    request.timeout = requestTimeoutMs
     // No request cache: a nonce or a channel read must never be a stale copy.
-    this.provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 1000 })
+    this.provider = new JsonRpcProvider(request, chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 1000 })
     this.signer = new Wallet(privateKey, this.provider)
     this.channels = new Contract(contract, artifact('BidtorrentChannels').abi, this.signer)
   }
