@@ -50,16 +50,21 @@ async function claimedOnChain (p: Parties, channel: string): Promise<bigint> {
   return found[7]!
 }
 
-/** A chain with a 1 BTT channel from payer to payee, and the payee's store and chain link. */
-async function payeeSide (t: Cleanup): Promise<{ p: Parties, channel: string, store: StateStore, chain: EvmChannelChain }> {
+/**
+ * A chain with a 1 BTT channel from payer to payee, and the payee's store and chain link; with
+ * `relayed`, the link goes through a relay the test can cut or stall.
+ */
+async function payeeSide (t: Cleanup, options: { relayed?: boolean, requestTimeoutMs?: number } = {}): Promise<{ p: Parties, channel: string, store: StateStore, chain: EvmChannelChain, relay: Awaited<ReturnType<typeof relayTo>> | undefined }> {
   const p = await setup(t)
   const channel = await openChannel(p, parseEther('1'))
+  const relay = options.relayed ? await relayTo(p.chain.port, t) : undefined
   const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
   await store.open()
   t.teardown(() => store.close())
-  const chain = new EvmChannelChain(p.chain.rpcUrl, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
+  const rpcUrl = relay ? `http://127.0.0.1:${relay.port}` : p.chain.rpcUrl
+  const chain = new EvmChannelChain(rpcUrl, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey, null, options.requestTimeoutMs)
   t.teardown(() => chain.destroy())
-  return { p, channel, store, chain }
+  return { p, channel, store, chain, relay }
 }
 
 t.test('the evm backend reads deposits before trusting vouchers, and claims each exactly once through the durable queue', async (t) => {
@@ -101,14 +106,8 @@ t.test('the evm backend reads deposits before trusting vouchers, and claims each
 })
 
 t.test('a dead chain endpoint pauses claims without losing them, and the market keeps the deposit it last read', async (t) => {
-  const p = await setup(t)
-  const channel = await openChannel(p, parseEther('1'))
-  const relay = await relayTo(p.chain.port, t)
-  const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
-  await store.open()
-  t.teardown(() => store.close())
-  const chain = new EvmChannelChain(`http://127.0.0.1:${relay.port}`, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey)
-  t.teardown(() => chain.destroy())
+  const { p, channel, store, chain, relay: relayed } = await payeeSide(t, { relayed: true })
+  const relay = relayed!
   const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
   t.equal(await settlement.fundsOf(channel), parseEther('1'))
 
@@ -135,14 +134,8 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
 })
 
 t.test('a chain endpoint that takes requests and never answers is given up on after the request timeout; nothing is lost', async (t) => {
-  const p = await setup(t)
-  const channel = await openChannel(p, parseEther('1'))
-  const relay = await relayTo(p.chain.port, t)
-  const store = new StateStore(await tempDir(t, 'bidtorrent-claims-'))
-  await store.open()
-  t.teardown(() => store.close())
-  const chain = new EvmChannelChain(`http://127.0.0.1:${relay.port}`, p.chain.chainId, await p.channels.getAddress(), p.payee.privateKey, null, 2000)
-  t.teardown(() => chain.destroy())
+  const { p, channel, store, chain, relay: relayed } = await payeeSide(t, { relayed: true, requestTimeoutMs: 2000 })
+  const relay = relayed!
   const settlement = new ChainSettlement('evm', chain, new ClaimQueue(store.claims, chain), { minClaim: 1n, safetySeconds: 600, account: p.payee.address, channelLifetimeSeconds: DAY }, quiet)
   t.equal(await settlement.fundsOf(channel), parseEther('1'))
 
