@@ -1,6 +1,10 @@
 import { mkdir, open, stat, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { FilePool } from './file-pool.js'
 import { pieceLengthOf, type TorrentFileEntry, type TorrentMeta } from './metainfo.js'
+
+/** Open files per torrent at most (libtorrent keeps 40 per session by default). */
+const MAX_OPEN_FILES = 64
 
 interface Segment {
   readonly file: TorrentFileEntry
@@ -17,11 +21,18 @@ interface Segment {
  * the engine never touches the disk per block.
  */
 export class PieceStorage {
-  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly files: FilePool
   private readonly dirty = new Set<number>()
   private closed = false
 
-  constructor (private readonly meta: TorrentMeta, readonly directory: string) {}
+  constructor (private readonly meta: TorrentMeta, readonly directory: string, maxOpenFiles = MAX_OPEN_FILES) {
+    this.files = new FilePool(maxOpenFiles, (fileIndex) => this.open(fileIndex))
+  }
+
+  /** How many of the torrent's files are open now. */
+  get openFiles (): number {
+    return this.files.size
+  }
 
   filePath (file: TorrentFileEntry): string {
     return join(this.directory, ...file.path.split('/'))
@@ -62,8 +73,7 @@ export class PieceStorage {
 
   async writePiece (index: number, data: Uint8Array): Promise<void> {
     await Promise.all(this.segments(index).map(async (segment) => {
-      const handle = await this.handle(segment.fileIndex)
-      await writeFully(handle, data, segment.pieceOffset, segment.length, segment.position)
+      await this.use(segment.fileIndex, (handle) => writeFully(handle, data, segment.pieceOffset, segment.length, segment.position))
       this.dirty.add(segment.fileIndex)
     }))
   }
@@ -72,24 +82,25 @@ export class PieceStorage {
   async readPiece (index: number, into: Uint8Array): Promise<Uint8Array> {
     const length = pieceLengthOf(this.meta, index)
     await Promise.all(this.segments(index).map(async (segment) => {
-      const handle = await this.handle(segment.fileIndex)
-      await readFully(handle, into, segment.pieceOffset, segment.length, segment.position)
+      await this.use(segment.fileIndex, (handle) => readFully(handle, into, segment.pieceOffset, segment.length, segment.position))
     }))
     return into.subarray(0, length)
   }
 
-  /** Makes every write so far durable; resume data may only name pieces written before a sync. */
+  /**
+   * Makes every write so far durable; resume data may only name pieces written before a sync. A
+   * file closed since its writes is opened again for it: fsync flushes the file, whichever
+   * descriptor wrote.
+   */
   async sync (): Promise<void> {
     const files = [...this.dirty]
     this.dirty.clear()
-    await Promise.all(files.map(async (fileIndex) => (await this.handle(fileIndex)).datasync()))
+    await Promise.all(files.map((fileIndex) => this.use(fileIndex, (handle) => handle.datasync())))
   }
 
   async close (): Promise<void> {
     this.closed = true
-    const handles = [...this.handles.values()]
-    this.handles.clear()
-    await Promise.all(handles.map(async (pending) => (await pending.catch(() => null))?.close()))
+    await this.files.close()
   }
 
   async deleteFiles (): Promise<void> {
@@ -100,21 +111,18 @@ export class PieceStorage {
     }
   }
 
-  private handle (fileIndex: number): Promise<FileHandle> {
+  private use<T> (fileIndex: number, work: (handle: FileHandle) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('storage is closed'))
-    let pending = this.handles.get(fileIndex)
-    if (!pending) {
-      const file = this.meta.files[fileIndex]!
-      const path = this.filePath(file)
-      pending = mkdir(dirname(path), { recursive: true }).then(() => open(path, 'r+').catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err
-        return open(path, 'w+')
-      }))
-      // A failed open must not poison the cache: the next access tries again.
-      pending.catch(() => this.handles.delete(fileIndex))
-      this.handles.set(fileIndex, pending)
-    }
-    return pending
+    return this.files.use(fileIndex, work)
+  }
+
+  private async open (fileIndex: number): Promise<FileHandle> {
+    const path = this.filePath(this.meta.files[fileIndex]!)
+    await mkdir(dirname(path), { recursive: true })
+    return open(path, 'r+').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err
+      return open(path, 'w+')
+    })
   }
 
   private segments (index: number): Segment[] {
