@@ -3,6 +3,7 @@ import BitField from 'bitfield'
 import Discovery from 'torrent-discovery'
 import utMetadata from 'ut_metadata'
 import utPex from 'ut_pex'
+import { advertise, withdraw, type PexExtension } from './pex.js'
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'winston'
 import type { Client as DHT } from 'bittorrent-dht'
@@ -36,14 +37,6 @@ const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
 /** The first PEX message goes out this soon after the handshake; ut_pex then sends one every 65 s. */
 const FIRST_PEX_DELAY_MS = 2_000
 
-/** The parts of ut_pex this engine drives (IPv4 only for now). */
-interface PexExtension extends EventEmitter {
-  start (): void
-  stop (): void
-  addPeer (address: string): void
-  dropPeer (address: string): void
-  _sendMessage (): void
-}
 const TICK_MS = 1000
 
 export type TorrentState = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'error'
@@ -485,9 +478,7 @@ export class Torrent extends EventEmitter {
     this.market?.detach(peer)
     // ut_pex's 65 s interval outlives the wire unless stopped.
     pexOf(peer)?.stop()
-    if (peer.listenAddress && isIPv4Address(peer.listenAddress)) {
-      for (const other of this.peers.values()) pexOf(other)?.dropPeer(peer.listenAddress)
-    }
+    this.tellPex(peer, withdraw)
     this.releaseRequests(peer)
     peer.uploadQueue.length = 0
     if (peer.availabilityCounted && this.meta) {
@@ -524,14 +515,21 @@ export class Torrent extends EventEmitter {
     const pex = pexOf(peer)
     if (pex && handshake.m?.ut_pex) {
       pex.start()
-      for (const other of this.peers.values()) if (other !== peer && other.listenAddress) pex.addPeer(other.listenAddress)
+      for (const other of this.peers.values()) if (other !== peer && other.listenAddress) advertise(pex, other.listenAddress)
       const first = setTimeout(() => { if (this.peers.get(peer.address) === peer) pex._sendMessage() }, FIRST_PEX_DELAY_MS)
       first.unref()
     }
-    if (peer.listenAddress && isIPv4Address(peer.listenAddress)) {
-      for (const other of this.peers.values()) if (other !== peer) pexOf(other)?.addPeer(peer.listenAddress)
-    }
+    this.tellPex(peer, advertise)
     if (!this.meta && !this.fetchingMetadata) this.fetchMetadata()
+  }
+
+  /** Tells every other peer's PEX that `peer` (by the address it listens on) joined or left. */
+  private tellPex (peer: Peer, tell: (pex: PexExtension, address: string) => void): void {
+    if (!peer.listenAddress) return
+    for (const other of this.peers.values()) {
+      const pex = other === peer ? undefined : pexOf(other)
+      if (pex) tell(pex, peer.listenAddress)
+    }
   }
 
   private fetchMetadata (): void {
@@ -1347,10 +1345,6 @@ function formatHost (host: string): string {
 
 function pexOf (peer: Peer): PexExtension | undefined {
   return peer.wire.ut_pex as PexExtension | undefined
-}
-
-function isIPv4Address (address: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(address)
 }
 
 /** Which wallet is owed for which bytes of a verified piece, at which rate: what the market pays for. */
