@@ -2,6 +2,7 @@ import t from 'tap'
 import { pickRarestPiece } from '../src/engine/piece-picker.js'
 import { TokenBucket, RateLimitChain } from '../src/engine/rate-limiter.js'
 import { parseRate, parseSize } from '../src/util/units.js'
+import { banKeyOf } from '../src/engine/bans.js'
 
 t.test('rarest first picks the least available wanted piece', async (t) => {
   const availability = Uint16Array.from([5, 2, 9, 1, 3])
@@ -61,4 +62,13 @@ t.test('sizes and rates parse with SI and IEC units', async (t) => {
   t.throws(() => parseRate('fast'), /invalid rate "fast"/)
   t.throws(() => parseSize('-1MiB'), /invalid size/)
   t.throws(() => parseSize('12 parsecs'), /invalid size/)
+})
+
+t.test('a ban names the IP, so another port does not get the peer back in; on loopback it names address and port', async (t) => {
+  t.equal(banKeyOf('203.0.113.9:6881'), '203.0.113.9')
+  t.equal(banKeyOf('203.0.113.9:51413'), banKeyOf('203.0.113.9:6881'), 'the same host on another port is the same ban')
+  t.equal(banKeyOf('[2001:db8::1]:6881'), '2001:db8::1', 'IPv6 too')
+  t.equal(banKeyOf('127.0.0.1:6881'), '127.0.0.1:6881', 'on loopback every local peer shares the IP: the port stays in the ban')
+  t.not(banKeyOf('127.0.0.1:6882'), banKeyOf('127.0.0.1:6881'))
+  t.equal(banKeyOf('[::1]:6881'), '[::1]:6881')
 })

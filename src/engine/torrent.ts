@@ -4,6 +4,7 @@ import Discovery from 'torrent-discovery'
 import utMetadata from 'ut_metadata'
 import utPex from 'ut_pex'
 import { advertise, withdraw, type PexExtension } from './pex.js'
+import { banKeyOf } from './bans.js'
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'winston'
 import type { Client as DHT } from 'bittorrent-dht'
@@ -163,6 +164,7 @@ export class Torrent extends EventEmitter {
   private readonly peers = new Map<string, Peer>()
   private readonly candidates = new Map<string, Candidate>()
   private readonly connecting = new Set<string>()
+  /** Banned IPs (address and port on loopback): see banKeyOf. */
   private readonly bannedAddresses = new Set<string>()
   private readonly bannedPeerIds = new Set<string>()
   private readonly strikes = new Map<string, number>()
@@ -324,7 +326,7 @@ export class Torrent extends EventEmitter {
 
   addPeerAddress (address: string): void {
     // Remembered while paused: the peers are called once the torrent runs again.
-    if (this.destroyed || this.bannedAddresses.has(address) || this.candidates.has(address)) return
+    if (this.destroyed || this.isBanned(address) || this.candidates.has(address)) return
     if (!isPeerAddress(address)) return
     if (address === `127.0.0.1:${this.init.listenPort()}`) return
     this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
@@ -416,7 +418,7 @@ export class Torrent extends EventEmitter {
   /** Whether a new connection from/to this peer may join (not banned, not a duplicate, room left). */
   acceptsPeer (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
     if (this.destroyed || this.pausedByUser) return false
-    if (this.bannedPeerIds.has(peerId) || this.bannedAddresses.has(address)) return false
+    if (this.bannedPeerIds.has(peerId) || this.isBanned(address)) return false
     if (peerId === this.init.peerId) return false
     for (const peer of this.peers.values()) if (peer.peerId === peerId) return false
     if (direction === 'incoming' && this.peers.size >= this.init.settings.maxPeersPerTorrent) return false
@@ -898,11 +900,15 @@ export class Torrent extends EventEmitter {
     for (const peer of this.peers.values()) this.fillRequests(peer)
   }
 
+  private isBanned (address: string): boolean {
+    return this.bannedAddresses.has(banKeyOf(address))
+  }
+
   private ban (address: string, reason: string): void {
-    this.bannedAddresses.add(address)
+    this.bannedAddresses.add(banKeyOf(address))
     const peer = this.peers.get(address)
     if (peer?.peerId) this.bannedPeerIds.add(peer.peerId)
-    if (peer?.listenAddress) this.bannedAddresses.add(peer.listenAddress)
+    if (peer?.listenAddress) this.bannedAddresses.add(banKeyOf(peer.listenAddress))
     this.candidates.delete(address)
     // Its blocks in unfinished pieces would only fail those pieces later: drop them now.
     for (const piece of this.inProgress.values()) {
