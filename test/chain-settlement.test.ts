@@ -166,3 +166,15 @@ t.test('a claim waits until it is worth its fee: estimated gas × the gas price,
   await settlement.redeem(voucherRecord(p, channel, 3, fee * 21n), true)
   t.equal(await claimedOnChain(p, channel), fee * 21n, '`settle` (now) claims whatever the size')
 })
+
+t.test('a claim decided while the queue is running is made by the run asked for after it', async (t) => {
+  const { p, channel, store, chain } = await payeeSide(t)
+  const queue = new ClaimQueue(store.claims, chain)
+  await queue.decide(voucherRecord(p, channel, 1, parseEther('0.1')))
+  const first = queue.run()
+  await queue.decide(voucherRecord(p, channel, 2, parseEther('0.3')))
+  await queue.run(channel)
+  await first
+  t.equal(await claimedOnChain(p, channel), parseEther('0.3'), 'the second run saw the claim decided after the first began')
+  t.same((await store.claims.all()).map((record) => record.state), ['confirmed', 'confirmed'])
+})

@@ -10,7 +10,7 @@ import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } f
 import { amountSchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { isUsd, quoteFromText, quoteText, type Quote } from '../market/price.js'
 import type { MarketConfig, MarketHooks, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
-import type { ChainWallet, ChannelView } from '../settlement/chain-wallet.js'
+import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
 import type { RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
@@ -99,7 +99,7 @@ export class DaemonService {
     return this.chainWallet
   }
 
-  async walletBalance (): Promise<unknown> {
+  async walletBalance (): Promise<WalletBalance> {
     return this.chain().balance()
   }
 

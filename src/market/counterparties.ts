@@ -6,7 +6,7 @@ import { errorMessage } from '../util/errors.js'
 import type { BidMessage, MarketHandshake, VoucherMessage } from './codec.js'
 import type { MarketExtension } from './extension.js'
 import type { BlockCharge, MarketConfig, MarketHooks } from './market-types.js'
-import { channelIdFor, type SignedVoucher } from './voucher.js'
+import { channelIdFor, signedVoucherOf, type SignedVoucher } from './voucher.js'
 
 /** One connection to a peer that speaks the extension: what was said on this wire. */
 export interface Connection {
@@ -107,7 +107,7 @@ export class CounterpartyBook {
     const sent = await this.config.store.sentVouchers.get(hex(counterparty.toThem))
     if (sent) {
       counterparty.ledger = continuePaid(counterparty.ledger, BigInt(sent.amount))
-      counterparty.latestSent = { channel: counterparty.toThem, nonce: sent.nonce, amount: BigInt(sent.amount), signature: Buffer.from(sent.signature, 'hex') }
+      counterparty.latestSent = signedVoucherOf(sent)
     }
     const received = await this.config.store.receivedVouchers.get(hex(counterparty.toUs))
     if (received) counterparty.ledger = continueReceived(counterparty.ledger, BigInt(received.amount))

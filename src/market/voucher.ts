@@ -161,3 +161,8 @@ export function signedBy (domain: VoucherDomain, voucher: SignedVoucher, payer: 
   const signer = recoverSigner(domain, voucher)
   return signer !== undefined && Buffer.from(signer).equals(accountBytes(payer))
 }
+
+/** A voucher as the stores keep it (hex and decimal strings), back in signed form. */
+export function signedVoucherOf (stored: { readonly channel: string, readonly nonce: number, readonly amount: string, readonly signature: string }): SignedVoucher {
+  return { channel: Buffer.from(stored.channel, 'hex'), nonce: stored.nonce, amount: BigInt(stored.amount), signature: Buffer.from(stored.signature, 'hex') }
+}

@@ -2,7 +2,7 @@ import type { Logger } from 'winston'
 import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
 import { accountBytes, tronAddressOf } from '../market/address.js'
 import { formatBtt } from '../market/price.js'
-import { channelIdFor, type VoucherDomain } from '../market/voucher.js'
+import { channelIdFor, signedVoucherOf, type VoucherDomain } from '../market/voucher.js'
 import { errorMessage } from '../util/errors.js'
 import type { ClaimQueue } from './claims.js'
 import type { Settlement } from './settlement.js'
@@ -38,6 +38,8 @@ export class ChainSettlement implements Settlement {
   readonly domain: VoucherDomain
   /** The last channel state read from the chain, for when the endpoint is down. */
   private readonly lastSeen = new Map<string, OnChainChannel>()
+  /** Our account's 20 bytes: a channel backs our vouchers only if it pays them. */
+  private readonly account: Buffer
 
   constructor (
     readonly backend: 'evm' | 'tron',
@@ -47,6 +49,7 @@ export class ChainSettlement implements Settlement {
     private readonly log: Logger
   ) {
     this.domain = { chainId: chain.chainId, verifyingContract: chain.contract }
+    this.account = Buffer.from(accountBytes(options.account))
     this.description = `${backend}: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}${options.claimFeeMultiple ? ` and ${options.claimFeeMultiple}× their fee` : ''}${chain.describe ? `; ${chain.describe}` : ''}`
   }
 
@@ -81,7 +84,7 @@ export class ChainSettlement implements Settlement {
     const known = this.lastSeen.get(channel)
     const found = known && !this.ending(known) && known.deposited - known.refunded >= needed ? known : await this.read(channel)
     if (!found) return 0n
-    if (!Buffer.from(accountBytes(found.payee)).equals(Buffer.from(accountBytes(this.options.account)))) return 0n
+    if (!this.account.equals(accountBytes(found.payee))) return 0n
     if (this.ending(found)) return found.claimed
     return found.deposited - found.refunded
   }
@@ -95,7 +98,7 @@ export class ChainSettlement implements Settlement {
       const decided = await this.queue.decide(voucher)
       if (decided) this.log.info('claiming on chain', { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, ending })
     }
-    await this.queue.run()
+    await this.queue.run(voucher.channel)
     return { channel: voucher.channel, amount: (await this.claimedOf(voucher.channel)).toString(), nonce: voucher.nonce, at: new Date().toISOString() }
   }
 
@@ -111,7 +114,7 @@ export class ChainSettlement implements Settlement {
     if (multiple <= 0 || !this.chain.claimFee) return true
     let fee: bigint | undefined
     try {
-      fee = await this.chain.claimFee({ channel: Buffer.from(voucher.channel, 'hex'), nonce: voucher.nonce, amount: BigInt(voucher.amount), signature: Buffer.from(voucher.signature, 'hex') }, found)
+      fee = await this.chain.claimFee(signedVoucherOf(voucher), found)
     } catch (err) {
       this.log.warn('cannot estimate the claim\'s fee; the claim waits', { channel: voucher.channel, error: errorMessage(err) })
       return false
@@ -124,7 +127,7 @@ export class ChainSettlement implements Settlement {
   }
 
   async fundChannel (payee: string, infoHash: string, funds: bigint): Promise<bigint> {
-    const channel = Buffer.from(channelIdFor(tronAddressOf(accountBytes(this.options.account)), payee, infoHash)).toString('hex')
+    const channel = Buffer.from(channelIdFor(tronAddressOf(this.account), payee, infoHash)).toString('hex')
     const expiry = (await this.chain.now()) + this.options.channelLifetimeSeconds
     await this.options.recordFunding?.(payee, infoHash)
     const available = await this.chain.fundChannel(payee, infoHash, channel, funds, expiry)

@@ -1,4 +1,4 @@
-import type { SignedVoucher } from '../market/voucher.js'
+import { NO_CONTRACT, type SignedVoucher } from '../market/voucher.js'
 
 /** A channel as the contract holds it (docs/contract.md); amounts in base units. */
 export interface OnChainChannel {
@@ -13,6 +13,20 @@ export interface OnChainChannel {
   readonly deposited: bigint
   readonly claimed: bigint
   readonly refunded: bigint
+}
+
+/** The token a channel names when it holds the chain's native coin (the zero address). */
+export const NATIVE_COIN = NO_CONTRACT
+
+export function isNativeCoin (token: string): boolean {
+  return token.toLowerCase() === NATIVE_COIN
+}
+
+/** The contract's `channels(id)` result as a channel; undefined for an id never opened (no payer). */
+export function channelFromResult (result: readonly unknown[]): OnChainChannel | undefined {
+  const [payer, payee, token, expiry, refundAt, nonce, deposited, claimed, refunded] = result as [string, string, string, bigint, bigint, bigint, bigint, bigint, bigint]
+  if (isNativeCoin(payer)) return undefined
+  return { payer, payee, token, expiry: Number(expiry), refundAt: Number(refundAt), nonce: Number(nonce), deposited, claimed, refunded }
 }
 
 /** A transaction signed before it is sent: written down first, it can be sent again unchanged. */

@@ -1,4 +1,5 @@
 import type { SyncedTable, VoucherRecord } from '../daemon/store.js'
+import { signedVoucherOf } from '../market/voucher.js'
 import type { ChannelChain, SignedTransaction } from './chain.js'
 
 /**
@@ -26,17 +27,14 @@ export type ClaimTable = SyncedTable<ClaimRecord>
 
 const keyOf = (channel: string, nonce: number): string => `${channel}:${String(nonce).padStart(20, '0')}`
 
-function voucherOf (record: ClaimRecord): { channel: Uint8Array, nonce: number, amount: bigint, signature: Uint8Array } {
-  return { channel: Buffer.from(record.channel, 'hex'), nonce: record.nonce, amount: BigInt(record.amount), signature: Buffer.from(record.signature, 'hex') }
-}
-
 /**
  * The durable claim queue: takes vouchers to claim, and drives each claim to a final state through
  * a chain that may be slow, dead, or restarted under it. Steps run one at a time. Any step may
  * fail (a dead endpoint): the record keeps its state and the next `run` picks it up again.
  */
 export class ClaimQueue {
-  private running: Promise<void> | undefined
+  /** Runs go one after another: two at once could both sign the same decided claim. */
+  private tail: Promise<void> = Promise.resolve()
 
   constructor (private readonly table: ClaimTable, private readonly chain: ChannelChain) {}
 
@@ -50,8 +48,9 @@ export class ClaimQueue {
     return record
   }
 
-  async pending (): Promise<ClaimRecord[]> {
-    return (await this.table.all()).filter((record) => record.state === 'decided' || record.state === 'sent')
+  /** Unfinished claims, on every channel or on one. */
+  async pending (channel?: string): Promise<ClaimRecord[]> {
+    return (await this.records(channel)).filter((record) => record.state === 'decided' || record.state === 'sent')
   }
 
   /** Every claim recorded, or those on one channel (keys start with the channel id). */
@@ -59,17 +58,17 @@ export class ClaimQueue {
     return channel === undefined ? this.table.all() : this.table.withPrefix(`${channel}:`)
   }
 
-  /** Drives every unfinished claim as far as the chain allows now; throws what stopped it (the records stay). */
-  async run (): Promise<void> {
-    if (this.running) return this.running
-    this.running = (async () => {
-      try {
-        for (const record of await this.pending()) await this.advance(record)
-      } finally {
-        this.running = undefined
-      }
-    })()
-    return this.running
+  /**
+   * Drives every unfinished claim (on one channel, or on all) as far as the chain allows now;
+   * throws what stopped it (the records stay). A run starts after the one before it ends, so it
+   * sees every claim decided before it was asked for.
+   */
+  async run (channel?: string): Promise<void> {
+    const run = this.tail.then(async () => {
+      for (const record of await this.pending(channel)) await this.advance(record)
+    })
+    this.tail = run.catch(() => {})
+    return run
   }
 
   /** A transaction past its expiration can never be mined: only then may another one replace it. */
@@ -105,7 +104,7 @@ export class ClaimQueue {
         return this.save({ ...record, state: 'confirmed', confirmedAt: new Date().toISOString(), note: `already claimed on chain up to ${onChain.claimed}` })
       }
       // Signed and written down before it is sent: a crash from here on re-sends this very transaction.
-      return this.save({ ...record, transaction: await this.chain.signClaim(voucherOf(record)) })
+      return this.save({ ...record, transaction: await this.chain.signClaim(signedVoucherOf(record)) })
     }
     if (record.state === 'decided') {
       if (await this.expired(record)) return this.signAgain(record)

@@ -1,8 +1,6 @@
 import { evmAddressOf } from '../market/address.js'
-import type { OnChainChannel } from './chain.js'
+import { NATIVE_COIN, isNativeCoin, type OnChainChannel } from './chain.js'
 import { channelsInterface as channels, erc20Interface as erc20 } from './contracts/artifacts.js'
-
-const ZERO_ADDRESS = '0x0000000000000000000000000000000000000000'
 
 export type FundingStep =
   | { readonly action: 'open', readonly amount: bigint }
@@ -42,10 +40,10 @@ export interface FundingCall {
 export function fundingCalls (step: FundingStep, channel: { contract: string, token: string | null, payee: string, infoHash: string, channelId: string, expiry: number, current?: OnChainChannel }): FundingCall[] {
   if (step.action === 'none') return []
   const held = channel.current?.token
-  const token = step.action === 'open' || held === undefined ? channel.token : /^0x0{40}$/i.test(held) ? null : held
+  const token = step.action === 'open' || held === undefined ? channel.token : isNativeCoin(held) ? null : held
   const calls: FundingCall[] = token ? [{ what: 'approve the deposit', contract: token, data: erc20().encodeFunctionData('approve', [channel.contract, step.amount]), callValue: 0n }] : []
   calls.push(step.action === 'open'
-    ? { what: 'open the channel', contract: channel.contract, data: channels().encodeFunctionData('open', [evmAddressOf(channel.payee), `0x${channel.infoHash}`, token ?? ZERO_ADDRESS, step.amount, channel.expiry]), callValue: token ? 0n : step.amount }
+    ? { what: 'open the channel', contract: channel.contract, data: channels().encodeFunctionData('open', [evmAddressOf(channel.payee), `0x${channel.infoHash}`, token ?? NATIVE_COIN, step.amount, channel.expiry]), callValue: token ? 0n : step.amount }
     : { what: 'top the channel up', contract: channel.contract, data: channels().encodeFunctionData('topUp', [`0x${channel.channelId}`, step.amount, step.expiry]), callValue: token ? 0n : step.amount })
   return calls
 }

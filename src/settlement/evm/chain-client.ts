@@ -1,7 +1,7 @@
-import { Contract, FetchRequest, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransactionResponse, type TransactionResponse } from 'ethers'
+import { Contract, FetchRequest, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransaction, type ContractTransactionResponse, type TransactionResponse } from 'ethers'
 import { evmAddressOf } from '../../market/address.js'
 import type { SignedVoucher } from '../../market/voucher.js'
-import { type OnChainChannel, type SignedTransaction, type TransactionOutcome, type WalletChain } from '../chain.js'
+import { channelFromResult, isNativeCoin, type OnChainChannel, type SignedTransaction, type TransactionOutcome, type WalletChain } from '../chain.js'
 import { ERC20_ABI, artifact } from '../contracts/artifacts.js'
 import { fundedBy, fundingCalls, fundingStep } from '../funding.js'
 
@@ -37,14 +37,15 @@ export class EvmChannelChain implements WalletChain {
   }
 
   async channel (channelId: string): Promise<OnChainChannel | undefined> {
-    const found = await this.channels.getFunction('channels')(channelId.startsWith('0x') ? channelId : `0x${channelId}`) as unknown as [string, string, string, bigint, bigint, bigint, bigint, bigint, bigint]
-    const [payer, payee, token, expiry, refundAt, nonce, deposited, claimed, refunded] = found
-    if (/^0x0{40}$/i.test(payer)) return undefined
-    return { payer, payee, token, expiry: Number(expiry), refundAt: Number(refundAt), nonce: Number(nonce), deposited, claimed, refunded }
+    return channelFromResult(await this.channels.getFunction('channels')(channelId.startsWith('0x') ? channelId : `0x${channelId}`) as unknown[])
+  }
+
+  private claimRequest (voucher: SignedVoucher): Promise<ContractTransaction> {
+    return this.channels.getFunction('claim').populateTransaction(hex(voucher.channel), voucher.nonce, voucher.amount, hex(voucher.signature))
   }
 
   async signClaim (voucher: SignedVoucher): Promise<SignedTransaction> {
-    const request = await this.channels.getFunction('claim').populateTransaction(hex(voucher.channel), voucher.nonce, voucher.amount, hex(voucher.signature))
+    const request = await this.claimRequest(voucher)
     const populated = await this.signer.populateTransaction({ ...request, nonce: await this.provider.getTransactionCount(this.signer.address, 'pending') })
     const raw = await this.signer.signTransaction(populated)
     return { raw, hash: Transaction.from(raw).hash! }
@@ -52,8 +53,8 @@ export class EvmChannelChain implements WalletChain {
 
   async claimFee (voucher: SignedVoucher, channel: OnChainChannel): Promise<bigint | undefined> {
     // A token channel pays in the token while gas is paid in the native coin: no common measure.
-    if (!/^0x0{40}$/i.test(channel.token)) return undefined
-    const request = await this.channels.getFunction('claim').populateTransaction(hex(voucher.channel), voucher.nonce, voucher.amount, hex(voucher.signature))
+    if (!isNativeCoin(channel.token)) return undefined
+    const request = await this.claimRequest(voucher)
     const [gas, fees] = await Promise.all([this.provider.estimateGas({ ...request, from: this.signer.address }), this.provider.getFeeData()])
     const price = fees.maxFeePerGas ?? fees.gasPrice
     return price === null ? undefined : gas * price
@@ -89,9 +90,11 @@ export class EvmChannelChain implements WalletChain {
     return fundedBy(step)
   }
 
-  private async mined (sending: Promise<TransactionResponse>): Promise<void> {
+  /** Waits for a transaction of ours to be mined; returns its hash, or throws if it reverted. */
+  private async mined (sending: Promise<TransactionResponse>): Promise<string> {
     const receipt = await (await sending).wait()
     if (receipt?.status !== 1) throw new Error(`transaction ${receipt?.hash ?? ''} reverted`)
+    return receipt.hash
   }
 
   /** Our balance of the deposit token, when channels are funded with one. */
@@ -118,21 +121,16 @@ export class EvmChannelChain implements WalletChain {
 
   /** Sends a transaction to the contract as our account and waits for it to be mined. */
   async call (method: 'requestRefund' | 'refund' | 'close', ...args: unknown[]): Promise<string> {
-    const sent = await this.channels.getFunction(method)(...args) as ContractTransactionResponse
-    const receipt = await sent.wait()
-    return receipt!.hash
+    return this.mined(this.channels.getFunction(method)(...args) as Promise<ContractTransactionResponse>)
   }
 
   async send (to: string, amount: bigint): Promise<string> {
-    const sent = await this.signer.sendTransaction({ to: evmAddressOf(to), value: amount })
-    const receipt = await sent.wait()
-    return receipt!.hash
+    return this.mined(this.signer.sendTransaction({ to: evmAddressOf(to), value: amount }))
   }
 
   async sendToken (to: string, amount: bigint): Promise<string> {
     if (!this.token) throw new Error('no deposit token is configured (channelToken)')
-    const sent = await new Contract(this.token, ERC20_ABI, this.signer).getFunction('transfer')(evmAddressOf(to), amount) as ContractTransactionResponse
-    return (await sent.wait())!.hash
+    return this.mined(new Contract(this.token, ERC20_ABI, this.signer).getFunction('transfer')(evmAddressOf(to), amount) as Promise<ContractTransactionResponse>)
   }
 
   async now (): Promise<number> {

@@ -4,7 +4,7 @@ import { errorMessage } from '../../util/errors.js'
 import type { SignedVoucher } from '../../market/voucher.js'
 import { channelsInterface as channels, erc20Interface as erc20 } from '../contracts/artifacts.js'
 import { fundedBy, fundingCalls, fundingStep } from '../funding.js'
-import type { OnChainChannel, SignedTransaction, TransactionOutcome, WalletChain } from '../chain.js'
+import { channelFromResult, type OnChainChannel, type SignedTransaction, type TransactionOutcome, type WalletChain } from '../chain.js'
 
 /** TRON mainnet's chain id as the TVM reports it (block.chainid): the vouchers' domain there. */
 export const TRON_MAINNET_CHAIN_ID = 728126428
@@ -169,9 +169,7 @@ export class TronChannelChain implements WalletChain {
   async channel (channelId: string): Promise<OnChainChannel | undefined> {
     const id = channelId.startsWith('0x') ? channelId : `0x${channelId}`
     const output = await this.read('read the channel', this.contract, channels().encodeFunctionData('channels', [id]))
-    const [payer, payee, token, expiry, refundAt, nonce, deposited, claimed, refunded] = channels().decodeFunctionResult('channels', output) as unknown as [string, string, string, bigint, bigint, bigint, bigint, bigint, bigint]
-    if (/^0x0{40}$/i.test(payer)) return undefined
-    return { payer, payee, token, expiry: Number(expiry), refundAt: Number(refundAt), nonce: Number(nonce), deposited, claimed, refunded }
+    return channelFromResult(channels().decodeFunctionResult('channels', output))
   }
 
   private async reference (): Promise<ReferenceBlock> {
