@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { loadSettings } from '../src/config/settings.js'
+import { isUsd } from '../src/market/price.js'
 
 t.test('defaults < config file < environment < flags, validated once', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bidtorrent-config-'))
@@ -44,8 +45,14 @@ t.test('market settings: prices and amounts with units, exact in bigint, validat
   const dir = await mkdtemp(join(tmpdir(), 'bidtorrent-config-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const defaults = loadSettings({ dataDir: dir, env: {} })
-  t.equal(defaults.marketFloor, 0n)
-  t.equal(defaults.paymentThreshold, 10n ** 16n, '0.01 BTT')
+  t.equal(defaults.marketFloor, 0n, 'no floor: a torrent sells nothing unless asked to')
+  t.same(defaults.paymentThreshold, { usd: 5n * 10n ** 14n }, 'the money defaults are in USD: 0.0005 USD')
+  t.same(defaults.embeddedCreditCap, { usd: 5n * 10n ** 18n }, 'a 5 USD credit cap on the embedded backend')
+  t.equal(defaults.usdPerBtt, '0.0000006', 'at the BTT price of 2025–26')
+  const usd = loadSettings({ dataDir: dir, env: { BIDTORRENT_CHANNEL_DEPOSIT: '0.25USD', BIDTORRENT_MARKET_FLOOR: '0.01USD/GiB' } })
+  t.same(usd.channelDeposit, { usd: 25n * 10n ** 16n }, 'a deposit in USD')
+  t.ok(isUsd(usd.marketFloor), 'a floor in USD')
+  t.throws(() => loadSettings({ dataDir: dir, env: { BIDTORRENT_CHANNEL_DEPOSIT: '0USD' } }), /channelDeposit: must be above zero/)
   t.equal(defaults.marketReservedShare, 0.25)
   const priced = loadSettings({ dataDir: dir, env: { BIDTORRENT_MARKET_FLOOR: '2BTT/GiB', BIDTORRENT_EMBEDDED_CREDIT_CAP: '123456789012345678901234' } })
   t.equal(priced.marketFloor, 2n * 10n ** 18n / 1024n, '2 BTT a GiB, per MiB')

@@ -14,8 +14,14 @@ import { runCli, waitFor } from './helpers/process.js'
 const FLOOR = 1000n
 const BID = 5000n
 
-/** What the only bidder pays for `bytes` under uniform pricing: the floor (there is no losing bid). */
-const priceOf = (bytes: number | bigint): bigint => BigInt(bytes) * FLOOR / BYTES_PER_PRICE_UNIT
+/** What the bidder pays for `bytes` (pay-as-bid, the default clearing rule: its own bid). */
+const priceOf = (bytes: number | bigint): bigint => BigInt(bytes) * BID / BYTES_PER_PRICE_UNIT
+
+/** What the buyer signed: paid (confirmed by the seller) and signed, not yet confirmed. */
+async function signedBy (daemon: Parameters<typeof totals>[0]): Promise<bigint> {
+  const spending = await totals(daemon, 'spending')
+  return BigInt(spending.total) + BigInt(spending.signedNotAccepted ?? '0')
+}
 
 for (const delivery of ['withhold', 'corrupt'] as Delivery[]) {
   const what = delivery === 'withhold' ? 'no delivery: a seller that quotes a paid slot and sends nothing is owed and paid nothing'
@@ -128,29 +134,32 @@ t.test('partial delivery and a seller killed mid-transfer: exactly the verified 
   })
   await seller.daemon.kill()
 
-  // With its only source gone no more pieces can verify: what was verified is what is owed.
+  // With its only source gone no more pieces can verify: what was verified is what is owed. The
+  // seller died before it could confirm the last vouchers: they are signed, not counted as paid.
   const atDrop = await waitFor('the last voucher for the verified pieces', async () => {
     const view = await buyer.daemon.torrent(infoHash)
-    const spent = BigInt((await totals(buyer.daemon, 'spending')).total)
+    const spent = await signedBy(buyer.daemon)
     return spent === priceOf(view.verifiedPieces * view.pieceLength!) ? { view, spent } : undefined
   }, 30_000)
   t.ok(atDrop.view.verifiedPieces < atDrop.view.pieceCount!, `the connection dropped mid-file (${atDrop.view.verifiedPieces}/${atDrop.view.pieceCount} pieces)`)
-  t.pass(`paid exactly the verified pieces: ${atDrop.spent} = ${atDrop.view.verifiedPieces} pieces x ${atDrop.view.pieceLength} bytes at the floor`)
-  const earnedAtKill = BigInt((await totals(seller.daemon, 'earnings').catch(() => ({ total: '0' }))).total)
-  t.ok(earnedAtKill <= atDrop.spent, 'the seller never holds more than was paid')
+  t.pass(`signed exactly for the verified pieces: ${atDrop.spent} = ${atDrop.view.verifiedPieces} pieces x ${atDrop.view.pieceLength} bytes at the bid`)
+  const paidAtDrop = BigInt((await totals(buyer.daemon, 'spending')).total)
+  t.ok(paidAtDrop <= atDrop.spent, `what counts as paid (${paidAtDrop}) is only what the seller confirmed`)
 
   // The seller comes back (SIGKILLed: nothing was flushed) and the buyer is told where it is.
   const restarted = await startDaemon(t, { dataDir: seller.daemon.dataDir, env: { BIDTORRENT_PASSPHRASE: 'market test passphrase' } })
+  const earnedAfterRestart = BigInt((await totals(restarted, 'earnings')).total)
+  t.ok(earnedAfterRestart <= atDrop.spent, `the restarted seller holds no more than was signed (${earnedAfterRestart} <= ${atDrop.spent})`)
   await buyer.daemon.api.request('POST', `/v1/torrents/${infoHash}/peers`, { peers: [`127.0.0.1:${restarted.peerPort}`] })
   await waitComplete(buyer.daemon, infoHash)
   t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the download completes after the restart')
-  const spent = await waitFor('the buyer\'s last voucher', async () => {
-    const total = BigInt((await totals(buyer.daemon, 'spending')).total)
+  const spent = await waitFor('the buyer\'s last voucher, confirmed', async () => {
+    const spending = await totals(buyer.daemon, 'spending')
     const earned = BigInt((await totals(restarted, 'earnings')).total)
-    return total === earned && total > atDrop.spent ? total : undefined
+    return BigInt(spending.total) === earned && spending.signedNotAccepted === '0' && earned > atDrop.spent ? earned : undefined
   }, 60_000)
   t.ok(spent <= priceOf(size), `never more than the whole file at the rate: nothing paid twice (${spent} <= ${priceOf(size)})`)
-  t.pass('the restarted seller holds the buyer\'s latest voucher: nothing was lost')
+  t.pass('the restarted seller holds the buyer\'s latest voucher, and the buyer\'s paid equals the seller\'s earned: nothing was lost')
 })
 
 t.test('a buyer killed mid-transfer: pieces it paid for come back from disk and are not bought again', async (t) => {
@@ -169,7 +178,7 @@ t.test('a buyer killed mid-transfer: pieces it paid for come back from disk and 
   await buyer.daemon.kill()
 
   const again = await startDaemon(t, { dataDir: buyer.daemon.dataDir, env: { BIDTORRENT_PASSPHRASE: 'market test passphrase', ...env } })
-  const paidBeforeKill = BigInt((await totals(again, 'spending')).total)
+  const paidBeforeKill = await signedBy(again)
   t.ok(paidBeforeKill >= priceOf(size / 2), `the vouchers signed before the kill are all on disk (${paidBeforeKill})`)
   const done = await waitComplete(again, infoHash)
   t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the download completes after the restart')
@@ -178,10 +187,10 @@ t.test('a buyer killed mid-transfer: pieces it paid for come back from disk and 
   t.ok(priceOf(done.piecesFromResume * done.pieceLength!) >= paidBeforeKill,
     `every piece paid for before the kill came back from disk (${done.piecesFromResume} pieces)`)
   t.equal(done.piecesDownloaded, done.pieceCount! - done.piecesFromResume, 'only the pieces not yet had were downloaded again')
-  const spent = await waitFor('the seller to hold the buyer\'s last voucher', async () => {
-    const total = BigInt((await totals(again, 'spending')).total)
+  const spent = await waitFor('the seller to hold the buyer\'s last voucher, and the buyer to know it', async () => {
+    const spending = await totals(again, 'spending')
     const earned = BigInt((await totals(seller.daemon, 'earnings')).total)
-    return total === earned && total > paidBeforeKill ? total : undefined
+    return BigInt(spending.total) === earned && spending.signedNotAccepted === '0' && earned > paidBeforeKill ? earned : undefined
   }, 60_000)
   t.ok(spent <= priceOf(size), `nothing was paid twice (${spent} <= ${priceOf(size)})`)
 })

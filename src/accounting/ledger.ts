@@ -94,6 +94,15 @@ export function recordPaid (ledger: PeerLedger, amount: bigint): PeerLedger {
   return { ...ledger, paid: amount }
 }
 
+/**
+ * The peer refused our latest voucher and holds an older one for `amount`: the next voucher starts
+ * from what it holds (the refused one is void; cumulative amounts make it harmless).
+ */
+export function rewindPaid (ledger: PeerLedger, amount: bigint): PeerLedger {
+  if (amount < 0n) throw new RangeError('an amount cannot be negative')
+  return { ...ledger, paid: amount }
+}
+
 /** A verified voucher for `amount` (cumulative) arrived; an older or smaller one changes nothing. */
 export function recordReceived (ledger: PeerLedger, amount: bigint): PeerLedger {
   return amount > ledger.received ? { ...ledger, received: amount } : ledger

@@ -1,6 +1,7 @@
 import type { PeerInfo } from '../engine/torrent.js'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
-import { formatBtt, formatPrice, formatQuote, quoteFromText } from '../market/price.js'
+import { formatQuote, quoteFromText, readableBtt, readablePrice } from '../market/price.js'
+import type { SellerBidView } from '../market/market-types.js'
 import { formatBytes, formatRate } from '../util/units.js'
 
 export function percent (fraction: number): string {
@@ -36,9 +37,20 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `hash fails:  ${torrent.hashFailures}${torrent.bannedPeers.length ? `, banned: ${torrent.bannedPeers.join(', ')}` : ''}`,
     `magnet:      ${torrent.magnet}`
   ]
-  if (torrent.market) {
-    lines.push(`bid:         ${formatQuote(quoteFromText(torrent.market.bid))}, budget ${formatBtt(BigInt(torrent.market.budget))}, spent ${formatBtt(BigInt(torrent.market.spent))}`)
-    lines.push(`floor:       ${formatPrice(BigInt(torrent.market.floor))} (in force now)`)
+  const market = torrent.market
+  if (market) {
+    const bid = quoteFromText(market.bid)
+    lines.push(`bid:         ${formatQuote(bid) === '0 BTT/MiB' ? 'none' : formatQuote(bid)}, budget ${readableBtt(BigInt(market.budget))}`)
+    lines.push(`paid:        ${paidLine(market)}`)
+    lines.push(`floor:       ${market.floor === '0' ? 'none: this torrent sells nothing' : `${readablePrice(BigInt(market.floor))} (in force now)`}`)
+    if (market.sellers.length > 0) {
+      lines.push('sellers:')
+      for (const seller of market.sellers) lines.push(`  ${sellerLine(seller)}`)
+    }
+    if (market.notices.length > 0) {
+      lines.push('warnings:')
+      for (const notice of market.notices) lines.push(`  ${notice.at}  ${notice.message}`)
+    }
   }
   if (torrent.files.length > 0) {
     lines.push('files:')
@@ -49,6 +61,38 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     for (const peer of torrent.peerList) lines.push(`  ${peerLine(peer)}`)
   }
   return lines.join('\n')
+}
+
+/** `1,234.5 BTT (+ 12 BTT signed, not confirmed by the seller)`. */
+export function paidLine (market: { paid: string, signedNotAccepted: string }): string {
+  const unconfirmed = BigInt(market.signedNotAccepted)
+  return `${readableBtt(BigInt(market.paid))}${unconfirmed > 0n ? ` (+ ${readableBtt(unconfirmed)} signed, not confirmed by the seller)` : ''}`
+}
+
+const BID_STATES: Record<SellerBidView['state'], string> = {
+  winning: 'winning a paid slot',
+  outbid: 'outbid',
+  pending: 'bid sent, not ranked yet',
+  'below-floor': 'below the floor',
+  refused: 'refused',
+  unfunded: 'unfunded',
+  'limit-reached': 'limit reached',
+  'budget-spent': 'budget spent',
+  'not-bidding': 'not bidding'
+}
+
+/** One seller as a bidder sees it: the bid's state, the rate it pays, what it paid. */
+export function sellerLine (seller: SellerBidView): string {
+  const state = seller.state === 'winning'
+    ? `${BID_STATES.winning} at ${readablePrice(BigInt(seller.rate))} (rank ${seller.rank} of ${seller.paidSlots})`
+    : BID_STATES[seller.state]
+  const unconfirmed = BigInt(seller.signedNotAccepted)
+  return [
+    seller.address.padEnd(22),
+    `${seller.wallet.slice(0, 10)}…`,
+    `${state}${seller.reason ? `: ${seller.reason}` : ''}`,
+    `paid ${readableBtt(BigInt(seller.paid))}${unconfirmed > 0n ? ` (+ ${readableBtt(unconfirmed)} not confirmed)` : ''}`
+  ].join('  ')
 }
 
 export function peerLine (peer: PeerInfo): string {
@@ -67,17 +111,42 @@ export function peerLine (peer: PeerInfo): string {
 
 function marketColumns (market: NonNullable<PeerInfo['market']>): string {
   const parts = []
-  if (market.theirBid !== '0') parts.push(`bids ${formatPrice(BigInt(market.theirBid))} rank ${market.rank || '-'} pays ${formatPrice(BigInt(market.rateToThem))}, owes ${formatBtt(BigInt(market.owedByThem))} paid ${formatBtt(BigInt(market.receivedFromThem))}`)
-  if (market.rateFromThem !== '0' || market.paidToThem !== '0') parts.push(`charges ${formatPrice(BigInt(market.rateFromThem))}, owed ${formatBtt(BigInt(market.owedToThem))} paid ${formatBtt(BigInt(market.paidToThem))}`)
+  if (market.theirBid !== '0') parts.push(`bids ${readablePrice(BigInt(market.theirBid))} rank ${market.rank || '-'} pays ${readablePrice(BigInt(market.rateToThem))}, owes ${readableBtt(BigInt(market.owedByThem))} paid ${readableBtt(BigInt(market.receivedFromThem))}`)
+  const unconfirmed = BigInt(market.signedNotAcceptedToThem)
+  if (market.rateFromThem !== '0' || market.paidToThem !== '0' || unconfirmed > 0n) {
+    parts.push(`charges ${readablePrice(BigInt(market.rateFromThem))}, owed ${readableBtt(BigInt(market.owedToThem))} paid ${readableBtt(BigInt(market.paidToThem))}${unconfirmed > 0n ? ` (+ ${readableBtt(unconfirmed)} not confirmed)` : ''}`)
+  }
   return parts.length ? `[${parts.join('; ')}]` : '[market]'
 }
 
 export function voucherTotals (totals: VoucherTotals, verb: string): string {
   if (totals.torrents.length === 0) return `nothing ${verb} peers yet`
-  const lines = [`total ${verb} peers: ${formatBtt(BigInt(totals.total))}`]
+  const unconfirmed = BigInt(totals.signedNotAccepted ?? '0')
+  const lines = [`total ${verb} peers: ${readableBtt(BigInt(totals.total))}${unconfirmed > 0n ? ` (+ ${readableBtt(unconfirmed)} signed, not confirmed by the sellers)` : ''}`]
   for (const torrent of totals.torrents) {
-    lines.push(`${torrent.infoHash}  ${formatBtt(BigInt(torrent.total))}`)
-    for (const peer of torrent.peers) lines.push(`  ${peer.wallet}  ${formatBtt(BigInt(peer.amount))}  (${peer.vouchers} vouchers)`)
+    lines.push(`${torrent.infoHash}  ${readableBtt(BigInt(torrent.total))}`)
+    for (const peer of torrent.peers) {
+      const notAccepted = BigInt(peer.signedNotAccepted ?? '0')
+      lines.push(`  ${peer.wallet}  ${readableBtt(BigInt(peer.amount))}  (${peer.vouchers} vouchers${notAccepted > 0n ? `; + ${readableBtt(notAccepted)} signed, not confirmed` : ''})`)
+    }
   }
   return lines.join('\n')
+}
+
+/** `daemon status` for people: nested values on their own lines, memory in MiB. */
+export function statusLines (status: Record<string, unknown>, indent = ''): string[] {
+  const lines: string[] = []
+  for (const [key, value] of Object.entries(status)) {
+    if (key === 'memory' && value && typeof value === 'object') {
+      lines.push(`${indent}${key}: ${Object.entries(value as Record<string, number>).map(([part, bytes]) => `${part} ${formatBytes(bytes)}`).join(', ')}`)
+    } else if (Array.isArray(value)) {
+      lines.push(`${indent}${key}:${value.length === 0 ? ' none' : ''}`)
+      for (const item of value) lines.push(item && typeof item === 'object' ? `${indent}  - ${Object.values(item as Record<string, unknown>).map(String).join('  ')}` : `${indent}  - ${String(item)}`)
+    } else if (value && typeof value === 'object') {
+      lines.push(`${indent}${key}:`, ...statusLines(value as Record<string, unknown>, `${indent}  `))
+    } else {
+      lines.push(`${indent}${key}: ${value === null ? '-' : String(value)}`)
+    }
+  }
+  return lines
 }

@@ -15,8 +15,8 @@ import { client, common, dataDirOf, print, type CommonOptions } from './options.
 import { addWalletCommands } from './wallet-commands.js'
 import { addDemoCommand } from './demo-command.js'
 import { addChainCommands } from './chain-commands.js'
-import { peerLine, torrentDetails, torrentLine, voucherTotals } from './format.js'
-import { formatBtt, formatQuote, isUsd, parseAmount, parseQuote, quoteFromText, type Quote } from '../market/price.js'
+import { paidLine, peerLine, statusLines, torrentDetails, torrentLine, voucherTotals } from './format.js'
+import { formatQuote, isUsd, parseMoney, parseQuote, quoteFromText, readableBtt, readablePrice, type Money, type Quote } from '../market/price.js'
 
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -57,24 +57,62 @@ async function readSource (source: string): Promise<{ magnet: string } | { torre
   return { torrent: data.toString('base64') }
 }
 
-/** Polls the daemon until every piece is verified, drawing a progress bar on a terminal. */
+/** `1m05s`, `3h12m`: how long the rest takes at the current rate. */
+function eta (bytesLeft: number, rate: number): string {
+  if (bytesLeft <= 0) return 'done'
+  if (rate < 1) return '?'
+  const seconds = Math.ceil(bytesLeft / rate)
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`
+}
+
+/** What the market part of the progress line says: paid so far, the rate paid now, BTT a second. */
+function spendOf (torrent: TorrentView, bttPerSecond: bigint): string {
+  const market = torrent.market
+  if (!market || (market.bid === '0' && market.paid === '0')) return ''
+  const rates = market.sellers.filter((seller) => seller.state === 'winning').map((seller) => BigInt(seller.rate))
+  const top = rates.reduce((best, rate) => (rate > best ? rate : best), 0n)
+  return ` | paid ${readableBtt(BigInt(market.paid))} | ${top > 0n ? `at ${readablePrice(top)}` : 'no paid slot'} | ${readableBtt(bttPerSecond)}/s`
+}
+
+/**
+ * Polls the daemon until every piece is verified, drawing a progress bar on a terminal with the
+ * spend, the rate paid and the time left; the market's warnings (a bid that stopped working) are
+ * printed as they come, on a terminal or not.
+ */
 async function waitForCompletion (api: ApiClient, infoHash: string, options: CommonOptions): Promise<TorrentView> {
   const interactive = !options.json && process.stderr.isTTY
   const bar = interactive
     ? new cliProgress.SingleBar({
-      format: '{bar} {percentage}% | {value}/{total} pieces | ↓ {rate} | {peers} peers | {state}',
+      format: '{bar} {percentage}% | {value}/{total} pieces | ↓ {rate} | ETA {eta} | {peers} peers | {state}{spend}',
       stream: process.stderr,
       hideCursor: true
     }, cliProgress.Presets.shades_classic)
     : undefined
   let started = false
+  const seen = new Set<string>()
+  let lastPaid: { amount: bigint, at: number } | undefined
+  let spendRate = 0n
   try {
     for (;;) {
       const torrent = await api.request<TorrentView>('GET', `/v1/torrents/${infoHash}`)
       if (torrent.state === 'error') throw new BidtorrentError('ETORRENT', `torrent failed: ${torrent.error ?? 'unknown error'}`)
+      for (const notice of torrent.market?.notices ?? []) {
+        const key = `${notice.at} ${notice.message}`
+        if (seen.has(key)) continue
+        seen.add(key)
+        const line = options.json ? JSON.stringify({ warning: notice.message, at: notice.at }) : `warning: ${notice.message}`
+        process.stderr.write(`${started ? '\r\x1b[K' : ''}${line}\n`)
+      }
+      const now = Date.now()
+      const paid = BigInt(torrent.market?.paid ?? '0')
+      if (lastPaid && now > lastPaid.at) spendRate = (paid - lastPaid.amount) * 1000n / BigInt(now - lastPaid.at)
+      lastPaid = { amount: paid, at: now }
       const total = torrent.pieceCount ?? 0
       if (bar) {
-        const payload = { rate: formatRate(torrent.downloadRate), peers: torrent.peers, state: torrent.state }
+        const left = torrent.length === null ? 0 : Math.max(0, torrent.length * (1 - torrent.progress))
+        const payload = { rate: formatRate(torrent.downloadRate), peers: torrent.peers, state: torrent.state, eta: eta(left, torrent.downloadRate), spend: spendOf(torrent, spendRate) }
         if (!started && total > 0) {
           bar.start(total, torrent.verifiedPieces, payload)
           started = true
@@ -88,6 +126,20 @@ async function waitForCompletion (api: ApiClient, infoHash: string, options: Com
   } finally {
     if (started) bar?.stop()
   }
+}
+
+/** What a torrent's market says after `add`, `seed`, `bid` or `floor`: the bid, budget, paid and floor. */
+function marketSummary (torrent: TorrentView): string {
+  const market = torrent.market
+  if (!market) return ''
+  const bid = quoteFromText(market.bid)
+  const parts = [
+    `bid ${(isUsd(bid) ? bid.usdPerMiB : bid) === 0n ? 'none' : formatQuote(bid)}`,
+    `budget ${readableBtt(BigInt(market.budget))}`,
+    `paid ${paidLine(market)}`,
+    `floor ${market.floor === '0' ? 'none (sells nothing)' : readablePrice(BigInt(market.floor))}`
+  ]
+  return parts.join(', ')
 }
 
 export function buildProgram (): Command {
@@ -160,7 +212,7 @@ export function buildProgram (): Command {
         const { torrent: file } = await api.request<{ torrent: string }>('GET', `/v1/torrents/${torrent.infoHash}/torrent`)
         await writeFile(resolve(options.saveTorrent), Buffer.from(file, 'base64'))
       }
-      print(options, torrent, () => `seeding ${torrent.name} (${formatBytes(torrent.length ?? 0)})\ninfo hash: ${torrent.infoHash}\nmagnet:    ${torrent.magnet}`)
+      print(options, torrent, () => `seeding ${torrent.name} (${formatBytes(torrent.length ?? 0)})\ninfo hash: ${torrent.infoHash}\nmagnet:    ${torrent.magnet}${options.floor !== undefined ? `\nmarket:    ${marketSummary(torrent)}` : ''}`)
     })
 
   common(program.command('add <magnet-or-torrent>'))
@@ -171,8 +223,8 @@ export function buildProgram (): Command {
     .option('--paused', 'add without starting')
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--download-limit <rate>', 'download limit for this torrent')
-    .option('--bid <price>', 'pay seeders this much per verified MiB, e.g. 0.002BTT/MiB, or "auto" (setting autoBid); needs --budget')
-    .option('--budget <amount>', 'the most this download may spend, e.g. 5BTT')
+    .option('--bid <price>', 'pay seeders this much per verified MiB, e.g. 50BTT/MiB or 0.03USD/GiB, or "auto" (setting autoBid); needs --budget')
+    .option('--budget <amount>', 'the most this download may spend, e.g. 100000BTT or 0.10USD')
     .option('--floor <price>', 'when seeding it, the lowest bid to sell upload slots for')
     .action(async (source: string, options: CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }) => {
       const body = {
@@ -192,7 +244,7 @@ export function buildProgram (): Command {
         print(options, torrent, () => `complete: ${torrent.name}, ${torrent.verifiedPieces}/${torrent.pieceCount ?? 0} pieces verified, in ${torrent.directory}`)
         return
       }
-      print(options, torrent, () => `added ${torrent.name}\ninfo hash: ${torrent.infoHash}`)
+      print(options, torrent, () => `added ${torrent.name}\ninfo hash: ${torrent.infoHash}${options.bid !== undefined || options.floor !== undefined ? `\nmarket:    ${marketSummary(torrent)}` : ''}`)
     })
 
   common(program.command('wait <id>'))
@@ -267,19 +319,27 @@ export function buildProgram (): Command {
     .description('show the daemon\'s status')
     .action(async (options: CommonOptions) => {
       const status = await (await client(options)).request<Record<string, unknown>>('GET', '/v1/status')
-      print(options, status, () => Object.entries(status).map(([key, value]) => `${key}: ${String(value)}`).join('\n'))
+      print(options, status, () => statusLines(status).join('\n'))
     })
 
   common(program.command('bid <id> <price>'))
-    .description('change a torrent\'s bid now (0 withdraws it); --budget raises or lowers its budget')
-    .option('--budget <amount>', 'the most this torrent may spend in all, e.g. 5BTT')
+    .description('change a torrent\'s bid now (0 withdraws it), within its budget; --budget replaces the budget')
+    .option('--budget <amount>', 'the most this torrent may spend in all, e.g. 100000BTT or 0.10USD (needed only if it has none)')
     .action(async (id: string, price: string, options: CommonOptions & { budget?: string }) => {
-      const fields = marketOptions({ bid: price, ...(options.budget !== undefined ? { budget: options.budget } : {}) })
+      const fields = marketOptions({ bid: price, ...(options.budget !== undefined ? { budget: options.budget } : {}) }, false)
       const torrent = await (await client(options)).request<TorrentView>('POST', `/v1/torrents/${encodeURIComponent(id)}/bid`, {
         price: fields.bid,
         ...(fields.budget !== undefined ? { budget: fields.budget } : {})
       })
-      print(options, torrent, () => `bid for ${torrent.name}: ${formatQuote(quoteFromText(torrent.market?.bid ?? '0'))}, budget ${formatBtt(BigInt(torrent.market?.budget ?? '0'))}, spent ${formatBtt(BigInt(torrent.market?.spent ?? '0'))}`)
+      print(options, torrent, () => `${torrent.name}: ${marketSummary(torrent)}`)
+    })
+
+  common(program.command('floor <id> <price>'))
+    .description('change the lowest bid a torrent sells upload slots for, now (0: it sells nothing; "default": the daemon\'s marketFloor)')
+    .action(async (id: string, price: string, options: CommonOptions) => {
+      const floor = price.trim().toLowerCase() === 'default' ? null : marketOptions({ floor: price }).floor!
+      const torrent = await (await client(options)).request<TorrentView>('POST', `/v1/torrents/${encodeURIComponent(id)}/floor`, { floor })
+      print(options, torrent, () => `${torrent.name}: ${marketSummary(torrent)}`)
     })
 
   for (const [name, path, verb] of [['earnings', '/v1/earnings', 'earned from'], ['spending', '/v1/spending', 'paid to']] as const) {
@@ -294,10 +354,13 @@ export function buildProgram (): Command {
   common(program.command('settle'))
     .description('redeem every voucher received now: on a chain, claim them whatever their size')
     .action(async (options: CommonOptions) => {
-      const settled = await (await client(options)).request<{ backend: string, redemptions: Array<{ channel: string, amount: string, nonce: number }>, error?: string }>('POST', '/v1/settle')
+      type Redemption = { channel: string, amount: string, nonce: number }
+      const settled = await (await client(options)).request<{ backend: string, redeemed: Array<Redemption & { added: string }>, redemptions: Redemption[], error?: string }>('POST', '/v1/settle')
+      const total = settled.redemptions.reduce((sum, record) => sum + BigInt(record.amount), 0n)
       print(options, settled, () => [
-        settled.redemptions.length === 0 ? `nothing redeemed (${settled.backend})` : `redeemed (${settled.backend}):`,
-        ...settled.redemptions.map((record) => `  channel ${record.channel.slice(0, 16)}…  ${formatBtt(BigInt(record.amount))} (voucher ${record.nonce})`),
+        settled.redeemed.length === 0 ? `nothing new to redeem (${settled.backend})` : `redeemed now (${settled.backend}):`,
+        ...settled.redeemed.map((record) => `  channel ${record.channel.slice(0, 16)}…  +${readableBtt(BigInt(record.added))}, ${readableBtt(BigInt(record.amount))} in all (voucher ${record.nonce})`),
+        `redeemed on ${settled.redemptions.length} channel${settled.redemptions.length === 1 ? '' : 's'} in all: ${readableBtt(total)}`,
         ...(settled.error ? [`not finished: ${settled.error} (the claims stay queued and resume on their own)`] : [])
       ].join('\n'))
       // Settling stopped short (a dead endpoint): say so in the exit code too.
@@ -316,21 +379,24 @@ interface MarketFlags {
   floor?: string
 }
 
-/** --bid, --budget and --floor, checked here (exit 2 on a typo) and sent as base units. */
-function marketOptions (options: MarketFlags): Record<string, string> {
-  const checked = (flag: string, text: string | undefined, parse: (text: string) => Quote): Record<string, string> => {
+/**
+ * --bid, --budget and --floor, checked here (exit 2 on a typo) and sent as base units. `add` asks
+ * for a budget with every bid; `bid` leaves it to the daemon, which uses the torrent's own.
+ */
+function marketOptions (options: MarketFlags, bidNeedsBudget = true): Record<string, string> {
+  const checked = (flag: string, text: string | undefined, parse: (text: string) => Quote | Money): Record<string, string> => {
     if (text === undefined) return {}
     try {
-      const quote = parse(text)
-      // A USD price goes as written: the daemon turns it into BTT at its price source.
-      return { [flag]: isUsd(quote) ? text : quote.toString() }
+      const value = parse(text)
+      // A USD price or amount goes as written: the daemon turns it into BTT at its BTT price.
+      return { [flag]: typeof value === 'bigint' ? value.toString() : text }
     } catch (err) {
       throw new UsageError(`--${flag}: ${errorMessage(err)}`)
     }
   }
   const bid = options.bid?.trim().toLowerCase() === 'auto' ? { bid: 'auto' } : checked('bid', options.bid, parseQuote)
-  const fields = { ...bid, ...checked('budget', options.budget, parseAmount), ...checked('floor', options.floor, parseQuote) }
-  if (fields.bid !== undefined && fields.bid !== '0' && (fields.budget === undefined || fields.budget === '0')) {
+  const fields = { ...bid, ...checked('budget', options.budget, parseMoney), ...checked('floor', options.floor, parseQuote) }
+  if (bidNeedsBudget && fields.bid !== undefined && fields.bid !== '0' && (fields.budget === undefined || fields.budget === '0')) {
     throw new UsageError('--bid needs --budget: the daemon never spends without a limit')
   }
   return fields

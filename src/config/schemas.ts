@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { errorMessage } from '../util/errors.js'
-import { parseAmount, parsePrice, parseQuote, type Quote } from '../market/price.js'
+import { isUsdAmount, parseAmount, parseMoney, parsePrice, parseQuote, type Money, type Quote } from '../market/price.js'
 import { parseRate, parseSize } from '../util/units.js'
 
 function parsed (parse: (value: string | number) => number): z.ZodType<number, string | number> {
@@ -40,3 +40,9 @@ export const quoteSchema = parsedAmount<Quote>(parseQuote)
 
 /** An amount: `25BTT`, `0.5BTT`, or base units. */
 export const amountSchema = parsedAmount(parseAmount)
+
+/** An amount that may be given in USD (`0.05USD`) as well as in BTT or base units. */
+export const moneySchema = parsedAmount<Money>(parseMoney)
+
+/** The same, above zero. */
+export const positiveMoneySchema = moneySchema.refine((money) => (isUsdAmount(money) ? money.usd : money) > 0n, 'must be above zero')

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
 import { PROJECT_ROOT } from '../util/project.js'
-import { amountSchema, priceSchema, rateSchema, sizeSchema } from './schemas.js'
+import { moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
 const seconds = z.number().positive().max(86_400)
@@ -38,17 +38,23 @@ export const settingsSchema = z.object({
   resumeSaveIntervalSeconds: seconds,
   /** Offer the bid extension (it also needs a wallet, unlocked with $BIDTORRENT_PASSPHRASE). */
   market: z.boolean(),
-  /** The lowest bid a seeder accepts, per MiB, unless a torrent sets its own. */
-  marketFloor: priceSchema,
+  /**
+   * The lowest bid a torrent sells upload slots for, per MiB (BTT or USD), unless it sets its own;
+   * 0 = it sells nothing (it serves every peer by the usual reciprocity and announces no floor).
+   */
+  marketFloor: quoteSchema,
   marketClearing: z.enum(['uniform', 'pay-as-bid']),
   /** Share of upload slots never sold (non-bidders keep them), and at least this many slots. */
   marketReservedShare: z.number().min(0).max(1),
   marketMinReservedSlots: z.number().int().min(1).max(1000),
-  /** A bidder owing this much is asked to pay; past it by the tolerance, it is choked until it does. */
-  paymentThreshold: amountSchema.refine((amount) => amount > 0n, 'must be above zero'),
+  /**
+   * A bidder owing this much is asked to pay; past it by the tolerance, it is choked until it does.
+   * This and the other amounts below take BTT, base units or USD (`0.0005USD`, turned into BTT at start).
+   */
+  paymentThreshold: positiveMoneySchema,
   paymentTolerancePercent: z.number().int().min(0).max(1000),
   /** Embedded settlement: the most a channel may owe in IOUs (nothing backs them). */
-  embeddedCreditCap: amountSchema,
+  embeddedCreditCap: moneySchema,
   /** The chain id embedded vouchers are signed for. */
   embeddedChainId: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /**
@@ -61,7 +67,7 @@ export const settingsSchema = z.object({
   chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable(),
   channelContract: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
   /** Claim on chain once a channel's unclaimed amount reaches this (and always before its end). */
-  minClaim: amountSchema,
+  minClaim: moneySchema,
   /**
    * And only once it is worth this many times the claim's fee (estimated gas × gas price), where
    * the fee is paid in the coin the channel pays in (BTT on BTTC); 0 turns the check off.
@@ -70,12 +76,15 @@ export const settingsSchema = z.object({
   /** As a buyer: fund channels with this token (ERC-20, or TRC-20 on TRON: BTT is TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4) instead of the native coin. */
   channelToken: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
   /** As a buyer on a chain: the deposit a channel to one seller is funded with at a time. */
-  channelDeposit: amountSchema.refine((amount) => amount > 0n, 'must be above zero'),
+  channelDeposit: positiveMoneySchema,
   channelLifetimeSeconds: z.number().int().min(3600).max(365 * 86_400),
   /** Vouchers on a channel this close to its end are not accepted, and its claim is made regardless of size. */
   claimSafetySeconds: z.number().int().min(60).max(30 * 86_400),
-  /** The BTT price for bids and floors quoted in USD: fixed (a decimal, USD per BTT), or read from a URL. */
-  usdPerBtt: z.string().regex(/^\d+(\.\d{1,18})?$/, 'a decimal number of USD per BTT').nullable(),
+  /**
+   * The BTT price in USD (a decimal) for everything quoted in USD, and the fallback while a price
+   * source (priceSourceUrl) has not answered; null = none (USD quotes are refused).
+   */
+  usdPerBtt: z.string().regex(/^\d+(\.\d{1,18})?$/, 'a decimal number of USD per BTT').refine((text) => /[1-9]/.test(text), 'must be above zero').nullable(),
   priceSourceUrl: z.string().url().nullable(),
   /** Where the price sits in the source's JSON (dot-separated). */
   priceSourcePath: z.string(),

@@ -42,6 +42,7 @@ export class ApiServer {
       route('POST', '/v1/torrents/:id/peers', ({ id, body }) => this.service.addPeers(id, body)),
       route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => this.service.setLimits(id, body)),
       route('POST', '/v1/torrents/:id/bid', ({ id, body }) => this.service.setBid(id, body)),
+      route('POST', '/v1/torrents/:id/floor', ({ id, body }) => this.service.setFloor(id, body)),
       route('GET', '/v1/earnings', () => this.service.earnings()),
       route('POST', '/v1/settle', () => this.service.settle()),
       route('GET', '/v1/wallet', () => this.service.walletBalance()),

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'winston'
 import { thresholdsFrom } from '../accounting/ledger.js'
 import { bidChoker } from '../choker/bid.js'
+import { moneyInBtt, type DerivedAmount } from '../config/money.js'
 import type { Settings } from '../config/settings.js'
 import { Engine } from '../engine/engine.js'
 import { engineSettingsFrom } from '../engine/settings-from-config.js'
@@ -51,7 +52,7 @@ export class Daemon {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
-    let market: (MarketConfig & { rounds: SettlementRounds, chainWallet?: ChainWallet }) | undefined
+    let market: DaemonMarket | undefined
     try {
       market = await marketConfig(dataDir, settings, store, log)
     } catch (err) {
@@ -81,6 +82,7 @@ export class Daemon {
       torrents: engine.list().length,
       wallet: market?.identity.wallet ?? null,
       settlement: market?.settlement.description ?? null,
+      btt: market ? { usdPerBtt: market.prices?.describe() ?? null, amountsInUsd: market.derivedAmounts } : null,
       memory: process.memoryUsage(),
       apiPort
     })
@@ -126,12 +128,15 @@ export class Daemon {
   }
 }
 
+/** The market's configuration, with what the daemon itself keeps of it. */
+type DaemonMarket = MarketConfig & { rounds: SettlementRounds, chainWallet?: ChainWallet, derivedAmounts: readonly DerivedAmount[] }
+
 /**
  * The market's configuration, when it can run: the market is on, a wallet exists, and
  * $BIDTORRENT_PASSPHRASE unlocks it. Without a wallet or a passphrase the daemon runs as a plain
  * BitTorrent client and says so; a wrong passphrase stops it (a silent fallback would hide a typo).
  */
-async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<(MarketConfig & { rounds: SettlementRounds, chainWallet?: ChainWallet }) | undefined> {
+async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<DaemonMarket | undefined> {
   if (!settings.market) return undefined
   if (!existsSync(walletPath(dataDir))) {
     log.info('no wallet: the market is off (create one with "bidtorrent wallet create")')
@@ -147,13 +152,17 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     import('../wallet/keystore.js'), import('../settlement/backend.js'), import('../settlement/settlement.js'), import('../market/price-oracle.js')
   ])
   const wallet = await unlockWallet(dataDir, passphrase)
-  const { settlement, chainWallet } = await settlementFrom(settings, store, wallet, log)
+  const prices = new PriceOracle({ usdPerBtt: settings.usdPerBtt, url: settings.priceSourceUrl, path: settings.priceSourcePath, refreshSeconds: settings.priceRefreshSeconds }, log)
+  await prices.start()
+  const money = moneyInBtt(settings, prices.usdPerBtt)
+  if (money.derived.length > 0) {
+    log.info('amounts given in USD, in BTT', { usdPerBtt: prices.describe(), ...Object.fromEntries(money.derived.map((entry) => [entry.setting, `${entry.given} = ${entry.readable}`])) })
+  }
+  const { settlement, chainWallet } = await settlementFrom(settings, money.values, store, wallet, log)
   // A chain backend also needs rounds with nothing new: claims due before a channel's end, and retries.
   const heartbeatMs = settlement.fundChannel ? CHAIN_HEARTBEAT_MS : 0
   const rounds = new SettlementRounds(settlement, () => store.receivedVouchers.all(), SETTLEMENT_ROUND_MS,
     (err) => log.error('settlement round failed (it runs again)', { error: errorMessage(err) }), heartbeatMs)
-  const prices = new PriceOracle({ usdPerBtt: settings.usdPerBtt, url: settings.priceSourceUrl, path: settings.priceSourcePath, refreshSeconds: settings.priceRefreshSeconds }, log)
-  await prices.start()
   // Claims left unfinished by the last run (a crash, an outage) resume at once, not at the first heartbeat.
   if (heartbeatMs > 0) rounds.markDirty()
   log.info('market on', { wallet: wallet.tron, settlement: settlement.description })
@@ -167,12 +176,13 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     auction: { clearing: settings.marketClearing, reservedShare: settings.marketReservedShare, minReservedSlots: settings.marketMinReservedSlots },
     defaultFloor: settings.marketFloor,
     autoBidSpendingRate: settings.autoBidSpendingRate,
-    channelDeposit: settings.channelDeposit,
+    channelDeposit: money.values.channelDeposit,
     prices,
+    derivedAmounts: money.derived,
     settleNow: async () => {
       const { error } = await rounds.flush(true)
       return { redemptions: await settlement.redemptions(), ...(error !== undefined ? { error } : {}) }
     },
-    thresholds: thresholdsFrom(settings.paymentThreshold, settings.paymentTolerancePercent)
+    thresholds: thresholdsFrom(money.values.paymentThreshold, settings.paymentTolerancePercent)
   }
 }

@@ -7,12 +7,13 @@ import { createTorrentFrom } from '../engine/create.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import { amountSchema, quoteSchema, rateSchema } from '../config/schemas.js'
-import { isUsd, quoteFromText, quoteText, type Quote } from '../market/price.js'
-import type { MarketConfig, MarketHooks, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
+import { amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
+import { formatMoney, isUsd, isUsdAmount, moneyToBtt, quoteFromText, quoteText, readableBtt, type Money, type Quote } from '../market/price.js'
+import type { MarketConfig, MarketHooks, MarketNotice, PaymentTotals, SellerBidView, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
+import { NO_PAYMENTS } from '../market/market-types.js'
 import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
-import type { RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
+import type { AcceptedRecord, RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
@@ -27,11 +28,11 @@ export const addRequestSchema = z.object({
   uploadLimit: rateSchema.default(0),
   downloadLimit: rateSchema.default(0),
   bid: z.union([z.literal('auto'), quoteSchema]).optional(),
-  budget: amountSchema.optional(),
+  budget: moneySchema.optional(),
   floor: quoteSchema.optional()
 }).strict()
   .refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
-  .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget ?? 0n) > 0n, { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
+  .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget !== undefined && (isUsdAmount(body.budget) ? body.budget.usd : body.budget) > 0n), { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
 
 export const seedRequestSchema = z.object({
   path: absolutePath,
@@ -55,22 +56,48 @@ export const openChannelSchema = z.object({ payee: walletAddress, infoHash: z.st
 export const topUpSchema = z.object({ amount: amountSchema }).strict()
 export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema, native: z.boolean().optional() }).strict()
 
-export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: amountSchema.optional() }).strict()
+export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: moneySchema.optional() }).strict()
+export const floorRequestSchema = z.object({ floor: quoteSchema.nullable() }).strict()
 
-/** A torrent's market settings and what it has spent, amounts in base units as decimal strings. */
+/** A torrent's market settings and what it has paid, amounts in base units as decimal strings. */
 export interface TorrentMarketView {
   readonly bid: string
   readonly budget: string
+  /** The floor in force now (0: this torrent sells nothing). */
   readonly floor: string
-  readonly spent: string
+  /** What sellers confirmed holding from us (their receipts), across runs: paid. */
+  readonly paid: string
+  /** Signed and not (yet) confirmed by the seller; never counted as paid. */
+  readonly signedNotAccepted: string
+  /** What the budget counts: the most signed on each channel. */
+  readonly committed: string
+  /** Our bid to each connected seller: its state, rate, and what we paid it. */
+  readonly sellers: readonly SellerBidView[]
+  /** Warnings for the user (a bid that stopped working, a limit reached), oldest first. */
+  readonly notices: readonly MarketNotice[]
   /** This run's metered trade per wallet (see TradeTotals). */
   readonly trades: readonly TradeTotals[]
 }
 
-/** Earnings or spending from the stored vouchers: per torrent, and per peer within it. */
+/** One channel in earnings or spending. */
+export interface ChannelTotal {
+  readonly wallet: string
+  /** Paid: in earnings the best voucher stored; in spending what the seller confirmed holding. */
+  readonly amount: string
+  /** The number of vouchers (the nonce of the one that counts). */
+  readonly vouchers: number
+  readonly channel: string
+  /** Spending only: our latest voucher, and what of it the seller has not confirmed. */
+  readonly signed?: string
+  readonly signedNotAccepted?: string
+}
+
+/** Earnings or spending from the stored vouchers (and, for spending, the sellers' receipts): per torrent, and per peer within it. */
 export interface VoucherTotals {
   readonly total: string
-  readonly torrents: ReadonlyArray<{ readonly infoHash: string, readonly total: string, readonly peers: ReadonlyArray<{ readonly wallet: string, readonly amount: string, readonly vouchers: number, readonly channel: string }> }>
+  /** Spending only: signed and not confirmed, never counted in `total`. */
+  readonly signedNotAccepted?: string
+  readonly torrents: ReadonlyArray<{ readonly infoHash: string, readonly total: string, readonly peers: readonly ChannelTotal[] }>
 }
 
 export interface TorrentView extends TorrentStatus {
@@ -129,7 +156,7 @@ export class DaemonService {
   /** Brings back every stored torrent, with its resume data. */
   async restore (): Promise<void> {
     // One pass over the sent vouchers for every torrent, not one per torrent.
-    const spent = await this.spentByTorrent()
+    const payments = await this.paymentsByTorrent()
     for (const record of await this.store.allTorrents()) {
       try {
         const resume = await this.store.getResume(record.infoHash)
@@ -141,7 +168,7 @@ export class DaemonService {
           magnet,
           resumeBitfield: resume ? Buffer.from(resume.bitfield, 'base64') : undefined,
           paidBitfield: paid ? Buffer.from(paid.bitfield, 'base64') : undefined,
-          spentBefore: spent.get(record.infoHash) ?? 0n
+          paymentsBefore: payments.get(record.infoHash) ?? NO_PAYMENTS
         })
         this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
       } catch (err) {
@@ -158,6 +185,7 @@ export class DaemonService {
     const existing = this.engine.get(infoHash)
     if (existing) {
       for (const address of body.peers) existing.addPeerAddress(address)
+      await this.changeMarket(existing, body)
       return this.view(existing)
     }
     const record: TorrentRecord = {
@@ -174,7 +202,7 @@ export class DaemonService {
       ...this.marketFields(body)
     }
     await this.store.putTorrent(record)
-    const torrent = await this.startTorrent(record, { meta, magnet, spentBefore: await this.spentOn(record.infoHash) })
+    const torrent = await this.startTorrent(record, { meta, magnet, paymentsBefore: await this.paymentsOf(record.infoHash) })
     this.log.info('torrent added', { infoHash, name: record.name, directory: record.directory })
     return this.view(torrent)
   }
@@ -188,7 +216,10 @@ export class DaemonService {
     })
     if (meta.name !== basename(body.path)) throw new InvalidTorrentError('torrent name does not match the seeded path')
     const existing = this.engine.get(meta.infoHash)
-    if (existing) return this.view(existing)
+    if (existing) {
+      await this.changeMarket(existing, body)
+      return this.view(existing)
+    }
     const directory = dirname(resolve(body.path))
     const record: TorrentRecord = {
       infoHash: meta.infoHash,
@@ -206,7 +237,7 @@ export class DaemonService {
     const complete = allPieces(meta)
     await this.store.putTorrent(record)
     await this.store.putResume(meta.infoHash, { bitfield: complete.toString('base64'), savedAt: new Date().toISOString() })
-    const torrent = await this.startTorrent(record, { meta, resumeBitfield: complete, spentBefore: await this.spentOn(record.infoHash) })
+    const torrent = await this.startTorrent(record, { meta, resumeBitfield: complete, paymentsBefore: await this.paymentsOf(record.infoHash) })
     this.log.info('seeding', { infoHash: meta.infoHash, name: meta.name, path: body.path })
     return this.view(torrent)
   }
@@ -223,24 +254,48 @@ export class DaemonService {
       peers: record.peers,
       uploadLimit: record.uploadLimit,
       downloadLimit: record.downloadLimit,
-      ...(await this.marketFor(record, start.spentBefore))
+      ...(await this.marketFor(record, start.paymentsBefore))
     })
     this.watch(torrent)
     return torrent
   }
 
-  private marketFields (body: { bid?: Quote | 'auto' | undefined, budget?: bigint | undefined, floor?: Quote | undefined }): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
-    if ((body.bid !== undefined || body.floor !== undefined) && !this.market) {
-      throw new UsageError('the market is off in this daemon: it needs a wallet ("bidtorrent wallet create") and $BIDTORRENT_PASSPHRASE when it starts')
+  private marketFields (body: MarketFields): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
+    this.checkMarket(body)
+    return {
+      ...(body.bid !== undefined ? { bid: body.bid === 'auto' ? 'auto' : quoteText(body.bid) } : {}),
+      ...(body.budget !== undefined ? { budget: this.inBtt(body.budget).toString() } : {}),
+      ...(body.floor !== undefined ? { floor: quoteText(body.floor) } : {})
+    }
+  }
+
+  /** Market flags are refused plainly where the market cannot take them, never ignored. */
+  private checkMarket (body: MarketFields): void {
+    if ((body.bid !== undefined || body.floor !== undefined || body.budget !== undefined) && !this.market) {
+      throw new UsageError(MARKET_OFF)
     }
     if (body.bid === 'auto' && !this.autoBidAllowed) throw new UsageError('auto-bid is off in this daemon (setting autoBid); give a price instead')
     this.checkUsd(body.bid)
     this.checkUsd(body.floor)
-    return {
-      ...(body.bid !== undefined ? { bid: body.bid === 'auto' ? 'auto' : quoteText(body.bid) } : {}),
-      ...(body.budget !== undefined ? { budget: body.budget.toString() } : {}),
-      ...(body.floor !== undefined ? { floor: quoteText(body.floor) } : {})
-    }
+  }
+
+  /** A budget in BTT, or in USD at the price now (it is kept in BTT: what was authorised does not move with the price). */
+  private inBtt (money: Money): bigint {
+    if (!isUsdAmount(money)) return money
+    const price = this.market?.prices?.usdPerBtt
+    if (price === undefined) throw new UsageError('an amount in USD needs a BTT price: set usdPerBtt, or priceSourceUrl (and priceSourcePath)')
+    const btt = moneyToBtt(money, price)
+    this.log.info('amount in USD, in BTT', { given: formatMoney(money), btt: readableBtt(btt), usdPerBtt: this.market?.prices?.describe() })
+    return btt
+  }
+
+  /** `add` or `seed` again on a torrent we have: its bid, budget and floor change as asked. */
+  private async changeMarket (torrent: Torrent, body: MarketFields): Promise<void> {
+    if (body.bid === undefined && body.floor === undefined && body.budget === undefined) return
+    this.checkMarket(body)
+    if (body.floor !== undefined) await this.applyFloor(torrent, body.floor)
+    if (body.bid !== undefined) await this.applyBid(torrent, body.bid, body.budget)
+    else if (body.budget !== undefined) await this.setBudget(torrent, this.inBtt(body.budget))
   }
 
   /** A USD quote needs a BTT price to be turned into BTT: refuse it plainly without one. */
@@ -250,19 +305,24 @@ export class DaemonService {
     }
   }
 
-  /** What the stored vouchers say each torrent has spent, in earlier runs: its budget holds across restarts. */
-  private async spentByTorrent (): Promise<Map<string, bigint>> {
-    const spent = new Map<string, bigint>()
-    if (!this.market) return spent
-    for (const voucher of await this.store.sentVouchers.all()) spent.set(voucher.infoHash, (spent.get(voucher.infoHash) ?? 0n) + BigInt(voucher.amount))
-    return spent
+  /** What the stored vouchers and receipts say of each torrent's payments: its budget and books hold across restarts. */
+  private async paymentsByTorrent (): Promise<Map<string, PaymentTotals>> {
+    const totals = new Map<string, PaymentTotals>()
+    if (!this.market) return totals
+    const add = (infoHash: string, change: Partial<PaymentTotals>): void => {
+      const known = totals.get(infoHash) ?? NO_PAYMENTS
+      totals.set(infoHash, { committed: known.committed + (change.committed ?? 0n), signed: known.signed + (change.signed ?? 0n), accepted: known.accepted + (change.accepted ?? 0n) })
+    }
+    for (const voucher of await this.store.sentVouchers.all()) add(voucher.infoHash, { committed: BigInt(voucher.committed ?? voucher.amount), signed: BigInt(voucher.amount) })
+    for (const receipt of await this.store.acceptedVouchers.all()) add(receipt.infoHash, { accepted: BigInt(receipt.amount) })
+    return totals
   }
 
-  private async spentOn (infoHash: string): Promise<bigint> {
-    return (await this.spentByTorrent()).get(infoHash) ?? 0n
+  private async paymentsOf (infoHash: string): Promise<PaymentTotals> {
+    return (await this.paymentsByTorrent()).get(infoHash) ?? NO_PAYMENTS
   }
 
-  private async marketFor (record: TorrentRecord, spentBefore: bigint): Promise<{ market?: (hooks: MarketHooks) => TorrentMarket }> {
+  private async marketFor (record: TorrentRecord, paymentsBefore: PaymentTotals): Promise<{ market?: (hooks: MarketHooks) => TorrentMarket }> {
     const config = this.market
     if (!config) return {}
     const auto = record.bid === 'auto'
@@ -273,39 +333,85 @@ export class DaemonService {
       floor: record.floor !== undefined ? quoteFromText(record.floor) : undefined
     }
     const { TorrentMarket } = await import('../market/torrent-market.js')
-    return { market: (hooks) => new TorrentMarket(record.infoHash, config, options, spentBefore, hooks, this.log) }
+    return { market: (hooks) => new TorrentMarket(record.infoHash, config, options, paymentsBefore, hooks, this.log) }
   }
 
-  /** Changes a torrent's bid at once (and its budget, when given); 0 withdraws the bid. */
+  /**
+   * Changes a torrent's bid at once; 0 withdraws it. It spends from the torrent's budget, or from
+   * the one given with it (which then replaces it); a bid with no budget at all is refused.
+   */
   async setBid (id: string, input: unknown): Promise<TorrentView> {
     const torrent = this.find(id)
     const body = parseInput(bidRequestSchema, input)
-    if (!torrent.market) throw new UsageError('the market is off in this daemon: it needs a wallet and $BIDTORRENT_PASSPHRASE when it starts')
-    if (body.price === 'auto' && !this.autoBidAllowed) throw new UsageError('auto-bid is off in this daemon (setting autoBid); give a price instead')
-    this.checkUsd(body.price)
-    if (body.budget !== undefined) torrent.market.options.budget = body.budget
-    if (body.price !== 0n && torrent.market.options.budget <= torrent.market.totalSpent) {
-      throw new UsageError('this torrent has no budget left; give a larger --budget with the bid')
-    }
-    torrent.market.options.auto = body.price === 'auto'
-    if (body.price === 'auto') torrent.market.autoBid(torrent.bytesLeft())
-    else torrent.market.setBid(body.price)
-    await this.updateRecord(torrent.infoHash, { bid: body.price === 'auto' ? 'auto' : quoteText(body.price), budget: torrent.market.options.budget.toString() })
+    this.checkMarket({ bid: body.price, budget: body.budget })
+    await this.applyBid(torrent, body.price, body.budget)
     return this.view(torrent)
   }
 
-  /** Redeems every stored voucher now (on a chain: claims, whatever their size) and lists what is redeemed. */
-  async settle (): Promise<{ backend: string, redemptions: RedemptionRecord[], error?: string }> {
+  private async applyBid (torrent: Torrent, price: Quote | 'auto', givenBudget: Money | undefined): Promise<void> {
+    const market = torrent.market
+    if (!market) throw new UsageError(MARKET_OFF)
+    const budget = givenBudget !== undefined ? this.inBtt(givenBudget) : market.options.budget
+    if (price !== 0n) {
+      if (budget === 0n) throw new UsageError('this torrent has no budget: give one with --budget (the daemon never spends without one)')
+      const { committed } = market.payments
+      if (budget <= committed) throw new UsageError(`this torrent's budget of ${readableBtt(budget)} is spent (${readableBtt(committed)} committed): give a larger --budget`)
+    }
+    market.options.budget = budget
+    market.options.auto = price === 'auto'
+    if (price === 'auto') market.autoBid(torrent.bytesLeft())
+    else market.setBid(price)
+    await this.updateRecord(torrent.infoHash, { bid: price === 'auto' ? 'auto' : quoteText(price), budget: budget.toString() })
+  }
+
+  private async setBudget (torrent: Torrent, budget: bigint): Promise<void> {
+    torrent.market!.options.budget = budget
+    await this.updateRecord(torrent.infoHash, { budget: budget.toString() })
+  }
+
+  /** Changes a torrent's floor at once (null: the daemon's default); connected bidders hear it at once. */
+  async setFloor (id: string, input: unknown): Promise<TorrentView> {
+    const torrent = this.find(id)
+    const body = parseInput(floorRequestSchema, input)
+    if (body.floor !== null) this.checkMarket({ floor: body.floor })
+    await this.applyFloor(torrent, body.floor ?? undefined)
+    return this.view(torrent)
+  }
+
+  private async applyFloor (torrent: Torrent, floor: Quote | undefined): Promise<void> {
+    if (!torrent.market) throw new UsageError(MARKET_OFF)
+    torrent.market.setFloor(floor)
+    const record = await this.store.getTorrent(torrent.infoHash)
+    if (record) {
+      const { floor: _previous, ...rest } = record
+      await this.store.putTorrent(floor === undefined ? rest : { ...rest, floor: quoteText(floor) })
+    }
+    this.log.info('floor changed', { infoHash: torrent.infoHash, floor: torrent.market.floor.toString() })
+  }
+
+  /**
+   * Redeems every stored voucher now (on a chain: claims, whatever their size). `redeemed` is what
+   * this call redeemed, per channel (the amount it added); `redemptions` is every channel's total.
+   */
+  async settle (): Promise<{ backend: string, redeemed: Array<RedemptionRecord & { added: string }>, redemptions: RedemptionRecord[], error?: string }> {
     if (!this.market) throw new UsageError('the market is off in this daemon: nothing to settle')
-    return { backend: this.market.settlement.backend, ...await this.market.settleNow() }
+    const before = new Map((await this.market.settlement.redemptions()).map((record) => [record.channel, BigInt(record.amount)]))
+    const settled = await this.market.settleNow()
+    const redeemed = settled.redemptions.flatMap((record) => {
+      const added = BigInt(record.amount) - (before.get(record.channel) ?? 0n)
+      return added > 0n ? [{ ...record, added: added.toString() }] : []
+    })
+    return { backend: this.market.settlement.backend, redeemed, ...settled }
   }
 
   async earnings (): Promise<VoucherTotals> {
     return totalsOf(await this.store.receivedVouchers.all(), (voucher) => voucher.payer)
   }
 
+  /** What sellers confirmed holding from us (their receipts), with what we signed beside it. */
   async spending (): Promise<VoucherTotals> {
-    return totalsOf(await this.store.sentVouchers.all(), (voucher) => voucher.payee)
+    const accepted = new Map((await this.store.acceptedVouchers.all()).map((record) => [record.channel, record]))
+    return totalsOf(await this.store.sentVouchers.all(), (voucher) => voucher.payee, accepted)
   }
 
   list (): TorrentView[] {
@@ -420,10 +526,7 @@ export class DaemonService {
   private view (torrent: Torrent): TorrentView {
     const status = torrent.status()
     const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
-    const market = torrent.market
-      ? { bid: quoteText(torrent.market.options.bid), budget: torrent.market.options.budget.toString(), floor: torrent.market.floor.toString(), spent: torrent.market.totalSpent.toString(), trades: torrent.market.tradeTotals() }
-      : null
-    return { ...status, magnet, market }
+    return { ...status, magnet, market: torrent.market ? marketView(torrent.market) : null }
   }
 }
 
@@ -433,10 +536,33 @@ interface TorrentStart {
   readonly magnet?: MagnetInfo | undefined
   readonly resumeBitfield?: Uint8Array | undefined
   readonly paidBitfield?: Uint8Array | undefined
-  readonly spentBefore: bigint
+  readonly paymentsBefore: PaymentTotals
 }
 
-function totalsOf (vouchers: readonly VoucherRecord[], counterpart: (voucher: VoucherRecord) => string): VoucherTotals {
+const MARKET_OFF = 'the market is off in this daemon: it needs a wallet ("bidtorrent wallet create") and $BIDTORRENT_PASSPHRASE when it starts'
+
+interface MarketFields {
+  readonly bid?: Quote | 'auto' | undefined
+  readonly budget?: Money | undefined
+  readonly floor?: Quote | undefined
+}
+
+function marketView (market: TorrentMarket): TorrentMarketView {
+  const { accepted, signed, committed } = market.payments
+  return {
+    bid: quoteText(market.options.bid),
+    budget: market.options.budget.toString(),
+    floor: market.floor.toString(),
+    paid: accepted.toString(),
+    signedNotAccepted: (signed > accepted ? signed - accepted : 0n).toString(),
+    committed: committed.toString(),
+    sellers: market.sellers(),
+    notices: market.notices(),
+    trades: market.tradeTotals()
+  }
+}
+
+function totalsOf (vouchers: readonly VoucherRecord[], counterpart: (voucher: VoucherRecord) => string, accepted?: ReadonlyMap<string, AcceptedRecord>): VoucherTotals {
   const torrents = new Map<string, VoucherRecord[]>()
   for (const voucher of vouchers) {
     const list = torrents.get(voucher.infoHash)
@@ -444,16 +570,27 @@ function totalsOf (vouchers: readonly VoucherRecord[], counterpart: (voucher: Vo
     else torrents.set(voucher.infoHash, [voucher])
   }
   let total = 0n
+  let unconfirmed = 0n
   const rows = [...torrents].map(([infoHash, list]) => {
-    const sum = list.reduce((acc, voucher) => acc + BigInt(voucher.amount), 0n)
+    let sum = 0n
+    const peers = list.map((voucher): ChannelTotal => {
+      const channel = { wallet: counterpart(voucher), vouchers: voucher.nonce, channel: voucher.channel }
+      if (!accepted) {
+        sum += BigInt(voucher.amount)
+        return { ...channel, amount: voucher.amount }
+      }
+      // Spending: paid is what the seller confirmed; the rest of our latest voucher stands apart.
+      const confirmed = BigInt(accepted.get(voucher.channel)?.amount ?? '0')
+      const signed = BigInt(voucher.amount)
+      const notAccepted = signed > confirmed ? signed - confirmed : 0n
+      sum += confirmed
+      unconfirmed += notAccepted
+      return { ...channel, amount: confirmed.toString(), signed: voucher.amount, signedNotAccepted: notAccepted.toString() }
+    })
     total += sum
-    return {
-      infoHash,
-      total: sum.toString(),
-      peers: list.map((voucher) => ({ wallet: counterpart(voucher), amount: voucher.amount, vouchers: voucher.nonce, channel: voucher.channel }))
-    }
+    return { infoHash, total: sum.toString(), peers }
   })
-  return { total: total.toString(), torrents: rows }
+  return { total: total.toString(), ...(accepted ? { signedNotAccepted: unconfirmed.toString() } : {}), torrents: rows }
 }
 
 function allPieces (meta: TorrentMeta): Buffer {

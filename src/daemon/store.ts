@@ -43,6 +43,23 @@ export interface VoucherRecord {
   /** 65 bytes, hex. */
   readonly signature: string
   readonly at: string
+  /**
+   * On a voucher we signed: the most we ever signed on the channel (base units, decimal), where
+   * that is more than this voucher (a refused one was signed again for less). The budget counts it.
+   */
+  readonly committed?: string
+}
+
+/** A seller's receipt for our channel to it: the voucher it holds, stored on its side (protocol v2). */
+export interface AcceptedRecord {
+  readonly channel: string
+  readonly infoHash: string
+  /** TRON address of the seller. */
+  readonly payee: string
+  readonly nonce: number
+  /** Cumulative, base units, decimal. */
+  readonly amount: string
+  readonly at: string
 }
 
 /**
@@ -85,6 +102,7 @@ export class StateStore implements VoucherStore {
   private readonly resume
   readonly receivedVouchers: SyncedTable<VoucherRecord>
   readonly sentVouchers: SyncedTable<VoucherRecord>
+  readonly acceptedVouchers: SyncedTable<AcceptedRecord>
   readonly redemptions: SyncedTable<RedemptionRecord>
   readonly paidPieces: SyncedTable<PaidPiecesRecord>
   /** The chain backends' durable claim queue (src/settlement/claims.ts). */
@@ -97,6 +115,7 @@ export class StateStore implements VoucherStore {
     this.resume = this.db.sublevel<string, ResumeRecord>('resume', { valueEncoding: 'json' })
     this.receivedVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-received', { valueEncoding: 'json' }))
     this.sentVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-sent', { valueEncoding: 'json' }))
+    this.acceptedVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-accepted', { valueEncoding: 'json' }))
     this.redemptions = new SyncedTable(this.db, this.db.sublevel('embedded-redeemed', { valueEncoding: 'json' }))
     this.paidPieces = new SyncedTable(this.db, this.db.sublevel('paid-pieces', { valueEncoding: 'json' }))
     this.claims = new SyncedTable(this.db, this.db.sublevel('claims', { valueEncoding: 'json' }))
@@ -169,6 +188,15 @@ export class SyncedTable<V> {
     await this.db.batch([this.putOperation(key, value)], { sync: true })
   }
 
+  /**
+   * Written without waiting for the disk: it survives the process being killed (LevelDB hands it to
+   * the OS at once), not a power cut. For records that the network restores anyway (a receipt is
+   * sent again on the next connection).
+   */
+  async putEventually (key: string, value: V): Promise<void> {
+    await this.db.batch([this.putOperation(key, value)], { sync: false })
+  }
+
   /** For a batch that writes several tables at once. */
   putOperation (key: string, value: V): { type: 'put', key: string, value: unknown, sublevel: Sublevel } {
     return { type: 'put', key, value, sublevel: this.table }
@@ -194,6 +222,8 @@ export interface VoucherStore {
   readonly receivedVouchers: SyncedTable<VoucherRecord>
   /** The latest voucher we signed on each channel, stored before it is sent (we buy). */
   readonly sentVouchers: SyncedTable<VoucherRecord>
+  /** The latest receipt each seller gave for our channel to it: what it accepted (we buy). */
+  readonly acceptedVouchers: SyncedTable<AcceptedRecord>
   /** What the embedded backend has redeemed on each channel. */
   readonly redemptions: SyncedTable<RedemptionRecord>
   /** The pieces each torrent's latest voucher paid for. */

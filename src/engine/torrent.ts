@@ -1082,7 +1082,7 @@ export class Torrent extends EventEmitter {
         ...(this.market ? { market: this.market.snapshot(peer) } : {})
       })
     }
-    const selling = this.market !== undefined && this.haveCount > 0
+    const selling = this.market?.selling === true && this.haveCount > 0
     const decision = this.init.parts.chokeAlgorithm(snapshots, this.chokerState, {
       now,
       seeding: this.complete,
@@ -1115,7 +1115,7 @@ export class Torrent extends EventEmitter {
   private shareUpload (): void {
     const limits = [this.init.globalUpload.bytesPerSecond, this.uploadBucket.bytesPerSecond].filter((rate) => rate > 0)
     const capacity = limits.length > 0 ? Math.min(...limits) : 0
-    const sharing = this.market !== undefined && capacity > 0
+    const sharing = this.market?.selling === true && capacity > 0
     const demands: UploadDemand[] = []
     for (const peer of this.peers.values()) {
       if (!sharing || !peer.slotKind || peer.wire.amChoking) {
@@ -1123,7 +1123,7 @@ export class Torrent extends EventEmitter {
         continue
       }
       const demand = peer.uploadStarved ? capacity : peer.lastTickUpload * 1.25 + BLOCK_SIZE
-      demands.push({ id: peer.address, kind: peer.slotKind, demand })
+      demands.push({ id: peer.address, kind: peer.slotKind, demand, weight: this.market!.paidWeight(peer) })
       peer.uploadStarved = false
     }
     if (demands.length === 0) return
@@ -1161,25 +1161,26 @@ export class Torrent extends EventEmitter {
     else this.shareUpload()
     if (this.market && !this.complete) {
       this.market.autoBid(this.bytesLeft())
-      this.market.guardBudget(this.chargedInFlight())
+      this.market.guard(this.chargedInFlight())
     }
     this.connectMore()
   }
 
   /**
-   * What the blocks in flight will cost once their pieces verify, as Σ bytes × rate: blocks received
-   * but not yet verified, and blocks asked of peers that charge for them.
+   * What the blocks in flight will cost once their pieces verify, as Σ bytes × rate per payee:
+   * blocks received but not yet verified, and blocks asked of peers that charge for them.
    */
-  private chargedInFlight (): bigint {
-    let byteRate = 0n
+  private chargedInFlight (): Map<string, bigint> {
+    const byPayee = new Map<string, bigint>()
+    const add = (charge: BlockCharge, bytes: number): void => { byPayee.set(charge.payee, (byPayee.get(charge.payee) ?? 0n) + BigInt(bytes) * charge.rate) }
     for (const piece of this.inProgress.values()) {
-      for (const charge of piece.charges) if (charge) byteRate += BigInt(BLOCK_SIZE) * charge.rate
+      for (const charge of piece.charges) if (charge) add(charge, BLOCK_SIZE)
     }
     for (const peer of this.peers.values()) {
       const charge = this.market?.chargeFor(peer)
-      if (charge) byteRate += BigInt(peer.outstanding.size * BLOCK_SIZE) * charge.rate
+      if (charge) add(charge, peer.outstanding.size * BLOCK_SIZE)
     }
-    return byteRate
+    return byPayee
   }
 
   // ---------------------------------------------------------------- content

@@ -10,7 +10,10 @@ import { MAX_AMOUNT } from './price.js'
  */
 
 export const EXTENSION_NAME = 'bt_bid'
-export const PROTOCOL_VERSION = 1
+/** Version 2 adds `receipt` (t = 6): what the seller holds and accepts on a channel. */
+export const PROTOCOL_VERSION = 2
+/** The first version whose peers understand `receipt`. */
+export const RECEIPT_VERSION = 2
 /** No message of this protocol comes near this size; anything longer is refused before decoding. */
 export const MAX_MARKET_MESSAGE_BYTES = 1024
 export const CHANNEL_ID_BYTES = 32
@@ -21,7 +24,7 @@ const MAX_DECIMAL_DIGITS = 78 // 2^256 - 1 has 78 digits
 export const BACKENDS = ['embedded', 'evm', 'tron'] as const
 export type Backend = typeof BACKENDS[number]
 
-export const MESSAGE_TYPES = { bid: 1, 'bid-response': 2, 'payment-request': 3, voucher: 4, reject: 5 } as const
+export const MESSAGE_TYPES = { bid: 1, 'bid-response': 2, 'payment-request': 3, voucher: 4, reject: 5, receipt: 6 } as const
 export type MessageTypeName = keyof typeof MESSAGE_TYPES
 
 export const REJECT_CODES = {
@@ -92,7 +95,24 @@ export interface RejectMessage {
   readonly reason: string
 }
 
-export type MarketMessage = BidMessage | BidResponseMessage | PaymentRequestMessage | VoucherMessage | RejectMessage
+/**
+ * Seller → bidder (version 2): the best voucher the seller holds on the channel, stored durably
+ * before this is sent, and the most it will accept there (its credit cap, or the deposit it read).
+ * Sent when it accepts a bid, after every voucher it judges (stored or refused), and when a bidder
+ * re-sends the voucher it already holds: the bidder's books follow it.
+ */
+export interface ReceiptMessage {
+  readonly type: 'receipt'
+  readonly channel: Uint8Array
+  /** 0 while the seller holds no voucher on the channel. */
+  readonly nonce: number
+  /** The cumulative amount of that voucher, base units. */
+  readonly amount: bigint
+  /** The most a voucher on this channel may add up to, for this seller, base units. */
+  readonly limit: bigint
+}
+
+export type MarketMessage = BidMessage | BidResponseMessage | PaymentRequestMessage | VoucherMessage | RejectMessage | ReceiptMessage
 
 export type Decoded<T> = { readonly ok: true, readonly value: T } | { readonly ok: false, readonly error: string }
 
@@ -122,6 +142,8 @@ export function encodeMessage (message: MarketMessage): Uint8Array {
       return bencode.encode({ t, channel: message.channel, nonce: message.nonce, amount: message.amount.toString(), sig: message.signature })
     case 'reject':
       return bencode.encode({ t, code: REJECT_CODES[message.code], about: MESSAGE_TYPES[message.about], reason: message.reason.slice(0, MAX_REASON_BYTES) })
+    case 'receipt':
+      return bencode.encode({ t, channel: message.channel, nonce: message.nonce, amount: message.amount.toString(), limit: message.limit.toString() })
   }
 }
 
@@ -245,6 +267,14 @@ export function decodeMessage (data: Uint8Array): Decoded<MarketMessage> {
         if (!about) fail('"about" names no message type')
         return { type, code: name, about, reason: text(fields, 'reason', MAX_REASON_BYTES) }
       }
+      case 'receipt':
+        return {
+          type,
+          channel: bytes(fields, 'channel', CHANNEL_ID_BYTES),
+          nonce: integer(fields, 'nonce', 0, Number.MAX_SAFE_INTEGER),
+          amount: amount(fields, 'amount'),
+          limit: amount(fields, 'limit')
+        }
       default:
         return fail('unknown message type')
     }

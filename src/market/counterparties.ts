@@ -3,7 +3,7 @@ import { EMPTY_LEDGER, continuePaid, continueReceived, debt, unpaid, type PeerLe
 import type { BidQuote } from '../choker/types.js'
 import type { VoucherRecord } from '../daemon/store.js'
 import { errorMessage } from '../util/errors.js'
-import type { BidMessage, MarketHandshake, VoucherMessage } from './codec.js'
+import type { BidMessage, BidResponseMessage, MarketHandshake, RejectCode, VoucherMessage } from './codec.js'
 import type { MarketExtension } from './extension.js'
 import type { BlockCharge, MarketConfig, MarketHooks } from './market-types.js'
 import { channelIdFor, signedVoucherOf, type SignedVoucher } from './voucher.js'
@@ -20,13 +20,16 @@ export interface Connection {
   lastPaymentRequest: bigint
   /** As buyer: what blocks arriving now cost (the peer's last quote); undefined while free. */
   charge: BlockCharge | undefined
-  /** The price last sent to this seller; `bidRefused` once it rejected a bid (we stop bidding there). */
+  /** As buyer: the seller's last bid response (rank, rate, paid slots). */
+  response: BidResponseMessage | undefined
+  /** The price last sent to this seller. */
   bidSent: bigint
-  bidRefused: boolean
+  /** The seller refused our bid on this connection (we stop bidding here), and why. */
+  bidRefusal: { code: RejectCode, reason: string } | undefined
 }
 
 export function newConnection (extension: MarketExtension): Connection {
-  return { extension, remote: undefined, counterparty: undefined, bid: undefined, quote: undefined, lastPaymentRequest: 0n, charge: undefined, bidSent: 0n, bidRefused: false }
+  return { extension, remote: undefined, counterparty: undefined, bid: undefined, quote: undefined, lastPaymentRequest: 0n, charge: undefined, response: undefined, bidSent: 0n, bidRefusal: undefined }
 }
 
 /**
@@ -43,6 +46,25 @@ export interface Counterparty {
   ledger: PeerLedger
   /** The latest voucher we signed on the channel to it (from the store, at first use). */
   latestSent: SignedVoucher | undefined
+  /**
+   * The most we ever signed on that channel: what the budget counts. It can stand above the latest
+   * voucher when a seller refused one and we signed again from what it had accepted.
+   */
+  committed: bigint
+  /** The seller's latest receipt (protocol v2): the voucher it holds from us, stored on its side. */
+  accepted: { nonce: number, amount: bigint }
+  /** The most the seller accepts on our channel to it (its credit cap, or the deposit it read), once it said. */
+  sellerLimit: bigint | undefined
+  /** Vouchers the seller refused since it last accepted one; past a few, we stop paying it. */
+  refusals: number
+  /** A refused voucher is re-signed from the seller's next receipt (see MarketBuyer.receipt). */
+  resyncOnReceipt: boolean
+  /** Why we stopped buying from this seller, until the user bids again; shown to the user. */
+  stopped: { state: StoppedState, reason: string } | undefined
+  /** As seller: the nonce of the best voucher this wallet gave us. */
+  receivedNonce: number
+  /** As seller: when we last read the channel's funds afresh because the bidder asked (a top-up). */
+  fundsReadAt: number
   /** Voucher work runs one step at a time (each step reads what the last one stored). */
   queue: Promise<void>
   steps: number
@@ -62,6 +84,9 @@ export interface Counterparty {
 }
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
+
+/** Why a buyer stopped bidding to one seller (until the user bids again). */
+export type StoppedState = 'refused' | 'limit-reached' | 'unfunded'
 
 /**
  * The counterparties of one torrent's market, by wallet: created on first use and continued from
@@ -88,6 +113,14 @@ export class CounterpartyBook {
       connections: new Set(),
       ledger: EMPTY_LEDGER,
       latestSent: undefined,
+      committed: 0n,
+      accepted: { nonce: 0, amount: 0n },
+      sellerLimit: undefined,
+      refusals: 0,
+      resyncOnReceipt: false,
+      stopped: undefined,
+      receivedNonce: 0,
+      fundsReadAt: 0,
       queue: Promise.resolve(),
       steps: 0,
       payScheduled: false,
@@ -104,13 +137,22 @@ export class CounterpartyBook {
 
   /** Continues both channels with this wallet from the vouchers stored in earlier runs or connections. */
   private async continueChannels (counterparty: Counterparty): Promise<void> {
-    const sent = await this.config.store.sentVouchers.get(hex(counterparty.toThem))
+    const { store } = this.config
+    const [sent, accepted, received] = await Promise.all([
+      store.sentVouchers.get(hex(counterparty.toThem)),
+      store.acceptedVouchers.get(hex(counterparty.toThem)),
+      store.receivedVouchers.get(hex(counterparty.toUs))
+    ])
     if (sent) {
       counterparty.ledger = continuePaid(counterparty.ledger, BigInt(sent.amount))
       counterparty.latestSent = signedVoucherOf(sent)
+      counterparty.committed = BigInt(sent.committed ?? sent.amount)
     }
-    const received = await this.config.store.receivedVouchers.get(hex(counterparty.toUs))
-    if (received) counterparty.ledger = continueReceived(counterparty.ledger, BigInt(received.amount))
+    if (accepted) counterparty.accepted = { nonce: accepted.nonce, amount: BigInt(accepted.amount) }
+    if (received) {
+      counterparty.ledger = continueReceived(counterparty.ledger, BigInt(received.amount))
+      counterparty.receivedNonce = received.nonce
+    }
   }
 
   /**
@@ -162,6 +204,8 @@ export interface MarketContext {
   readonly config: MarketConfig
   readonly hooks: MarketHooks
   readonly log: Logger
+  /** Something the user must know (a bid that stopped working): logged as a warning and kept for `info` and `wait`. */
+  readonly notify: (message: string, fields?: Record<string, unknown>) => void
   readonly book: CounterpartyBook
   /** This run's meters per wallet, kept for the run (one small record per wallet traded with). */
   readonly trades: Map<string, PeerLedger>

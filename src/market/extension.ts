@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type Wire from 'bittorrent-protocol'
 import type { ExtendedHandshake, WireExtension, WireExtensionFactory } from 'bittorrent-protocol'
 import {
-  EXTENSION_NAME, PROTOCOL_VERSION, decodeHandshake, decodeMessage, encodeHandshake, encodeMessage,
+  EXTENSION_NAME, PROTOCOL_VERSION, RECEIPT_VERSION, decodeHandshake, decodeMessage, encodeHandshake, encodeMessage,
   type MarketHandshake, type MarketMessage
 } from './codec.js'
 
@@ -42,9 +42,19 @@ export class MarketExtension extends EventEmitter<MarketExtensionEvents> impleme
     this.emit('message', decoded.value)
   }
 
-  /** False when the peer does not speak the extension (nothing is sent). */
+  /**
+   * Announces changed terms (a new floor) to a peer that already shook hands: BEP 10 lets a peer
+   * send its extended handshake again, and the other side takes the newer one.
+   */
+  announce (local: MarketHandshake): void {
+    this.wire.extendedHandshake[EXTENSION_NAME] = encodeHandshake(local)
+    if (this.remote) (this.wire as unknown as { _sendExtendedHandshake (): void })._sendExtendedHandshake()
+  }
+
+  /** False when the peer does not speak the extension, or not the version the message needs (nothing is sent). */
   send (message: MarketMessage): boolean {
     if (!this.remote) return false
+    if (message.type === 'receipt' && this.remote.version < RECEIPT_VERSION) return false
     this.wire.extended(EXTENSION_NAME, encodeMessage(message))
     return true
   }

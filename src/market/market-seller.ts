@@ -5,7 +5,7 @@ import { judgeVoucher } from './acceptance.js'
 import type { BidMessage, MarketMessage, RejectCode, VoucherMessage } from './codec.js'
 import { hex, type Connection, type Counterparty, type MarketContext } from './counterparties.js'
 import type { TorrentMarketOptions } from './market-types.js'
-import { MAX_AMOUNT, isUsd } from './price.js'
+import { MAX_AMOUNT, formatBtt, isUsd } from './price.js'
 
 /**
  * A seller extends at least this much data on credit at the quoted rate: a bidder pays for pieces as
@@ -14,6 +14,12 @@ import { MAX_AMOUNT, isUsd } from './price.js'
  */
 const MIN_CREDIT_BYTES = 8 * 1024 * 1024
 
+/**
+ * A bidder's bid makes us read its channel from the chain afresh (it says it topped the channel up)
+ * at most this often: bids are cheap to send, chain reads are not.
+ */
+const FRESH_FUNDS_INTERVAL_MS = 5000
+
 function reject (connection: Connection, code: RejectCode, about: MarketMessage['type'], reason: string): void {
   connection.extension.send({ type: 'reject', code, about, reason })
 }
@@ -21,15 +27,22 @@ function reject (connection: Connection, code: RejectCode, about: MarketMessage[
 /**
  * The selling side of one torrent's market: it judges bids against the floor and the channel's
  * funds, quotes the auction's ranks and rates, meters what it sends at those rates, asks for
- * payment, and takes vouchers only once they are checked and stored.
+ * payment, and takes vouchers only once they are checked and stored, telling the bidder what it
+ * holds and what it accepts (receipts, protocol v2) so that both sides' books agree.
  */
 export class MarketSeller {
   constructor (private readonly market: MarketContext, private readonly options: TorrentMarketOptions) {}
 
+  /** The floor in force now, base units per MiB; 0 = this torrent sells nothing. */
   get floor (): bigint {
     const floor = this.options.floor ?? this.market.config.defaultFloor
     // Without a price a USD floor cannot be met: no bid is accepted until one is known.
     return isUsd(floor) ? this.market.config.prices?.toBtt(floor.usdPerMiB) ?? MAX_AMOUNT : floor
+  }
+
+  /** Whether this torrent sells upload slots: only with a floor above zero, set by the user. */
+  get selling (): boolean {
+    return this.floor > 0n
   }
 
   /** The debt thresholds for a bidder at the rate we quoted it (see thresholdsAtRate). */
@@ -86,27 +99,44 @@ export class MarketSeller {
       reject(connection, code, 'bid', reason)
       hooks.requestRechoke()
     }
+    if (!this.selling) return refuse('below-floor', 'this peer sells no upload slots for this torrent')
     if (remote.wallet === config.identity.wallet) return refuse('self-trade', 'the bidder pays from this seller\'s own wallet')
     if (remote.chainId !== config.identity.chainId) return refuse('wrong-chain', `vouchers here are for chain ${config.identity.chainId}`)
     if (bid.backend !== config.settlement.backend) return refuse('unsupported-backend', `this seller settles with ${config.settlement.backend}`)
     const counterparty = connection.counterparty!
-    if (!Buffer.from(bid.channel).equals(counterparty.toUs)) return refuse('unknown-channel', 'not the channel of this bidder, seller and torrent')
+    if (!Buffer.from(bid.channel).equals(counterparty.toUs)) return refuse('unknown-channel', 'not the channel of this payer, payee and torrent')
     if (bid.price === 0n) {
       connection.bid = undefined
       return hooks.requestRechoke()
     }
     if (bid.price < this.floor) return refuse('below-floor', `the floor is ${this.floor} base units per MiB`)
-    if (!config.settlement.fundChannel) {
-      connection.bid = bid
-      return hooks.requestRechoke()
-    }
-    // On a chain the bid counts only if the channel holds a deposit for more than what was paid.
+    // The bid counts only if the channel can pay more than what it paid: a deposit on a chain, the
+    // credit cap on the embedded backend. A repeated bid asks us to read a chain deposit afresh.
     book.enqueue(counterparty, async () => {
-      const funds = await config.settlement.fundsOf(hex(bid.channel), counterparty.ledger.received + 1n)
-      if (funds <= counterparty.ledger.received) return refuse('over-funds', `the channel holds no deposit beyond the ${counterparty.ledger.received} already paid`)
+      const funds = await this.fundsFor(counterparty, connection.bid !== undefined)
+      if (funds <= counterparty.ledger.received) {
+        const what = config.settlement.fundChannel ? 'the channel holds no deposit beyond' : 'this seller\'s credit cap is used up by'
+        refuse('over-funds', `${what} the ${formatBtt(counterparty.ledger.received)} already paid`)
+        return this.sendReceipt(connection, counterparty, funds)
+      }
       connection.bid = bid
+      this.sendReceipt(connection, counterparty, funds)
       hooks.requestRechoke()
     })
+  }
+
+  /** What the bidder's channel can pay in all; `fresh` reads a chain afresh (not more often than every few seconds). */
+  private async fundsFor (counterparty: Counterparty, fresh: boolean): Promise<bigint> {
+    const { settlement } = this.market.config
+    const now = Date.now()
+    const reread = fresh && settlement.fundChannel !== undefined && now - counterparty.fundsReadAt >= FRESH_FUNDS_INTERVAL_MS
+    if (reread) counterparty.fundsReadAt = now
+    return settlement.fundsOf(hex(counterparty.toUs), reread ? MAX_AMOUNT : counterparty.ledger.received + 1n)
+  }
+
+  /** Tells the bidder what we hold of its vouchers and the most we accept on its channel (v2 peers only). */
+  private sendReceipt (connection: Connection, counterparty: Counterparty, limit: bigint): void {
+    connection.extension.send({ type: 'receipt', channel: counterparty.toUs, nonce: counterparty.receivedNonce, amount: counterparty.ledger.received, limit })
   }
 
   /**
@@ -130,10 +160,13 @@ export class MarketSeller {
     const { config, hooks, book, infoHash, log } = this.market
     const channel = hex(voucher.channel)
     const stored = await config.store.receivedVouchers.get(channel)
-    // The payer re-sends its latest voucher on every new connection: the one we hold changes nothing.
-    if (stored && stored.nonce === voucher.nonce && stored.amount === voucher.amount.toString() && stored.signature === hex(voucher.signature)) return
-    const best = stored ? { nonce: stored.nonce, amount: BigInt(stored.amount) } : undefined
     const funds = await config.settlement.fundsOf(channel, voucher.amount)
+    // The payer re-sends its latest voucher on every new connection: the one we hold changes
+    // nothing, and the receipt tells the payer that we hold it.
+    if (stored && stored.nonce === voucher.nonce && stored.amount === voucher.amount.toString() && stored.signature === hex(voucher.signature)) {
+      return this.sendReceipt(connection, counterparty, funds)
+    }
+    const best = stored ? { nonce: stored.nonce, amount: BigInt(stored.amount) } : undefined
     const verdict = judgeVoucher(voucher, {
       payer: counterparty.wallet,
       payee: config.identity.wallet,
@@ -144,13 +177,16 @@ export class MarketSeller {
     }, best)
     if (!verdict.ok) {
       log.warn('refused a voucher', { infoHash, peer: peer.address, code: verdict.code, reason: verdict.reason })
-      return reject(connection, verdict.code, 'voucher', verdict.reason)
+      reject(connection, verdict.code, 'voucher', verdict.reason)
+      return this.sendReceipt(connection, counterparty, funds)
     }
     // Durable before it counts: a crash after this line keeps the voucher, before it the payer still owes.
     await config.store.receivedVouchers.put(channel, book.record(voucher, counterparty.wallet, config.identity.wallet))
     const thresholds = this.thresholdsFor(connection)
     const before = standing(counterparty.ledger, thresholds)
     counterparty.ledger = recordReceived(counterparty.ledger, voucher.amount)
+    counterparty.receivedNonce = voucher.nonce
+    this.sendReceipt(connection, counterparty, funds)
     config.onVoucherStored()
     if (before === 'cut-off' && standing(counterparty.ledger, thresholds) !== 'cut-off') hooks.requestRechoke()
   }

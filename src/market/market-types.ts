@@ -18,7 +18,8 @@ export interface MarketConfig {
   readonly settlement: Settlement
   readonly store: VoucherStore
   readonly auction: Omit<MarketSettings, 'floor'>
-  readonly defaultFloor: bigint
+  /** The daemon's floor for torrents that set none (0: they sell nothing). */
+  readonly defaultFloor: Quote
   readonly thresholds: DebtThresholds
   /** A verified voucher was stored: settlement redeems it in its next round. */
   readonly onVoucherStored: () => void
@@ -31,6 +32,18 @@ export interface MarketConfig {
   /** Redeems every stored voucher now, whatever its size (`bidtorrent settle`), and says what is redeemed. */
   readonly settleNow: () => Promise<{ redemptions: RedemptionRecord[], error?: string }>
 }
+
+/** A torrent's payments as buyer, across its channels and runs, base units. */
+export interface PaymentTotals {
+  /** What the budget counts: the most signed on each channel. */
+  readonly committed: bigint
+  /** Our latest voucher on each channel. */
+  readonly signed: bigint
+  /** What the sellers confirmed holding (their receipts). */
+  readonly accepted: bigint
+}
+
+export const NO_PAYMENTS: PaymentTotals = { committed: 0n, signed: 0n, accepted: 0n }
 
 /** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */
 export interface TorrentMarketOptions {
@@ -68,6 +81,55 @@ export interface Contribution {
   readonly bytes: number
 }
 
+/** What a bid to one seller is doing now, for the user (`info`, `wait`, the API). */
+export type BidState =
+  /** It holds a paid slot at `rate`. */
+  | 'winning'
+  /** Ranked, but below the paid slots. */
+  | 'outbid'
+  /** Sent; the seller has not ranked it yet (it may not need our data, or not have unchoked anyone). */
+  | 'pending'
+  /** Our bid is under the seller's floor: nothing is sent. */
+  | 'below-floor'
+  /** The seller refused our bid or our vouchers (`reason` says why). */
+  | 'refused'
+  /** On a chain: the channel has no deposit yet (funding, or waiting to try again). */
+  | 'unfunded'
+  /** The seller's credit cap or the channel's deposit is used up. */
+  | 'limit-reached'
+  /** The torrent's budget cannot pay for more. */
+  | 'budget-spent'
+  /** No bid (none set, or withdrawn). */
+  | 'not-bidding'
+
+/** Our bid to one seller, and what we paid it, for the user. */
+export interface SellerBidView {
+  readonly address: string
+  readonly wallet: string
+  readonly state: BidState
+  readonly reason: string | null
+  /** What we bid it, base units per MiB. */
+  readonly bid: string
+  /** What its blocks cost now (0 unless winning). */
+  readonly rate: string
+  readonly rank: number
+  readonly paidSlots: number
+  /** What it confirmed holding from us (its receipts): paid. */
+  readonly paid: string
+  /** Signed by us and not (yet) confirmed by the seller: never counted as paid. */
+  readonly signedNotAccepted: string
+  /** What we owe it for verified bytes, all told. */
+  readonly owed: string
+  /** The most it accepts on our channel (its credit cap, or the deposit it read), once it said. */
+  readonly limit: string | null
+}
+
+/** A warning for the user from the market (a bid that stopped working, a limit reached). */
+export interface MarketNotice {
+  readonly at: string
+  readonly message: string
+}
+
 /** One peer's market figures, for `bidtorrent peers`. */
 export interface PeerMarketView {
   readonly speaksMarket: boolean
@@ -83,7 +145,10 @@ export interface PeerMarketView {
   readonly owedByThem: string
   readonly receivedFromThem: string
   readonly owedToThem: string
+  /** What the peer confirmed holding from us (its receipts). */
   readonly paidToThem: string
+  /** Signed by us, not confirmed by the peer. */
+  readonly signedNotAcceptedToThem: string
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
-import { parseDecimal, usdToBtt } from './price.js'
+import { formatDecimal, parseDecimal, usdToBtt } from './price.js'
 
 export interface PriceOracleOptions {
   /** A fixed BTT price in USD (decimal, e.g. "0.00000045"); or null. */
@@ -20,10 +20,22 @@ export interface PriceOracleOptions {
 export class PriceOracle {
   /** 10^-18 USD per BTT. */
   private price: bigint | undefined
+  /** Where the price in force came from. */
+  private source: 'setting' | 'url' | undefined
   private timer: NodeJS.Timeout | undefined
 
   constructor (private readonly options: PriceOracleOptions, private readonly log: Logger) {
-    if (options.usdPerBtt !== null) this.price = parseDecimal(options.usdPerBtt)
+    if (options.usdPerBtt !== null) {
+      this.price = parseDecimal(options.usdPerBtt)
+      this.source = 'setting'
+    }
+  }
+
+  /** The price and where it comes from, for the user: `0.0000006 USD/BTT (setting usdPerBtt)`. */
+  describe (): string {
+    if (this.price === undefined) return 'none (set usdPerBtt or priceSourceUrl)'
+    const from = this.source === 'url' ? `from ${this.options.url}` : 'setting usdPerBtt'
+    return `${formatDecimal(this.price)} USD/BTT (${from})`
   }
 
   get configured (): boolean {
@@ -63,6 +75,7 @@ export class PriceOracle {
       if (price === 0n) throw new Error('the price source says 0')
       if (price !== this.price) this.log.info('BTT price', { usd: value })
       this.price = price
+      this.source = 'url'
     } catch (err) {
       this.log.warn('cannot read the BTT price; the last one stays', { url: this.options.url, error: errorMessage(err) })
     }

@@ -70,7 +70,7 @@ export function quoteFromText (text: string): Quote {
 }
 
 export function formatQuote (quote: Quote): string {
-  return isUsd(quote) ? `${formatDecimal(quote.usdPerMiB)} USD/MiB` : formatPrice(quote)
+  return isUsd(quote) ? `${readableDecimal(quote.usdPerMiB)} USD/MiB` : readablePrice(quote)
 }
 
 /** BTT base units per MiB for a USD price, at `usdPerBtt` (10^-18 USD per BTT); rounded down. */
@@ -81,11 +81,57 @@ export function usdToBtt (usdPerMiB: bigint, usdPerBtt: bigint): bigint {
 
 /** Parses an amount of BTT (`25BTT`, `0.5 BTT`) or of base units (`1000`) into base units. */
 export function parseAmount (text: string): bigint {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(btt)?\s*$/i.exec(text)
-  if (!match) throw new UsageError(`invalid amount "${text}" (examples: 25BTT, 0.5BTT, 1000 for base units)`)
-  const amount = match[2] ? decimalToBaseUnits(match[1]!, text) : wholeBaseUnits(match[1]!, text)
+  const money = parseMoney(text)
+  if (isUsdAmount(money)) throw new UsageError(`invalid amount "${text}": this takes BTT or base units (examples: 25BTT, 0.5BTT, 1000)`)
+  return money
+}
+
+/** An amount in a stable unit, in 10^-18 USD (the same 18 decimals as BTT, so `0.05USD` is exact). */
+export interface UsdAmount {
+  readonly usd: bigint
+}
+
+/** A budget, a threshold, a cap or a deposit: BTT base units, or USD turned into BTT at the market price. */
+export type Money = bigint | UsdAmount
+
+export function isUsdAmount (money: Money): money is UsdAmount {
+  return typeof money !== 'bigint'
+}
+
+/** Parses `25BTT`, `0.5 BTT`, `1000` (base units) or `0.05USD` (US dollars). */
+export function parseMoney (text: string): Money {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(btt|usd)?\s*$/i.exec(text)
+  if (!match) throw new UsageError(`invalid amount "${text}" (examples: 25BTT, 0.5BTT, 0.05USD, 1000 for base units)`)
+  const currency = match[2]?.toLowerCase()
+  const amount = currency ? decimalToBaseUnits(match[1]!, text) : wholeBaseUnits(match[1]!, text)
   if (amount > MAX_AMOUNT) throw new UsageError(`amount "${text}" is too large`)
-  return amount
+  return currency === 'usd' ? { usd: amount } : amount
+}
+
+/** BTT base units for an amount at `usdPerBtt` (10^-18 USD per BTT); a USD amount is rounded down. */
+export function moneyToBtt (money: Money, usdPerBtt: bigint): bigint {
+  if (!isUsdAmount(money)) return money
+  if (usdPerBtt <= 0n) throw new RangeError('the BTT price must be above zero')
+  return money.usd * BASE_UNITS_PER_BTT / usdPerBtt
+}
+
+/** How an amount is stored: base units as a decimal string, USD as `usd:<10^-18 USD>`. */
+export function moneyText (money: Money): string {
+  return isUsdAmount(money) ? `usd:${money.usd}` : money.toString()
+}
+
+export function formatMoney (money: Money): string {
+  return isUsdAmount(money) ? formatUsd(money.usd) : formatBtt(money)
+}
+
+/** `50000000000000000n` → `0.05 USD` (10^-18 USD units, exact). */
+export function formatUsd (units: bigint): string {
+  return `${formatDecimal(units)} USD`
+}
+
+/** What `baseUnits` of BTT are worth in USD at `usdPerBtt`, in 10^-18 USD (rounded down). */
+export function bttToUsd (baseUnits: bigint, usdPerBtt: bigint): bigint {
+  return baseUnits * usdPerBtt / BASE_UNITS_PER_BTT
 }
 
 function wholeBaseUnits (number: string, text: string): bigint {
@@ -117,7 +163,7 @@ function decimalToBaseUnits (number: string, text: string): bigint {
 }
 
 /** `1500000000000000000n` → `1.5`: units of 10^-18 as a decimal; exact, never through floating point. */
-function formatDecimal (units: bigint): string {
+export function formatDecimal (units: bigint): string {
   const negative = units < 0n
   const magnitude = negative ? -units : units
   const whole = magnitude / BASE_UNITS_PER_BTT
@@ -125,13 +171,47 @@ function formatDecimal (units: bigint): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
 }
 
-/** `1500000000000000000n` → `1.5 BTT`. */
+/** `1500000000000000000n` → `1.5 BTT`, every digit (exact: for logs, errors and --json). */
 export function formatBtt (baseUnits: bigint): string {
   return `${formatDecimal(baseUnits)} BTT`
 }
 
 export function formatPrice (perMiB: bigint): string {
   return `${formatBtt(perMiB)}/MiB`
+}
+
+const SIGNIFICANT_DIGITS = 6
+
+/**
+ * A decimal of 10^-18 units for people: thousands grouped, at most six significant digits (and
+ * never fewer than the whole part has), rounded half up; `formatDecimal` stays the exact form.
+ */
+export function readableDecimal (units: bigint): string {
+  const negative = units < 0n
+  let magnitude = negative ? -units : units
+  const digits = magnitude.toString().length
+  const dropped = BigInt(Math.max(0, digits - SIGNIFICANT_DIGITS))
+  if (dropped > 0n) {
+    const scale = 10n ** dropped
+    magnitude = (magnitude + scale / 2n) / scale * scale
+  }
+  const [whole, fraction] = formatDecimal(magnitude).split('.')
+  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  return `${negative ? '-' : ''}${grouped}${fraction ? `.${fraction}` : ''}`
+}
+
+/** `833333333333333333333n` → `833.333 BTT`. */
+export function readableBtt (baseUnits: bigint): string {
+  return `${readableDecimal(baseUnits)} BTT`
+}
+
+export function readablePrice (perMiB: bigint): string {
+  return `${readableBtt(perMiB)}/MiB`
+}
+
+/** `0.0005 USD`, with the same rule as readableBtt. */
+export function readableUsd (units: bigint): string {
+  return `${readableDecimal(units)} USD`
 }
 
 /**

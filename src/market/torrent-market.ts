@@ -7,10 +7,14 @@ import { CounterpartyBook, newConnection, type Connection, type MarketContext } 
 import { MarketExtension, marketExtension } from './extension.js'
 import { MarketBuyer } from './market-buyer.js'
 import { MarketSeller } from './market-seller.js'
-import type { BlockCharge, Contribution, MarketConfig, MarketHooks, PeerMarketView, TorrentMarketOptions, TradeTotals } from './market-types.js'
+import type { BlockCharge, Contribution, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TradeTotals } from './market-types.js'
 import type { Quote } from './price.js'
 
-export type { BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, PeerMarketView, TorrentMarketOptions, TradeTotals } from './market-types.js'
+export type { BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TradeTotals } from './market-types.js'
+export { NO_PAYMENTS } from './market-types.js'
+
+/** The warnings kept for the user per torrent (the newest; older ones stay in the log). */
+const NOTICES_KEPT = 20
 
 /**
  * The bandwidth market for one torrent, between the engine (which calls the hooks below) and the
@@ -24,31 +28,58 @@ export class TorrentMarket {
   private readonly context: MarketContext
   private readonly seller: MarketSeller
   private readonly buyer: MarketBuyer
+  private readonly noticeList: MarketNotice[] = []
 
   constructor (
     private readonly infoHash: string,
     private readonly config: MarketConfig,
     readonly options: TorrentMarketOptions,
-    /** What the stored vouchers say this torrent spent in earlier runs: the budget holds across restarts. */
-    spentBefore: bigint,
+    /** What the stored vouchers and receipts say of earlier runs: the budget and the books hold across restarts. */
+    paymentsBefore: PaymentTotals,
     hooks: MarketHooks,
     private readonly log: Logger
   ) {
-    this.context = { infoHash, config, hooks, log, book: new CounterpartyBook(infoHash, config, log), trades: new Map<string, PeerLedger>() }
+    this.context = {
+      infoHash, config, hooks, log,
+      book: new CounterpartyBook(infoHash, config, log),
+      trades: new Map<string, PeerLedger>(),
+      notify: (message, fields) => this.notify(message, fields)
+    }
     this.seller = new MarketSeller(this.context, options)
-    this.buyer = new MarketBuyer(this.context, options, spentBefore, () => this.connections.values())
+    this.buyer = new MarketBuyer(this.context, options, paymentsBefore, () => this.connections.values())
   }
 
   get floor (): bigint {
     return this.seller.floor
   }
 
-  get totalSpent (): bigint {
-    return this.buyer.totalSpent
+  /** Whether this torrent sells upload slots (it has a floor above zero). */
+  get selling (): boolean {
+    return this.seller.selling
+  }
+
+  /** What the budget counts (the most signed on each channel), what we signed, and what sellers confirmed: across runs. */
+  get payments (): PaymentTotals {
+    return this.buyer.payments
+  }
+
+  /** Warnings for the user, oldest first. */
+  notices (): readonly MarketNotice[] {
+    return this.noticeList
+  }
+
+  private notify (message: string, fields: Record<string, unknown> = {}): void {
+    const last = this.noticeList.at(-1)
+    // The same warning again (every seller, every second) is one line for the user and one in the log.
+    if (last?.message === message) return
+    this.log.warn(message, { infoHash: this.infoHash, ...fields })
+    this.noticeList.push({ at: new Date().toISOString(), message })
+    if (this.noticeList.length > NOTICES_KEPT) this.noticeList.shift()
   }
 
   private localHandshake (): MarketHandshake {
-    return { version: PROTOCOL_VERSION, wallet: this.config.identity.wallet, chainId: this.config.identity.chainId, backends: [this.config.settlement.backend], floor: this.floor }
+    const floor = this.floor
+    return { version: PROTOCOL_VERSION, wallet: this.config.identity.wallet, chainId: this.config.identity.chainId, backends: [this.config.settlement.backend], ...(floor > 0n ? { floor } : {}) }
   }
 
   // ---------------------------------------------------------------- engine hooks
@@ -77,6 +108,14 @@ export class TorrentMarket {
     this.context.book.forgetIfSettled(counterparty)
   }
 
+  /** A new floor (in BTT or USD; undefined = the daemon's): every connected peer hears it at once. */
+  setFloor (floor: Quote | undefined): void {
+    this.options.floor = floor
+    const local = this.localHandshake()
+    for (const connection of this.connections.values()) connection.extension.announce(local)
+    this.context.hooks.requestRechoke()
+  }
+
   /** The choker's view of a peer as a bidder; undefined for peers without the extension. */
   snapshot (peer: Peer): PeerMarketSnapshot | undefined {
     const connection = this.connections.get(peer)
@@ -93,6 +132,11 @@ export class TorrentMarket {
   /** The auction's settings while we have data to sell. */
   auction (): MarketSettings {
     return { ...this.config.auction, floor: this.floor }
+  }
+
+  /** A paid slot's claim on the paid bandwidth: the rate it pays (a relative weight, not money). */
+  paidWeight (peer: Peer): number {
+    return Number(this.connections.get(peer)?.quote?.rate ?? 0n)
   }
 
   /** See MarketSeller.applyQuotes: called before the engine applies a choke decision. */
@@ -118,7 +162,9 @@ export class TorrentMarket {
 
   view (peer: Peer): PeerMarketView {
     const connection = this.connections.get(peer)
-    const ledger = connection?.counterparty?.ledger ?? EMPTY_LEDGER
+    const counterparty = connection?.counterparty
+    const ledger = counterparty?.ledger ?? EMPTY_LEDGER
+    const accepted = counterparty?.accepted.amount ?? 0n
     return {
       speaksMarket: connection?.remote !== undefined,
       wallet: connection?.remote?.wallet ?? null,
@@ -129,8 +175,14 @@ export class TorrentMarket {
       owedByThem: totalCharged(ledger).toString(),
       receivedFromThem: ledger.received.toString(),
       owedToThem: totalOwed(ledger).toString(),
-      paidToThem: ledger.paid.toString()
+      paidToThem: accepted.toString(),
+      signedNotAcceptedToThem: (ledger.paid > accepted ? ledger.paid - accepted : 0n).toString()
     }
+  }
+
+  /** Our bid to each connected seller: its state, rate, and what we paid it. */
+  sellers (): SellerBidView[] {
+    return this.buyer.sellers([...this.connections].map(([peer, connection]) => [peer.address, connection]))
   }
 
   /** This run's metered trade with each wallet. */
@@ -148,8 +200,9 @@ export class TorrentMarket {
     this.buyer.autoBid(bytesLeft)
   }
 
-  guardBudget (inFlightByteRate: bigint): void {
-    this.buyer.guardBudget(inFlightByteRate)
+  /** Once a second, with what the blocks in flight will cost per seller: the budget and the sellers' limits. */
+  guard (inFlight: ReadonlyMap<string, bigint>): void {
+    this.buyer.guard(inFlight)
   }
 
   setBid (price: Quote): void {
@@ -173,13 +226,14 @@ export class TorrentMarket {
     switch (message.type) {
       case 'bid': return this.seller.onBid(connection, message)
       case 'bid-response': return this.buyer.quoted(connection, message)
+      case 'receipt': return this.buyer.receipt(connection, message)
       case 'payment-request':
         this.log.debug('payment requested', { infoHash: this.infoHash, peer: peer.address, owed: message.owed.toString() })
         return
       case 'voucher': return this.seller.receive(peer, connection, message)
       case 'reject':
         this.log.info('the peer refused a market message', { infoHash: this.infoHash, peer: peer.address, code: message.code, about: message.about, reason: message.reason })
-        if (message.about === 'bid') connection.bidRefused = true
+        return this.buyer.refused(connection, message)
     }
   }
 }

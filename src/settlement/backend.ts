@@ -1,4 +1,5 @@
 import type { Logger } from 'winston'
+import type { MoneyInBtt } from '../config/money.js'
 import type { Settings } from '../config/settings.js'
 import { addressOfPrivateKey, evmAddressOf } from '../market/address.js'
 import type { StateStore } from '../daemon/store.js'
@@ -8,12 +9,12 @@ import type { ChainWallet } from './chain-wallet.js'
 import type { Settlement } from './settlement.js'
 
 /** What the settings choose: the embedded ledger, or the channel contract on an EVM chain or on TRON. */
-export async function settlementFrom (settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet?: ChainWallet }> {
+export async function settlementFrom (settings: Settings, money: MoneyInBtt, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet?: ChainWallet }> {
   if (settings.settlement === 'embedded') {
     const { EmbeddedSettlement } = await import('./embedded.js')
-    return { settlement: new EmbeddedSettlement(store, settings.embeddedCreditCap, settings.embeddedChainId) }
+    return { settlement: new EmbeddedSettlement(store, money.embeddedCreditCap, settings.embeddedChainId) }
   }
-  if (settings.settlement === 'tron') return tronSettlement(settings, store, wallet, log)
+  if (settings.settlement === 'tron') return tronSettlement(settings, money, store, wallet, log)
   if (!settings.chainRpcUrl || !settings.channelContract) {
     throw new ConfigError('settlement "evm" needs chainRpcUrl and channelContract (and, to pin the chain, chainId)')
   }
@@ -21,7 +22,7 @@ export async function settlementFrom (settings: Settings, store: StateStore, wal
   const { EvmChannelChain } = await import('./evm/chain-client.js')
   const chainId = settings.chainId ?? await chainIdOf(settings.chainRpcUrl)
   const chain = new EvmChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, settings.channelToken ? evmAddressOf(settings.channelToken) : null)
-  return chainBackend('evm', chain, settings, store, wallet, log)
+  return chainBackend('evm', chain, settings, money, store, wallet, log)
 }
 
 /** Asks an endpoint for its chain id once (eth_chainId), within 10 s. */
@@ -43,7 +44,7 @@ async function chainIdOf (rpcUrl: string): Promise<number> {
 }
 
 /** TRON: BTT as a TRC-20 (channelToken) through a full node; with none configured, the backend says so and settles nothing. */
-async function tronSettlement (settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
+async function tronSettlement (settings: Settings, money: MoneyInBtt, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
   if (!settings.channelContract) throw new ConfigError('settlement "tron" needs channelContract (the contract\'s T… address)')
   const { TronChannelChain, TRON_MAINNET_CHAIN_ID, BTT_TRC20 } = await import('./tron/tron-chain.js')
   const chainId = settings.chainId ?? TRON_MAINNET_CHAIN_ID
@@ -51,14 +52,14 @@ async function tronSettlement (settings: Settings, store: StateStore, wallet: { 
   const token = settings.channelToken ?? (chainId === TRON_MAINNET_CHAIN_ID ? BTT_TRC20 : null)
   const chain = new TronChannelChain(settings.chainRpcUrl, chainId, settings.channelContract, wallet.privateKey, token)
   if (!settings.chainRpcUrl) log.warn('settlement "tron" without a full node (chainRpcUrl): vouchers are stored, nothing is settled')
-  return chainBackend('tron', chain, settings, store, wallet, log)
+  return chainBackend('tron', chain, settings, money, store, wallet, log)
 }
 
 /** The settlement logic shared by the chain backends (over one chain link and the durable claim queue), and the wallet's commands. */
-async function chainBackend (backend: 'evm' | 'tron', chain: WalletChain, settings: Settings, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
+async function chainBackend (backend: 'evm' | 'tron', chain: WalletChain, settings: Settings, money: MoneyInBtt, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
   const [{ ChainSettlement }, { ClaimQueue }, { ChainWallet, recordFunding }] = await Promise.all([import('./chain-settlement.js'), import('./claims.js'), import('./chain-wallet.js')])
   const settlement = new ChainSettlement(backend, chain, new ClaimQueue(store.claims, chain), {
-    minClaim: settings.minClaim,
+    minClaim: money.minClaim,
     claimFeeMultiple: settings.claimFeeMultiple,
     safetySeconds: settings.claimSafetySeconds,
     account: addressOfPrivateKey(wallet.privateKey),
