@@ -119,7 +119,7 @@ export async function runMarket (torrentFile: string, infoHash: string, dataDir:
     }
     const pieces = Math.ceil(bytes / (1024 * 1024))
     await cleanup.run()
-    const efficacy = await runDemo({ ...efficacySetup, floor: parsePrice('0.001BTT/MiB'), bids: [0, 1, 2, 4], timeoutSeconds: 1200 })
+    const efficacy = await runDemo({ ...efficacySetup, leecherUploadLimit: 512 * 1024, floor: parsePrice('0.001BTT/MiB'), bids: [0, 1, 2, 4], timeoutSeconds: 1200 })
     console.log(renderSummary(efficacy))
     return { ...rates, secondsWithBids: withBids, secondsWithoutExtension: without, throughputRatio: median(without) / median(withBids), vouchersPerRun: pieces, paymentErrors: errors, efficacy }
   } finally {

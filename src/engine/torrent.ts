@@ -34,6 +34,8 @@ const REFILL_FRACTION = 0.5
 const REQUEST_QUEUE_SECONDS = 2
 /** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */
 const UPLOAD_BUFFER_BYTES = 1024 * 1024
+/** A queue held back by a rate limit is looked at again within this long, whatever the limit said. */
+const MAX_UPLOAD_WAIT_MS = 250
 const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
 /** The first PEX message goes out this soon after the handshake; ut_pex then sends one every 65 s. */
 const FIRST_PEX_DELAY_MS = 2_000
@@ -1001,7 +1003,9 @@ export class Torrent extends EventEmitter {
         const delay = Math.max(this.uploadLimiter.delayFor(request.length), peer.uploadShare.delayFor(request.length))
         if (delay > 0) {
           peer.uploadStarved = true
-          setTimeout(() => { void this.pumpUploads(peer) }, delay).unref()
+          // A share can be tiny now and large at the next tick (a higher bid finished): look again
+          // soon rather than when today's rate would allow.
+          setTimeout(() => { void this.pumpUploads(peer) }, Math.min(delay, MAX_UPLOAD_WAIT_MS)).unref()
           break
         }
         peer.uploadQueue.shift()
@@ -1123,12 +1127,17 @@ export class Torrent extends EventEmitter {
         continue
       }
       const demand = peer.uploadStarved ? capacity : peer.lastTickUpload * 1.25 + BLOCK_SIZE
-      demands.push({ id: peer.address, kind: peer.slotKind, demand, weight: this.market!.paidWeight(peer) })
+      demands.push({ id: peer.address, kind: peer.slotKind, demand, rate: this.market!.paidRate(peer) })
       peer.uploadStarved = false
     }
     if (demands.length === 0) return
     const shares = shareUpload(capacity, demands, this.market!.auction().reservedShare)
-    for (const { id } of demands) this.peers.get(id)!.uploadShare.setRate(Math.max(1, Math.round(shares.get(id) ?? 0)))
+    for (const { id } of demands) {
+      const peer = this.peers.get(id)!
+      const before = peer.uploadShare.bytesPerSecond
+      peer.uploadShare.setRate(Math.max(1, Math.round(shares.get(id) ?? 0)))
+      if (peer.uploadShare.bytesPerSecond > before && peer.uploadQueue.length > 0) void this.pumpUploads(peer)
+    }
   }
 
   // ---------------------------------------------------------------- periodic work

@@ -134,9 +134,9 @@ export class TorrentMarket {
     return { ...this.config.auction, floor: this.floor }
   }
 
-  /** A paid slot's claim on the paid bandwidth: the rate it pays (a relative weight, not money). */
-  paidWeight (peer: Peer): number {
-    return Number(this.connections.get(peer)?.quote?.rate ?? 0n)
+  /** The rate a paid slot pays (its place in the paid bandwidth: highest first). */
+  paidRate (peer: Peer): bigint {
+    return this.connections.get(peer)?.quote?.rate ?? 0n
   }
 
   /** See MarketSeller.applyQuotes: called before the engine applies a choke decision. */

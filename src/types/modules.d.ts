@@ -170,3 +170,23 @@ declare module 'solc' {
   const solc: { compile: typeof compile, version: typeof version }
   export default solc
 }
+
+declare module 'bittorrent-tracker' {
+  import { EventEmitter } from 'node:events'
+
+  export interface ServerOptions {
+    /** Announce interval told to clients, ms. */
+    interval?: number
+    http?: boolean | Record<string, unknown>
+    udp?: boolean | Record<string, unknown>
+    ws?: boolean | Record<string, unknown>
+    stats?: boolean
+    filter?: (infoHash: string, params: unknown, callback: (err?: Error | null) => void) => void
+  }
+
+  export class Server extends EventEmitter {
+    constructor(options?: ServerOptions)
+    listen(port: number, hostname: string, onListening?: () => void): void
+    close(callback?: () => void): void
+  }
+}
