@@ -4,8 +4,8 @@ import { channelIdFor } from '../market/voucher.js'
 import { EvmChannelChain } from '../settlement/evm/chain-client.js'
 import type { DevnetInfo } from '../settlement/evm/devnet.js'
 
-/** What each demo wallet gets from the devnet's funder: the native coin for deposits and gas. */
-const FUNDING = parseEther('10')
+/** What each demo wallet gets from the devnet's funder beyond its deposit: the native coin for gas. */
+const GAS_MONEY = parseEther('10')
 
 export interface ChainParty {
   readonly name: string
@@ -51,9 +51,10 @@ export class DemoChain {
     }
   }
 
-  async fund (tronAddresses: readonly string[]): Promise<void> {
+  /** Sends each wallet enough for a deposit of `deposit` and its gas. */
+  async fund (tronAddresses: readonly string[], deposit: bigint): Promise<void> {
     for (const address of tronAddresses) {
-      await this.chain.send(evmAddressOf(address), FUNDING)
+      await this.chain.send(evmAddressOf(address), deposit + GAS_MONEY)
       this.before.set(address, await this.chain.balance(evmAddressOf(address)))
     }
   }

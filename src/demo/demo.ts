@@ -85,7 +85,7 @@ export async function runDemo (options: DemoOptions): Promise<DemoSummary> {
             marketEnv: chain.env(budgetFor(highest, options.size)),
             beforeStart: async (wallets) => {
               parties = wallets
-              await chain.fund(wallets.map((entry) => entry.wallet))
+              await chain.fund(wallets.map((entry) => entry.wallet), budgetFor(highest, options.size))
             },
             afterDone: async (seeder, infoHash) => {
               // Claim everything now, whatever its size, then read the chain.

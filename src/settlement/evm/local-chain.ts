@@ -9,6 +9,8 @@ import { freePort } from '../../util/ports.js'
 /** The usual development mnemonic (Anvil's and Hardhat's): publicly known keys, funded on the local chain only. */
 const DEV_MNEMONIC = 'test test test test test test test test test test test junk'
 const DEV_ACCOUNTS = 20
+/** Each development account's coins (whole units). */
+const DEV_BALANCE = 1_000_000_000
 /** How often a persisted chain writes its state while it runs, so a killed node loses at most this much. */
 const STATE_INTERVAL_SECONDS = 1
 
@@ -79,7 +81,8 @@ export async function startLocalChain (options: LocalChainOptions): Promise<Loca
   const stateFile = options.persist ? join(options.directory, 'state.json') : undefined
   const args = [
     '--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId),
-    '--mnemonic', DEV_MNEMONIC, '--accounts', String(DEV_ACCOUNTS), '--hardfork', 'cancun',
+    // A billion coins each: at BTT's real price (about US$0.0000006) a demo's deposits run to thousands.
+    '--mnemonic', DEV_MNEMONIC, '--accounts', String(DEV_ACCOUNTS), '--balance', String(DEV_BALANCE), '--hardfork', 'cancun',
     ...(stateFile ? ['--state', stateFile, '--state-interval', String(STATE_INTERVAL_SECONDS)] : [])
   ]
   const child = spawn(anvilBinary(), args, { cwd: options.directory, stdio: ['ignore', 'pipe', 'pipe'] })
