@@ -17,15 +17,15 @@ export interface Tracker {
   readonly udp: string
 }
 
-/** Runs opentracker on 127.0.0.1 (HTTP and UDP on one port) serving the given info hashes. */
-export async function startOpentracker (t: Cleanup, dir: string, infoHashes: readonly string[]): Promise<Tracker> {
+/** Runs opentracker on 127.0.0.1 (HTTP and UDP on one port, `port` or a free one) serving the given info hashes. */
+export async function startOpentracker (t: Cleanup, dir: string, infoHashes: readonly string[], chosenPort?: number): Promise<Tracker> {
   // opentracker chroots into its directory and drops to "nobody": the folder must be readable by all.
   const root = join(dir, 'tracker')
   await mkdir(root, { recursive: true })
   await chmod(root, 0o755)
   await chmod(dir, 0o755)
   await writeFile(join(root, 'whitelist'), infoHashes.map((hash) => `${hash}\n`).join(''), { mode: 0o644 })
-  const port = await freePort()
+  const port = chosenPort ?? await freePort()
   const child = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', root, '-w', '/whitelist'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })

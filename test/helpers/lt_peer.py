@@ -31,6 +31,7 @@ def main():
     parser.add_argument('--encryption', choices=['forced-any', 'forced-rc4'], help='connect only through MSE; rc4 also encrypts the payload')
     parser.add_argument('--linger', action='store_true', help='after a download completes, stay up until SIGTERM (so /proc can be read)')
     parser.add_argument('--report-interval', type=float, default=0.5, help='seconds between progress lines')
+    parser.add_argument('--upload-limit', type=int, default=0, help='bytes per second; loopback peers are then treated as internet peers (limits and unchoke slots apply)')
     args = parser.parse_args()
 
     session = lt.session({
@@ -54,6 +55,14 @@ def main():
             'in_enc_policy': lt.enc_policy.forced,
             'allowed_enc_level': lt.enc_level.rc4 if args.encryption == 'forced-rc4' else lt.enc_level.both,
         })
+    if args.upload_limit > 0:
+        # libtorrent exempts local peers from rate limits and unchoke slots: on 127.0.0.1 every
+        # peer is local, so put them under the same rules as peers on the internet.
+        local = session.get_peer_class(session.local_peer_class_id)
+        local['upload_limit'] = args.upload_limit
+        local['ignore_unchoke_slots'] = False
+        local['connection_limit_factor'] = 100
+        session.set_peer_class(session.local_peer_class_id, local)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     if args.magnet:
