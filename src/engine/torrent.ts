@@ -34,6 +34,8 @@ const REFILL_FRACTION = 0.5
 const REQUEST_QUEUE_SECONDS = 2
 /** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */
 const UPLOAD_BUFFER_BYTES = 1024 * 1024
+/** How far ahead the market's limits look at a paying peer's blocks (its guard runs once a second). */
+const CHARGE_HORIZON_SECONDS = 2
 /** A queue held back by a rate limit is looked at again within this long, whatever the limit said. */
 const MAX_UPLOAD_WAIT_MS = 250
 const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
@@ -1177,7 +1179,8 @@ export class Torrent extends EventEmitter {
 
   /**
    * What the blocks in flight will cost once their pieces verify, as Σ bytes × rate per payee:
-   * blocks received but not yet verified, and blocks asked of peers that charge for them.
+   * blocks received but not yet verified, blocks asked of peers that charge for them, and the next
+   * seconds of blocks at each such peer's rate (more may be asked before the market looks again).
    */
   private chargedInFlight (): Map<string, bigint> {
     const byPayee = new Map<string, bigint>()
@@ -1187,7 +1190,7 @@ export class Torrent extends EventEmitter {
     }
     for (const peer of this.peers.values()) {
       const charge = this.market?.chargeFor(peer)
-      if (charge) add(charge, peer.outstanding.size * BLOCK_SIZE)
+      if (charge) add(charge, peer.outstanding.size * BLOCK_SIZE + Math.ceil(peer.downloadRate * CHARGE_HORIZON_SECONDS))
     }
     return byPayee
   }

@@ -9,13 +9,15 @@ import { PieceStorage } from '../../src/engine/storage.js'
 import { marketExtension } from '../../src/market/extension.js'
 import { Inbox, handshakeOf, newWallet, type TestWallet } from './market-peer.js'
 
-/** What the bad peer does with a request: answer it with flipped bytes, or never answer it. */
-export type Delivery = 'corrupt' | 'withhold'
+/** What the peer does with a request: answer it with flipped bytes, never answer it, or answer it right. */
+export type Delivery = 'corrupt' | 'withhold' | 'honest'
 
 export interface EvilPeerOptions {
   readonly delivery?: Delivery
   /** Speak the market extension with this floor: answer each bid with a paid slot at its price. */
   readonly marketFloor?: bigint
+  /** With `marketFloor`: refuse every voucher (with this code), answering each with a receipt for nothing. */
+  readonly refuseVouchers?: 'stale-nonce' | 'over-funds'
   /** The settlement backend and chain it announces (default: embedded, chain 0). */
   readonly marketBackend?: { readonly backend: 'embedded' | 'evm', readonly chainId: number }
 }
@@ -65,6 +67,10 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, o
         extension.on('message', (message) => {
           peer.inbox.push(message)
           if (message.type === 'bid' && message.price > 0n) extension.send({ type: 'bid-response', rate: message.price, rank: 1, paidSlots: 1 })
+          if (message.type === 'voucher' && options.refuseVouchers) {
+            extension.send({ type: 'reject', code: options.refuseVouchers, about: 'voucher', reason: 'refused by a scripted seller' })
+            extension.send({ type: 'receipt', channel: message.channel, nonce: 0, amount: 0n, limit: 10n ** 30n })
+          }
         })
       }))
     }
@@ -84,6 +90,7 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, o
       const piece = Buffer.alloc(pieceLengthOf(meta, index))
       storage.readPiece(index, piece).then((data) => {
         const block = Buffer.from(data.subarray(offset, offset + length))
+        if (options.delivery === 'honest') return respond(null, block)
         for (let i = 0; i < block.length; i += 997) block[i] = block[i]! ^ 0xff
         peer.corruptBlocksSent++
         respond(null, block)

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import Wire from 'bittorrent-protocol'
 import { addressOfPrivateKey } from '../../src/market/address.js'
-import type { MarketHandshake, MarketMessage, VoucherMessage } from '../../src/market/codec.js'
+import { PROTOCOL_VERSION, type MarketHandshake, type MarketMessage, type VoucherMessage } from '../../src/market/codec.js'
 import { MarketExtension, marketExtension } from '../../src/market/extension.js'
 import { NO_CONTRACT, channelIdFor, signVoucher } from '../../src/market/voucher.js'
 
@@ -26,7 +26,7 @@ export function voucherFrom (signer: TestWallet, payer: string, payee: string, i
 }
 
 export function handshakeOf (wallet: TestWallet, floor?: bigint): MarketHandshake {
-  return { version: 1, wallet: wallet.address, chainId: 0, backends: ['embedded'], ...(floor !== undefined ? { floor } : {}) }
+  return { version: PROTOCOL_VERSION, wallet: wallet.address, chainId: 0, backends: ['embedded'], ...(floor !== undefined ? { floor } : {}) }
 }
 
 /** Collects a wire's market messages, so a test can wait for the next one of a type. */
