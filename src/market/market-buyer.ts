@@ -311,11 +311,14 @@ export class MarketBuyer {
     })
   }
 
-  /** The most a voucher to this seller may say: what it accepts, and on a chain our deposit. */
+  /**
+   * The most a voucher to this seller may say. On a chain, our deposit as we funded it: the seller
+   * reads the chain again for a voucher above the deposit it last read, so a top-up counts at once.
+   * Elsewhere, what the seller said it accepts (its credit cap).
+   */
   private limitOf (counterparty: Counterparty): bigint | undefined {
-    const limits = [counterparty.sellerLimit, this.market.config.settlement.fundChannel ? counterparty.channelFunds : undefined]
-      .filter((limit): limit is bigint => limit !== undefined)
-    return limits.length === 0 ? undefined : limits.reduce((a, b) => (a < b ? a : b))
+    if (this.market.config.settlement.fundChannel) return counterparty.channelFunds ?? counterparty.sellerLimit
+    return counterparty.sellerLimit
   }
 
   private async pay (counterparty: Counterparty): Promise<void> {
