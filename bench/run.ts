@@ -159,7 +159,10 @@ async function main (): Promise<void> {
       console.log(`${(size / 1024 ** 3).toFixed(2)} GiB torrent to ${result.peers} peers: seeder ${(result.seederRssAnonIdle / 1e6).toFixed(0)} MB idle, ${(result.seederPeakRssAnon / 1e6).toFixed(0)} MB peak, served ${(result.bytesServed / 1024 ** 2 / result.seconds).toFixed(0)} MiB/s`)
     }
 
-    const market = opts.scenarios.includes('market') ? await runMarket(torrentFile, meta.infoHash, data, opts.bytes, opts.reps, opts.warm, opts.quick ? { size: parseSize('8MiB'), uploadLimit: parseSize('4MiB') } : { size: parseSize('64MiB'), uploadLimit: parseSize('8MiB') }) : undefined
+    const efficacySetup = opts.quick
+      ? { size: parseSize('16MiB'), uploadLimit: parseSize('4MiB'), leecherUploadLimit: parseSize('512KiB'), reps: 1 }
+      : { size: parseSize('128MiB'), uploadLimit: parseSize('12MiB'), leecherUploadLimit: parseSize('1MiB'), reps: 3 }
+    const market = opts.scenarios.includes('market') ? await runMarket(torrentFile, meta.infoHash, data, opts.bytes, opts.reps, opts.warm, efficacySetup, lt !== null) : undefined
 
     const summaries = summarize(runs)
     const swarm = summarizeSwarm(swarmRuns)

@@ -16,7 +16,9 @@ const EVERY_MESSAGE: MarketMessage[] = [
   { type: 'bid-response', rate: MAX_AMOUNT, rank: 3, paidSlots: 6 },
   { type: 'payment-request', channel, owed: 123_456_789_012_345_678_901_234n },
   { type: 'voucher', channel, nonce: Number.MAX_SAFE_INTEGER, amount: 1n, signature },
-  { type: 'reject', code: 'stale-nonce', about: 'voucher', reason: 'nonce 4 is not above 7' }
+  { type: 'reject', code: 'stale-nonce', about: 'voucher', reason: 'nonce 4 is not above 7' },
+  { type: 'receipt', channel, nonce: 0, amount: 0n, limit: 8_333_333_333_333_333_333_333_333n },
+  { type: 'receipt', channel, nonce: 42, amount: MAX_AMOUNT, limit: MAX_AMOUNT }
 ]
 
 function normalized (message: MarketMessage): unknown {

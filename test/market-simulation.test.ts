@@ -19,6 +19,22 @@ t.test('bandwidth shares: the free class keeps its share, and nothing is left id
   t.same(Object.fromEntries(shareUpload(100, [{ id: 'free', kind: 'regular', demand: 1000 }], 0.25)), { free: 100 }, 'no bidders: full speed')
 })
 
+t.test('paid bandwidth goes to the highest rate first; equal rates share; the free class keeps its share whatever the bids', async (t) => {
+  const peers = [
+    { id: 'bid-4x', kind: 'paid' as const, demand: 1000, rate: 400n },
+    { id: 'bid-2x', kind: 'paid' as const, demand: 1000, rate: 200n },
+    { id: 'bid-1x', kind: 'paid' as const, demand: 1000, rate: 100n },
+    { id: 'free', kind: 'regular' as const, demand: 1000 }
+  ]
+  t.same(Object.fromEntries(shareUpload(100, peers, 0.25)), { 'bid-4x': 75, 'bid-2x': 0, 'bid-1x': 0, free: 25 }, 'the top bid takes the paid class while it can use it')
+  const topSlow = peers.map((peer) => (peer.id === 'bid-4x' ? { ...peer, demand: 30 } : peer))
+  t.same(Object.fromEntries(shareUpload(100, topSlow, 0.25)), { 'bid-4x': 30, 'bid-2x': 45, 'bid-1x': 0, free: 25 }, 'what it cannot take goes to the next rate down')
+  const uniform = shareUpload(90, [{ id: 'a', kind: 'paid', demand: 1000, rate: 100n }, { id: 'b', kind: 'paid', demand: 1000, rate: 100n }, { id: 'free', kind: 'optimistic', demand: 1000 }], 0.25)
+  t.same(Object.fromEntries(uniform), { a: 33.75, b: 33.75, free: 22.5 }, 'equal rates (a uniform price) are served alike')
+  const paidOnly = shareUpload(100, [{ id: 'a', kind: 'paid', demand: 1000, rate: 100n }], 0.25)
+  t.same(Object.fromEntries(paidOnly), { a: 100 }, 'no free peer: the bidder gets it all')
+})
+
 /**
  * One capped seller and four downloaders bidding 0, 1, 2 and 4 (base units per MiB), on a virtual
  * clock: the real choker ranks them, the seller's rate is split by the real bandwidth rule, every

@@ -1,8 +1,7 @@
 import t from 'tap'
-import { loadSettings } from '../src/config/settings.js'
+import { builtInSettings } from '../src/config/settings.js'
 import { runDemo } from '../src/demo/demo.js'
 import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../src/market/price.js'
-import { tempDir } from './helpers/daemon.js'
 import { MiB } from './helpers/market.js'
 import { libtorrentPeer, opentrackerOn } from './helpers/swarm.js'
 
@@ -10,8 +9,7 @@ const KiB = 1024
 
 t.test('in a swarm that trades (opentracker, PEX on, capped uplinks, a libtorrent peer), the top bidder finishes before the median free peer, every free peer finishes, and every channel\'s books agree exactly', async (t) => {
   // A price a user compares with a CDN: 0.01 USD a GiB, at the BTT price the daemons run with.
-  const dir = await tempDir(t, 'bidtorrent-swarm-test-')
-  const usdPerBtt = parseDecimal(loadSettings({ dataDir: dir, env: {} }).usdPerBtt!)
+  const usdPerBtt = parseDecimal(builtInSettings().usdPerBtt!)
   const floor = usdToBtt((parseQuote('0.01USD/GiB') as { usdPerMiB: bigint }).usdPerMiB, usdPerBtt)
   t.ok(floor > 10n ** 19n && floor < 10n ** 20n, `the floor is about 16 BTT a MiB (${floor} base units)`)
   const leecherUpload = 384 * KiB

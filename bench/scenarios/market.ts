@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises'
 import { Trx } from 'tronweb'
 import type { VoucherTotals } from '../../src/daemon/service.js'
 import { addressOfPrivateKey } from '../../src/market/address.js'
+import { builtInSettings } from '../../src/config/settings.js'
 import { renderSummary, runDemo, type DemoSummary } from '../../src/demo/demo.js'
-import { BYTES_PER_PRICE_UNIT, parsePrice } from '../../src/market/price.js'
+import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../../src/market/price.js'
 import { NO_CONTRACT, VOUCHER_TYPES, channelIdFor, signVoucher, signedBy } from '../../src/market/voucher.js'
 import { startDaemon, tempDir, type RunningDaemon } from '../../test/helpers/daemon.js'
 import { marketDaemon } from '../../test/helpers/market.js'
+import { libtorrentPeer, opentrackerOn } from '../../test/helpers/swarm.js'
 import { waitFor } from '../../test/helpers/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
 import { downloadWith } from '../lib/leecher.js'
@@ -27,13 +29,63 @@ export interface MarketResult {
   readonly vouchersPerRun: number
   /** Paid − verified bytes × rate, in base units, for every run with bids (goal: all zero). */
   readonly paymentErrors: readonly string[]
-  /** (c) Efficacy: `bidtorrent demo`'s swarm, a capped seeder and bidders 0/1/2/4. */
-  readonly efficacy: DemoSummary
+  /** (c) Efficacy: the market in a swarm that trades, against the same swarm with the market off. */
+  readonly efficacy: EfficacyResult
 }
 
 export interface EfficacySetup {
   readonly size: number
+  /** The seeder's upload cap, and each leecher's (a home uplink), bytes per second. */
   readonly uploadLimit: number
+  readonly leecherUploadLimit: number
+  readonly reps: number
+}
+
+/** Each repetition: the swarm with the market on, then the same swarm with it off. */
+export interface EfficacyResult {
+  readonly setup: EfficacySetup & { readonly floor: string, readonly bids: readonly number[], readonly libtorrent: boolean }
+  readonly runs: ReadonlyArray<{ readonly market: DemoSummary, readonly baseline: DemoSummary }>
+}
+
+/** Bidders 1×, 2× and 4× the floor beside two free bidtorrent peers and a free libtorrent peer. */
+const EFFICACY_BIDS = [0, 0, 1, 2, 4]
+
+/**
+ * The market where peers trade among themselves: opentracker, PEX on, leechers' uploads capped well
+ * below the seeder's, free peers (bidtorrent and libtorrent) and bidders at a CDN-like price (the
+ * floor 0.01 USD/GiB at the daemons' BTT price: about 16 BTT/MiB). Alternated with the same swarm
+ * with the market off, so that drift in the machine's load hits both alike.
+ */
+async function runEfficacy (setup: EfficacySetup, libtorrent: boolean): Promise<EfficacyResult> {
+  const usdPerBtt = parseDecimal(builtInSettings().usdPerBtt!)
+  const floor = usdToBtt((parseQuote('0.01USD/GiB') as { usdPerMiB: bigint }).usdPerMiB, usdPerBtt)
+  const runs: Array<{ market: DemoSummary, baseline: DemoSummary }> = []
+  for (let rep = 1; rep <= setup.reps; rep++) {
+    const once = async (marketOff: boolean): Promise<DemoSummary> => {
+      const cleanup = new CleanupStack()
+      try {
+        return await runDemo({
+          size: setup.size,
+          uploadLimit: setup.uploadLimit,
+          leecherUploadLimit: setup.leecherUploadLimit,
+          floor,
+          bids: EFFICACY_BIDS,
+          marketOff,
+          tracker: opentrackerOn(cleanup),
+          ...(libtorrent ? { externalPeers: [libtorrentPeer(cleanup, setup.leecherUploadLimit)] } : {}),
+          timeoutSeconds: 1800
+        })
+      } finally {
+        await cleanup.run()
+      }
+    }
+    const market = await once(false)
+    console.log(renderSummary(market))
+    const baseline = await once(true)
+    console.log(`rep ${rep}  market efficacy: top bidder ${market.speedup?.toFixed(2)}x the median free peer; all done ${market.allDoneSeconds.toFixed(1)} s with the market, ${baseline.allDoneSeconds.toFixed(1)} s without`)
+    runs.push({ market, baseline })
+  }
+  return { setup: { ...setup, floor: floor.toString(), bids: EFFICACY_BIDS, libtorrent }, runs }
 }
 
 /** Voucher signatures verified a second by the daemon's verifier, and by tronweb's pure-JS one. */
@@ -98,7 +150,7 @@ async function download (torrentFile: string, seller: RunningDaemon, bytes: numb
  * against the same download with the extension off, alternated; (b) how many vouchers a second the
  * seller can verify; the payment error of every paid run.
  */
-export async function runMarket (torrentFile: string, infoHash: string, dataDir: string, bytes: number, reps: number, warm: boolean, efficacySetup: EfficacySetup): Promise<MarketResult> {
+export async function runMarket (torrentFile: string, infoHash: string, dataDir: string, bytes: number, reps: number, warm: boolean, efficacySetup: EfficacySetup, libtorrent: boolean): Promise<MarketResult> {
   const rates = verificationRates()
   console.log(`vouchers: ${rates.verificationsPerSecond.toFixed(0)} verified/s (tronweb's pure-JS verify: ${rates.tronwebVerificationsPerSecond.toFixed(0)}/s), ${rates.signaturesPerSecond.toFixed(0)} signed/s`)
   const cleanup = new CleanupStack()
@@ -119,8 +171,7 @@ export async function runMarket (torrentFile: string, infoHash: string, dataDir:
     }
     const pieces = Math.ceil(bytes / (1024 * 1024))
     await cleanup.run()
-    const efficacy = await runDemo({ ...efficacySetup, leecherUploadLimit: 512 * 1024, floor: parsePrice('0.001BTT/MiB'), bids: [0, 1, 2, 4], timeoutSeconds: 1200 })
-    console.log(renderSummary(efficacy))
+    const efficacy = await runEfficacy(efficacySetup, libtorrent)
     return { ...rates, secondsWithBids: withBids, secondsWithoutExtension: without, throughputRatio: median(without) / median(withBids), vouchersPerRun: pieces, paymentErrors: errors, efficacy }
   } finally {
     await cleanup.run()

@@ -42,6 +42,7 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     const bid = quoteFromText(market.bid)
     lines.push(`bid:         ${formatQuote(bid) === '0 BTT/MiB' ? 'none' : formatQuote(bid)}, budget ${readableBtt(BigInt(market.budget))}`)
     lines.push(`paid:        ${paidLine(market)}`)
+    if (market.autoBid) lines.push(`auto-bid:    ${market.autoBid.bid === '0' ? 'not bidding' : readablePrice(BigInt(market.autoBid.bid))}${market.autoBid.target > 0 ? `, target ${formatRate(market.autoBid.target)}` : ''}: ${market.autoBid.reason}`)
     lines.push(`floor:       ${market.floor === '0' ? 'none: this torrent sells nothing' : `${readablePrice(BigInt(market.floor))} (in force now)`}`)
     if (market.sellers.length > 0) {
       lines.push('sellers:')

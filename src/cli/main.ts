@@ -225,6 +225,7 @@ export function buildProgram (): Command {
     .option('--download-limit <rate>', 'download limit for this torrent')
     .option('--bid <price>', 'pay seeders this much per verified MiB, e.g. 50BTT/MiB or 0.03USD/GiB, or "auto" (setting autoBid); needs --budget')
     .option('--budget <amount>', 'the most this download may spend, e.g. 100000BTT or 0.10USD')
+    .option('--target <rate>', 'with --bid auto: the download rate wanted, e.g. 10MiB/s (auto-bid pays only while below it)')
     .option('--floor <price>', 'when seeding it, the lowest bid to sell upload slots for')
     .action(async (source: string, options: CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }) => {
       const body = {
@@ -325,11 +326,13 @@ export function buildProgram (): Command {
   common(program.command('bid <id> <price>'))
     .description('change a torrent\'s bid now (0 withdraws it), within its budget; --budget replaces the budget')
     .option('--budget <amount>', 'the most this torrent may spend in all, e.g. 100000BTT or 0.10USD (needed only if it has none)')
-    .action(async (id: string, price: string, options: CommonOptions & { budget?: string }) => {
-      const fields = marketOptions({ bid: price, ...(options.budget !== undefined ? { budget: options.budget } : {}) }, false)
+    .option('--target <rate>', 'with auto: the download rate wanted, e.g. 10MiB/s')
+    .action(async (id: string, price: string, options: CommonOptions & { budget?: string, target?: string }) => {
+      const fields = marketOptions({ bid: price, ...(options.budget !== undefined ? { budget: options.budget } : {}), ...(options.target !== undefined ? { target: options.target } : {}) }, false)
       const torrent = await (await client(options)).request<TorrentView>('POST', `/v1/torrents/${encodeURIComponent(id)}/bid`, {
         price: fields.bid,
-        ...(fields.budget !== undefined ? { budget: fields.budget } : {})
+        ...(fields.budget !== undefined ? { budget: fields.budget } : {}),
+        ...(fields.target !== undefined ? { target: fields.target } : {})
       })
       print(options, torrent, () => `${torrent.name}: ${marketSummary(torrent)}`)
     })
@@ -377,13 +380,14 @@ interface MarketFlags {
   bid?: string
   budget?: string
   floor?: string
+  target?: string
 }
 
 /**
  * --bid, --budget and --floor, checked here (exit 2 on a typo) and sent as base units. `add` asks
  * for a budget with every bid; `bid` leaves it to the daemon, which uses the torrent's own.
  */
-function marketOptions (options: MarketFlags, bidNeedsBudget = true): Record<string, string> {
+function marketOptions (options: MarketFlags, bidNeedsBudget = true): Record<string, string | number> {
   const checked = (flag: string, text: string | undefined, parse: (text: string) => Quote | Money): Record<string, string> => {
     if (text === undefined) return {}
     try {
@@ -395,7 +399,11 @@ function marketOptions (options: MarketFlags, bidNeedsBudget = true): Record<str
     }
   }
   const bid = options.bid?.trim().toLowerCase() === 'auto' ? { bid: 'auto' } : checked('bid', options.bid, parseQuote)
-  const fields = { ...bid, ...checked('budget', options.budget, parseMoney), ...checked('floor', options.floor, parseQuote) }
+  const fields: Record<string, string | number> = { ...bid, ...checked('budget', options.budget, parseMoney), ...checked('floor', options.floor, parseQuote) }
+  if (options.target !== undefined) {
+    if (fields.bid !== 'auto') throw new UsageError('--target goes with an auto bid (--bid auto)')
+    fields.target = parseRate(validateRate(options.target, '--target')!)
+  }
   if (bidNeedsBudget && fields.bid !== undefined && fields.bid !== '0' && (fields.budget === undefined || fields.budget === '0')) {
     throw new UsageError('--bid needs --budget: the daemon never spends without a limit')
   }

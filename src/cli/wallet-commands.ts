@@ -1,12 +1,28 @@
 import { mkdir } from 'node:fs/promises'
 import type { Command } from 'commander'
 import type { WalletAddresses } from '../wallet/keystore.js'
-import { walletPath } from '../wallet/paths.js'
+import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
+import { ApiClient } from './client.js'
 import { common, dataDirOf, print, type CommonOptions } from './options.js'
 import { askPassphrase, askPrivateKey } from './secrets.js'
 
 function describe (addresses: WalletAddresses, dataDir: string): string {
   return `TRON address: ${addresses.tron}\nEVM address:  ${addresses.evm}\nkeystore:     ${walletPath(dataDir)}`
+}
+
+/**
+ * A daemon reads its wallet when it starts: one already running on this data directory trades
+ * with the old wallet (or none) until it is restarted with the passphrase. Say so.
+ */
+async function warnIfDaemonRuns (dataDir: string): Promise<void> {
+  let status: { wallet: string | null }
+  try {
+    status = await (await ApiClient.forDataDir(dataDir)).request<{ wallet: string | null }>('GET', '/v1/status')
+  } catch {
+    return
+  }
+  const now = status.wallet === null ? 'runs with the market off' : `still trades with the wallet ${status.wallet}`
+  process.stderr.write(`note: the daemon running on ${dataDir} ${now}: restart it with ${PASSPHRASE_ENV} set to use this wallet\n`)
 }
 
 /** `wallet create|import|address`: they work on the data directory's keystore, with or without a running daemon (loaded on use: it is heavy). */
@@ -22,6 +38,7 @@ export function addWalletCommands (program: Command): Command {
       const { createWallet } = await import('../wallet/keystore.js')
       const addresses = await createWallet(dataDir, passphrase)
       print(options, { ...addresses, keystore: walletPath(dataDir) }, () => `created a wallet\n${describe(addresses, dataDir)}`)
+      await warnIfDaemonRuns(dataDir)
     })
 
   common(wallet.command('import'))
@@ -35,6 +52,7 @@ export function addWalletCommands (program: Command): Command {
       const { createWallet } = await import('../wallet/keystore.js')
       const addresses = await createWallet(dataDir, passphrase, privateKey)
       print(options, { ...addresses, keystore: walletPath(dataDir) }, () => `imported the key\n${describe(addresses, dataDir)}`)
+      await warnIfDaemonRuns(dataDir)
     })
 
   common(wallet.command('address'))

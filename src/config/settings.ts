@@ -134,6 +134,11 @@ export function loadSettings (options: LoadSettingsOptions): Settings {
   return result.data
 }
 
+/** The settings as config/default.json gives them, before any user file, environment or flag. */
+export function builtInSettings (): Settings {
+  return settingsSchema.parse(readJsonFile(DEFAULT_CONFIG))
+}
+
 function readJsonFile (path: string): RawSettings {
   let text: string
   try {

@@ -9,7 +9,7 @@ import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { formatMoney, isUsd, isUsdAmount, moneyToBtt, quoteFromText, quoteText, readableBtt, type Money, type Quote } from '../market/price.js'
-import type { MarketConfig, MarketHooks, MarketNotice, PaymentTotals, SellerBidView, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
+import type { AutoBidView, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, SellerBidView, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
@@ -29,9 +29,12 @@ export const addRequestSchema = z.object({
   downloadLimit: rateSchema.default(0),
   bid: z.union([z.literal('auto'), quoteSchema]).optional(),
   budget: moneySchema.optional(),
+  /** With `bid: "auto"`: the download rate wanted (auto-bid pays only while below it). */
+  target: rateSchema.optional(),
   floor: quoteSchema.optional()
 }).strict()
   .refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
+  .refine((body) => body.target === undefined || body.bid === 'auto', { message: 'a target rate goes with an auto bid (--bid auto)', path: ['target'] })
   .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget !== undefined && (isUsdAmount(body.budget) ? body.budget.usd : body.budget) > 0n), { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
 
 export const seedRequestSchema = z.object({
@@ -56,7 +59,8 @@ export const openChannelSchema = z.object({ payee: walletAddress, infoHash: z.st
 export const topUpSchema = z.object({ amount: amountSchema }).strict()
 export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema, native: z.boolean().optional() }).strict()
 
-export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: moneySchema.optional() }).strict()
+export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: moneySchema.optional(), target: rateSchema.optional() }).strict()
+  .refine((body) => body.target === undefined || body.price === 'auto', { message: 'a target rate goes with an auto bid (auto)', path: ['target'] })
 export const floorRequestSchema = z.object({ floor: quoteSchema.nullable() }).strict()
 
 /** A torrent's market settings and what it has paid, amounts in base units as decimal strings. */
@@ -71,6 +75,8 @@ export interface TorrentMarketView {
   readonly signedNotAccepted: string
   /** What the budget counts: the most signed on each channel. */
   readonly committed: string
+  /** With `--bid auto`: its bid, target and reasoning. */
+  readonly autoBid: AutoBidView | null
   /** Our bid to each connected seller: its state, rate, and what we paid it. */
   readonly sellers: readonly SellerBidView[]
   /** Warnings for the user (a bid that stopped working, a limit reached), oldest first. */
@@ -260,10 +266,11 @@ export class DaemonService {
     return torrent
   }
 
-  private marketFields (body: MarketFields): Pick<TorrentRecord, 'bid' | 'budget' | 'floor'> {
+  private marketFields (body: MarketFields): Pick<TorrentRecord, 'bid' | 'budget' | 'floor' | 'autoTarget'> {
     this.checkMarket(body)
     return {
       ...(body.bid !== undefined ? { bid: body.bid === 'auto' ? 'auto' : quoteText(body.bid) } : {}),
+      ...(body.target !== undefined ? { autoTarget: body.target } : {}),
       ...(body.budget !== undefined ? { budget: this.inBtt(body.budget).toString() } : {}),
       ...(body.floor !== undefined ? { floor: quoteText(body.floor) } : {})
     }
@@ -294,7 +301,7 @@ export class DaemonService {
     if (body.bid === undefined && body.floor === undefined && body.budget === undefined) return
     this.checkMarket(body)
     if (body.floor !== undefined) await this.applyFloor(torrent, body.floor)
-    if (body.bid !== undefined) await this.applyBid(torrent, body.bid, body.budget)
+    if (body.bid !== undefined) await this.applyBid(torrent, body.bid, body.budget, body.target)
     else if (body.budget !== undefined) await this.setBudget(torrent, this.inBtt(body.budget))
   }
 
@@ -330,6 +337,7 @@ export class DaemonService {
       bid: auto ? 0n : quoteFromText(record.bid ?? '0'),
       auto,
       budget: BigInt(record.budget ?? '0'),
+      autoTarget: record.autoTarget ?? 0,
       floor: record.floor !== undefined ? quoteFromText(record.floor) : undefined
     }
     const { TorrentMarket } = await import('../market/torrent-market.js')
@@ -344,11 +352,11 @@ export class DaemonService {
     const torrent = this.find(id)
     const body = parseInput(bidRequestSchema, input)
     this.checkMarket({ bid: body.price, budget: body.budget })
-    await this.applyBid(torrent, body.price, body.budget)
+    await this.applyBid(torrent, body.price, body.budget, body.target)
     return this.view(torrent)
   }
 
-  private async applyBid (torrent: Torrent, price: Quote | 'auto', givenBudget: Money | undefined): Promise<void> {
+  private async applyBid (torrent: Torrent, price: Quote | 'auto', givenBudget: Money | undefined, target: number | undefined): Promise<void> {
     const market = torrent.market
     if (!market) throw new UsageError(MARKET_OFF)
     const budget = givenBudget !== undefined ? this.inBtt(givenBudget) : market.options.budget
@@ -359,9 +367,10 @@ export class DaemonService {
     }
     market.options.budget = budget
     market.options.auto = price === 'auto'
-    if (price === 'auto') market.autoBid(torrent.bytesLeft())
-    else market.setBid(price)
-    await this.updateRecord(torrent.infoHash, { bid: price === 'auto' ? 'auto' : quoteText(price), budget: budget.toString() })
+    if (target !== undefined) market.options.autoTarget = target
+    // An auto bid starts at the next tick, from what the torrent sees then.
+    if (price !== 'auto') market.setBid(price)
+    await this.updateRecord(torrent.infoHash, { bid: price === 'auto' ? 'auto' : quoteText(price), budget: budget.toString(), ...(target !== undefined ? { autoTarget: target } : {}) })
   }
 
   private async setBudget (torrent: Torrent, budget: bigint): Promise<void> {
@@ -544,6 +553,7 @@ const MARKET_OFF = 'the market is off in this daemon: it needs a wallet ("bidtor
 interface MarketFields {
   readonly bid?: Quote | 'auto' | undefined
   readonly budget?: Money | undefined
+  readonly target?: number | undefined
   readonly floor?: Quote | undefined
 }
 
@@ -556,6 +566,7 @@ function marketView (market: TorrentMarket): TorrentMarketView {
     paid: accepted.toString(),
     signedNotAccepted: (signed > accepted ? signed - accepted : 0n).toString(),
     committed: committed.toString(),
+    autoBid: market.autoBidView,
     sellers: market.sellers(),
     notices: market.notices(),
     trades: market.tradeTotals()

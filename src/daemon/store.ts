@@ -19,6 +19,8 @@ export interface TorrentRecord {
   readonly bid?: string
   readonly budget?: string
   readonly floor?: string
+  /** With an auto bid: the download rate wanted, bytes per second. */
+  readonly autoTarget?: number
 }
 
 export interface ResumeRecord {

@@ -13,7 +13,7 @@ import { isPeerAddress } from '../util/address.js'
 import { errorMessage } from '../util/errors.js'
 import { BufferPool, type PieceHasher } from './hasher.js'
 import { shareUpload, type UploadDemand } from '../market/bandwidth.js'
-import type { BlockCharge, Contribution, MarketHooks, PeerMarketView, TorrentMarket } from '../market/torrent-market.js'
+import type { BlockCharge, Contribution, MarketHooks, PeerMarketView, TorrentMarket, TorrentObservation } from '../market/torrent-market.js'
 import { metaFromPeers, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import { Peer, type UploadRequest } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
@@ -1171,10 +1171,34 @@ export class Torrent extends EventEmitter {
     if (now - this.lastRechokeAt >= rechokeIntervalMs) this.rechoke(now)
     else this.shareUpload()
     if (this.market && !this.complete) {
-      this.market.autoBid(this.bytesLeft())
+      if (this.market.autoBidding) this.market.autoBid(this.observation())
       this.market.guard(this.chargedInFlight())
     }
     this.connectMore()
+  }
+
+  /** What auto-bid needs to see: the rates by source, and how much of what is missing only seeds have. */
+  private observation (): TorrentObservation {
+    let paidRate = 0
+    let seedRate = 0
+    let seeds = 0
+    for (const peer of this.peers.values()) {
+      if (this.market?.chargeFor(peer)) paidRate += peer.downloadRate
+      if (peer.seed) {
+        seedRate += peer.downloadRate
+        seeds++
+      }
+    }
+    let missing = 0
+    let onlySeeds = 0
+    const pieceCount = this.meta?.pieceCount ?? 0
+    for (let i = 0; i < pieceCount; i++) {
+      if (this.have.get(i)) continue
+      missing++
+      // Availability counts the peers that are not seeds.
+      if (seeds > 0 && this.availability[i] === 0) onlySeeds++
+    }
+    return { bytesLeft: this.bytesLeft(), downloadRate: this.downloadRate, paidRate, seedRate, onlyFromSeeds: missing > 0 ? onlySeeds / missing : 0 }
   }
 
   /**
@@ -1232,8 +1256,6 @@ export class Torrent extends EventEmitter {
       return
     }
     this.state = this.pausedByUser ? 'paused' : this.runningState()
-    // An auto bid is set as soon as the size is known, not at the first tick: a fast download may be over by then.
-    if (this.state === 'downloading') this.market?.autoBid(this.bytesLeft())
     this.emit('state', this.state)
     if (this.complete) this.emit('done')
   }

@@ -6,6 +6,7 @@ export const REBID_THRESHOLD_PERCENT = 10n
 /**
  * The BTT whitepaper's auto-bid: spending rate × remaining budget / remaining MiB, in base units per
  * MiB. `spendingRate` is the share of the budget the user lets it spend (0 to 1, 1 by default).
+ * bidtorrent's auto-bid (auto-bid.ts) never bids more than this, so the budget lasts the download.
  */
 export function autoBid (spendingRate: number, remainingBudget: bigint, remainingBytes: number): bigint {
   if (!(spendingRate >= 0 && spendingRate <= 1)) throw new RangeError('the spending rate is between 0 and 1')

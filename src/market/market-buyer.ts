@@ -1,9 +1,10 @@
 import { EMPTY_LEDGER, recordPaid, recordVerified, rewindPaid, totalOwed, unpaid } from '../accounting/ledger.js'
 import { errorMessage } from '../util/errors.js'
-import { autoBid, shouldRebid, withinBudget } from './bidding.js'
+import { AUTO_BID_START, decideAutoBid, type AutoBidState } from './auto-bid.js'
+import { autoBid, withinBudget } from './bidding.js'
 import type { BidResponseMessage, ReceiptMessage, RejectMessage } from './codec.js'
 import { connectionTo, hex, type Connection, type Counterparty, type MarketContext, type StoppedState } from './counterparties.js'
-import type { BidState, Contribution, PaymentTotals, SellerBidView, TorrentMarketOptions } from './market-types.js'
+import type { AutoBidView, BidState, Contribution, PaymentTotals, SellerBidView, TorrentMarketOptions, TorrentObservation } from './market-types.js'
 import { BYTES_PER_PRICE_UNIT, formatBtt, isUsd, type Quote } from './price.js'
 import { signVoucher } from './voucher.js'
 
@@ -38,6 +39,8 @@ export class MarketBuyer {
   /** Our latest voucher on each channel, and what the sellers confirmed holding, summed. */
   private signed: bigint
   private accepted: bigint
+  /** Auto-bid's last decision (with `--bid auto`). */
+  private auto: AutoBidState = AUTO_BID_START
 
   constructor (
     private readonly market: MarketContext,
@@ -180,13 +183,37 @@ export class MarketBuyer {
   }
 
   /**
-   * Auto-bid (the BTT whitepaper's rule): spending rate × budget left / MiB left, re-bid only on a
-   * move of more than 10%. Called about once a second with what is left to download.
+   * Auto-bid, about once a second with what the torrent sees: it pays only while paying helps
+   * (auto-bid.ts), never above the whitepaper's spending rate × budget left / MiB left.
    */
-  autoBid (bytesLeft: number): void {
-    if (!this.options.auto || isUsd(this.options.bid)) return
-    const proposed = autoBid(this.market.config.autoBidSpendingRate, this.budgetLeft, bytesLeft)
-    if (shouldRebid(this.options.bid, proposed)) this.setBid(proposed)
+  autoBid (observed: TorrentObservation): void {
+    if (!this.options.auto) return
+    let lowestFloor = 0n
+    for (const connection of this.connections()) {
+      const floor = connection.remote?.floor
+      if (floor !== undefined && floor > 0n && connection.counterparty?.stopped === undefined && (lowestFloor === 0n || floor < lowestFloor)) lowestFloor = floor
+    }
+    const standing = isUsd(this.options.bid) ? 0n : this.options.bid
+    this.auto = decideAutoBid({ ...this.auto, bid: standing }, {
+      now: Date.now(),
+      target: this.options.autoTarget,
+      downloadRate: observed.downloadRate,
+      paidRate: observed.paidRate,
+      seedRate: observed.seedRate,
+      onlyFromSeeds: observed.onlyFromSeeds,
+      lowestFloor,
+      ceiling: autoBid(this.market.config.autoBidSpendingRate, this.budgetLeft, observed.bytesLeft)
+    })
+    if (this.auto.bid !== standing) {
+      this.market.log.info('auto-bid', { infoHash: this.market.infoHash, bid: this.auto.bid.toString(), reason: this.auto.reason })
+      this.setBid(this.auto.bid)
+    }
+  }
+
+  /** What auto-bid is doing and why; null without `--bid auto`. */
+  get autoBidView (): AutoBidView | null {
+    if (!this.options.auto) return null
+    return { bid: this.auto.bid.toString(), target: this.options.autoTarget, reason: this.auto.reason, since: this.auto.changedAt > 0 ? new Date(this.auto.changedAt).toISOString() : null }
   }
 
   /**

@@ -45,6 +45,27 @@ export interface PaymentTotals {
 
 export const NO_PAYMENTS: PaymentTotals = { committed: 0n, signed: 0n, accepted: 0n }
 
+/** What auto-bid sees of its torrent once a second (see auto-bid.ts). */
+export interface TorrentObservation {
+  readonly bytesLeft: number
+  /** Bytes per second: all of it, from paid slots, and from seeds. */
+  readonly downloadRate: number
+  readonly paidRate: number
+  readonly seedRate: number
+  /** Of the pieces still missing, the share that only seeds among our peers have. */
+  readonly onlyFromSeeds: number
+}
+
+/** What auto-bid is doing, for the user. */
+export interface AutoBidView {
+  /** Base units per MiB. */
+  readonly bid: string
+  /** Bytes per second the user asked for (0: none). */
+  readonly target: number
+  readonly reason: string
+  readonly since: string | null
+}
+
 /** What a torrent's user asked for: a bid and budget to buy, a floor to sell. */
 export interface TorrentMarketOptions {
   /**
@@ -53,8 +74,10 @@ export interface TorrentMarketOptions {
    * channel (a price swing changes nothing agreed).
    */
   bid: Quote
-  /** The user asked for `--bid auto`: the bid follows the budget left over the data left. */
+  /** The user asked for `--bid auto`: auto-bid.ts sets the bid, paying only while it helps. */
   auto: boolean
+  /** With auto: the download rate the user wants, bytes per second (0: as fast as the budget allows). */
+  autoTarget: number
   /** The most this torrent may spend, base units. */
   budget: bigint
   /** Our floor when selling (one in USD is turned into BTT when a bid is judged); undefined = the daemon's default. */

@@ -7,10 +7,10 @@ import { CounterpartyBook, newConnection, type Connection, type MarketContext } 
 import { MarketExtension, marketExtension } from './extension.js'
 import { MarketBuyer } from './market-buyer.js'
 import { MarketSeller } from './market-seller.js'
-import type { BlockCharge, Contribution, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TradeTotals } from './market-types.js'
+import type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
 import type { Quote } from './price.js'
 
-export type { BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TradeTotals } from './market-types.js'
+export type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
 export { NO_PAYMENTS } from './market-types.js'
 
 /** The warnings kept for the user per torrent (the newest; older ones stay in the log). */
@@ -196,8 +196,17 @@ export class TorrentMarket {
     }))
   }
 
-  autoBid (bytesLeft: number): void {
-    this.buyer.autoBid(bytesLeft)
+  /** Whether auto-bid wants to see the torrent (`--bid auto`). */
+  get autoBidding (): boolean {
+    return this.options.auto
+  }
+
+  autoBid (observed: TorrentObservation): void {
+    this.buyer.autoBid(observed)
+  }
+
+  get autoBidView (): AutoBidView | null {
+    return this.buyer.autoBidView
   }
 
   /** Once a second, with what the blocks in flight will cost per seller: the budget and the sellers' limits. */

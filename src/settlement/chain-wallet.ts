@@ -1,4 +1,4 @@
-import type { StateStore, VoucherRecord } from '../daemon/store.js'
+import type { StateStore } from '../daemon/store.js'
 import { accountBytes, evmAddressOf, tronAddressOf } from '../market/address.js'
 import { channelIdFor } from '../market/voucher.js'
 import { UsageError } from '../util/errors.js'
@@ -12,8 +12,10 @@ export interface ChannelView {
   readonly counterpart: string
   readonly infoHash: string
   readonly deposited: string
-  /** The best voucher on it: the latest we signed, or the best we received. */
+  /** Paid on it: as payee, the best voucher received; as payer, what the payee confirmed holding. */
   readonly paid: string
+  /** As payer: our latest voucher beyond what the payee confirmed (never counted as paid). */
+  readonly signedNotAccepted: string
   readonly claimed: string
   readonly refunded: string
   readonly expiry: number
@@ -71,7 +73,7 @@ export class ChainWallet {
     for (const [channel, infoHash] of await this.known()) {
       const onChain = await this.chain.channel(channel)
       if (!onChain || !this.isOurs(onChain)) continue
-      views.push(this.view(channel, infoHash, onChain, await this.voucherOf(channel)))
+      views.push(this.view(channel, infoHash, onChain, await this.paymentsOf(channel)))
     }
     return views
   }
@@ -81,11 +83,15 @@ export class ChainWallet {
     return onChain.payer.toLowerCase() === me || onChain.payee.toLowerCase() === me
   }
 
-  private async voucherOf (channel: string): Promise<VoucherRecord | undefined> {
-    return (await this.store.sentVouchers.get(channel)) ?? (await this.store.receivedVouchers.get(channel))
+  /** What is paid on a channel by the books' rule: received vouchers as payee; the payee's receipts, and what we signed, as payer. */
+  private async paymentsOf (channel: string): Promise<{ paid: bigint, signed: bigint }> {
+    const [sent, accepted, received] = await Promise.all([this.store.sentVouchers.get(channel), this.store.acceptedVouchers.get(channel), this.store.receivedVouchers.get(channel)])
+    if (sent) return { paid: BigInt(accepted?.amount ?? '0'), signed: BigInt(sent.amount) }
+    const amount = BigInt(received?.amount ?? '0')
+    return { paid: amount, signed: amount }
   }
 
-  private view (channel: string, infoHash: string, onChain: OnChainChannel, voucher: VoucherRecord | undefined): ChannelView {
+  private view (channel: string, infoHash: string, onChain: OnChainChannel, payments: { paid: bigint, signed: bigint }): ChannelView {
     const payer = onChain.payer.toLowerCase() === this.chain.address.toLowerCase()
     const available = onChain.deposited - onChain.claimed - onChain.refunded
     return {
@@ -94,7 +100,8 @@ export class ChainWallet {
       counterpart: tronAddressOf(accountBytes(payer ? onChain.payee : onChain.payer)),
       infoHash,
       deposited: onChain.deposited.toString(),
-      paid: voucher?.amount ?? '0',
+      paid: payments.paid.toString(),
+      signedNotAccepted: (payments.signed > payments.paid ? payments.signed - payments.paid : 0n).toString(),
       claimed: onChain.claimed.toString(),
       refunded: onChain.refunded.toString(),
       expiry: onChain.expiry,
@@ -109,7 +116,8 @@ export class ChainWallet {
     return this.describe(channel, infoHash)
   }
 
-  async topUp (channel: string, amount: bigint, lifetimeSeconds: number): Promise<ChannelView> {
+  async topUp (id: string, amount: bigint, lifetimeSeconds: number): Promise<ChannelView> {
+    const channel = await this.resolve(id)
     const onChain = await this.mine(channel)
     if (onChain.payer.toLowerCase() !== this.chain.address.toLowerCase()) throw new UsageError('only the payer tops a channel up')
     const backing = onChain.deposited - onChain.refunded
@@ -123,7 +131,8 @@ export class ChainWallet {
    * best voucher received (the rest goes back to the payer at once). As the payer: asks for the
    * refund once the channel has expired, and takes it once the challenge window has passed.
    */
-  async close (channel: string): Promise<{ action: string, transaction: string, channel: ChannelView }> {
+  async close (id: string): Promise<{ action: string, transaction: string, channel: ChannelView }> {
+    const channel = await this.resolve(id)
     const onChain = await this.mine(channel)
     const infoHash = await this.infoHashOf(channel)
     const now = await this.chain.now()
@@ -158,6 +167,17 @@ export class ChainWallet {
     return { transaction: await this.chain.send(to, amount), currency: this.chain.nativeCurrency.symbol }
   }
 
+  /** A channel id, or a unique prefix (4+ hex digits) of one of this wallet's channels, as torrent ids are. */
+  private async resolve (id: string): Promise<string> {
+    const needle = id.trim().toLowerCase().replace(/^0x/, '')
+    if (/^[0-9a-f]{64}$/.test(needle)) return needle
+    if (!/^[0-9a-f]{4,63}$/.test(needle)) throw new UsageError(`"${id}" is not a channel id (64 hex digits, or a unique prefix of 4 or more)`)
+    const matches = [...(await this.known()).keys()].filter((channel) => channel.startsWith(needle))
+    if (matches.length === 1) return matches[0]!
+    if (matches.length > 1) throw new UsageError(`"${id}" matches ${matches.length} channels; give more of the id`)
+    throw new UsageError(`no channel of this wallet starts with "${id}" (bidtorrent channels lists them)`)
+  }
+
   private async mine (channel: string): Promise<OnChainChannel> {
     if (!/^[0-9a-f]{64}$/.test(channel)) throw new UsageError(`"${channel}" is not a channel id (64 hex digits)`)
     const onChain = await this.chain.channel(channel)
@@ -173,7 +193,7 @@ export class ChainWallet {
   }
 
   private async describe (channel: string, infoHash: string): Promise<ChannelView> {
-    return this.view(channel, infoHash, await this.mine(channel), await this.voucherOf(channel))
+    return this.view(channel, infoHash, await this.mine(channel), await this.paymentsOf(channel))
   }
 }
 
