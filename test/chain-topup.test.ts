@@ -47,4 +47,14 @@ t.test('a buyer whose channel deposit runs low tops it up on chain ahead of need
   t.equal((await totals(seller.daemon, 'earnings')).total, paid.toString(), 'the seller earned exactly what the buyer paid')
   t.notMatch(seller.daemon.logs(), /refused a voucher/, 'the seller never had to refuse a voucher')
   t.notOk(settled.view.market!.sellers.some((entry) => entry.state === 'limit-reached' || entry.state === 'refused'), 'the bid never stopped working')
+
+  const channel = Buffer.from(channelIdFor(buyer.wallet, seller.wallet, torrent.infoHash)).toString('hex')
+  const topped = await runCli(['channel', 'topup', channel.slice(0, 8), '--amount', '1BTT', '--data-dir', buyer.daemon.dataDir, '--json'])
+  t.equal(topped.code, 0, `a channel id's unique prefix is enough, as for torrents: ${topped.stderr}`)
+  t.equal((JSON.parse(topped.stdout) as { deposited: string }).deposited, (found[6]! + BASE_UNITS_PER_BTT).toString(), 'and the top-up landed')
+  const listed = JSON.parse((await runCli(['channels', '--data-dir', buyer.daemon.dataDir, '--json'])).stdout) as Array<{ channel: string, paid: string, signedNotAccepted: string }>
+  t.same(listed.map((entry) => [entry.channel, entry.paid, entry.signedNotAccepted]), [[channel, paid.toString(), '0']], '`channels` shows as paid what the seller confirmed')
+  const unknown = await runCli(['channel', 'close', 'ffff0000', '--data-dir', buyer.daemon.dataDir])
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, /no channel of this wallet starts with "ffff0000"/)
 })

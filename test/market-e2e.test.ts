@@ -3,7 +3,7 @@ import t from 'tap'
 import type { VoucherTotals } from '../src/daemon/service.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
-import { seedFile, waitComplete } from './helpers/daemon.js'
+import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
 import { MiB, marketDaemon } from './helpers/market.js'
 import { sameFiles } from './helpers/fixture.js'
 import { startLibtorrent } from './helpers/clients.js'
@@ -92,23 +92,37 @@ t.test('a libtorrent peer downloads as usual from a seeder that is serving a bid
   t.pass(`the bidder paid exactly what it owed the seller (${settled.paidToThem} base units), beside the free libtorrent peer`)
 })
 
-t.test('auto-bid (opt-in) bids from the budget left over the data left, and stays within the budget', async (t) => {
-  const size = 16 * MiB
-  // Uniform price, so that what the moving auto bid pays is the floor, whatever the bid is.
+t.test('auto-bid (opt-in) pays only while paying helps: it keeps a bid that bought speed, undoes one that bought none, and pays exactly', async (t) => {
+  const size = 24 * MiB
+  // Uniform price: the only bidder pays the floor, whatever it bids, so a raise above it buys nothing.
   const seller = await marketDaemon(t, { env: { BIDTORRENT_MARKET_CLEARING: 'uniform' } })
   const buyer = await marketDaemon(t, { env: { BIDTORRENT_AUTO_BID: 'true' } })
-  const { work, torrent } = await seedFile(t, seller.daemon, 'auto.bin', size, ['--floor', '1000'])
+  const free = await startDaemon(t)
+  const { work, torrent } = await seedFile(t, seller.daemon, 'auto.bin', size, ['--floor', '1000', '--upload-limit', '1MiB/s'])
   const refused = await runCli(['bid', torrent.infoHash, 'auto', '--budget', '100000', '--data-dir', seller.daemon.dataDir])
   t.match(refused.stderr, /auto-bid is off/, 'a daemon without the setting refuses an auto bid')
-  // 100,000 base units over 16 MiB: the auto bid starts at 6,250 a MiB, above the floor of 1,000.
+  // A free peer shares the capped seeder: without a bid each gets half, with one the bidder gets more.
+  await runCli(['add', torrent.magnet, '--out', join(work, 'free'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`, '--data-dir', free.dataDir])
   const added = await runCli(['add', torrent.magnet, '--out', join(work, 'out'), '--peer', `127.0.0.1:${seller.daemon.peerPort}`,
-    '--bid', 'auto', '--budget', '100000', '--data-dir', buyer.daemon.dataDir])
+    '--bid', 'auto', '--budget', '1000000', '--data-dir', buyer.daemon.dataDir])
   t.equal(added.code, 0, added.stderr)
-  await waitComplete(buyer.daemon, torrent.infoHash)
-  const expected = BigInt(size) * 1000n / BYTES_PER_PRICE_UNIT
-  const spent = await waitFor('the last voucher', async () => {
-    const total = BigInt((await buyer.daemon.api.request<VoucherTotals>('GET', '/v1/spending')).total)
-    return total === expected ? total : undefined
+  const reasons = new Set<string>()
+  const done = await waitFor('the auto-bidder to finish', async () => {
+    const view = await buyer.daemon.torrent(torrent.infoHash)
+    if (view.market?.autoBid) reasons.add(view.market.autoBid.reason.replace(/ \d[\d,.]* BTT\/MiB/g, ' X'))
+    return view.pieceCount !== null && view.verifiedPieces === view.pieceCount ? view : undefined
+  }, 300_000, 250)
+  t.comment(`auto-bid said: ${[...reasons].join(' | ')}`)
+  t.ok([...reasons].some((reason) => /seeder-limited and no target set: raising/.test(reason)), 'it raised its bid while the seeder limited the download')
+  t.ok([...reasons].some((reason) => /bought speed/.test(reason) && !/no speed/.test(reason)), 'it kept a raise that bought speed (the paid slot beat sharing with the free peer)')
+  t.ok([...reasons].some((reason) => /bought no speed/.test(reason)), 'and undid one that bought none (a higher bid changes nothing for the only bidder)')
+  const paid = await waitFor('the last voucher, confirmed', async () => {
+    const view = await buyer.daemon.torrent(torrent.infoHash)
+    const trade = view.market?.trades.find((entry) => entry.wallet === seller.wallet)
+    return trade && trade.owedToThem !== '0' && view.market?.signedNotAccepted === '0' && view.market.paid === trade.owedToThem ? trade : undefined
   }, 60_000)
-  t.equal(spent, expected, 'as the only bidder it paid the floor for every verified byte, within the budget')
+  t.equal(paid.owedToThem, (BigInt(paid.boughtBytes) * 1000n / BYTES_PER_PRICE_UNIT).toString(), 'it paid the floor for exactly the verified bytes it bought')
+  t.ok(BigInt(done.market!.committed) <= 1_000_000n, 'within the budget')
+  const info = await runCli(['info', torrent.infoHash, '--data-dir', buyer.daemon.dataDir])
+  t.match(info.stdout, /auto-bid: /, '`info` shows what auto-bid is doing, and why')
 })
