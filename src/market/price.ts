@@ -115,11 +115,6 @@ export function moneyToBtt (money: Money, usdPerBtt: bigint): bigint {
   return money.usd * BASE_UNITS_PER_BTT / usdPerBtt
 }
 
-/** How an amount is stored: base units as a decimal string, USD as `usd:<10^-18 USD>`. */
-export function moneyText (money: Money): string {
-  return isUsdAmount(money) ? `usd:${money.usd}` : money.toString()
-}
-
 export function formatMoney (money: Money): string {
   return isUsdAmount(money) ? formatUsd(money.usd) : formatBtt(money)
 }
@@ -129,10 +124,6 @@ export function formatUsd (units: bigint): string {
   return `${formatDecimal(units)} USD`
 }
 
-/** What `baseUnits` of BTT are worth in USD at `usdPerBtt`, in 10^-18 USD (rounded down). */
-export function bttToUsd (baseUnits: bigint, usdPerBtt: bigint): bigint {
-  return baseUnits * usdPerBtt / BASE_UNITS_PER_BTT
-}
 
 function wholeBaseUnits (number: string, text: string): bigint {
   if (number.includes('.')) throw new UsageError(`invalid amount "${text}": base units are whole numbers (or say BTT, as in 0.5BTT)`)
@@ -207,11 +198,6 @@ export function readableBtt (baseUnits: bigint): string {
 
 export function readablePrice (perMiB: bigint): string {
   return `${readableBtt(perMiB)}/MiB`
-}
-
-/** `0.0005 USD`, with the same rule as readableBtt. */
-export function readableUsd (units: bigint): string {
-  return `${readableDecimal(units)} USD`
 }
 
 /**
