@@ -362,6 +362,8 @@ export async function runSwarm (options: SwarmOptions): Promise<SwarmResult> {
     }
   } finally {
     await Promise.all([...externals.map((row) => row.peer.stop()), ...daemons.map((daemon) => daemon.stop())])
+    // Kept swarms keep each daemon's log beside its data.
+    if (options.directory) await Promise.all(daemons.map((daemon) => writeFile(join(daemon.dataDir, 'daemon.log'), daemon.output()).catch(() => {})))
     await tracker?.close()
     if (!options.directory) await rm(root, { recursive: true, force: true })
   }

@@ -456,6 +456,7 @@ export class Torrent extends EventEmitter {
     wire.on('unchoke', () => this.fillRequests(peer))
     wire.on('choke', () => { if (!wire.hasFast) this.releaseRequests(peer) })
     wire.on('reject', (index: number, offset: number) => this.releaseBlock(peer, index, offset))
+    wire.on('cancel', (index: number, offset: number, length: number) => this.onCancel(peer, index, offset, length))
     wire.on('piece', (index: number, offset: number, data: Uint8Array) => this.onBlock(peer, index, offset, data))
     wire.on('interested', () => this.maybeFillSlots(peer))
     wire.on('uninterested', () => this.maybeFillSlots())
@@ -988,6 +989,17 @@ export class Torrent extends EventEmitter {
     }
     peer.uploadQueue.push(request)
     void this.pumpUploads(peer)
+  }
+
+  /**
+   * The peer no longer wants a block it asked for: drop it from the queue. Left there, it would be
+   * read, metered and charged though never sent, and its answer would take the place of the peer's
+   * next request for the same block (the wire matches answers by piece, offset and length), which
+   * then waits for the peer's request timeout.
+   */
+  private onCancel (peer: Peer, index: number, offset: number, length: number): void {
+    const at = peer.uploadQueue.findIndex((request) => request.index === index && request.offset === offset && request.length === length)
+    if (at >= 0) peer.uploadQueue.splice(at, 1)
   }
 
   /** Sends queued blocks while the socket has room and the rate limits allow. */

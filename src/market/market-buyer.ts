@@ -115,10 +115,12 @@ export class MarketBuyer {
     }
     counterparty.sellerLimit = receipt.limit
     book.enqueue(counterparty, async () => {
-      if (receipt.amount > counterparty.committed) {
-        // No voucher of ours says that much: nothing is counted on the seller's word alone.
-        log.warn('a seller says it holds more than this wallet signed to it', { infoHash, seller: counterparty.wallet, amount: receipt.amount.toString(), signed: counterparty.committed.toString() })
-      } else if (receipt.nonce > counterparty.accepted.nonce || (receipt.nonce === counterparty.accepted.nonce && receipt.amount !== counterparty.accepted.amount)) {
+      if (receipt.amount > counterparty.committed || receipt.nonce > (counterparty.latestSent?.nonce ?? 0)) {
+        // No voucher of ours says that much, or has that nonce: nothing is taken on the seller's word alone.
+        log.warn('a seller names a voucher this wallet never signed', { infoHash, seller: counterparty.wallet, nonce: receipt.nonce, amount: receipt.amount.toString(), signed: counterparty.committed.toString() })
+        return
+      }
+      if (receipt.nonce > counterparty.accepted.nonce) {
         this.accepted += receipt.amount - counterparty.accepted.amount
         counterparty.accepted = { nonce: receipt.nonce, amount: receipt.amount }
         await this.market.config.store.acceptedVouchers.putEventually(hex(counterparty.toThem), {
