@@ -4,7 +4,7 @@ import type { VoucherTotals } from '../../src/daemon/service.js'
 import { addressOfPrivateKey } from '../../src/market/address.js'
 import { builtInSettings } from '../../src/config/settings.js'
 import { renderSummary, runDemo, type DemoSummary } from '../../src/demo/demo.js'
-import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../../src/market/price.js'
+import { parseDecimal, parseQuote, usdToBtt } from '../../src/market/price.js'
 import { NO_CONTRACT, VOUCHER_TYPES, channelIdFor, signVoucher, signedBy } from '../../src/market/voucher.js'
 import { startDaemon, tempDir, type RunningDaemon } from '../../test/helpers/daemon.js'
 import { marketDaemon } from '../../test/helpers/market.js'
@@ -130,13 +130,16 @@ async function download (torrentFile: string, seller: RunningDaemon, bytes: numb
       withBids ? { bid: (FLOOR * 2n).toString(), budget: (10n ** 21n).toString() } : {})
     let paymentError: bigint | undefined
     if (withBids) {
-      const owed = BigInt(bytes) * FLOOR / BYTES_PER_PRICE_UNIT
-      // The last voucher leaves just after the last piece is verified.
-      const paid = await waitFor('the last voucher', async () => {
-        const total = BigInt((await leecher.api.request<VoucherTotals>('GET', '/v1/spending')).total)
-        return total >= owed ? total : undefined
-      }, 30_000, 100).catch(async () => BigInt((await leecher.api.request<VoucherTotals>('GET', '/v1/spending')).total))
-      paymentError = paid - owed
+      // What the leecher owes for the verified bytes it bought, at its bid (pay-as-bid), by its own
+      // meter; the last voucher leaves just after the last piece verifies, and the seller confirms it.
+      const books = async (): Promise<{ paid: bigint, owed: bigint, settled: boolean }> => {
+        const view = await leecher.torrent(done.infoHash)
+        const spending = await leecher.api.request<VoucherTotals>('GET', '/v1/spending')
+        const owed = BigInt(view.market?.trades[0]?.owedToThem ?? '0')
+        return { paid: BigInt(spending.total), owed, settled: spending.signedNotAccepted === '0' && BigInt(spending.total) === owed && owed > 0n }
+      }
+      const final = await waitFor('the last voucher, confirmed', async () => { const state = await books(); return state.settled ? state : undefined }, 30_000, 100).catch(books)
+      paymentError = final.paid - final.owed
     }
     await leecher.stop()
     return { seconds: (done.completedAt! - done.startedAt) / 1000, paymentError }

@@ -3,7 +3,7 @@ import { EMPTY_LEDGER, continuePaid, continueReceived, debt, unpaid, type PeerLe
 import type { BidQuote } from '../choker/types.js'
 import type { VoucherRecord } from '../daemon/store.js'
 import { errorMessage } from '../util/errors.js'
-import type { BidMessage, BidResponseMessage, MarketHandshake, RejectCode, VoucherMessage } from './codec.js'
+import type { BidMessage, BidResponseMessage, MarketHandshake, ReceiptMessage, RejectCode, VoucherMessage } from './codec.js'
 import type { MarketExtension } from './extension.js'
 import type { BlockCharge, MarketConfig, MarketHooks } from './market-types.js'
 import { channelIdFor, signedVoucherOf, type SignedVoucher } from './voucher.js'
@@ -71,6 +71,8 @@ export interface Counterparty {
   /** A payment step is queued: pieces verified before it runs are paid by it (vouchers are cumulative). */
   payScheduled: boolean
   lastPaymentAt: number
+  /** As buyer: the newest receipt not yet looked at (a newer one supersedes it). */
+  pendingReceipt: ReceiptMessage | undefined
   /** The newest voucher received and not yet looked at; an older one waiting is superseded by it. */
   pendingVoucher: { voucher: VoucherMessage, from: Connection } | undefined
   /** On a backend that locks funds: what our channel to this wallet can pay in total, once known. */
@@ -126,6 +128,7 @@ export class CounterpartyBook {
       payScheduled: false,
       lastPaymentAt: 0,
       pendingVoucher: undefined,
+      pendingReceipt: undefined,
       channelFunds: undefined,
       funding: false,
       fundRetryAt: 0

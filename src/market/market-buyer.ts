@@ -110,34 +110,45 @@ export class MarketBuyer {
     if (!counterparty) return
     const { book, log, infoHash } = this.market
     if (!bytesEqual(receipt.channel, counterparty.toThem)) {
-      log.warn('a seller sent a receipt for another channel', { infoHash, seller: counterparty.wallet })
+      log.debug('a seller sent a receipt for another channel', { infoHash, seller: counterparty.wallet })
       return
     }
     counterparty.sellerLimit = receipt.limit
+    // Receipts only ever supersede one another: one step handles the newest, however many arrive.
+    const scheduled = counterparty.pendingReceipt !== undefined
+    counterparty.pendingReceipt = receipt
+    if (scheduled) return
     book.enqueue(counterparty, async () => {
-      if (receipt.amount > counterparty.committed || receipt.nonce > (counterparty.latestSent?.nonce ?? 0)) {
-        // No voucher of ours says that much, or has that nonce: nothing is taken on the seller's word alone.
-        log.warn('a seller names a voucher this wallet never signed', { infoHash, seller: counterparty.wallet, nonce: receipt.nonce, amount: receipt.amount.toString(), signed: counterparty.committed.toString() })
-        return
-      }
-      if (receipt.nonce > counterparty.accepted.nonce) {
-        this.accepted += receipt.amount - counterparty.accepted.amount
-        counterparty.accepted = { nonce: receipt.nonce, amount: receipt.amount }
-        await this.market.config.store.acceptedVouchers.putEventually(hex(counterparty.toThem), {
-          channel: hex(counterparty.toThem), infoHash, payee: counterparty.wallet, nonce: receipt.nonce, amount: receipt.amount.toString(), at: new Date().toISOString()
-        })
-      }
-      if (counterparty.resyncOnReceipt && receipt.amount <= counterparty.committed) {
-        counterparty.resyncOnReceipt = false
-        counterparty.ledger = rewindPaid(counterparty.ledger, receipt.amount)
-      }
-      if (counterparty.latestSent && receipt.nonce >= counterparty.latestSent.nonce) counterparty.refusals = 0
-      if (counterparty.stopped?.state === 'limit-reached' && receipt.limit > totalOwed(counterparty.ledger)) {
-        counterparty.stopped = undefined
-        for (const each of counterparty.connections) this.maybeBid(each)
-      }
-      if (unpaid(counterparty.ledger) > 0n) this.schedulePayment(counterparty)
+      const newest = counterparty.pendingReceipt
+      counterparty.pendingReceipt = undefined
+      if (newest) await this.takeReceipt(counterparty, newest)
     })
+  }
+
+  private async takeReceipt (counterparty: Counterparty, receipt: ReceiptMessage): Promise<void> {
+    const { log, infoHash } = this.market
+    if (receipt.amount > counterparty.committed || receipt.nonce > (counterparty.latestSent?.nonce ?? 0)) {
+      // No voucher of ours says that much, or has that nonce: nothing is taken on the seller's word alone.
+      log.debug('a seller names a voucher this wallet never signed', { infoHash, seller: counterparty.wallet, nonce: receipt.nonce, amount: receipt.amount.toString(), signed: counterparty.committed.toString() })
+      return
+    }
+    if (receipt.nonce > counterparty.accepted.nonce) {
+      this.accepted += receipt.amount - counterparty.accepted.amount
+      counterparty.accepted = { nonce: receipt.nonce, amount: receipt.amount }
+      await this.market.config.store.acceptedVouchers.putEventually(hex(counterparty.toThem), {
+        channel: hex(counterparty.toThem), infoHash, payee: counterparty.wallet, nonce: receipt.nonce, amount: receipt.amount.toString(), at: new Date().toISOString()
+      })
+    }
+    if (counterparty.resyncOnReceipt && receipt.amount <= counterparty.committed) {
+      counterparty.resyncOnReceipt = false
+      counterparty.ledger = rewindPaid(counterparty.ledger, receipt.amount)
+    }
+    if (counterparty.latestSent && receipt.nonce >= counterparty.latestSent.nonce) counterparty.refusals = 0
+    if (counterparty.stopped?.state === 'limit-reached' && receipt.limit > totalOwed(counterparty.ledger)) {
+      counterparty.stopped = undefined
+      for (const each of counterparty.connections) this.maybeBid(each)
+    }
+    if (unpaid(counterparty.ledger) > 0n) this.schedulePayment(counterparty)
   }
 
   /** The seller refused a bid or a voucher: handled, and said, not only logged. */
