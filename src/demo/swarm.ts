@@ -6,7 +6,9 @@ import type { TorrentView, VoucherTotals } from '../daemon/service.js'
 import { createTorrentFrom } from '../engine/create.js'
 import type { PeerInfo } from '../engine/torrent.js'
 import type { TradeTotals } from '../market/torrent-market.js'
+import { readablePrice } from '../market/price.js'
 import { freePort } from '../util/ports.js'
+import { formatBytes, formatRate } from '../util/units.js'
 import { createWallet } from '../wallet/keystore.js'
 import { startChildDaemon, type ChildDaemon } from './processes.js'
 
@@ -212,7 +214,7 @@ export async function runSwarm (options: SwarmOptions): Promise<SwarmResult> {
       if (view.state === 'error') throw new Error(`the seeder cannot seed: ${view.error ?? 'unknown error'}`)
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
-    status(`seeder ready: ${meta.name}, ${options.size} bytes, upload capped at ${options.seederUploadLimit} B/s${selling ? `, floor ${options.floor} base units/MiB` : ', market off'}`)
+    status(`seeder ready: ${meta.name}, ${formatBytes(options.size)}, upload capped at ${formatRate(options.seederUploadLimit)}${selling ? `, floor ${readablePrice(options.floor)}` : ', market off'}`)
 
     const leechers: DaemonPeer[] = await Promise.all(options.leechers.map(async (spec) => {
       const dataDir = join(root, spec.name)
@@ -226,7 +228,7 @@ export async function runSwarm (options: SwarmOptions): Promise<SwarmResult> {
     if (seederWallet) wallets.seeder = seederWallet
     for (const peer of leechers) if (peer.wallet) wallets[peer.name] = peer.wallet
     await options.beforeStart?.(Object.entries(wallets).map(([name, wallet]) => ({ name, wallet })))
-    status(`${leechers.length} bidtorrent leechers started (${leechers.filter((peer) => peer.kind === 'bidder').length} bidding), uploads capped at ${options.leecherUploadLimit} B/s, PEX ${options.pex === false ? 'off' : 'on'}`)
+    status(`${leechers.length} bidtorrent leechers started (${leechers.filter((peer) => peer.kind === 'bidder').length} bidding), uploads capped at ${options.leecherUploadLimit > 0 ? formatRate(options.leecherUploadLimit) : 'nothing'}, PEX ${options.pex === false ? 'off' : 'on'}`)
 
     const startedAt = Date.now()
     await Promise.all(leechers.map(({ daemon, bid, budget }) => daemon.api.request('POST', '/v1/torrents', {
