@@ -11,7 +11,6 @@ import type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks,
 import type { Quote } from './price.js'
 
 export type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
-export { NO_PAYMENTS } from './market-types.js'
 
 /** The warnings kept for the user per torrent (the newest; older ones stay in the log). */
 const NOTICES_KEPT = 20
