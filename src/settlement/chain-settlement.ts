@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
 import { accountBytes, tronAddressOf } from '../market/address.js'
-import { formatBtt } from '../market/price.js'
+import { readableBtt } from '../market/price.js'
 import { channelIdFor, signedVoucherOf, type VoucherDomain } from '../market/voucher.js'
 import { errorMessage } from '../util/errors.js'
 import type { ClaimQueue } from './claims.js'
@@ -50,7 +50,7 @@ export class ChainSettlement implements Settlement {
   ) {
     this.domain = { chainId: chain.chainId, verifyingContract: chain.contract }
     this.account = Buffer.from(accountBytes(options.account))
-    this.description = `${backend}: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${formatBtt(options.minClaim)}${options.claimFeeMultiple ? ` and ${options.claimFeeMultiple}× their fee` : ''}${chain.describe ? `; ${chain.describe}` : ''}`
+    this.description = `${backend}: channel contract ${chain.contract} on chain ${chain.chainId}; claims from ${readableBtt(options.minClaim)}${options.claimFeeMultiple ? ` and ${options.claimFeeMultiple}× their fee` : ''}${chain.describe ? `; ${chain.describe}` : ''}`
   }
 
   private async read (channel: string): Promise<OnChainChannel | undefined> {

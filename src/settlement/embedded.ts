@@ -1,5 +1,5 @@
 import type { RedemptionRecord, VoucherRecord, VoucherStore } from '../daemon/store.js'
-import { formatBtt } from '../market/price.js'
+import { readableBtt } from '../market/price.js'
 import { NO_CONTRACT, type VoucherDomain } from '../market/voucher.js'
 import type { Settlement } from './settlement.js'
 
@@ -15,7 +15,7 @@ export class EmbeddedSettlement implements Settlement {
 
   constructor (private readonly store: VoucherStore, private readonly creditCap: bigint, chainId: number) {
     this.domain = { chainId, verifyingContract: NO_CONTRACT }
-    this.description = `embedded: unbacked IOUs in this daemon's ledger, at most ${formatBtt(creditCap)} per channel`
+    this.description = `embedded: unbacked IOUs in this daemon's ledger, at most ${readableBtt(creditCap)} per channel`
   }
 
   async fundsOf (_channel: string): Promise<bigint> {
