@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { loadSettings } from '../config/settings.js'
 import { Daemon, VERSION } from '../daemon/daemon.js'
+import { FaultCounter } from '../daemon/faults.js'
 import { createLogger } from '../daemon/logger.js'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
 import type { PeerInfo } from '../engine/torrent.js'
@@ -412,10 +413,22 @@ function marketOptions (options: MarketFlags, bidNeedsBudget = true): Record<str
 
 async function runDaemon (dataDir: string, settings: ReturnType<typeof loadSettings>): Promise<void> {
   const log = createLogger(settings)
-  // A bug reached through hostile peer input must not take every torrent down with it.
-  process.on('uncaughtException', (err) => log.error('uncaught exception', { error: err.message, stack: err.stack }))
-  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }))
-  const daemon = await Daemon.start(dataDir, settings, log)
+  // A bug reached through hostile peer input must not take every torrent down with it; too many
+  // of them, and the daemon exits for its supervisor to start it afresh.
+  const faults = new FaultCounter(log, settings.maxInternalErrors, (code) => {
+    process.exitCode = code
+    setTimeout(() => process.exit(code), 200).unref()
+  })
+  faults.install()
+  let daemon: Daemon
+  try {
+    daemon = await Daemon.start(dataDir, settings, log, faults)
+  } catch (err) {
+    // Whatever the failed start left open (a listener, worker threads) must not keep a process
+    // without an API alive: a supervisor would take it for a healthy daemon.
+    setTimeout(() => process.exit(1), 500).unref()
+    throw err
+  }
   await new Promise<void>((resolveStop) => {
     let signals = 0
     const onSignal = (signal: string): void => {

@@ -92,7 +92,11 @@ export const settingsSchema = z.object({
   /** Opt-in auto-bid (the BTT whitepaper's rule) for torrents added with a budget. */
   autoBid: z.boolean(),
   autoBidSpendingRate: z.number().min(0).max(1),
+  /** Errors escaping to the process's last-resort handlers before the daemon exits (code 70) for a supervisor to restart it. */
+  maxInternalErrors: z.number().int().min(1).max(1_000_000),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
+  /** Write the log to this file (rolled over at 50 MiB, five kept) instead of standard output. */
+  logFile: z.string().min(1).nullable(),
   logFormat: z.enum(['json', 'pretty'])
 }).strict()
 

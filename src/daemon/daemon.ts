@@ -12,9 +12,11 @@ import { engineSettingsFrom } from '../engine/settings-from-config.js'
 import type { MarketConfig } from '../market/torrent-market.js'
 import type { ChainWallet } from '../settlement/chain-wallet.js'
 import type { SettlementRounds } from '../settlement/settlement.js'
-import { errorMessage } from '../util/errors.js'
+import { BidtorrentError, errorMessage } from '../util/errors.js'
+import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
+import type { FaultCounter } from './faults.js'
 import { DaemonService } from './service.js'
 import { StateStore } from './store.js'
 
@@ -48,19 +50,21 @@ export class Daemon {
     private readonly settlementRounds: SettlementRounds | undefined
   ) {}
 
-  static async start (dataDir: string, settings: Settings, log: Logger): Promise<Daemon> {
+  static async start (dataDir: string, settings: Settings, log: Logger, faults?: FaultCounter): Promise<Daemon> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
+    // Lines peers can cause, rate-limited, for the engine and the market alike.
+    const networkLog = new NetworkLog(log)
     let market: DaemonMarket | undefined
     try {
-      market = await marketConfig(dataDir, settings, store, log)
+      market = await marketConfig(dataDir, settings, store, log, networkLog)
     } catch (err) {
       await store.close()
       throw err
     }
     // The bid-aware choker is the standard one for torrents (and peers) outside the market.
-    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random }, log)
+    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random, networkLog }, log)
     try {
       await engine.start()
     } catch (err) {
@@ -69,7 +73,14 @@ export class Daemon {
     }
     const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
     const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid, market?.chainWallet, settings.channelLifetimeSeconds)
-    await service.restore()
+    try {
+      await service.restore()
+    } catch (err) {
+      // A daemon that cannot read its state must not run on without it: stop, and say what to do.
+      await engine.stop()
+      await store.close().catch(() => {})
+      throw unreadableState(dataDir, err)
+    }
     const token = randomBytes(32).toString('hex')
     let apiPort = 0
     const status = (): unknown => ({
@@ -83,6 +94,7 @@ export class Daemon {
       wallet: market?.identity.wallet ?? null,
       settlement: market?.settlement.description ?? null,
       btt: market ? { usdPerBtt: market.prices?.describe() ?? null, amountsInUsd: market.derivedAmounts } : null,
+      faults: faults?.counted ?? null,
       memory: process.memoryUsage(),
       apiPort
     })
@@ -128,6 +140,12 @@ export class Daemon {
   }
 }
 
+/** The error for state that cannot be read: what happened, and what the user can do about it. */
+export function unreadableState (dataDir: string, err: unknown): BidtorrentError {
+  return new BidtorrentError('ESTATE', `cannot read the daemon's state in ${join(dataDir, 'state')} (${errorMessage(err)}); ` +
+    'it is left as it is: restore that folder from a backup, or move it aside to start with no torrents (downloaded files are not touched; the wallet stays in wallet.json)')
+}
+
 /** The market's configuration, with what the daemon itself keeps of it. */
 type DaemonMarket = MarketConfig & { rounds: SettlementRounds, chainWallet?: ChainWallet, derivedAmounts: readonly DerivedAmount[] }
 
@@ -136,7 +154,7 @@ type DaemonMarket = MarketConfig & { rounds: SettlementRounds, chainWallet?: Cha
  * $BIDTORRENT_PASSPHRASE unlocks it. Without a wallet or a passphrase the daemon runs as a plain
  * BitTorrent client and says so; a wrong passphrase stops it (a silent fallback would hide a typo).
  */
-async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger): Promise<DaemonMarket | undefined> {
+async function marketConfig (dataDir: string, settings: Settings, store: StateStore, log: Logger, networkLog: NetworkLog): Promise<DaemonMarket | undefined> {
   if (!settings.market) return undefined
   if (!existsSync(walletPath(dataDir))) {
     log.info('no wallet: the market is off (create one with "bidtorrent wallet create")')
@@ -170,6 +188,7 @@ async function marketConfig (dataDir: string, settings: Settings, store: StateSt
     rounds,
     ...(chainWallet ? { chainWallet } : {}),
     onVoucherStored: () => rounds.markDirty(),
+    networkLog,
     identity: { wallet: wallet.tron, privateKey: wallet.privateKey, chainId: settlement.domain.chainId },
     settlement,
     store,

@@ -1,8 +1,15 @@
 import winston from 'winston'
 import type { Settings } from '../config/settings.js'
 
-/** Structured logs: one JSON object per line by default, a readable line with `logFormat: "pretty"`. */
-export function createLogger (settings: Pick<Settings, 'logLevel' | 'logFormat'>, stream: NodeJS.WritableStream = process.stdout): winston.Logger {
+/** A log file rolls over at this size, and this many are kept. */
+const LOG_FILE_BYTES = 50 * 1024 * 1024
+const LOG_FILES_KEPT = 5
+
+/**
+ * Structured logs: one JSON object per line by default, a readable line with `logFormat: "pretty"`;
+ * to standard output, or with `logFile` to that file (rolled over at 50 MiB, five kept).
+ */
+export function createLogger (settings: Pick<Settings, 'logLevel' | 'logFormat'> & { logFile?: string | null }, stream: NodeJS.WritableStream = process.stdout): winston.Logger {
   const format = settings.logFormat === 'json'
     ? winston.format.combine(winston.format.timestamp(), winston.format.json())
     : winston.format.combine(
@@ -15,6 +22,8 @@ export function createLogger (settings: Pick<Settings, 'logLevel' | 'logFormat'>
   return winston.createLogger({
     level: settings.logLevel,
     format,
-    transports: [new winston.transports.Stream({ stream })]
+    transports: [settings.logFile
+      ? new winston.transports.File({ filename: settings.logFile, maxsize: LOG_FILE_BYTES, maxFiles: LOG_FILES_KEPT, tailable: true })
+      : new winston.transports.Stream({ stream })]
   })
 }

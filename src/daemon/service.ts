@@ -190,7 +190,7 @@ export class DaemonService {
     const infoHash = (meta?.infoHash ?? magnet?.infoHash)!
     const existing = this.engine.get(infoHash)
     if (existing) {
-      for (const address of body.peers) existing.addPeerAddress(address)
+      for (const address of body.peers) existing.addPeerAddress(address, true)
       await this.changeMarket(existing, body)
       return this.view(existing)
     }
@@ -480,7 +480,7 @@ export class DaemonService {
   async addPeers (id: string, input: unknown): Promise<TorrentView> {
     const torrent = this.find(id)
     const body = parseInput(peersRequestSchema, input)
-    for (const address of body.peers) torrent.addPeerAddress(address)
+    for (const address of body.peers) torrent.addPeerAddress(address, true)
     return this.view(torrent)
   }
 

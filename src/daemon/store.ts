@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import type { ClaimRecord } from '../settlement/claims.js'
-import { BidtorrentError } from '../util/errors.js'
+import { BidtorrentError, errorMessage } from '../util/errors.js'
 
 /** What the daemon remembers about a torrent across restarts. */
 export interface TorrentRecord {
@@ -111,7 +111,7 @@ export class StateStore implements VoucherStore {
   readonly claims: SyncedTable<ClaimRecord>
   readonly fundedChannels: SyncedTable<FundedChannelRecord>
 
-  constructor (path: string) {
+  constructor (private readonly path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' })
     this.torrents = this.db.sublevel<string, TorrentRecord>('torrents', { valueEncoding: 'json' })
     this.resume = this.db.sublevel<string, ResumeRecord>('resume', { valueEncoding: 'json' })
@@ -139,7 +139,7 @@ export class StateStore implements VoucherStore {
       if (cause?.code === 'LEVEL_LOCKED') {
         throw new BidtorrentError('ELOCKED', 'another bidtorrent daemon is already using this data directory')
       }
-      throw err
+      throw new BidtorrentError('ESTATE', `cannot open the daemon's state in ${this.path} (${errorMessage(cause ?? err)}); it is left as it is: restore that folder from a backup, or move it aside to start with no torrents`)
     }
   }
 

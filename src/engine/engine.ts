@@ -276,7 +276,8 @@ export class Engine extends EventEmitter {
 
   private attach (torrent: Torrent, peer: Peer): void {
     peer.socket.once('close', () => {
-      if (peer.wire.oversizeMessage) this.log.warn('peer sent an oversized message', { peer: peer.address })
+      if (peer.wire.oversizeMessage) torrent.misbehaved(peer, 'an oversized message')
+      else if (peer.wire.protocolError !== undefined) torrent.misbehaved(peer, `a message we could not handle (${peer.wire.protocolError})`)
       torrent.removePeer(peer)
     })
     if (peer.socket.destroyed) return

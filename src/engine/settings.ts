@@ -1,3 +1,4 @@
+import type { NetworkLog } from '../util/network-log.js'
 import type { Choker, ChokerSettings } from '../choker/types.js'
 
 /** The engine's knobs; the daemon builds them from the validated configuration. */
@@ -32,4 +33,6 @@ export interface EngineParts {
   /** The ranking used at every rechoke: replaceable, pure. */
   readonly chokeAlgorithm: Choker
   readonly random: () => number
+  /** Where lines a peer can cause go, rate-limited (one shared by every torrent, and the market). */
+  readonly networkLog?: NetworkLog
 }

@@ -13,6 +13,7 @@ import { isPeerAddress } from '../util/address.js'
 import { errorMessage } from '../util/errors.js'
 import { BufferPool, type PieceHasher } from './hasher.js'
 import { shareUpload, type UploadDemand } from '../market/bandwidth.js'
+import { NetworkLog } from '../util/network-log.js'
 import type { BlockCharge, Contribution, MarketHooks, PeerMarketView, TorrentMarket, TorrentObservation } from '../market/torrent-market.js'
 import { metaFromPeers, pieceLengthOf, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import { Peer, type UploadRequest } from './peer.js'
@@ -34,6 +35,12 @@ const REFILL_FRACTION = 0.5
 const REQUEST_QUEUE_SECONDS = 2
 /** Stop feeding a peer's socket past this much unsent data; resume on 'drain'. */
 const UPLOAD_BUFFER_BYTES = 1024 * 1024
+/** A peer is given this long to become useful before its slot may go to a newcomer. */
+const IDLE_GRACE_MS = 30_000
+/** A peer that sends nothing at all (not even a keep-alive, due every two minutes) for this long is dropped. */
+const SILENT_TIMEOUT_MS = 300_000
+/** A peer that breaks the protocol this many times is banned. */
+const PROTOCOL_STRIKES_TO_BAN = 3
 /** How far ahead the market's limits look at a paying peer's blocks (its guard runs once a second). */
 const CHARGE_HORIZON_SECONDS = 2
 /** A queue held back by a rate limit is looked at again within this long, whatever the limit said. */
@@ -172,6 +179,9 @@ export class Torrent extends EventEmitter {
   private readonly bannedAddresses = new Set<string>()
   private readonly bannedPeerIds = new Set<string>()
   private readonly strikes = new Map<string, number>()
+  /** Protocol violations per peer (its ban key), as hash failures are counted in `strikes`. */
+  private readonly protocolStrikes = new Map<string, number>()
+  private ownNetworkLog: NetworkLog | undefined
   /** Peers that sent bad data for a piece are not asked for it again while others have it. */
   private readonly failedSenders = new Map<number, Set<string>>()
   private readonly inProgress = new Map<number, PieceProgress>()
@@ -266,6 +276,12 @@ export class Torrent extends EventEmitter {
     return this.init.logger
   }
 
+  /** For lines a peer can cause: rate-limited per peer and in total. */
+  private get networkLog (): NetworkLog {
+    this.ownNetworkLog ??= this.init.parts.networkLog ?? new NetworkLog(this.init.logger)
+    return this.ownNetworkLog
+  }
+
   /** Prepares storage (checking data already on disk unless resume data vouches for it) and joins the swarm. */
   async start (): Promise<void> {
     if (this.meta) await this.setupContent(this.meta, this.init.resumeBitfield)
@@ -328,9 +344,21 @@ export class Torrent extends EventEmitter {
     return snapshot
   }
 
-  addPeerAddress (address: string): void {
+  /**
+   * A peer to call. `retryNow`: the user named it (`add --peer`), so one already known is called
+   * again at once, whatever its back-off after earlier failures.
+   */
+  addPeerAddress (address: string, retryNow = false): void {
     // Remembered while paused: the peers are called once the torrent runs again.
-    if (this.destroyed || this.isBanned(address) || this.candidates.has(address)) return
+    if (this.destroyed || this.isBanned(address)) return
+    const known = this.candidates.get(address)
+    if (known) {
+      if (!retryNow) return
+      known.failures = 0
+      known.nextAttemptAt = 0
+      if (!this.pausedByUser) this.connectMore()
+      return
+    }
     if (!isPeerAddress(address)) return
     if (address === `127.0.0.1:${this.init.listenPort()}`) return
     this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
@@ -419,14 +447,44 @@ export class Torrent extends EventEmitter {
     return false
   }
 
-  /** Whether a new connection from/to this peer may join (not banned, not a duplicate, room left). */
+  /**
+   * Whether a new connection from/to this peer may join (not banned, not a duplicate, room left).
+   * When the torrent is full, a connection that has done nothing useful for a while (nothing to
+   * trade either way) gives its slot to the newcomer: a crowd of idle peers cannot keep others out.
+   */
   acceptsPeer (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
     if (this.destroyed || this.pausedByUser) return false
     if (this.bannedPeerIds.has(peerId) || this.isBanned(address)) return false
     if (peerId === this.init.peerId) return false
     for (const peer of this.peers.values()) if (peer.peerId === peerId) return false
-    if (direction === 'incoming' && this.peers.size >= this.init.settings.maxPeersPerTorrent) return false
+    if (direction === 'incoming' && this.peers.size >= this.init.settings.maxPeersPerTorrent) {
+      const idle = this.idlestPeer(Date.now())
+      if (!idle) return false
+      this.dropPeer(idle, 'its slot went to a new peer: it had nothing to trade')
+    }
     return true
+  }
+
+  /** The longest-connected peer that neither wants our data nor has data we want, once past the grace period. */
+  private idlestPeer (now: number): Peer | undefined {
+    let idlest: Peer | undefined
+    for (const peer of this.peers.values()) {
+      if (now - peer.connectedAt < IDLE_GRACE_MS || peer.wire.peerInterested || peer.wire.amInterested) continue
+      if (!idlest || peer.connectedAt < idlest.connectedAt) idlest = peer
+    }
+    return idlest
+  }
+
+  /**
+   * The peer broke the protocol (a message we could not handle, an oversized one): it is already
+   * disconnected; said once in the rate-limited log, and banned when it keeps doing it.
+   */
+  misbehaved (peer: Peer, what: string): void {
+    const key = banKeyOf(peer.address)
+    const strikes = (this.protocolStrikes.get(key) ?? 0) + 1
+    this.protocolStrikes.set(key, strikes)
+    this.networkLog.warn(peer.address, 'peer disconnected: it sent ' + what, { infoHash: this.infoHash, strikes })
+    if (strikes >= PROTOCOL_STRIKES_TO_BAN) this.ban(peer.address, `${strikes} protocol violations`)
   }
 
   /** Installs the extensions; must run before our handshake is sent. */
@@ -927,7 +985,7 @@ export class Torrent extends EventEmitter {
         if (block < piece.cursor) piece.cursor = block
       }
     }
-    this.log.warn('peer banned', { infoHash: this.infoHash, peer: address, reason })
+    this.networkLog.warn(address, 'peer banned', { infoHash: this.infoHash, reason })
     this.emit('ban', address, reason)
     if (peer) this.dropPeer(peer, reason)
   }
@@ -978,7 +1036,7 @@ export class Torrent extends EventEmitter {
   private onRequest (peer: Peer, request: UploadRequest): void {
     const meta = this.meta
     const { index, offset, length } = request
-    if (!meta || index >= meta.pieceCount || !this.have.get(index) || length === 0 || length > MAX_REQUEST_LENGTH ||
+    if (!meta || index < 0 || index >= meta.pieceCount || !this.have.get(index) || offset < 0 || length <= 0 || length > MAX_REQUEST_LENGTH ||
         offset + length > pieceLengthOf(meta, index)) {
       request.respond(new Error('invalid request'))
       return
@@ -1166,6 +1224,10 @@ export class Torrent extends EventEmitter {
     this.uploadSample = 0
     const { requestTimeoutMs, rechokeIntervalMs } = this.init.settings
     for (const peer of [...this.peers.values()]) {
+      if (now - peer.wire.lastReceivedAt > SILENT_TIMEOUT_MS) {
+        this.dropPeer(peer, 'silent for five minutes')
+        continue
+      }
       peer.updateRates(elapsed)
       peer.queueDepth = Math.max(MIN_QUEUE_DEPTH, Math.min(MAX_QUEUE_DEPTH, Math.ceil(peer.downloadRate * REQUEST_QUEUE_SECONDS / BLOCK_SIZE)))
       if (peer.outstanding.size > 0 && now - Math.max(peer.lastBlockAt, peer.lastRequestAt) > requestTimeoutMs) {

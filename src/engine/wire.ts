@@ -41,6 +41,14 @@ interface WireParser {
  */
 export class BoundedWire extends Wire {
   oversizeMessage = false
+  /**
+   * Set when handling one of the peer's messages threw (an extension choking on a payload, a
+   * listener on a value it did not expect): the wire is closed rather than left unread, and the
+   * torrent counts it against the peer.
+   */
+  protocolError: string | undefined
+  /** When the peer last sent us anything (ms): a silent connection is timed out. */
+  lastReceivedAt = Date.now()
   private carry: Buffer = Buffer.alloc(0)
   private carried = 0
 
@@ -75,6 +83,7 @@ export class BoundedWire extends Wire {
   receive (data: Uint8Array, transient: boolean): void {
     const wire = this as unknown as WireParser
     if (this.stopsReading(wire)) return
+    this.lastReceivedAt = Date.now()
     const chunk = wire._encryptor ? wire._encryptor.decrypt(data) : data
     if (!this.inMessagePhase(wire)) return this.receiveHandshake(wire, chunk, transient)
     let offset = 0
@@ -107,13 +116,37 @@ export class BoundedWire extends Wire {
     wire._buffer.push(transient ? Buffer.from(chunk) : chunk)
     wire._bufferSize += chunk.length
     if (wire._buffer.length > 1) wire._buffer = [Buffer.concat(wire._buffer, wire._bufferSize)]
-    wire._processBuffer()
+    this.guarded(() => wire._processBuffer())
     this.adoptLeftover(wire)
   }
 
-  /** A wire that refused a message or has ended drops whatever else arrives. */
+  /** A wire that refused a message, broke the protocol or has ended drops whatever else arrives. */
   private stopsReading (wire: WireParser): boolean {
-    return this.oversizeMessage || wire._finished || wire.destroying
+    return this.oversizeMessage || this.protocolError !== undefined || wire._finished || wire.destroying
+  }
+
+  /**
+   * Runs the handling of the peer's input. Whatever it throws ends this connection and no other:
+   * left to escape, it would stop the socket being read (the peer keeps its slot, silent) and
+   * reach the process's last-resort handler.
+   */
+  private guarded (handle: () => void): void {
+    try {
+      handle()
+    } catch (err) {
+      this.protocolError = err instanceof Error ? err.message : String(err)
+      this.destroy()
+    }
+  }
+
+  /**
+   * Sends an extension message. A peer may turn an extension off by sending its extended handshake
+   * again (BEP 10: id 0); a message for it is then dropped, where bittorrent-protocol would throw
+   * into whichever timer or handler sent it.
+   */
+  override extended (ext: number | string, obj: Uint8Array | Record<string, unknown>): void {
+    if (typeof ext === 'string' && !this.peerExtendedMapping[ext]) return
+    super.extended(ext, obj)
   }
 
   private inMessagePhase (wire: WireParser): boolean {
@@ -136,14 +169,33 @@ export class BoundedWire extends Wire {
   /** `reusedMemory`: the message's bytes are overwritten later, so only a piece message (copied at once) may keep them. */
   private deliver (wire: WireParser, message: Uint8Array, reusedMemory: boolean): void {
     const parser = wire._parser
+    if (parser === wire._onMessage && !fieldsInRange(message)) {
+      // bittorrent-protocol reads these fields as signed 32-bit integers: past 2^31 they turn
+      // negative, slip under bounds checks and wrap counters. No valid message has one.
+      this.protocolError = 'a piece index, offset or length of 2^31 or more'
+      this.destroy()
+      return
+    }
     const copy = reusedMemory && parser === wire._onMessage && message[0] !== PIECE_MESSAGE
-    parser.call(this as unknown as Wire, copy ? Buffer.from(message) : message)
+    this.guarded(() => parser.call(this as unknown as Wire, copy ? Buffer.from(message) : message))
   }
 
   private reserveCarry (size: number): void {
     if (this.carry.length >= size) return
     this.carry = Buffer.allocUnsafe(Math.max(size, MIN_CARRY_BYTES, Math.min(this.carry.length * 2, MAX_MESSAGE_BYTES + 4)))
   }
+}
+
+/** Message id → how many 32-bit fields follow it that are piece indexes, offsets or lengths. */
+const UINT32_FIELDS: Readonly<Record<number, number>> = { 4: 1, 6: 3, 7: 2, 8: 3, 13: 1, 16: 3, 17: 1 }
+
+/** Whether every piece index, offset and length in the message is below 2^31 (its top bit clear). */
+export function fieldsInRange (message: Uint8Array): boolean {
+  const fields = UINT32_FIELDS[message[0] ?? -1]
+  if (fields === undefined) return true
+  if (message.length < 1 + fields * 4) return true
+  for (let field = 0; field < fields; field++) if ((message[1 + field * 4]! & 0x80) !== 0) return false
+  return true
 }
 
 type Overrides = Pick<WireParser, '_onMessageLength'> & { _write: BoundedWire['parseChunk'] }

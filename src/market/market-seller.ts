@@ -157,7 +157,7 @@ export class MarketSeller {
   }
 
   private async accept (peer: Peer, counterparty: Counterparty, connection: Connection, voucher: VoucherMessage): Promise<void> {
-    const { config, hooks, book, infoHash, log } = this.market
+    const { config, hooks, book, infoHash } = this.market
     const channel = hex(voucher.channel)
     const stored = await config.store.receivedVouchers.get(channel)
     const funds = await config.settlement.fundsOf(channel, voucher.amount)
@@ -176,7 +176,7 @@ export class MarketSeller {
       funds
     }, best)
     if (!verdict.ok) {
-      log.warn('refused a voucher', { infoHash, peer: peer.address, code: verdict.code, reason: verdict.reason })
+      config.networkLog.warn(peer.address, 'refused a voucher', { infoHash, code: verdict.code, reason: verdict.reason })
       reject(connection, verdict.code, 'voucher', verdict.reason)
       return this.sendReceipt(connection, counterparty, funds)
     }

@@ -1,3 +1,4 @@
+import type { NetworkLog } from '../util/network-log.js'
 import type { DebtThresholds } from '../accounting/ledger.js'
 import type { MarketSettings } from '../choker/types.js'
 import type { RedemptionRecord, VoucherStore } from '../daemon/store.js'
@@ -21,6 +22,8 @@ export interface MarketConfig {
   /** The daemon's floor for torrents that set none (0: they sell nothing). */
   readonly defaultFloor: Quote
   readonly thresholds: DebtThresholds
+  /** Where lines a peer can cause go, rate-limited (shared with the engine). */
+  readonly networkLog: NetworkLog
   /** A verified voucher was stored: settlement redeems it in its next round. */
   readonly onVoucherStored: () => void
   /** Share of the remaining budget auto-bid may commit (the whitepaper's spending rate, 0 to 1). */

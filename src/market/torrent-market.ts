@@ -94,7 +94,7 @@ export class TorrentMarket {
     this.connections.set(peer, connection)
     extension.on('handshake', (remote) => this.onHandshake(connection, remote))
     extension.on('message', (message) => this.onMessage(peer, connection, message))
-    extension.on('malformed', (error) => this.log.warn('dropped a malformed market message', { infoHash: this.infoHash, peer: peer.address, error }))
+    extension.on('malformed', (error) => this.config.networkLog.warn(peer.address, 'dropped a malformed market message', { infoHash: this.infoHash, error }))
     if (extension.remote) this.onHandshake(connection, extension.remote)
   }
 
@@ -240,7 +240,7 @@ export class TorrentMarket {
         return
       case 'voucher': return this.seller.receive(peer, connection, message)
       case 'reject':
-        this.log.info('the peer refused a market message', { infoHash: this.infoHash, peer: peer.address, code: message.code, about: message.about, reason: message.reason })
+        this.config.networkLog.info(peer.address, 'the peer refused a market message', { infoHash: this.infoHash, code: message.code, about: message.about, reason: message.reason })
         return this.buyer.refused(connection, message)
     }
   }

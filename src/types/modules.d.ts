@@ -34,6 +34,8 @@ declare module 'bittorrent-protocol' {
     peerExtensions: { dht?: boolean; fast?: boolean; extended?: boolean }
     peerExtendedHandshake: ExtendedHandshake
     extendedHandshake: Record<string, unknown>
+    /** The ids the peer gave each extension in its extended handshake (0: it turned one off). */
+    peerExtendedMapping: Record<string, number>
     hasFast: boolean
     requests: unknown[]
     peerRequests: unknown[]
