@@ -1,5 +1,5 @@
-import { mkdir, open, stat, rm, type FileHandle } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { mkdir, open, rmdir, stat, rm, type FileHandle } from 'node:fs/promises'
+import { dirname, join, resolve, sep } from 'node:path'
 import { FilePool } from './file-pool.js'
 import { pieceLengthOf, type TorrentFileEntry, type TorrentMeta } from './metainfo.js'
 
@@ -103,11 +103,26 @@ export class PieceStorage {
     await this.files.close()
   }
 
+  /**
+   * Deletes exactly the torrent's own files, then the folders on their paths that are empty once
+   * they are gone (deepest first, never the download directory itself). Anything else, in those
+   * folders or beside them, stays: a folder that still holds a file that is not the torrent's is
+   * not removed.
+   */
   async deleteFiles (): Promise<void> {
     await this.close()
-    for (const file of this.meta.files) await rm(this.filePath(file), { force: true })
-    if (this.meta.files.length > 1 || this.meta.files[0]?.path.includes('/')) {
-      await rm(join(this.directory, this.meta.name), { recursive: true, force: true })
+    const root = resolve(this.directory)
+    const folders = new Set<string>()
+    for (const file of this.meta.files) {
+      const path = resolve(this.filePath(file))
+      await rm(path, { force: true })
+      for (let folder = dirname(path); folder !== root && folder.startsWith(`${root}${sep}`); folder = dirname(folder)) folders.add(folder)
+    }
+    // Deepest first, so that a parent is tried once its children are gone.
+    for (const folder of [...folders].sort((a, b) => b.length - a.length)) {
+      await rmdir(folder).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST' && err.code !== 'ENOENT') throw err
+      })
     }
   }
 
