@@ -35,6 +35,9 @@ export const settingsSchema = z.object({
   pieceCacheSize: sizeSchema,
   maxInFlightSize: sizeSchema,
   announceIntervalSeconds: z.number().min(10).max(86_400),
+  /** `seed` refuses a path with more files or bytes than this, before it hashes anything. */
+  seedMaxFiles: z.number().int().min(1).max(10_000_000),
+  seedMaxBytes: sizeSchema,
   resumeSaveIntervalSeconds: seconds,
   /** Offer the bid extension (it also needs a wallet, unlocked with $BIDTORRENT_PASSPHRASE). */
   market: z.boolean(),

@@ -8,7 +8,7 @@ import type { DaemonService } from './service.js'
 const MAX_BODY_BYTES = 72 * 1024 * 1024
 export const API_HOST = '127.0.0.1'
 
-type Handler = (params: { id: string; body: unknown; query: URLSearchParams }) => Promise<unknown> | unknown
+type Handler = (params: { id: string; body: unknown; query: URLSearchParams; signal: AbortSignal }) => Promise<unknown> | unknown
 
 interface Route {
   readonly method: string
@@ -33,7 +33,7 @@ export class ApiServer {
       route('GET', '/v1/status', () => this.status()),
       route('GET', '/v1/torrents', () => this.service.list()),
       route('POST', '/v1/torrents', ({ body }) => this.service.add(body)),
-      route('POST', '/v1/seed', ({ body }) => this.service.seed(body)),
+      route('POST', '/v1/seed', ({ body, signal }) => this.service.seed(body, signal)),
       route('GET', '/v1/torrents/:id', ({ id }) => this.service.info(id)),
       route('GET', '/v1/torrents/:id/peers', ({ id }) => this.service.peers(id)),
       route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: this.service.torrentFile(id).toString('base64') })),
@@ -97,7 +97,10 @@ export class ApiServer {
       if (route.method !== request.method) continue
       try {
         const body = request.method === 'GET' || request.method === 'DELETE' ? undefined : await readJson(request)
-        const result = await route.handler({ id: decodeURIComponent(match[1] ?? ''), body, query: url.searchParams })
+        // A caller that hangs up before the answer (a CLI stopped with Ctrl-C) stops long work.
+        const gone = new AbortController()
+        response.once('close', () => { if (!response.writableFinished) gone.abort() })
+        const result = await route.handler({ id: decodeId(match[1] ?? ''), body, query: url.searchParams, signal: gone.signal })
         return send(response, 200, result)
       } catch (err) {
         const status = statusFor(err)
@@ -108,6 +111,15 @@ export class ApiServer {
     }
     request.resume()
     send(response, allowed ? 405 : 404, { error: { code: allowed ? 'EMETHOD' : 'ENOROUTE', message: `${request.method ?? ''} ${url.pathname} is not an API call` } })
+  }
+}
+
+/** An id from the path; a malformed percent-encoding is the caller's mistake (400), not ours. */
+function decodeId (raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    throw new UsageError(`"${raw}" is not a valid id (a malformed %-encoding)`)
   }
 }
 

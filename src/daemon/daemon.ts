@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs'
-import { mkdir, rm, writeFile, rename, chmod } from 'node:fs/promises'
+import { constants, existsSync } from 'node:fs'
+import { access, mkdir, rm, writeFile, rename, chmod } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'winston'
@@ -52,6 +52,8 @@ export class Daemon {
 
   static async start (dataDir: string, settings: Settings, log: Logger, faults?: FaultCounter): Promise<Daemon> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
+    await writableFolder(downloads)
     const store = new StateStore(join(dataDir, 'state'))
     await store.open()
     // Lines peers can cause, rate-limited, for the engine and the market alike.
@@ -71,8 +73,8 @@ export class Daemon {
       await store.close()
       throw err
     }
-    const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
-    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid, market?.chainWallet, settings.channelLifetimeSeconds)
+    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid, market?.chainWallet, settings.channelLifetimeSeconds,
+      { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
     try {
       await service.restore()
     } catch (err) {
@@ -137,6 +139,16 @@ export class Daemon {
     await writeFile(temporary, JSON.stringify(endpoint), { mode: 0o600 })
     await chmod(temporary, 0o600)
     await rename(temporary, path)
+  }
+}
+
+/** The download directory must take files now: a read-only one would fail only at the first `add`. */
+async function writableFolder (folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true })
+    await access(folder, constants.W_OK)
+  } catch (err) {
+    throw new BidtorrentError('EDOWNLOADDIR', `the download directory ${folder} cannot be written to (${errorMessage(err)}); set downloadDir to a folder this user can write`)
   }
 }
 

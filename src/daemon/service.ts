@@ -4,6 +4,7 @@ import type { Logger } from 'winston'
 import { z } from 'zod'
 import type { Engine } from '../engine/engine.js'
 import { createTorrentFrom } from '../engine/create.js'
+import { checkSeedPath, type SeedLimits } from '../engine/seed-path.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
@@ -124,7 +125,9 @@ export class DaemonService {
     private readonly autoBidAllowed = false,
     /** On a chain backend: balances and channels, through the unlocked key. */
     private readonly chainWallet?: ChainWallet,
-    private readonly channelLifetimeSeconds = 7 * 86_400
+    private readonly channelLifetimeSeconds = 7 * 86_400,
+    /** The most files and bytes `seed` considers. */
+    private readonly seedLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 }
   ) {}
 
   private chain (): ChainWallet {
@@ -213,13 +216,15 @@ export class DaemonService {
     return this.view(torrent)
   }
 
-  async seed (input: unknown): Promise<TorrentView> {
+  /** Makes a torrent of a path and seeds it; `signal` stops the walk and the hashing (the caller has gone). */
+  async seed (input: unknown, signal?: AbortSignal): Promise<TorrentView> {
     const body = parseInput(seedRequestSchema, input)
+    await checkSeedPath(body.path, this.seedLimits, signal)
     const meta = await createTorrentFrom(body.path, {
       trackers: body.trackers,
       private: body.private,
       ...(body.pieceLength ? { pieceLength: body.pieceLength } : {})
-    })
+    }, signal)
     if (meta.name !== basename(body.path)) throw new InvalidTorrentError('torrent name does not match the seeded path')
     const existing = this.engine.get(meta.infoHash)
     if (existing) {

@@ -71,6 +71,14 @@ export async function metaFromPeers (torrent: Uint8Array, announce: readonly str
 
 export async function parseMagnet (uri: string): Promise<MagnetInfo> {
   if (!/^magnet:\?/i.test(uri)) throw new InvalidTorrentError('not a magnet link (it must start with "magnet:?")')
+  // parse-torrent reads a btih of the wrong length as some other hash (39 hex digits became 000…0).
+  const topics = new URLSearchParams(uri.slice(uri.indexOf('?') + 1)).getAll('xt')
+  for (const topic of topics) {
+    const btih = /^urn:btih:(.*)$/i.exec(topic)?.[1]
+    if (btih !== undefined && !/^([0-9a-f]{40}|[a-z2-7]{32})$/i.test(btih)) {
+      throw new InvalidTorrentError(`malformed magnet link: the btih info hash "${btih}" is not 40 hex digits (or 32 base32 characters)`)
+    }
+  }
   let parsed: ParsedTorrent
   try {
     parsed = await parseTorrent(uri)
