@@ -14,6 +14,7 @@ import type { AutoBidView, MarketConfig, MarketHooks, MarketNotice, PaymentTotal
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
+import { RecentPieces } from './recent-pieces.js'
 import type { AcceptedRecord, RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
 
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
@@ -171,12 +172,12 @@ export class DaemonService {
         const resume = await this.store.getResume(record.infoHash)
         const meta = record.torrentFile ? await parseTorrentFile(Buffer.from(record.torrentFile, 'base64')) : undefined
         const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
-        const paid = await this.store.paidPieces.get(record.infoHash)
+        const recheck = orBitfields(await this.store.paidPieces.get(record.infoHash), await this.store.recentPieces.get(record.infoHash))
         await this.startTorrent(record, {
           meta,
           magnet,
           resumeBitfield: resume ? Buffer.from(resume.bitfield, 'base64') : undefined,
-          paidBitfield: paid ? Buffer.from(paid.bitfield, 'base64') : undefined,
+          recheckBitfield: recheck,
           paymentsBefore: payments.get(record.infoHash) ?? NO_PAYMENTS
         })
         this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
@@ -254,12 +255,15 @@ export class DaemonService {
   }
 
   private async startTorrent (record: TorrentRecord, start: TorrentStart): Promise<Torrent> {
-    const { meta, magnet, resumeBitfield, paidBitfield } = start
+    const { meta, magnet, resumeBitfield, recheckBitfield } = start
+    let recorded: Torrent | undefined
+    const recent = new RecentPieces(record.infoHash, () => recorded?.verifiedBitfield(), this.store.recentPieces, this.log)
     const torrent = await this.engine.add({
       ...(meta ? { meta } : {}),
       ...(magnet ? { magnet } : {}),
       ...(resumeBitfield ? { resumeBitfield } : {}),
-      ...(paidBitfield ? { paidBitfield } : {}),
+      ...(recheckBitfield ? { recheckBitfield } : {}),
+      beforeVerified: (index) => recent.add(index),
       directory: record.directory,
       paused: record.paused,
       peers: record.peers,
@@ -267,6 +271,7 @@ export class DaemonService {
       downloadLimit: record.downloadLimit,
       ...(await this.marketFor(record, start.paymentsBefore))
     })
+    recorded = torrent
     this.watch(torrent)
     return torrent
   }
@@ -549,7 +554,7 @@ interface TorrentStart {
   readonly meta?: TorrentMeta | undefined
   readonly magnet?: MagnetInfo | undefined
   readonly resumeBitfield?: Uint8Array | undefined
-  readonly paidBitfield?: Uint8Array | undefined
+  readonly recheckBitfield?: Uint8Array | undefined
   readonly paymentsBefore: PaymentTotals
 }
 
@@ -607,6 +612,15 @@ function totalsOf (vouchers: readonly VoucherRecord[], counterpart: (voucher: Vo
     return { infoHash, total: sum.toString(), peers }
   })
   return { total: total.toString(), ...(accepted ? { signedNotAccepted: unconfirmed.toString() } : {}), torrents: rows }
+}
+
+/** Pieces named by either record (base64 bitfields of one torrent), or undefined if neither exists. */
+function orBitfields (...records: Array<{ bitfield: string } | undefined>): Buffer | undefined {
+  const fields = records.filter((record): record is { bitfield: string } => record !== undefined).map((record) => Buffer.from(record.bitfield, 'base64'))
+  if (fields.length === 0) return undefined
+  const union = Buffer.alloc(Math.max(...fields.map((field) => field.length)))
+  for (const field of fields) for (let i = 0; i < field.length; i++) union[i]! |= field[i]!
+  return union
 }
 
 function allPieces (meta: TorrentMeta): Buffer {

@@ -107,6 +107,8 @@ export class StateStore implements VoucherStore {
   readonly acceptedVouchers: SyncedTable<AcceptedRecord>
   readonly redemptions: SyncedTable<RedemptionRecord>
   readonly paidPieces: SyncedTable<PaidPiecesRecord>
+  /** Each torrent's verified pieces as of moments ago (not synced): checked on disk after a crash. */
+  readonly recentPieces: SyncedTable<PaidPiecesRecord>
   /** The chain backends' durable claim queue (src/settlement/claims.ts). */
   readonly claims: SyncedTable<ClaimRecord>
   readonly fundedChannels: SyncedTable<FundedChannelRecord>
@@ -120,6 +122,7 @@ export class StateStore implements VoucherStore {
     this.acceptedVouchers = new SyncedTable(this.db, this.db.sublevel('vouchers-accepted', { valueEncoding: 'json' }))
     this.redemptions = new SyncedTable(this.db, this.db.sublevel('embedded-redeemed', { valueEncoding: 'json' }))
     this.paidPieces = new SyncedTable(this.db, this.db.sublevel('paid-pieces', { valueEncoding: 'json' }))
+    this.recentPieces = new SyncedTable(this.db, this.db.sublevel('pieces-recent', { valueEncoding: 'json' }))
     this.claims = new SyncedTable(this.db, this.db.sublevel('claims', { valueEncoding: 'json' }))
     this.fundedChannels = new SyncedTable(this.db, this.db.sublevel('channels-funded', { valueEncoding: 'json' }))
   }
@@ -163,7 +166,8 @@ export class StateStore implements VoucherStore {
     await this.db.batch([
       { type: 'del', key: infoHash, sublevel: this.torrents },
       { type: 'del', key: infoHash, sublevel: this.resume },
-      this.paidPieces.delOperation(infoHash)
+      this.paidPieces.delOperation(infoHash),
+      this.recentPieces.delOperation(infoHash)
     ], { sync: true })
   }
 

@@ -25,7 +25,8 @@ export interface AddTorrentOptions {
   readonly directory: string
   readonly paused?: boolean
   readonly resumeBitfield?: Uint8Array
-  readonly paidBitfield?: Uint8Array
+  readonly recheckBitfield?: Uint8Array
+  readonly beforeVerified?: (index: number) => Promise<void>
   readonly peers?: readonly string[]
   readonly uploadLimit?: number
   readonly downloadLimit?: number
@@ -120,7 +121,8 @@ export class Engine extends EventEmitter {
       ...(options.meta ? { meta: options.meta } : {}),
       ...(options.magnet ? { magnet: options.magnet } : {}),
       ...(options.resumeBitfield ? { resumeBitfield: options.resumeBitfield } : {}),
-      ...(options.paidBitfield ? { paidBitfield: options.paidBitfield } : {}),
+      ...(options.recheckBitfield ? { recheckBitfield: options.recheckBitfield } : {}),
+      ...(options.beforeVerified ? { beforeVerified: options.beforeVerified } : {}),
       directory: options.directory,
       peerId: this.peerId,
       settings: this.settings,

@@ -94,10 +94,13 @@ export interface TorrentInit {
   /** Pieces already verified in an earlier run (resume data); skips the check. */
   readonly resumeBitfield?: Uint8Array
   /**
-   * Pieces paid for in the market by the last voucher stored: those missing from the resume data
-   * (verified after it was saved, before a crash) are checked on disk instead of bought again.
+   * Pieces known verified by a record newer than the resume data (the last voucher's, the pieces
+   * verified since the last save): those missing from the resume data are checked on disk at start
+   * instead of fetched, and bought, again. A crash then loses no verified piece.
    */
-  readonly paidBitfield?: Uint8Array
+  readonly recheckBitfield?: Uint8Array
+  /** Awaited before a piece that passed its hash check counts as verified (the daemon records it first). */
+  readonly beforeVerified?: (index: number) => Promise<void>
   readonly uploadLimit?: number
   readonly downloadLimit?: number
   /** The bandwidth market for this torrent, when the daemon has a wallet. */
@@ -334,6 +337,14 @@ export class Torrent extends EventEmitter {
   setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
     if (limits.uploadLimit !== undefined) this.uploadBucket.setRate(limits.uploadLimit)
     if (limits.downloadLimit !== undefined) this.downloadBucket.setRate(limits.downloadLimit)
+  }
+
+  /**
+   * The verified pieces now, not yet synced to disk: what survives the process being killed (the
+   * kernel has the data), to be checked on disk at the next start. See durableBitfield.
+   */
+  verifiedBitfield (): Buffer | undefined {
+    return this.meta ? Buffer.from(this.have.buffer) : undefined
   }
 
   /** The verified pieces that are durably on disk, for resume data (pieces are synced before they are named). */
@@ -908,6 +919,7 @@ export class Torrent extends EventEmitter {
     if (!valid) return this.onHashFailure(piece)
     try {
       await this.storage!.writePiece(piece.index, data)
+      await this.init.beforeVerified?.(piece.index)
     } catch (err) {
       this.fail(`cannot write piece ${piece.index}: ${errorMessage(err)}`)
       return
@@ -1317,8 +1329,8 @@ export class Torrent extends EventEmitter {
       const resumable = resumeBitfield !== undefined && await this.storage.filesPresent()
       if (resumable) {
         this.loadBitfield(resumeBitfield)
-        const paid = this.init.paidBitfield ? new BitField(Buffer.from(this.init.paidBitfield)) : undefined
-        if (paid) await this.checkExistingData(meta, (index) => paid.get(index) && !this.have.get(index))
+        const recheck = this.init.recheckBitfield ? new BitField(Buffer.from(this.init.recheckBitfield)) : undefined
+        if (recheck) await this.checkExistingData(meta, (index) => recheck.get(index) && !this.have.get(index))
       } else if (!await this.storage.nothingPresent()) {
         await this.checkExistingData(meta)
       }
