@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { rssAnonBytes } from '../../test/helpers/process.js'
 
 const CLOCK_TICKS_PER_SECOND = 100
 
@@ -10,12 +11,7 @@ export async function cpuSeconds (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
 }
 
-/** Anonymous resident memory in bytes (RssAnon: heap and buffers, not file pages). */
-export async function rssAnonBytes (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const match = /^RssAnon:\s+(\d+) kB/m.exec(status)
-  return match ? Number(match[1]) * 1024 : 0
-}
+export { rssAnonBytes }
 
 /** Samples processes' anonymous memory every `intervalMs` and keeps each one's peak. */
 export class MemorySampler {

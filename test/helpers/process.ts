@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import { BIN, BIN_NODE_FLAGS } from '../../src/demo/processes.js'
 
 export { BIN, BIN_NODE_FLAGS, PROJECT_ROOT as ROOT, stopChild as stopProcess } from '../../src/demo/processes.js'
@@ -42,4 +43,11 @@ export async function waitFor<T> (what: string, probe: () => Promise<T | undefin
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`)
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
+}
+
+/** Anonymous resident memory in bytes (RssAnon: heap and buffers, not file pages). */
+export async function rssAnonBytes (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const match = /^RssAnon:\s+(\d+) kB/m.exec(status)
+  return match ? Number(match[1]) * 1024 : 0
 }
