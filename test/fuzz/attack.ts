@@ -36,6 +36,8 @@ export interface FuzzReport {
   /** A clean leecher downloading during the attack, and another after it, completed byte-equal. */
   readonly cleanDuring: boolean
   readonly cleanAfter: boolean
+  /** The seeder's own account of its memory at the end (process.memoryUsage), to see where it went. */
+  readonly memoryUsage: Record<string, number> | null
 }
 
 type Faults = { uncaughtExceptions: number, unhandledRejections: number }
@@ -134,5 +136,6 @@ export async function runFuzz (t: Checked, options: FuzzOptions): Promise<FuzzRe
   await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000))
   const memoryAfterIdle = alive ? await rssAnonBytes(pid) : 0
   const cleanAfter = alive && await clean('after')
-  return { seed: options.seed, messagesSent: sent, connections, seconds, daemonExits: exits, ...faults, memoryBefore, memoryAfter, memoryAfterIdle, cleanDuring, cleanAfter }
+  const memoryUsage = alive ? (await seeder.api.request<{ memory: Record<string, number> }>('GET', '/v1/status')).memory : null
+  return { seed: options.seed, messagesSent: sent, connections, seconds, daemonExits: exits, ...faults, memoryBefore, memoryAfter, memoryAfterIdle, cleanDuring, cleanAfter, memoryUsage }
 }
