@@ -3,6 +3,7 @@ import { pickRarestPiece } from '../src/engine/piece-picker.js'
 import { TokenBucket, RateLimitChain } from '../src/engine/rate-limiter.js'
 import { parseRate, parseSize } from '../src/util/units.js'
 import { banKeyOf } from '../src/engine/bans.js'
+import { isCallableAddress } from '../src/util/address.js'
 
 t.test('rarest first picks the least available wanted piece', async (t) => {
   const availability = Uint16Array.from([5, 2, 9, 1, 3])
@@ -71,4 +72,13 @@ t.test('a ban names the IP, so another port does not get the peer back in; on lo
   t.equal(banKeyOf('127.0.0.1:6881'), '127.0.0.1:6881', 'on loopback every local peer shares the IP: the port stays in the ban')
   t.not(banKeyOf('127.0.0.1:6882'), banKeyOf('127.0.0.1:6881'))
   t.equal(banKeyOf('[::1]:6881'), '[::1]:6881')
+})
+
+t.test('addresses learned from the swarm: the unspecified address, broadcast and multicast are never called', async (t) => {
+  for (const address of ['0.0.0.0:6881', '0.1.2.3:80', '224.0.0.1:6881', '239.255.255.250:1900', '255.255.255.255:6881', '[::]:6881', '[ff02::1]:6881', '1.2.3.4:0', 'nonsense']) {
+    t.notOk(isCallableAddress(address), address)
+  }
+  for (const address of ['127.0.0.1:6881', '10.0.0.1:51413', '223.255.255.255:1', '[::1]:6881', '[2001:db8::1]:6881', 'peer.example:6881']) {
+    t.ok(isCallableAddress(address), address)
+  }
 })

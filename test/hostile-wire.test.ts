@@ -123,3 +123,22 @@ t.test('piece indexes, offsets and lengths of 2^31 or more (negative when read a
   t.ok(view.uploaded >= 0, `the seeder's uploaded count never went negative (${view.uploaded})`)
   t.same(await faultsOf(seeder), { uncaughtExceptions: 0, unhandledRejections: 0 }, 'nothing escaped')
 })
+
+t.test('a PEX message listing a thousand peers adds fifty, and never the unspecified, broadcast or multicast addresses', async (t) => {
+  const seeder = await startDaemon(t)
+  const { torrent } = await seedFile(t, seeder, 'pex.bin', MiB)
+  const peer = await attacker(seeder.peerPort, torrent.infoHash)
+  // The handshake again, now offering ut_pex, so the daemon's ut_pex takes our messages.
+  peer.wire.extended(0, bencode.encode({ m: { ut_pex: 1 } }))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const compact = (host: string, port: number): Buffer => Buffer.from([...host.split('.').map(Number), port >> 8, port & 0xff])
+  const listed = [compact('0.0.0.0', 6881), compact('224.0.0.1', 6881), compact('255.255.255.255', 6881)]
+  // Loopback addresses nobody listens on: the calls the daemon makes to them stay on this machine.
+  for (let i = 0; listed.length < 1000; i++) listed.push(compact(`127.0.${1 + (i >> 8)}.${1 + (i & 0xff)}`, 1))
+  peer.wire.extended('ut_pex', bencode.encode({ added: Buffer.concat(listed) }))
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const known = (await seeder.torrent(torrent.infoHash)).knownPeers
+  t.ok(known <= 47 && known > 0, `the daemon took at most 50 of the listed peers, the 3 it must not call not among them (${known} known)`)
+  t.same(await faultsOf(seeder), { uncaughtExceptions: 0, unhandledRejections: 0 }, 'nothing escaped')
+  peer.socket.destroy()
+})

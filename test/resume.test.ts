@@ -1,7 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
+import { seedFile, startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
 import { sameFiles, writeFixture } from './helpers/fixture.js'
 import { runCli, waitFor } from './helpers/process.js'
 
@@ -43,13 +43,8 @@ t.test('a downloader killed with SIGKILL halfway resumes without fetching verifi
 })
 
 t.test('four SIGKILLs during a download, at the default resume interval, lose no verified piece: each restart has every piece verified before its kill', async (t) => {
-  const work = await tempDir(t)
-  const files = [{ path: 'kills.bin', size: 48 * 1024 * 1024 }]
-  await writeFixture(join(work, 'source'), files)
   const seeder = await startDaemon(t)
-  const seeded = await runCli(['seed', join(work, 'source', 'kills.bin'), '--upload-limit', '3MiB/s', '--data-dir', seeder.dataDir, '--json'])
-  t.equal(seeded.code, 0, seeded.stderr)
-  const { infoHash, magnet } = JSON.parse(seeded.stdout) as TorrentView
+  const { work, files, torrent: { infoHash, magnet } } = await seedFile(t, seeder, 'kills.bin', 48 * 1024 * 1024, ['--upload-limit', '3MiB/s'])
   const leecherDir = await tempDir(t)
   const out = join(work, 'out')
   let daemon = await startDaemon(t, { dataDir: leecherDir })

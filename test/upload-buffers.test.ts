@@ -32,3 +32,11 @@ t.test('a buffer with nothing in flight is reused at once; foreign and odd-sized
   t.equal(pool.take(), a, 'the pool keeps at most maxFree buffers')
   t.not(pool.take(), b)
 })
+
+t.test('spare buffers can be let go: the next take allocates afresh', async (t) => {
+  const pool = new UploadBufferPool(1024, 4)
+  const buffer = pool.take()
+  pool.retire(buffer)
+  pool.releaseSpare()
+  t.not(pool.take(), buffer)
+})

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import Wire from 'bittorrent-protocol'
 import { BufferPool, PieceHasher } from '../src/engine/hasher.js'
-import { BoundedWire, MAX_MESSAGE_BYTES } from '../src/engine/wire.js'
+import { BoundedWire, MAX_MESSAGE_BYTES, fieldsInRange } from '../src/engine/wire.js'
 
 const INFO_HASH = 'a'.repeat(40)
 const PEER_ID = 'b'.repeat(40)
@@ -93,6 +93,28 @@ t.test('a message longer than the cap ends the wire before it is buffered', asyn
   t.equal((wire as unknown as { _bufferSize: number })._bufferSize, 0, 'nothing after it is buffered')
   await once(wire, 'close')
   t.pass('the wire closes')
+})
+
+t.test('piece indexes, offsets and lengths of 2^31 or more are out of range, in every message that has them', async (t) => {
+  const message = (id: number, ...fields: number[]): Buffer => {
+    const bytes = Buffer.alloc(1 + fields.length * 4)
+    bytes[0] = id
+    fields.forEach((field, i) => bytes.writeUInt32BE(field, 1 + i * 4))
+    return bytes
+  }
+  // have, request, piece (its header), cancel, suggest, reject, allowed-fast
+  const withFields: Array<[number, number]> = [[4, 1], [6, 3], [7, 2], [8, 3], [13, 1], [16, 3], [17, 1]]
+  for (const [id, count] of withFields) {
+    t.ok(fieldsInRange(message(id, ...Array<number>(count).fill(0x7fffffff))), `id ${id} at 2^31 - 1`)
+    for (let field = 0; field < count; field++) {
+      const fields = Array<number>(count).fill(1)
+      fields[field] = 0x80000000
+      t.notOk(fieldsInRange(message(id, ...fields)), `id ${id}, field ${field} at 2^31`)
+    }
+  }
+  t.ok(fieldsInRange(message(5, 0xffffffff)), 'a bitfield is bytes, not a number')
+  t.ok(fieldsInRange(message(20, 0xffffffff)), 'an extended message is left to its extension')
+  t.ok(fieldsInRange(Buffer.from([6, 0x80])), 'a message too short for its fields is left to the parser')
 })
 
 t.test('the hasher checks pieces in shared memory on worker threads, and more than one when backed up', async (t) => {

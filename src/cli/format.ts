@@ -33,7 +33,7 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `downloaded:  ${formatBytes(torrent.downloaded)}  (${formatRate(torrent.downloadRate)})`,
     `uploaded:    ${formatBytes(torrent.uploaded)}  (${formatRate(torrent.uploadRate)})`,
     `limits:      up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`,
-    `peers:       ${torrent.peers} (${torrent.seeds} seeds)`,
+    `peers:       ${torrent.peers} (${torrent.seeds} seeds), ${torrent.knownPeers} known`,
     `hash fails:  ${torrent.hashFailures}${torrent.bannedPeers.length ? `, banned: ${torrent.bannedPeers.join(', ')}` : ''}`,
     `magnet:      ${torrent.magnet}`
   ]

@@ -17,6 +17,7 @@ import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
 import type { FaultCounter } from './faults.js'
+import { collectWhenIdle, type IdleCollector } from './idle-collector.js'
 import { DaemonService } from './service.js'
 import { StateStore } from './store.js'
 
@@ -24,6 +25,8 @@ import { StateStore } from './store.js'
 const SETTLEMENT_ROUND_MS = 2000
 const CHAIN_HEARTBEAT_MS = 60_000
 const SHUTDOWN_SETTLEMENT_MS = 10_000
+/** How often the daemon looks whether it has turned idle, to give a busy stretch's garbage back. */
+const IDLE_COLLECTION_INTERVAL_MS = 30_000
 
 export const API_FILE = 'api.json'
 export const VERSION = '0.1.0'
@@ -38,6 +41,7 @@ export interface ApiEndpoint {
 export class Daemon {
   private resumeTimer: NodeJS.Timeout | undefined
   private stopping: Promise<void> | undefined
+  private idleCollector: IdleCollector | undefined
 
   private constructor (
     readonly dataDir: string,
@@ -111,6 +115,7 @@ export class Daemon {
     const daemon = new Daemon(dataDir, log, store, engine, service, api, apiPort, market?.rounds)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
     daemon.resumeTimer = setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000)
+    daemon.idleCollector = collectWhenIdle(IDLE_COLLECTION_INTERVAL_MS)
     log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
     return daemon
   }
@@ -120,6 +125,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info('daemon stopping')
       clearInterval(this.resumeTimer)
+      this.idleCollector?.stop()
       await this.api.close().catch((err: unknown) => this.log.warn('closing API failed', { error: errorMessage(err) }))
       await this.service.saveAllResume()
       await this.engine.stop()

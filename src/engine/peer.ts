@@ -43,6 +43,9 @@ export class Peer {
   lastTickUpload = 0
   uploadPumping = false
   waitingForDrain = false
+  /** Addresses this peer's PEX gave us in the current minute, and when that minute began. */
+  pexAddressesTaken = 0
+  pexMinuteStartedAt = 0
   /** The piece this peer is currently filling (see Torrent.pickBlock). */
   activePiece: number | undefined
   private downloadSample = 0

@@ -9,7 +9,8 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'winston'
 import type { Client as DHT } from 'bittorrent-dht'
 import { INITIAL_CHOKER_STATE, type ChokerState, type PeerSnapshot } from '../choker/types.js'
-import { isPeerAddress } from '../util/address.js'
+import { isCallableAddress } from '../util/address.js'
+import { noteReleasedMemory } from '../util/released-memory.js'
 import { errorMessage } from '../util/errors.js'
 import { BufferPool, type PieceHasher } from './hasher.js'
 import { shareUpload, type UploadDemand } from '../market/bandwidth.js'
@@ -50,6 +51,18 @@ const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
 const FIRST_PEX_DELAY_MS = 2_000
 
 const TICK_MS = 1000
+/** Peers a torrent remembers the misbehaviour of (strikes and bans), the longest-ago forgotten first. */
+const MAX_REMEMBERED_PEERS = 10_000
+/** Addresses a torrent remembers to call (libtorrent's max_peerlist_size is 3000 too). */
+const MAX_CANDIDATES = 3000
+/** Addresses one peer's PEX may add in a minute (BEP 11's 50 a message, one message a minute). */
+const PEX_ADDRESSES_PER_MINUTE = 50
+/**
+ * Cached pieces not asked for in this long are let go: no peer is downloading then, and reading a
+ * piece again comes from the OS's page cache. Shorter than the daemon's idle-collection interval,
+ * so that collection finds them already released.
+ */
+const PIECE_CACHE_EXPIRY_MS = 20_000
 
 export type TorrentState = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'error'
 
@@ -147,6 +160,8 @@ export interface TorrentStatus {
   readonly uploadRate: number
   readonly peers: number
   readonly seeds: number
+  /** Addresses known to call (from trackers, the DHT, PEX and the user), connected or not. */
+  readonly knownPeers: number
   readonly uploadLimit: number
   readonly downloadLimit: number
   readonly hashFailures: number
@@ -178,12 +193,14 @@ export class Torrent extends EventEmitter {
   private readonly peers = new Map<string, Peer>()
   private readonly candidates = new Map<string, Candidate>()
   private readonly connecting = new Set<string>()
+  // What the torrent remembers of peers that misbehaved is bounded: an attacker with many
+  // addresses (a whole IPv6 prefix; ports on loopback) must not grow it without end.
   /** Banned IPs (address and port on loopback): see banKeyOf. */
-  private readonly bannedAddresses = new Set<string>()
-  private readonly bannedPeerIds = new Set<string>()
-  private readonly strikes = new Map<string, number>()
+  private readonly bannedAddresses = new LRUCache<string, true>({ max: MAX_REMEMBERED_PEERS })
+  private readonly bannedPeerIds = new LRUCache<string, true>({ max: MAX_REMEMBERED_PEERS })
+  private readonly strikes = new LRUCache<string, number>({ max: MAX_REMEMBERED_PEERS })
   /** Protocol violations per peer (its ban key), as hash failures are counted in `strikes`. */
-  private readonly protocolStrikes = new Map<string, number>()
+  private readonly protocolStrikes = new LRUCache<string, number>({ max: MAX_REMEMBERED_PEERS })
   private ownNetworkLog: NetworkLog | undefined
   /** Peers that sent bad data for a piece are not asked for it again while others have it. */
   private readonly failedSenders = new Map<number, Set<string>>()
@@ -197,6 +214,7 @@ export class Torrent extends EventEmitter {
   private cache: LRUCache<number, Buffer> | undefined
   private uploadBuffers: UploadBufferPool | undefined
   private readonly cacheLoads = new Map<number, Promise<Buffer>>()
+  private lastPieceLoadAt = 0
   /** The bandwidth market, when the daemon has a wallet. */
   readonly market: TorrentMarket | undefined
   private rechokeSoon = false
@@ -327,7 +345,7 @@ export class Torrent extends EventEmitter {
       this.leaveSwarm()
       await this.settleVerifications()
       this.destroyed = true
-      this.cache?.clear()
+      this.releaseUploadMemory()
       await this.storage?.close()
       if (options.deleteData) await this.storage?.deleteFiles()
     })()
@@ -370,10 +388,38 @@ export class Torrent extends EventEmitter {
       if (!this.pausedByUser) this.connectMore()
       return
     }
-    if (!isPeerAddress(address)) return
+    if (!isCallableAddress(address)) return
     if (address === `127.0.0.1:${this.init.listenPort()}`) return
+    if (!this.roomForCandidate() && !retryNow) return
     this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
     if (!this.pausedByUser) this.connectMore()
+  }
+
+  /**
+   * BEP 11 puts at most 50 peers in a message and ut_pex lets one through a minute: a peer that
+   * lists more is not telling us about its swarm, it is aiming us at someone.
+   */
+  private onPexAddress (peer: Peer, address: string): void {
+    const now = Date.now()
+    if (now - peer.pexMinuteStartedAt >= 60_000) {
+      peer.pexMinuteStartedAt = now
+      peer.pexAddressesTaken = 0
+    }
+    if (peer.pexAddressesTaken >= PEX_ADDRESSES_PER_MINUTE) return
+    peer.pexAddressesTaken++
+    this.addPeerAddress(address)
+  }
+
+  /** A full peer list makes room for a new address by forgetting one that has failed, if any. */
+  private roomForCandidate (): boolean {
+    if (this.candidates.size < MAX_CANDIDATES) return true
+    for (const [address, candidate] of this.candidates) {
+      if (candidate.failures > 0 && !this.connecting.has(address)) {
+        this.candidates.delete(address)
+        return true
+      }
+    }
+    return false
   }
 
   // ---------------------------------------------------------------- swarm membership
@@ -539,7 +585,7 @@ export class Torrent extends EventEmitter {
     metadataExtension?.on('metadata', (torrent: Uint8Array) => { void this.onMetadata(torrent) })
     metadataExtension?.on('warning', (err: Error) => this.log.debug('ut_metadata', { peer: peer.address, error: err.message }))
     const pexExtension = pexOf(peer)
-    pexExtension?.on('peer', (address: string) => this.addPeerAddress(address))
+    pexExtension?.on('peer', (address: string) => this.onPexAddress(peer, address))
     pexExtension?.on('warning', (err: Error) => this.log.debug('ut_pex', { peer: peer.address, error: err.message }))
 
     this.market?.attach(peer)
@@ -980,10 +1026,10 @@ export class Torrent extends EventEmitter {
   }
 
   private ban (address: string, reason: string): void {
-    this.bannedAddresses.add(banKeyOf(address))
+    this.bannedAddresses.set(banKeyOf(address), true)
     const peer = this.peers.get(address)
-    if (peer?.peerId) this.bannedPeerIds.add(peer.peerId)
-    if (peer?.listenAddress) this.bannedAddresses.add(banKeyOf(peer.listenAddress))
+    if (peer?.peerId) this.bannedPeerIds.set(peer.peerId, true)
+    if (peer?.listenAddress) this.bannedAddresses.set(banKeyOf(peer.listenAddress), true)
     this.candidates.delete(address)
     // Its blocks in unfinished pieces would only fail those pieces later: drop them now.
     for (const piece of this.inProgress.values()) {
@@ -1116,7 +1162,21 @@ export class Torrent extends EventEmitter {
     }
   }
 
+  /**
+   * Nobody has asked for a piece in a while: the cached pieces and spare buffers go back (pieces
+   * are read again from the OS's page cache when wanted), so a burst of uploads, or an attack,
+   * leaves no lasting footprint. libtorrent expires its cache the same way.
+   */
+  private releaseUploadMemory (): void {
+    const cached = this.cache?.calculatedSize ?? 0
+    // Emptying the cache hands its buffers to the spare pool, which then lets them all go.
+    this.cache?.clear()
+    const spare = this.uploadBuffers?.releaseSpare() ?? 0
+    noteReleasedMemory(Math.max(cached, spare))
+  }
+
   private loadPiece (index: number): Promise<Buffer> {
+    this.lastPieceLoadAt = Date.now()
     const cached = this.cache!.get(index)
     if (cached) return Promise.resolve(cached)
     let pending = this.cacheLoads.get(index)
@@ -1256,6 +1316,7 @@ export class Torrent extends EventEmitter {
     }
     if (now - this.lastRechokeAt >= rechokeIntervalMs) this.rechoke(now)
     else this.shareUpload()
+    if (now - this.lastPieceLoadAt > PIECE_CACHE_EXPIRY_MS) this.releaseUploadMemory()
     if (this.market && !this.complete) {
       if (this.market.autoBidding) this.market.autoBid(this.observation())
       this.market.guard(this.chargedInFlight())
@@ -1418,10 +1479,11 @@ export class Torrent extends EventEmitter {
       uploadRate: Math.round(this.uploadRate),
       peers: this.peers.size,
       seeds: [...this.peers.values()].filter((peer) => peer.seed).length,
+      knownPeers: this.candidates.size,
       uploadLimit: this.uploadBucket.bytesPerSecond,
       downloadLimit: this.downloadBucket.bytesPerSecond,
       hashFailures: this.hashFailures,
-      bannedPeers: [...this.bannedAddresses],
+      bannedPeers: [...this.bannedAddresses.keys()],
       piecesFromResume: this.piecesFromResume,
       piecesDownloaded: this.piecesDownloaded,
       endgameRequests: this.endgameRequests,

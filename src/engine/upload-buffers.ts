@@ -44,6 +44,13 @@ export class UploadBufferPool {
     else this.reclaim(buffer)
   }
 
+  /** Lets the spare buffers go to the garbage collector; returns their bytes. */
+  releaseSpare (): number {
+    const bytes = this.free.length * this.bufferSize
+    this.free.length = 0
+    return bytes
+  }
+
   reclaim (buffer: Buffer): void {
     if (this.free.length < this.maxFree && buffer.byteLength === this.bufferSize) this.free.push(buffer)
   }

@@ -37,6 +37,7 @@ export interface FuzzReport {
   readonly cleanDuring: boolean
   readonly cleanAfter: boolean
   /** The seeder's own account of its memory at the end (process.memoryUsage), to see where it went. */
+  readonly memoryUsageBefore: Record<string, number>
   readonly memoryUsage: Record<string, number> | null
 }
 
@@ -89,9 +90,7 @@ export async function runFuzz (t: Checked, options: FuzzOptions): Promise<FuzzRe
   const { daemon: seeder, wallet: sellerWallet } = await marketDaemon(t, { args: ['--log-level', 'warn'] })
   const { work, files, torrent } = await seedFile(t, seeder, 'fuzzed.bin', 4 * MiB, ['--floor', '20BTT/MiB', '--upload-limit', '4MiB/s'])
   const pid = (await seeder.api.request<{ pid: number }>('GET', '/v1/status')).pid
-  // Memory is compared after the same idle time before and after: making the torrent leaves garbage.
-  await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000))
-  const memoryBefore = await rssAnonBytes(pid)
+  log(`seeder: pid ${pid}`)
   const target: Target = {
     pieceCount: torrent.pieceCount ?? 16,
     infoHash: torrent.infoHash,
@@ -107,6 +106,14 @@ export async function runFuzz (t: Checked, options: FuzzOptions): Promise<FuzzRe
     await waitComplete(leecher, torrent.infoHash, 300_000).catch(() => undefined)
     return (await sameFiles(join(work, 'source'), out, files)).length === 0
   }
+  // The memory the attack is measured against is a seeder in service, one that has served a
+  // download and then sat idle as long as it will after the attack; a daemon that has just made
+  // its torrent and served nobody is not what an attacker finds.
+  if (!await clean('warm-up')) throw new Error('the warm-up download, before any attack, did not complete')
+  await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000))
+  const memoryBefore = await rssAnonBytes(pid)
+  log(`memory before the attack: ${(memoryBefore / 1e6).toFixed(0)} MB`)
+  const memoryUsageBefore = (await seeder.api.request<{ memory: Record<string, number> }>('GET', '/v1/status')).memory
   const during = clean('during')
   const random = new Random(options.seed)
   const started = Date.now()
@@ -135,7 +142,8 @@ export async function runFuzz (t: Checked, options: FuzzOptions): Promise<FuzzRe
   const cleanDuring = await during
   await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000))
   const memoryAfterIdle = alive ? await rssAnonBytes(pid) : 0
+  log(`memory after the attack and ${options.idleSeconds} s idle: ${(memoryAfterIdle / 1e6).toFixed(0)} MB`)
   const cleanAfter = alive && await clean('after')
   const memoryUsage = alive ? (await seeder.api.request<{ memory: Record<string, number> }>('GET', '/v1/status')).memory : null
-  return { seed: options.seed, messagesSent: sent, connections, seconds, daemonExits: exits, ...faults, memoryBefore, memoryAfter, memoryAfterIdle, cleanDuring, cleanAfter, memoryUsage }
+  return { seed: options.seed, messagesSent: sent, connections, seconds, daemonExits: exits, ...faults, memoryBefore, memoryAfter, memoryAfterIdle, cleanDuring, cleanAfter, memoryUsageBefore, memoryUsage }
 }

@@ -83,6 +83,20 @@ function marketPayload (random: Random, target: Target): Uint8Array {
   return mutate(random, encoded)
 }
 
+/**
+ * A PEX message listing up to a thousand peers, the odd ones (0.0.0.0, multicast, broadcast)
+ * among them; the rest on loopback, where nobody listens, so the calls it draws stay here.
+ */
+function pexPayload (random: Random): Buffer {
+  const compact = (octets: readonly number[], port: number): Buffer => Buffer.from([...octets, port >> 8, port & 0xff])
+  const peers = Array.from({ length: random.int(1000) }, () => random.next() < 0.1
+    ? compact(random.pick([[0, 0, 0, 0], [224, 0, 0, 1], [255, 255, 255, 255]]), 6881)
+    : compact([127, 1 + random.int(254), random.int(256), 1 + random.int(254)], 1 + random.int(1023)))
+  const message: Record<string, Buffer> = { added: Buffer.concat(peers) }
+  if (random.next() < 0.3) message.dropped = Buffer.concat(peers.slice(0, random.int(peers.length + 1)))
+  return Buffer.from(bencode.encode(message))
+}
+
 /** Sometimes the bytes as they are, sometimes flipped, cut short, grown or replaced. */
 function mutate (random: Random, bytes: Buffer): Buffer {
   switch (random.int(6)) {
@@ -126,7 +140,11 @@ export function nextMessage (random: Random, target: Target): Buffer {
     case 10: {
       const name = random.pick(Object.keys(target.extensionIds))
       const id = name ? target.extensionIds[name]! : random.int(256)
-      const payload = name === 'bt_bid' ? marketPayload(random, target) : mutate(random, Buffer.from(bencode.encode({ msg_type: random.int(4), piece: random.uint32(), total_size: random.uint32() })))
+      const payload = name === 'bt_bid'
+        ? marketPayload(random, target)
+        : name === 'ut_pex' && random.next() < 0.5
+          ? pexPayload(random)
+          : mutate(random, Buffer.from(bencode.encode({ msg_type: random.int(4), piece: random.uint32(), total_size: random.uint32() })))
       return frame(20, Buffer.concat([Buffer.from([id]), payload]))
     }
     case 11: return frame(20, Buffer.concat([Buffer.from([random.int(256)]), random.bytes(random.int(300))]))
