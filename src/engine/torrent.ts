@@ -442,6 +442,8 @@ export class Torrent extends EventEmitter {
     this.discovery = undefined
     for (const peer of [...this.peers.values()]) this.dropPeer(peer, 'leaving swarm')
     for (const piece of this.inProgress.values()) this.abandonPiece(piece)
+    // Paused, it serves nobody: its cached pieces go now, not on the next tick, which never comes.
+    this.releaseUploadMemory()
   }
 
   private startDiscovery (): void {
