@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Contract, Wallet, parseEther, type ContractTransactionResponse } from 'ethers'
-import { channelIdFor, signVoucher, signVoucherWithTronweb, type SignedVoucher, type VoucherDomain } from '../src/market/voucher.js'
+import { channelIdFor, signVoucher, signVoucherWithTronweb, type SignedVoucher, type VoucherDomain } from '../src/money/voucher.js'
 import { CHALLENGE_SECONDS, hex, mined, now, revertOf, setup, travel, tron } from './helpers/chain.js'
 const DAY = 86_400
 const INFO_HASH = 'ab'.repeat(20)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { loadSettings } from '../src/config/settings.js'
-import { isUsd } from '../src/market/price.js'
+import { isUsd } from '../src/money/price.js'
 
 t.test('defaults < config file < environment < flags, validated once', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bidtorrent-config-'))

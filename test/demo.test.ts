@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { DemoSummary } from '../src/demo/demo.js'
-import { BYTES_PER_PRICE_UNIT } from '../src/market/price.js'
+import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
 import { runCli } from './helpers/process.js'
 
 t.test('`bidtorrent demo` runs a swarm (tracker, PEX, capped uplinks) to completion, and every bidder paid exactly for what it verified', async (t) => {

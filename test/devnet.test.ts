@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { JsonRpcProvider } from 'ethers'
 import t from 'tap'
-import { evmAddressOf } from '../src/market/address.js'
+import { evmAddressOf } from '../src/money/address.js'
 import type { DemoSummary } from '../src/demo/demo.js'
 import { tempDir } from './helpers/daemon.js'
 import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor, type Cleanup } from './helpers/process.js'

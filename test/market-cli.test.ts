@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import type { TorrentView } from '../src/daemon/service.js'
-import { BASE_UNITS_PER_BTT } from '../src/market/price.js'
+import { BASE_UNITS_PER_BTT } from '../src/money/price.js'
 import { seedFile, startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
 import { MiB, PASSPHRASE, marketDaemon } from './helpers/market.js'
 import { runCli, waitFor } from './helpers/process.js'

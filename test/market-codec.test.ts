@@ -4,7 +4,7 @@ import {
   MAX_MARKET_MESSAGE_BYTES, decodeHandshake, decodeMessage, encodeHandshake, encodeMessage,
   type MarketHandshake, type MarketMessage
 } from '../src/market/codec.js'
-import { MAX_AMOUNT } from '../src/market/price.js'
+import { MAX_AMOUNT } from '../src/money/price.js'
 
 const WALLET = 'TJRabPrwbZy45sbavfcjinPJC18kjpRTv8'
 const channel = new Uint8Array(32).fill(7)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { builtInSettings } from '../src/config/settings.js'
 import { runDemo } from '../src/demo/demo.js'
-import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../src/market/price.js'
+import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../src/money/price.js'
 import { MiB } from './helpers/market.js'
 import { libtorrentPeer, opentrackerOn } from './helpers/swarm.js'
 

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { Trx } from 'tronweb'
-import { addressOfPrivateKey, tronAddressOf } from '../src/market/address.js'
+import { addressOfPrivateKey, tronAddressOf } from '../src/money/address.js'
 import {
   NO_CONTRACT, VOUCHER_TYPES, channelIdFor, recoverSigner, referenceDigest, signVoucher, signVoucherWithTronweb, signedBy, voucherDigest,
   type VoucherDomain
-} from '../src/market/voucher.js'
+} from '../src/money/voucher.js'
 
 // Fixed keys: the tests are deterministic (tronweb's signatures follow RFC 6979).
 const PAYER_KEY = '0b2f8ad3c1a7bd1c8c8f3f2f7fd5a2c5c3f6e4b1b5a7e0d9c8b7a6f5e4d3c2b1'

@@ -4,7 +4,7 @@ import t from 'tap'
 import winston from 'winston'
 import { PriceOracle } from '../src/market/price-oracle.js'
 import { moneyInBtt } from '../src/config/money.js'
-import { BASE_UNITS_PER_BTT, formatQuote, isUsd, moneyToBtt, parseAmount, parseDecimal, parseMoney, parsePrice, parseQuote, quoteFromText, quoteText, readableBtt, readablePrice, usdToBtt } from '../src/market/price.js'
+import { BASE_UNITS_PER_BTT, formatQuote, isUsd, moneyToBtt, parseAmount, parseDecimal, parseMoney, parsePrice, parseQuote, quoteFromText, quoteText, readableBtt, readablePrice, usdToBtt } from '../src/money/price.js'
 
 const quiet = winston.createLogger({ silent: true })
 

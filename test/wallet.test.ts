@@ -1,7 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { addressOfPrivateKey } from '../src/market/address.js'
+import { addressOfPrivateKey } from '../src/money/address.js'
 import { unlockWallet, walletAddresses } from '../src/wallet/keystore.js'
 import { tempDir } from './helpers/daemon.js'
 import { runCli } from './helpers/process.js'

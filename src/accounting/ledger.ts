@@ -1,4 +1,4 @@
-import { BYTES_PER_PRICE_UNIT, amountFor } from '../market/price.js'
+import { BYTES_PER_PRICE_UNIT, amountFor } from '../money/price.js'
 
 /**
  * What two peers owe each other, in base units: pure data and pure functions, with no notion of

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { Option, type Command } from 'commander'
 import { defaultDataDir, loadSettings } from '../config/settings.js'
-import { isUsd, parseDecimal, parseQuote, usdToBtt } from '../market/price.js'
+import { isUsd, parseDecimal, parseQuote, usdToBtt } from '../money/price.js'
 import { UsageError } from '../util/errors.js'
 import { devnetDirOf, wholeNumber } from './options.js'
 import { parseRate, parseSize } from '../util/units.js'

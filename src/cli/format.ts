@@ -1,6 +1,6 @@
 import type { PeerInfo } from '../engine/torrent.js'
 import type { TorrentView, VoucherTotals } from '../daemon/service.js'
-import { formatQuote, quoteFromText, readableBtt, readablePrice } from '../market/price.js'
+import { formatQuote, quoteFromText, readableBtt, readablePrice } from '../money/price.js'
 import type { SellerBidView } from '../market/market-types.js'
 import { formatBytes, formatRate } from '../util/units.js'
 

@@ -17,7 +17,7 @@ import { addWalletCommands } from './wallet-commands.js'
 import { addDemoCommand } from './demo-command.js'
 import { addChainCommands } from './chain-commands.js'
 import { paidLine, peerLine, statusLines, torrentDetails, torrentLine, voucherTotals } from './format.js'
-import { formatQuote, isUsd, parseMoney, parseQuote, quoteFromText, readableBtt, readablePrice, type Money, type Quote } from '../market/price.js'
+import { formatQuote, isUsd, parseMoney, parseQuote, quoteFromText, readableBtt, readablePrice, type Money, type Quote } from '../money/price.js'
 
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]

@@ -1,4 +1,4 @@
-import { formatMoney, isUsdAmount, moneyToBtt, readableBtt, type Money } from '../market/price.js'
+import { formatMoney, isUsdAmount, moneyToBtt, readableBtt, type Money } from '../money/price.js'
 import { ConfigError } from '../util/errors.js'
 import type { Settings } from './settings.js'
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { errorMessage } from '../util/errors.js'
-import { isUsdAmount, parseAmount, parseMoney, parsePrice, parseQuote, type Money, type Quote } from '../market/price.js'
+import { isUsdAmount, parseAmount, parseMoney, parsePrice, parseQuote, type Money, type Quote } from '../money/price.js'
 import { parseRate, parseSize } from '../util/units.js'
 
 function parsed (parse: (value: string | number) => number): z.ZodType<number, string | number> {

@@ -9,7 +9,7 @@ import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type Torren
 import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
-import { formatMoney, isUsd, isUsdAmount, moneyToBtt, quoteFromText, quoteText, readableBtt, type Money, type Quote } from '../market/price.js'
+import { formatMoney, isUsd, isUsdAmount, moneyToBtt, quoteFromText, quoteText, readableBtt, type Money, type Quote } from '../money/price.js'
 import type { AutoBidView, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, SellerBidView, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'

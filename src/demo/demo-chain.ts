@@ -1,6 +1,6 @@
 import { parseEther } from 'ethers'
-import { evmAddressOf } from '../market/address.js'
-import { channelIdFor } from '../market/voucher.js'
+import { evmAddressOf } from '../money/address.js'
+import { channelIdFor } from '../money/voucher.js'
 import { EvmChannelChain } from '../settlement/evm/chain-client.js'
 import type { DevnetInfo } from '../settlement/evm/devnet.js'
 

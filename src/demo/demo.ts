@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
-import { evmAddressOf } from '../market/address.js'
-import { readableBtt, readablePrice } from '../market/price.js'
+import { evmAddressOf } from '../money/address.js'
+import { readableBtt, readablePrice } from '../money/price.js'
 import type { DevnetInfo } from '../settlement/evm/devnet.js'
 import { formatRate } from '../util/units.js'
 import { DemoChain, type ChainReport } from './demo-chain.js'

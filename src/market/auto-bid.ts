@@ -1,4 +1,4 @@
-import { readablePrice } from './price.js'
+import { readablePrice } from '../money/price.js'
 
 /**
  * Auto-bid that pays only when paying helps: a pure decision, once a second, over what the torrent

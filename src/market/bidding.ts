@@ -1,4 +1,4 @@
-import { BYTES_PER_PRICE_UNIT } from './price.js'
+import { BYTES_PER_PRICE_UNIT } from '../money/price.js'
 
 /** Auto-bid moves smaller than this share of the current bid are not sent (the whitepaper's 10%). */
 export const REBID_THRESHOLD_PERCENT = 10n

@@ -1,7 +1,8 @@
 import bencode from 'bencode'
-import { isTronAddress } from './address.js'
+import { isTronAddress } from '../money/address.js'
 import { errorMessage } from '../util/errors.js'
-import { MAX_AMOUNT } from './price.js'
+import { MAX_AMOUNT } from '../money/price.js'
+import { CHANNEL_ID_BYTES, SIGNATURE_BYTES } from '../money/voucher.js'
 
 /**
  * The bid extension's messages (docs/protocol.md): bencoded dictionaries sent as BEP 10 extended
@@ -16,8 +17,6 @@ export const PROTOCOL_VERSION = 2
 export const RECEIPT_VERSION = 2
 /** No message of this protocol comes near this size; anything longer is refused before decoding. */
 export const MAX_MARKET_MESSAGE_BYTES = 1024
-export const CHANNEL_ID_BYTES = 32
-export const SIGNATURE_BYTES = 65
 export const MAX_REASON_BYTES = 200
 const MAX_DECIMAL_DIGITS = 78 // 2^256 - 1 has 78 digits
 

@@ -6,7 +6,7 @@ import { errorMessage } from '../util/errors.js'
 import type { BidMessage, BidResponseMessage, MarketHandshake, ReceiptMessage, RejectCode, VoucherMessage } from './codec.js'
 import type { MarketExtension } from './extension.js'
 import type { BlockCharge, MarketConfig, MarketHooks } from './market-types.js'
-import { channelIdFor, signedVoucherOf, type SignedVoucher } from './voucher.js'
+import { channelIdFor, signedVoucherOf, type SignedVoucher } from '../money/voucher.js'
 
 /** One connection to a peer that speaks the extension: what was said on this wire. */
 export interface Connection {

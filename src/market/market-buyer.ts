@@ -5,8 +5,8 @@ import { autoBid, withinBudget } from './bidding.js'
 import type { BidResponseMessage, ReceiptMessage, RejectMessage } from './codec.js'
 import { connectionTo, hex, type Connection, type Counterparty, type MarketContext, type StoppedState } from './counterparties.js'
 import type { AutoBidView, BidState, Contribution, PaymentTotals, SellerBidView, TorrentMarketOptions, TorrentObservation } from './market-types.js'
-import { BYTES_PER_PRICE_UNIT, formatBtt, isUsd, type Quote } from './price.js'
-import { signVoucher } from './voucher.js'
+import { BYTES_PER_PRICE_UNIT, formatBtt, isUsd, type Quote } from '../money/price.js'
+import { signVoucher } from '../money/voucher.js'
 
 /**
  * The least time between two vouchers to one seller. Every voucher is a synced write before it is

@@ -5,7 +5,7 @@ import { judgeVoucher } from './acceptance.js'
 import type { BidMessage, MarketMessage, RejectCode, VoucherMessage } from './codec.js'
 import { hex, type Connection, type Counterparty, type MarketContext } from './counterparties.js'
 import type { TorrentMarketOptions } from './market-types.js'
-import { MAX_AMOUNT, formatBtt, isUsd } from './price.js'
+import { MAX_AMOUNT, formatBtt, isUsd } from '../money/price.js'
 
 /**
  * A seller extends at least this much data on credit at the quoted rate: a bidder pays for pieces as

@@ -4,7 +4,7 @@ import type { MarketSettings } from '../choker/types.js'
 import type { RedemptionRecord, VoucherStore } from '../daemon/store.js'
 import type { Settlement } from '../settlement/settlement.js'
 import type { PriceOracle } from './price-oracle.js'
-import type { Quote } from './price.js'
+import type { Quote } from '../money/price.js'
 
 /** Who we are in the market: the wallet that signs and the chain its vouchers are for. */
 export interface MarketIdentity {

@@ -1,6 +1,6 @@
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
-import { formatDecimal, parseDecimal, usdToBtt } from './price.js'
+import { formatDecimal, parseDecimal, usdToBtt } from '../money/price.js'
 
 export interface PriceOracleOptions {
   /** A fixed BTT price in USD (decimal, e.g. "0.00000045"); or null. */

@@ -8,7 +8,7 @@ import { MarketExtension, marketExtension } from './extension.js'
 import { MarketBuyer } from './market-buyer.js'
 import { MarketSeller } from './market-seller.js'
 import type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
-import type { Quote } from './price.js'
+import type { Quote } from '../money/price.js'
 
 export type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import type { MoneyInBtt } from '../config/money.js'
 import type { Settings } from '../config/settings.js'
-import { addressOfPrivateKey, evmAddressOf } from '../market/address.js'
+import { addressOfPrivateKey, evmAddressOf } from '../money/address.js'
 import type { StateStore } from '../daemon/store.js'
 import { ConfigError } from '../util/errors.js'
 import type { WalletChain } from './chain.js'

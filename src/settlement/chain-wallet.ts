@@ -1,6 +1,6 @@
 import type { StateStore } from '../daemon/store.js'
-import { accountBytes, evmAddressOf, tronAddressOf } from '../market/address.js'
-import { channelIdFor } from '../market/voucher.js'
+import { accountBytes, evmAddressOf, tronAddressOf } from '../money/address.js'
+import { channelIdFor } from '../money/voucher.js'
 import { UsageError } from '../util/errors.js'
 import type { Currency, OnChainChannel, WalletChain } from './chain.js'
 

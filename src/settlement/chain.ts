@@ -1,4 +1,4 @@
-import { NO_CONTRACT, type SignedVoucher } from '../market/voucher.js'
+import { NO_CONTRACT, type SignedVoucher } from '../money/voucher.js'
 
 /** A channel as the contract holds it (docs/contract.md); amounts in base units. */
 export interface OnChainChannel {

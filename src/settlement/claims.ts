@@ -1,5 +1,5 @@
 import type { SyncedTable, VoucherRecord } from '../daemon/store.js'
-import { signedVoucherOf } from '../market/voucher.js'
+import { signedVoucherOf } from '../money/voucher.js'
 import type { ChannelChain, SignedTransaction } from './chain.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { RedemptionRecord, VoucherRecord, VoucherStore } from '../daemon/store.js'
-import { readableBtt } from '../market/price.js'
-import { NO_CONTRACT, type VoucherDomain } from '../market/voucher.js'
+import { readableBtt } from '../money/price.js'
+import { NO_CONTRACT, type VoucherDomain } from '../money/voucher.js'
 import type { Settlement } from './settlement.js'
 
 /**

@@ -1,4 +1,4 @@
-import { evmAddressOf } from '../market/address.js'
+import { evmAddressOf } from '../money/address.js'
 import { NATIVE_COIN, isNativeCoin, type OnChainChannel } from './chain.js'
 import { channelsInterface as channels, erc20Interface as erc20 } from './contracts/artifacts.js'
 

@@ -1,6 +1,6 @@
 import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
 import type { Backend } from '../market/codec.js'
-import type { VoucherDomain } from '../market/voucher.js'
+import type { VoucherDomain } from '../money/voucher.js'
 import { errorMessage } from '../util/errors.js'
 
 /**

@@ -3,7 +3,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises'
 import { walletPath } from './paths.js'
 import { decryptKeystoreJson, encryptKeystoreJson, isKeystoreJson } from 'ethers'
 import secp256k1 from 'secp256k1'
-import { addressOfPrivateKey, evmAddressOf, tronAddressOf } from '../market/address.js'
+import { addressOfPrivateKey, evmAddressOf, tronAddressOf } from '../money/address.js'
 import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 
 /**

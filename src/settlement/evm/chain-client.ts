@@ -1,6 +1,6 @@
 import { Contract, FetchRequest, JsonRpcProvider, Transaction, Wallet, isError, type ContractTransaction, type ContractTransactionResponse, type TransactionResponse } from 'ethers'
-import { evmAddressOf } from '../../market/address.js'
-import type { SignedVoucher } from '../../market/voucher.js'
+import { evmAddressOf } from '../../money/address.js'
+import type { SignedVoucher } from '../../money/voucher.js'
 import { channelFromResult, isNativeCoin, type OnChainChannel, type SignedTransaction, type TransactionOutcome, type WalletChain } from '../chain.js'
 import { ERC20_ABI, artifact } from '../contracts/artifacts.js'
 import { fundedBy, fundingCalls, fundingStep } from '../funding.js'

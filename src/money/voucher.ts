@@ -2,7 +2,10 @@ import { keccak_256 as keccak256 } from '@noble/hashes/sha3.js'
 import secp256k1 from 'secp256k1'
 import { Trx, utils as tronUtils } from 'tronweb'
 import { accountBytes } from './address.js'
-import { CHANNEL_ID_BYTES, SIGNATURE_BYTES } from './codec.js'
+
+/** A payment channel's id, and a recoverable secp256k1 signature (r, s, v), in bytes. */
+export const CHANNEL_ID_BYTES = 32
+export const SIGNATURE_BYTES = 65
 
 /**
  * Vouchers: TIP-712 typed data (EIP-712 under TRON's name) signed with the payer's TRON key by
