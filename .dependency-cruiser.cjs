@@ -1,0 +1,64 @@
+/**
+ * The layers of src/, bottom to top (issue 13): a module imports only from its own folder and
+ * from folders in lower layers. `npm run deps` checks it; it joins `npm test` once the code
+ * obeys it.
+ */
+const LAYERS = [
+  ['util'],
+  ['money'],
+  ['store'],
+  ['choker', 'accounting', 'wallet', 'config'],
+  ['settlement'],
+  ['engine'],
+  ['market'],
+  ['daemon'],
+  ['api'],
+  ['cli', 'dev', 'demo']
+]
+
+const upward = LAYERS.flatMap((layer, rank) => {
+  const above = LAYERS.slice(rank + 1).flat()
+  if (above.length === 0) return []
+  return layer.map((folder) => ({
+    name: `layer-${folder}`,
+    comment: `${folder}/ may import only from the layers below it (${LAYERS.slice(0, rank).flat().join(', ') || 'none'})`,
+    severity: 'error',
+    from: { path: `^src/${folder}/` },
+    to: { path: `^src/(${above.join('|')})/` }
+  }))
+})
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    ...upward,
+    {
+      name: 'no-circular',
+      comment: 'modules that import each other, however far round',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true }
+    },
+    {
+      name: 'no-test-imports',
+      comment: 'src/ and bench/ stand without test/: helpers both use belong in testkit/',
+      severity: 'error',
+      from: { path: '^(src|bench)/' },
+      to: { path: '^test/' }
+    },
+    {
+      name: 'dev-tools-stay-in-dev',
+      comment: 'the demo, devnet and local chain are tools: only dev/ and cli/ use them',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(dev|demo|cli)/' },
+      to: { path: '^src/(dev|demo)/' }
+    }
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] }
+  }
+}
