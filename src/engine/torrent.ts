@@ -1171,6 +1171,8 @@ export class Torrent extends EventEmitter {
    */
   private releaseUploadMemory (): void {
     const cached = this.cache?.calculatedSize ?? 0
+    // Checked every tick once expired: nothing held, nothing to do.
+    if (cached === 0 && (this.uploadBuffers?.spareBytes ?? 0) === 0) return
     // Emptying the cache hands its buffers to the spare pool, which then lets them all go.
     this.cache?.clear()
     const spare = this.uploadBuffers?.releaseSpare() ?? 0

@@ -44,9 +44,14 @@ export class UploadBufferPool {
     else this.reclaim(buffer)
   }
 
+  /** Bytes in spare buffers, waiting for reuse. */
+  get spareBytes (): number {
+    return this.free.length * this.bufferSize
+  }
+
   /** Lets the spare buffers go to the garbage collector; returns their bytes. */
   releaseSpare (): number {
-    const bytes = this.free.length * this.bufferSize
+    const bytes = this.spareBytes
     this.free.length = 0
     return bytes
   }

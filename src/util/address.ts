@@ -21,9 +21,8 @@ UNCALLABLE.addSubnet('ff00::', 8, 'ipv6')
  * our connections anywhere odd.
  */
 export function isCallableAddress (text: string): boolean {
-  const match = PEER_ADDRESS.exec(text)
-  if (!match || !isPeerAddress(text)) return false
-  const host = match[1]!.replace(/^\[|\]$/g, '')
+  if (!isPeerAddress(text)) return false
+  const host = PEER_ADDRESS.exec(text)![1]!.replace(/^\[|\]$/g, '')
   if (isIPv4(host)) return !UNCALLABLE.check(host, 'ipv4')
   if (isIPv6(host)) return !UNCALLABLE.check(host, 'ipv6')
   return true
