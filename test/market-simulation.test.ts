@@ -2,7 +2,7 @@ import t from 'tap'
 import { EMPTY_LEDGER, recordVerified, totalOwed, type PeerLedger } from '../src/accounting/ledger.js'
 import { bidChoker } from '../src/choker/bid.js'
 import { INITIAL_CHOKER_STATE, type ChokerContext, type ChokerState, type PeerSnapshot, type SlotKind } from '../src/choker/types.js'
-import { shareUpload } from '../src/market/bandwidth.js'
+import { shareUpload } from '../src/choker/bandwidth.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
 
 const MiB = 1024 * 1024

@@ -7,7 +7,8 @@ import { thresholdsFrom } from '../accounting/ledger.js'
 import { bidChoker } from '../choker/bid.js'
 import { moneyInBtt, type DerivedAmount } from '../config/money.js'
 import type { Settings } from '../config/settings.js'
-import { Engine } from '../engine/engine.js'
+import { Engine as AnyEngine } from '../engine/engine.js'
+import type { TorrentMarket } from '../market/torrent-market.js'
 import { engineSettingsFrom } from '../engine/settings-from-config.js'
 import type { MarketConfig } from '../market/torrent-market.js'
 import type { ChainWallet } from '../settlement/chain-wallet.js'
@@ -47,7 +48,7 @@ export class Daemon {
     readonly dataDir: string,
     private readonly log: Logger,
     private readonly store: StateStore,
-    readonly engine: Engine,
+    readonly engine: AnyEngine<TorrentMarket>,
     private readonly service: DaemonService,
     private readonly api: ApiServer,
     readonly apiPort: number,
@@ -70,7 +71,7 @@ export class Daemon {
       throw err
     }
     // The bid-aware choker is the standard one for torrents (and peers) outside the market.
-    const engine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random, networkLog }, log)
+    const engine = new AnyEngine<TorrentMarket>(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random, networkLog }, log)
     try {
       await engine.start()
     } catch (err) {

@@ -2,11 +2,11 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path'
 import BitField from 'bitfield'
 import type { Logger } from 'winston'
 import { z } from 'zod'
-import type { Engine } from '../engine/engine.js'
+import type { Engine as AnyEngine } from '../engine/engine.js'
 import { createTorrentFrom } from '../engine/create.js'
 import { checkSeedPath, type SeedLimits } from '../engine/seed-path.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
-import type { PeerInfo, Torrent, TorrentStatus } from '../engine/torrent.js'
+import type { PeerInfo, Torrent as AnyTorrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
 import { amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { formatMoney, isUsd, isUsdAmount, moneyToBtt, quoteFromText, quoteText, readableBtt, type Money, type Quote } from '../money/price.js'
@@ -16,6 +16,10 @@ import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chai
 import { isPeerAddress } from '../util/address.js'
 import { RecentPieces } from './recent-pieces.js'
 import type { AcceptedRecord, RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
+
+/** The daemon's engine and torrents trade through its market (the engine only knows the port). */
+export type Engine = AnyEngine<TorrentMarket>
+type Torrent = AnyTorrent<TorrentMarket>
 
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
@@ -516,11 +520,15 @@ export class DaemonService {
   }
 
   private watch (torrent: Torrent): void {
-    torrent.on('metadata', (meta: TorrentMeta) => {
-      void this.updateRecord(torrent.infoHash, { name: meta.name, torrentFile: meta.torrentFile.toString('base64') })
-        .catch((err: unknown) => this.log.error('cannot store metadata', { infoHash: torrent.infoHash, error: errorMessage(err) }))
+    torrent.events.on((event) => {
+      if (event.type === 'metadata') this.storeMetadata(torrent.infoHash, event.meta)
+      else if (event.type === 'complete') void this.saveResume(torrent)
     })
-    torrent.on('done', () => { void this.saveResume(torrent) })
+  }
+
+  private storeMetadata (infoHash: string, meta: TorrentMeta): void {
+    void this.updateRecord(infoHash, { name: meta.name, torrentFile: meta.torrentFile.toString('base64') })
+      .catch((err: unknown) => this.log.error('cannot store metadata', { infoHash, error: errorMessage(err) }))
   }
 
   private async updateRecord (infoHash: string, changes: Partial<TorrentRecord>): Promise<void> {

@@ -9,7 +9,9 @@ import type { MagnetInfo, TorrentMeta } from './metainfo.js'
 import { Peer, type Direction } from './peer.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
-import { Torrent, type TorrentInit } from './torrent.js'
+import type { MarketPort } from './market-port.js'
+import { Torrent } from './torrent.js'
+import type { TorrentInit } from './torrent-init.js'
 import { sent } from './upload-buffers.js'
 import { readIntoSharedBuffer, sharedReadOption } from './shared-read.js'
 import { BoundedWire } from './wire.js'
@@ -19,7 +21,7 @@ const CONNECT_TIMEOUT_MS = 15_000
 /** Azureus-style peer id prefix: -BT0100- is bidtorrent 0.1.0. */
 const PEER_ID_PREFIX = '-BD0100-'
 
-export interface AddTorrentOptions {
+export interface AddTorrentOptions<Market extends MarketPort = MarketPort> {
   readonly meta?: TorrentMeta
   readonly magnet?: MagnetInfo
   readonly directory: string
@@ -30,16 +32,16 @@ export interface AddTorrentOptions {
   readonly peers?: readonly string[]
   readonly uploadLimit?: number
   readonly downloadLimit?: number
-  readonly market?: TorrentInit['market']
+  readonly market?: TorrentInit<Market>['market']
 }
 
 /**
  * The BitTorrent engine: one listening socket and one DHT node shared by all torrents,
  * global rate limits, and the hash workers.
  */
-export class Engine extends EventEmitter {
+export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter {
   readonly peerId: string
-  private readonly torrents = new Map<string, Torrent>()
+  private readonly torrents = new Map<string, Torrent<Market>>()
   /** sha1('req2' + info hash) → info hash: how an encrypted (MSE) handshake names its torrent. */
   private readonly torrentsByObfuscatedHash = new Map<string, string>()
   private readonly hasher = new PieceHasher()
@@ -102,21 +104,21 @@ export class Engine extends EventEmitter {
     await this.hasher.destroy()
   }
 
-  get (infoHash: string): Torrent | undefined {
+  get (infoHash: string): Torrent<Market> | undefined {
     return this.torrents.get(infoHash)
   }
 
-  list (): Torrent[] {
+  list (): Array<Torrent<Market>> {
     return [...this.torrents.values()]
   }
 
   /** Adds a torrent and starts it in the background (checking existing data can take long; progress shows in its status). */
-  async add (options: AddTorrentOptions): Promise<Torrent> {
+  async add (options: AddTorrentOptions<Market>): Promise<Torrent<Market>> {
     const infoHash = options.meta?.infoHash ?? options.magnet?.infoHash
     if (!infoHash) throw new Error('a torrent needs metadata or a magnet link')
     const existing = this.torrents.get(infoHash)
     if (existing) return existing
-    const torrent = new Torrent({
+    const torrent: Torrent<Market> = new Torrent<Market>({
       infoHash,
       ...(options.meta ? { meta: options.meta } : {}),
       ...(options.magnet ? { magnet: options.magnet } : {}),
@@ -133,7 +135,7 @@ export class Engine extends EventEmitter {
       globalDownload: this.downloadBucket,
       listenPort: () => this.port,
       dht: this.dht,
-      connect: (address, target) => this.connectOutgoing(address, target),
+      connect: (address) => this.connectOutgoing(address, torrent),
       uploadLimit: options.uploadLimit ?? 0,
       downloadLimit: options.downloadLimit ?? 0,
       ...(options.market ? { market: options.market } : {})
@@ -162,7 +164,7 @@ export class Engine extends EventEmitter {
     socket.on('error', (err) => this.log.debug('peer socket error', { error: err.message }))
   }
 
-  private connectOutgoing (address: string, torrent: Torrent): void {
+  private connectOutgoing (address: string, torrent: Torrent<Market>): void {
     if (this.stopped) return torrent.connectFailed(address)
     const separator = address.lastIndexOf(':')
     const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
@@ -276,7 +278,7 @@ export class Engine extends EventEmitter {
     return wire
   }
 
-  private attach (torrent: Torrent, peer: Peer): void {
+  private attach (torrent: Torrent<Market>, peer: Peer): void {
     peer.socket.once('close', () => {
       if (peer.wire.oversizeMessage) torrent.misbehaved(peer, 'an oversized message')
       else if (peer.wire.protocolError !== undefined) torrent.misbehaved(peer, `a message we could not handle (${peer.wire.protocolError})`)

@@ -66,3 +66,34 @@ export class RateLimitChain {
     for (const bucket of this.buckets) bucket.consume(bytes, now)
   }
 }
+
+/** A torrent's own upload and download limits, each chained after the engine's global one. */
+export class TorrentLimits {
+  private readonly uploadBucket: TokenBucket
+  private readonly downloadBucket: TokenBucket
+  readonly upload: RateLimitChain
+  readonly download: RateLimitChain
+  /** The global and the torrent's upload buckets: a capped rate is shared out in the market. */
+  readonly uploadBuckets: readonly TokenBucket[]
+
+  constructor (globalUpload: TokenBucket, globalDownload: TokenBucket, uploadLimit = 0, downloadLimit = 0) {
+    this.uploadBucket = new TokenBucket(uploadLimit)
+    this.downloadBucket = new TokenBucket(downloadLimit)
+    this.upload = new RateLimitChain([globalUpload, this.uploadBucket])
+    this.download = new RateLimitChain([globalDownload, this.downloadBucket])
+    this.uploadBuckets = [globalUpload, this.uploadBucket]
+  }
+
+  get uploadLimit (): number {
+    return this.uploadBucket.bytesPerSecond
+  }
+
+  get downloadLimit (): number {
+    return this.downloadBucket.bytesPerSecond
+  }
+
+  set (limits: { uploadLimit?: number; downloadLimit?: number }): void {
+    if (limits.uploadLimit !== undefined) this.uploadBucket.setRate(limits.uploadLimit)
+    if (limits.downloadLimit !== undefined) this.downloadBucket.setRate(limits.downloadLimit)
+  }
+}

@@ -1,6 +1,5 @@
 import { EMPTY_LEDGER, debt, recordReceived, recordSent, standing, thresholdsAtRate, totalCharged, type DebtThresholds } from '../accounting/ledger.js'
 import type { BidQuote, ChokeDecision } from '../choker/types.js'
-import type { Peer } from '../engine/peer.js'
 import { judgeVoucher } from './acceptance.js'
 import type { BidMessage, MarketMessage, RejectCode, VoucherMessage } from './codec.js'
 import { hex, type Connection, type Counterparty, type MarketContext } from './counterparties.js'
@@ -59,11 +58,11 @@ export class MarketSeller {
    * Sends each bidder its rank and rate where they changed. The engine calls this before it applies
    * the decision, so a bid response always reaches a winner before the unchoke that opens its slot.
    */
-  applyQuotes (connections: Iterable<[Peer, Connection]>, decision: ChokeDecision): void {
-    for (const [peer, connection] of connections) {
+  applyQuotes (connections: Iterable<[string, Connection]>, decision: ChokeDecision): void {
+    for (const [address, connection] of connections) {
       if (!connection.remote) continue
-      const quote = decision.quotes?.get(peer.address)
-      const paid = decision.unchoke.get(peer.address) === 'paid'
+      const quote = decision.quotes?.get(address)
+      const paid = decision.unchoke.get(address) === 'paid'
       const next: BidQuote = quote && paid ? quote : { rate: 0n, rank: quote?.rank ?? 0 }
       const current = connection.quote
       if (current && current.rate === next.rate && current.rank === next.rank) continue
@@ -143,7 +142,7 @@ export class MarketSeller {
    * A voucher arrived. Each is stored with a synced write: while one is being checked and stored,
    * newer ones wait, and only the newest of them is looked at (it supersedes the rest).
    */
-  receive (peer: Peer, connection: Connection, voucher: VoucherMessage): void {
+  receive (address: string, connection: Connection, voucher: VoucherMessage): void {
     const counterparty = connection.counterparty
     if (!counterparty) return
     const scheduled = counterparty.pendingVoucher !== undefined
@@ -152,11 +151,11 @@ export class MarketSeller {
     this.market.book.enqueue(counterparty, async () => {
       const newest = counterparty.pendingVoucher
       counterparty.pendingVoucher = undefined
-      if (newest) await this.accept(peer, counterparty, newest.from, newest.voucher)
+      if (newest) await this.accept(address, counterparty, newest.from, newest.voucher)
     })
   }
 
-  private async accept (peer: Peer, counterparty: Counterparty, connection: Connection, voucher: VoucherMessage): Promise<void> {
+  private async accept (address: string, counterparty: Counterparty, connection: Connection, voucher: VoucherMessage): Promise<void> {
     const { config, hooks, book, infoHash } = this.market
     const channel = hex(voucher.channel)
     const stored = await config.store.receivedVouchers.get(channel)
@@ -176,7 +175,7 @@ export class MarketSeller {
       funds
     }, best)
     if (!verdict.ok) {
-      config.networkLog.warn(peer.address, 'refused a voucher', { infoHash, code: verdict.code, reason: verdict.reason })
+      config.networkLog.warn(address, 'refused a voucher', { infoHash, code: verdict.code, reason: verdict.reason })
       reject(connection, verdict.code, 'voucher', verdict.reason)
       return this.sendReceipt(connection, counterparty, funds)
     }

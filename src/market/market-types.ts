@@ -6,6 +6,9 @@ import type { Settlement } from '../settlement/settlement.js'
 import type { PriceOracle } from './price-oracle.js'
 import type { Quote } from '../money/price.js'
 
+// The engine's side of the market (src/engine/market-port.ts) is part of the market's vocabulary.
+export type { BlockCharge, Contribution, MarketHooks, PeerMarketView, TorrentObservation } from '../engine/market-port.js'
+
 /** Who we are in the market: the wallet that signs and the chain its vouchers are for. */
 export interface MarketIdentity {
   /** TRON base58 address. */
@@ -48,17 +51,6 @@ export interface PaymentTotals {
 
 export const NO_PAYMENTS: PaymentTotals = { committed: 0n, signed: 0n, accepted: 0n }
 
-/** What auto-bid sees of its torrent once a second (see auto-bid.ts). */
-export interface TorrentObservation {
-  readonly bytesLeft: number
-  /** Bytes per second: all of it, from paid slots, and from seeds. */
-  readonly downloadRate: number
-  readonly paidRate: number
-  readonly seedRate: number
-  /** Of the pieces still missing, the share that only seeds among our peers have. */
-  readonly onlyFromSeeds: number
-}
-
 /** What auto-bid is doing, for the user. */
 export interface AutoBidView {
   /** Base units per MiB. */
@@ -85,26 +77,6 @@ export interface TorrentMarketOptions {
   budget: bigint
   /** Our floor when selling (one in USD is turned into BTT when a bid is judged); undefined = the daemon's default. */
   floor: Quote | undefined
-}
-
-/** What the market asks of the torrent it trades for. */
-export interface MarketHooks {
-  /** Re-runs the choker soon (a bid or a debt changed who should hold a slot). */
-  readonly requestRechoke: () => void
-  /** The torrent's verified pieces now, stored with each voucher (see PaidPiecesRecord). */
-  readonly verifiedPieces: () => Uint8Array | undefined
-}
-
-/** Who is paid for a block: the sender's wallet, at the rate it charged when the block arrived. */
-export interface BlockCharge {
-  readonly payee: string
-  readonly rate: bigint
-}
-
-/** Bytes of one verified piece owed to one wallet at one rate. */
-export interface Contribution {
-  readonly charge: BlockCharge
-  readonly bytes: number
 }
 
 /** What a bid to one seller is doing now, for the user (`info`, `wait`, the API). */
@@ -154,27 +126,6 @@ export interface SellerBidView {
 export interface MarketNotice {
   readonly at: string
   readonly message: string
-}
-
-/** One peer's market figures, for `bidtorrent peers`. */
-export interface PeerMarketView {
-  readonly speaksMarket: boolean
-  readonly wallet: string | null
-  /** What the peer bids us (we sell), base units per MiB. */
-  readonly theirBid: string
-  /** Rank and rate we quoted the peer. */
-  readonly rank: number
-  readonly rateToThem: string
-  /** The rate the peer charges us (we buy). */
-  readonly rateFromThem: string
-  /** Cumulative amounts on the channels with this wallet (across connections and runs), base units. */
-  readonly owedByThem: string
-  readonly receivedFromThem: string
-  readonly owedToThem: string
-  /** What the peer confirmed holding from us (its receipts). */
-  readonly paidToThem: string
-  /** Signed by us, not confirmed by the peer. */
-  readonly signedNotAcceptedToThem: string
 }
 
 /**

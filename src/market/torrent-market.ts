@@ -1,7 +1,8 @@
 import type { Logger } from 'winston'
 import { EMPTY_LEDGER, totalCharged, totalOwed, type PeerLedger } from '../accounting/ledger.js'
-import type { ChokeDecision, MarketSettings, PeerMarketSnapshot } from '../choker/types.js'
-import type { Peer } from '../engine/peer.js'
+import type { ChokeDecision, MarketSettings, PeerMarketSnapshot, SlotKind } from '../choker/types.js'
+import type Wire from 'bittorrent-protocol'
+import type { MarketPort } from '../engine/market-port.js'
 import { PROTOCOL_VERSION, type MarketHandshake, type MarketMessage } from './codec.js'
 import { CounterpartyBook, newConnection, type Connection, type MarketContext } from './counterparties.js'
 import { MarketExtension, marketExtension } from './extension.js'
@@ -22,8 +23,9 @@ const NOTICES_KEPT = 20
  * (market-seller.ts) or the buyer (market-buyer.ts). The engine stays in charge of sockets and
  * pieces; the market decides who is owed what, and pays or gets paid.
  */
-export class TorrentMarket {
-  private readonly connections = new Map<Peer, Connection>()
+export class TorrentMarket implements MarketPort {
+  /** By the peer's address, the engine's key for a connection. */
+  private readonly connections = new Map<string, Connection>()
   private readonly context: MarketContext
   private readonly seller: MarketSeller
   private readonly buyer: MarketBuyer
@@ -83,24 +85,24 @@ export class TorrentMarket {
 
   // ---------------------------------------------------------------- engine hooks
 
-  prepareWire (wire: Peer['wire']): void {
+  prepareWire (wire: Wire): void {
     wire.use(marketExtension(() => this.localHandshake(), () => {}))
   }
 
-  attach (peer: Peer): void {
-    const extension = (peer.wire as unknown as Record<string, unknown>).bt_bid
+  attach (address: string, wire: Wire): void {
+    const extension = (wire as unknown as Record<string, unknown>).bt_bid
     if (!(extension instanceof MarketExtension)) return
     const connection = newConnection(extension)
-    this.connections.set(peer, connection)
+    this.connections.set(address, connection)
     extension.on('handshake', (remote) => this.onHandshake(connection, remote))
-    extension.on('message', (message) => this.onMessage(peer, connection, message))
-    extension.on('malformed', (error) => this.config.networkLog.warn(peer.address, 'dropped a malformed market message', { infoHash: this.infoHash, error }))
+    extension.on('message', (message) => this.onMessage(address, connection, message))
+    extension.on('malformed', (error) => this.config.networkLog.warn(address, 'dropped a malformed market message', { infoHash: this.infoHash, error }))
     if (extension.remote) this.onHandshake(connection, extension.remote)
   }
 
-  detach (peer: Peer): void {
-    const connection = this.connections.get(peer)
-    this.connections.delete(peer)
+  detach (address: string): void {
+    const connection = this.connections.get(address)
+    this.connections.delete(address)
     const counterparty = connection?.counterparty
     if (!counterparty) return
     counterparty.connections.delete(connection)
@@ -116,15 +118,15 @@ export class TorrentMarket {
   }
 
   /** The choker's view of a peer as a bidder; undefined for peers without the extension. */
-  snapshot (peer: Peer): PeerMarketSnapshot | undefined {
-    const connection = this.connections.get(peer)
+  snapshot (address: string, slot: SlotKind | undefined): PeerMarketSnapshot | undefined {
+    const connection = this.connections.get(address)
     if (!connection?.remote) return undefined
     return {
       bid: connection.bid?.price ?? 0n,
       funded: connection.bid !== undefined,
       selfTrade: connection.remote.wallet === this.config.identity.wallet,
       cutOff: this.seller.cutOff(connection),
-      paidSlot: peer.slotKind === 'paid'
+      paidSlot: slot === 'paid'
     }
   }
 
@@ -134,8 +136,8 @@ export class TorrentMarket {
   }
 
   /** The rate a paid slot pays (its place in the paid bandwidth: highest first). */
-  paidRate (peer: Peer): bigint {
-    return this.connections.get(peer)?.quote?.rate ?? 0n
+  paidRate (address: string): bigint {
+    return this.connections.get(address)?.quote?.rate ?? 0n
   }
 
   /** See MarketSeller.applyQuotes: called before the engine applies a choke decision. */
@@ -144,13 +146,13 @@ export class TorrentMarket {
   }
 
   /** What a block arriving from `peer` now costs, and whom it is owed to; undefined when it is free. */
-  chargeFor (peer: Peer): BlockCharge | undefined {
-    return this.connections.get(peer)?.charge
+  chargeFor (address: string): BlockCharge | undefined {
+    return this.connections.get(address)?.charge
   }
 
   /** A block left for `peer`. */
-  sent (peer: Peer, bytes: number): void {
-    const connection = this.connections.get(peer)
+  sent (address: string, bytes: number): void {
+    const connection = this.connections.get(address)
     if (connection) this.seller.sent(connection, bytes)
   }
 
@@ -159,8 +161,8 @@ export class TorrentMarket {
     this.buyer.verified(contributions)
   }
 
-  view (peer: Peer): PeerMarketView {
-    const connection = this.connections.get(peer)
+  view (address: string): PeerMarketView {
+    const connection = this.connections.get(address)
     const counterparty = connection?.counterparty
     const ledger = counterparty?.ledger ?? EMPTY_LEDGER
     const accepted = counterparty?.accepted.amount ?? 0n
@@ -181,7 +183,7 @@ export class TorrentMarket {
 
   /** Our bid to each connected seller: its state, rate, and what we paid it. */
   sellers (): SellerBidView[] {
-    return this.buyer.sellers([...this.connections].map(([peer, connection]) => [peer.address, connection]))
+    return this.buyer.sellers(this.connections)
   }
 
   /** This run's metered trade with each wallet. */
@@ -230,17 +232,17 @@ export class TorrentMarket {
     this.buyer.maybeBid(connection)
   }
 
-  private onMessage (peer: Peer, connection: Connection, message: MarketMessage): void {
+  private onMessage (address: string, connection: Connection, message: MarketMessage): void {
     switch (message.type) {
       case 'bid': return this.seller.onBid(connection, message)
       case 'bid-response': return this.buyer.quoted(connection, message)
       case 'receipt': return this.buyer.receipt(connection, message)
       case 'payment-request':
-        this.log.debug('payment requested', { infoHash: this.infoHash, peer: peer.address, owed: message.owed.toString() })
+        this.log.debug('payment requested', { infoHash: this.infoHash, peer: address, owed: message.owed.toString() })
         return
-      case 'voucher': return this.seller.receive(peer, connection, message)
+      case 'voucher': return this.seller.receive(address, connection, message)
       case 'reject':
-        this.config.networkLog.info(peer.address, 'the peer refused a market message', { infoHash: this.infoHash, code: message.code, about: message.about, reason: message.reason })
+        this.config.networkLog.info(address, 'the peer refused a market message', { infoHash: this.infoHash, code: message.code, about: message.about, reason: message.reason })
         return this.buyer.refused(connection, message)
     }
   }

@@ -1,4 +1,4 @@
-import type { SlotKind } from '../choker/types.js'
+import type { SlotKind } from './types.js'
 
 export interface UploadDemand {
   readonly id: string

@@ -1,0 +1,189 @@
+import { isCallableAddress } from '../util/address.js'
+import type { PeerBans } from './bans.js'
+import type { Peer } from './peer.js'
+
+/** Addresses a torrent remembers to call (libtorrent's max_peerlist_size is 3000 too). */
+const MAX_CANDIDATES = 3000
+const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
+/** Addresses one peer's PEX may add in a minute (BEP 11's 50 a message, one message a minute). */
+const PEX_ADDRESSES_PER_MINUTE = 50
+/** A peer is given this long to become useful before its slot may go to a newcomer. */
+const IDLE_GRACE_MS = 30_000
+
+interface Candidate {
+  failures: number
+  nextAttemptAt: number
+}
+
+export interface ConnectionsInit {
+  readonly bans: PeerBans
+  readonly ownPeerId: string
+  readonly listenPort: () => number
+  readonly maxPeers: number
+  readonly maxHalfOpen: number
+  /** Whether the torrent takes peers now (not paused or destroyed). */
+  readonly open: () => boolean
+  /** Whether it calls peers now (open, and in the swarm). */
+  readonly calling: () => boolean
+  readonly connect: (address: string) => void
+  readonly drop: (peer: Peer, reason: string) => void
+}
+
+/**
+ * A torrent's peers: those connected, the addresses it knows to call (from trackers, the DHT, PEX
+ * and the user) with their back-off, and the calls under way. It decides who may join.
+ */
+export class PeerConnections {
+  private readonly connected = new Map<string, Peer>()
+  private readonly candidates = new Map<string, Candidate>()
+  private readonly connecting = new Set<string>()
+
+  constructor (private readonly init: ConnectionsInit) {}
+
+  get size (): number {
+    return this.connected.size
+  }
+
+  /** Addresses known to call, connected or not. */
+  get known (): number {
+    return this.candidates.size
+  }
+
+  get (address: string): Peer | undefined {
+    return this.connected.get(address)
+  }
+
+  values (): IterableIterator<Peer> {
+    return this.connected.values()
+  }
+
+  /** Whether `peer` is still the connection at its address (not dropped or replaced). */
+  isCurrent (peer: Peer): boolean {
+    return this.connected.get(peer.address) === peer
+  }
+
+  /**
+   * A peer to call. `retryNow`: the user named it (`add --peer`), so one already known is called
+   * again at once, whatever its back-off after earlier failures.
+   */
+  addAddress (address: string, retryNow = false): void {
+    if (this.init.bans.isBanned(address)) return
+    const known = this.candidates.get(address)
+    if (known) {
+      if (!retryNow) return
+      known.failures = 0
+      known.nextAttemptAt = 0
+      this.connectMore()
+      return
+    }
+    if (!isCallableAddress(address)) return
+    if (address === `127.0.0.1:${this.init.listenPort()}`) return
+    if (!this.roomForCandidate() && !retryNow) return
+    this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
+    this.connectMore()
+  }
+
+  /**
+   * BEP 11 puts at most 50 peers in a message and ut_pex lets one through a minute: a peer that
+   * lists more is not telling us about its swarm, it is aiming us at someone.
+   */
+  addFromPex (peer: Peer, address: string): void {
+    const now = Date.now()
+    if (now - peer.pexMinuteStartedAt >= 60_000) {
+      peer.pexMinuteStartedAt = now
+      peer.pexAddressesTaken = 0
+    }
+    if (peer.pexAddressesTaken >= PEX_ADDRESSES_PER_MINUTE) return
+    peer.pexAddressesTaken++
+    this.addAddress(address)
+  }
+
+  forget (address: string): void {
+    this.candidates.delete(address)
+  }
+
+  /** A full peer list makes room for a new address by forgetting one that has failed, if any. */
+  private roomForCandidate (): boolean {
+    if (this.candidates.size < MAX_CANDIDATES) return true
+    for (const [address, candidate] of this.candidates) {
+      if (candidate.failures > 0 && !this.connecting.has(address)) {
+        this.candidates.delete(address)
+        return true
+      }
+    }
+    return false
+  }
+
+  connectMore (): void {
+    if (!this.init.calling()) return
+    const { maxPeers, maxHalfOpen } = this.init
+    const now = Date.now()
+    for (const [address, candidate] of this.candidates) {
+      if (this.connected.size + this.connecting.size >= maxPeers) return
+      if (this.connecting.size >= maxHalfOpen) return
+      if (this.connecting.has(address) || this.isConnectedTo(address) || candidate.nextAttemptAt > now) continue
+      this.connecting.add(address)
+      this.init.connect(address)
+    }
+  }
+
+  /** An outgoing connection attempt failed before the handshake. */
+  connectFailed (address: string): void {
+    this.connecting.delete(address)
+    const candidate = this.candidates.get(address)
+    if (candidate) {
+      candidate.failures++
+      if (candidate.failures > RECONNECT_BACKOFF_MS.length + 2) this.candidates.delete(address)
+      else candidate.nextAttemptAt = Date.now() + RECONNECT_BACKOFF_MS[Math.min(candidate.failures - 1, RECONNECT_BACKOFF_MS.length - 1)]!
+    }
+  }
+
+  private isConnectedTo (address: string): boolean {
+    for (const peer of this.connected.values()) if (peer.address === address || peer.listenAddress === address) return true
+    return false
+  }
+
+  /**
+   * Whether a new connection from/to this peer may join (not banned, not a duplicate, room left).
+   * When the torrent is full, a connection that has done nothing useful for a while (nothing to
+   * trade either way) gives its slot to the newcomer: a crowd of idle peers cannot keep others out.
+   */
+  accepts (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
+    if (!this.init.open()) return false
+    const { bans } = this.init
+    if (bans.isBannedId(peerId) || bans.isBanned(address)) return false
+    if (peerId === this.init.ownPeerId) return false
+    for (const peer of this.connected.values()) if (peer.peerId === peerId) return false
+    if (direction === 'incoming' && this.connected.size >= this.init.maxPeers) {
+      const idle = this.idlestPeer(Date.now())
+      if (!idle) return false
+      this.init.drop(idle, 'its slot went to a new peer: it had nothing to trade')
+    }
+    return true
+  }
+
+  /** The longest-connected peer that neither wants our data nor has data we want, once past the grace period. */
+  private idlestPeer (now: number): Peer | undefined {
+    let idlest: Peer | undefined
+    for (const peer of this.connected.values()) {
+      if (now - peer.connectedAt < IDLE_GRACE_MS || peer.wire.peerInterested || peer.wire.amInterested) continue
+      if (!idlest || peer.connectedAt < idlest.connectedAt) idlest = peer
+    }
+    return idlest
+  }
+
+  /** Both handshakes are done: the peer joins. */
+  add (peer: Peer): void {
+    this.connecting.delete(peer.address)
+    const candidate = this.candidates.get(peer.address)
+    if (candidate) candidate.failures = 0
+    this.connected.set(peer.address, peer)
+  }
+
+  /** Whether the peer was connected (and is now removed). */
+  remove (peer: Peer): boolean {
+    if (!this.isCurrent(peer)) return false
+    this.connected.delete(peer.address)
+    return true
+  }
+}

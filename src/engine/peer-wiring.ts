@@ -1,0 +1,53 @@
+import type { EventEmitter } from 'node:events'
+import type { Logger } from 'winston'
+import type { Choking } from './choking.js'
+import type { Peer, UploadRequest } from './peer.js'
+import type { PeerPieces } from './peer-pieces.js'
+import { pexOf } from './pex.js'
+import type { PieceRequests } from './piece-requests.js'
+import type { Uploads } from './uploads.js'
+
+/** Where a connected peer's messages go: the torrent's parts (those of its content once the metadata is known). */
+export interface PeerRoutes {
+  readonly peerPieces: PeerPieces
+  readonly choking: Choking
+  readonly requests: () => PieceRequests | undefined
+  readonly uploads: () => Uploads | undefined
+  readonly block: (peer: Peer, index: number, offset: number, data: Uint8Array) => void
+  readonly extendedHandshake: (peer: Peer) => void
+  readonly metadata: (torrentFile: Uint8Array) => void
+  readonly pexAddress: (peer: Peer, address: string) => void
+  readonly log: Logger
+}
+
+/** Hands each message of the peer's wire, its socket's drain and its extensions' events to the part that handles it. */
+export function routePeerMessages (peer: Peer, routes: PeerRoutes): void {
+  const { wire } = peer
+  const { peerPieces, choking, requests, uploads, log } = routes
+  wire.on('bitfield', () => peerPieces.onBitfield(peer))
+  wire.on('have', (index: number) => peerPieces.onHave(peer, index))
+  wire.on('have-all', () => peerPieces.onHaveAll(peer))
+  wire.on('have-none', () => peerPieces.updateInterest(peer))
+  wire.on('unchoke', () => requests()?.fill(peer))
+  wire.on('choke', () => { if (!wire.hasFast) requests()?.release(peer) })
+  wire.on('reject', (index: number, offset: number) => requests()?.releaseBlock(peer, index, offset))
+  wire.on('cancel', (index: number, offset: number, length: number) => uploads()?.onCancel(peer, index, offset, length))
+  wire.on('piece', (index: number, offset: number, data: Uint8Array) => routes.block(peer, index, offset, data))
+  wire.on('interested', () => choking.fillSlots(peer))
+  wire.on('uninterested', () => choking.fillSlots())
+  wire.on('request', (index: number, offset: number, length: number, respond: UploadRequest['respond']) => {
+    const serving = uploads()
+    if (serving) serving.onRequest(peer, { index, offset, length, respond })
+    else respond(new Error('invalid request'))
+  })
+  wire.on('extended', (ext: string) => { if (ext === 'handshake') routes.extendedHandshake(peer) })
+  wire.on('unknownmessage', () => log.debug('unknown message from peer', { peer: peer.address }))
+  peer.socket.on('drain', () => { if (peer.waitingForDrain) { peer.waitingForDrain = false; void uploads()?.pump(peer) } })
+
+  const metadataExtension = wire.ut_metadata as EventEmitter | undefined
+  metadataExtension?.on('metadata', (torrent: Uint8Array) => routes.metadata(torrent))
+  metadataExtension?.on('warning', (err: Error) => log.debug('ut_metadata', { peer: peer.address, error: err.message }))
+  const pexExtension = pexOf(peer)
+  pexExtension?.on('peer', (address: string) => routes.pexAddress(peer, address))
+  pexExtension?.on('warning', (err: Error) => log.debug('ut_pex', { peer: peer.address, error: err.message }))
+}

@@ -1,0 +1,146 @@
+import type { PeerBans } from './bans.js'
+import type { PeerConnections } from './connections.js'
+import type { TorrentContent } from './content.js'
+import type { TorrentState } from './events.js'
+import type { MarketPort, PeerMarketView } from './market-port.js'
+import type { TorrentMeta } from './metainfo.js'
+import type { Peer } from './peer.js'
+import type { PieceRequests } from './piece-requests.js'
+import type { TransferStats } from './transfer-stats.js'
+
+export interface PeerInfo {
+  readonly address: string
+  /** Where the peer accepts connections, when known (from its extended handshake). */
+  readonly listenAddress: string | null
+  readonly peerId: string
+  readonly client: string
+  readonly direction: 'incoming' | 'outgoing'
+  readonly downloadRate: number
+  readonly uploadRate: number
+  readonly downloaded: number
+  readonly uploaded: number
+  readonly amChoking: boolean
+  readonly peerChoking: boolean
+  readonly amInterested: boolean
+  readonly peerInterested: boolean
+  readonly slot: string | null
+  readonly progress: number
+  readonly outstandingRequests: number
+  readonly market: PeerMarketView | null
+}
+
+export interface TorrentStatus {
+  readonly infoHash: string
+  readonly name: string
+  readonly state: TorrentState
+  readonly error: string | null
+  readonly directory: string
+  readonly length: number | null
+  readonly pieceLength: number | null
+  readonly pieceCount: number | null
+  readonly verifiedPieces: number
+  readonly checkedPieces: number
+  readonly progress: number
+  readonly downloaded: number
+  readonly uploaded: number
+  readonly wasted: number
+  readonly downloadRate: number
+  readonly uploadRate: number
+  readonly peers: number
+  readonly seeds: number
+  /** Addresses known to call (from trackers, the DHT, PEX and the user), connected or not. */
+  readonly knownPeers: number
+  readonly uploadLimit: number
+  readonly downloadLimit: number
+  readonly hashFailures: number
+  readonly bannedPeers: readonly string[]
+  /** Pieces already verified on disk when the torrent started (from resume data, or found by a check). */
+  readonly piecesFromResume: number
+  readonly piecesDownloaded: number
+  /** Blocks asked of a second peer in endgame (the first was still outstanding). */
+  readonly endgameRequests: number
+  /** When this torrent was added in this run of the daemon (ms since the epoch). */
+  readonly startedAt: number
+  /** When the last piece was verified in this run, if it was (a torrent complete on arrival has none). */
+  readonly completedAt: number | null
+  /** CPU time of the last rechoke (snapshots, the choker, applying its decision), in microseconds. */
+  readonly lastRechokeMicros: number | null
+  readonly files: ReadonlyArray<{ path: string; length: number }>
+}
+
+/** One connected peer, for the user. */
+export function peerInfoOf (peer: Peer, pieceCount: number, market: MarketPort | undefined): PeerInfo {
+  let pieces = 0
+  if (peer.seed) pieces = pieceCount
+  else for (let i = 0; i < pieceCount; i++) if (peer.wire.peerPieces.get(i)) pieces++
+  return {
+    address: peer.address,
+    listenAddress: peer.listenAddress ?? null,
+    peerId: peer.peerId,
+    client: peer.client,
+    direction: peer.direction,
+    downloadRate: Math.round(peer.downloadRate),
+    uploadRate: Math.round(peer.uploadRate),
+    downloaded: peer.downloadedBytes,
+    uploaded: peer.uploadedBytes,
+    amChoking: peer.wire.amChoking,
+    peerChoking: peer.wire.peerChoking,
+    amInterested: peer.wire.amInterested,
+    peerInterested: peer.wire.peerInterested,
+    slot: peer.slotKind ?? null,
+    progress: pieceCount ? pieces / pieceCount : 0,
+    outstandingRequests: peer.outstanding.size,
+    market: market?.view(peer.address) ?? null
+  }
+}
+
+/** Where a torrent's status is read from: the torrent's own fields and its parts. */
+export interface StatusSource {
+  readonly torrent: Pick<TorrentStatus, 'infoHash' | 'name' | 'state' | 'error' | 'directory'>
+  readonly meta: TorrentMeta | undefined
+  readonly content: TorrentContent | undefined
+  readonly requests: PieceRequests | undefined
+  readonly stats: TransferStats
+  readonly peers: PeerConnections
+  readonly bans: PeerBans
+  readonly hashFailures: number
+  readonly uploadLimit: number
+  readonly downloadLimit: number
+  readonly piecesDownloaded: number
+  readonly startedAt: number
+  readonly completedAt: number | null
+  readonly lastRechokeMicros: number | null
+}
+
+export function statusOf (source: StatusSource): TorrentStatus {
+  const { meta, content, stats, peers } = source
+  const verifiedPieces = content?.haveCount ?? 0
+  return {
+    ...source.torrent,
+    length: meta?.length ?? null,
+    pieceLength: meta?.pieceLength ?? null,
+    pieceCount: meta?.pieceCount ?? null,
+    verifiedPieces,
+    checkedPieces: content?.checkedPieces ?? 0,
+    progress: meta ? verifiedPieces / meta.pieceCount : 0,
+    downloaded: stats.downloaded,
+    uploaded: stats.uploaded,
+    wasted: stats.wasted,
+    downloadRate: Math.round(stats.downloadRate),
+    uploadRate: Math.round(stats.uploadRate),
+    peers: peers.size,
+    seeds: [...peers.values()].filter((peer) => peer.seed).length,
+    knownPeers: peers.known,
+    uploadLimit: source.uploadLimit,
+    downloadLimit: source.downloadLimit,
+    hashFailures: source.hashFailures,
+    bannedPeers: source.bans.banned(),
+    piecesFromResume: content?.piecesFromResume ?? 0,
+    piecesDownloaded: source.piecesDownloaded,
+    endgameRequests: source.requests?.endgameRequests ?? 0,
+    startedAt: source.startedAt,
+    completedAt: source.completedAt,
+    lastRechokeMicros: source.lastRechokeMicros,
+    files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
+  }
+}
