@@ -41,10 +41,17 @@ module.exports = {
     },
     {
       name: 'no-test-imports',
-      comment: 'src/ and bench/ stand without test/: helpers both use belong in testkit/',
+      comment: 'src/, bench/ and testkit/ stand without test/: helpers test/ and bench/ share belong in testkit/',
       severity: 'error',
-      from: { path: '^(src|bench)/' },
+      from: { path: '^(src|bench|testkit)/' },
       to: { path: '^test/' }
+    },
+    {
+      name: 'no-testkit-in-src',
+      comment: 'testkit/ is for test/ and bench/: the product does not import it',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^testkit/' }
     },
     {
       name: 'dev-tools-stay-in-dev',
