@@ -13,7 +13,7 @@ const LAYERS = [
   ['market'],
   ['daemon'],
   ['api'],
-  ['cli', 'dev', 'demo']
+  ['cli', 'dev']
 ]
 
 const upward = LAYERS.flatMap((layer, rank) => {
@@ -57,8 +57,8 @@ module.exports = {
       name: 'dev-tools-stay-in-dev',
       comment: 'the demo, devnet and local chain are tools: only dev/ and cli/ use them',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(dev|demo|cli)/' },
-      to: { path: '^src/(dev|demo)/' }
+      from: { path: '^src/', pathNot: '^src/(dev|cli)/' },
+      to: { path: '^src/dev/' }
     }
   ],
   options: {

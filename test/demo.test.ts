@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { DemoSummary } from '../src/demo/demo.js'
+import type { DemoSummary } from '../src/dev/demo.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
 import { runCli } from '../testkit/process.js'
 

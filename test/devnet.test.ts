@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { JsonRpcProvider } from 'ethers'
 import t from 'tap'
 import { evmAddressOf } from '../src/money/address.js'
-import type { DemoSummary } from '../src/demo/demo.js'
+import type { DemoSummary } from '../src/dev/demo.js'
 import { tempDir } from '../testkit/daemon.js'
 import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor, type Cleanup } from '../testkit/process.js'
 

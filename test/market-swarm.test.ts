@@ -1,6 +1,6 @@
 import t from 'tap'
 import { builtInSettings } from '../src/config/settings.js'
-import { runDemo } from '../src/demo/demo.js'
+import { runDemo } from '../src/dev/demo.js'
 import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../src/money/price.js'
 import { MiB } from '../testkit/market.js'
 import { libtorrentPeer, opentrackerOn } from '../testkit/swarm.js'

@@ -3,7 +3,7 @@ import { Interface, JsonRpcProvider, Wallet, type Contract, type ContractTransac
 import { accountBytes, tronAddressOf } from '../src/money/address.js'
 import type { VoucherDomain } from '../src/money/voucher.js'
 import { artifact, deployContract } from '../src/settlement/contracts/artifacts.js'
-import { startLocalChain, type LocalChain } from '../src/settlement/evm/local-chain.js'
+import { startLocalChain, type LocalChain } from '../src/dev/local-chain.js'
 import { tempDir } from './daemon.js'
 import type { Cleanup } from './process.js'
 
