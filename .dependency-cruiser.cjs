@@ -13,7 +13,7 @@ const LAYERS = [
   ['market'],
   ['daemon'],
   ['api'],
-  ['cli', 'dev', 'demo']
+  ['cli', 'dev']
 ]
 
 const upward = LAYERS.flatMap((layer, rank) => {
@@ -41,17 +41,24 @@ module.exports = {
     },
     {
       name: 'no-test-imports',
-      comment: 'src/ and bench/ stand without test/: helpers both use belong in testkit/',
+      comment: 'src/, bench/ and testkit/ stand without test/: helpers test/ and bench/ share belong in testkit/',
       severity: 'error',
-      from: { path: '^(src|bench)/' },
+      from: { path: '^(src|bench|testkit)/' },
       to: { path: '^test/' }
+    },
+    {
+      name: 'no-testkit-in-src',
+      comment: 'testkit/ is for test/ and bench/: the product does not import it',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^testkit/' }
     },
     {
       name: 'dev-tools-stay-in-dev',
       comment: 'the demo, devnet and local chain are tools: only dev/ and cli/ use them',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(dev|demo|cli)/' },
-      to: { path: '^src/(dev|demo)/' }
+      from: { path: '^src/', pathNot: '^src/(dev|cli)/' },
+      to: { path: '^src/dev/' }
     }
   ],
   options: {

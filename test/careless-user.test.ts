@@ -3,10 +3,10 @@ import { mkdir, readdir, symlink, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import type { TorrentView } from '../src/daemon/service.js'
-import { BIN, BIN_NODE_FLAGS, stopChild } from '../src/demo/processes.js'
-import { startDaemon, tempDir } from './helpers/daemon.js'
-import { writeFixture } from './helpers/fixture.js'
-import { run, runCli, waitFor } from './helpers/process.js'
+import { BIN, BIN_NODE_FLAGS, stopChild } from '../src/dev/processes.js'
+import { startDaemon, tempDir } from '../testkit/daemon.js'
+import { writeFixture } from '../testkit/fixture.js'
+import { run, runCli, waitFor } from '../testkit/process.js'
 
 t.test('seed refuses what is not data, before it walks or hashes: /, system folders, devices, FIFOs, link loops, empty folders, past the limits', async (t) => {
   const daemon = await startDaemon(t, { env: { BIDTORRENT_SEED_MAX_FILES: '3' } })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Contract, Wallet, parseEther, type ContractTransactionResponse } from 'ethers'
 import { channelIdFor, signVoucher, signVoucherWithTronweb, type SignedVoucher, type VoucherDomain } from '../src/money/voucher.js'
-import { CHALLENGE_SECONDS, hex, mined, now, revertOf, setup, travel, tron } from './helpers/chain.js'
+import { CHALLENGE_SECONDS, hex, mined, now, revertOf, setup, travel, tron } from '../testkit/chain.js'
 const DAY = 86_400
 const INFO_HASH = 'ab'.repeat(20)
 const OTHER_INFO_HASH = 'cd'.repeat(20)

@@ -3,11 +3,11 @@ import t from 'tap'
 import type { WalletBalance } from '../src/settlement/chain-wallet.js'
 import { parseEther } from 'ethers'
 import { channelIdFor } from '../src/money/voucher.js'
-import { mined, setup, tron } from './helpers/chain.js'
-import { seedFile, waitComplete } from './helpers/daemon.js'
-import { sameFiles } from './helpers/fixture.js'
-import { MiB, marketDaemon, totals } from './helpers/market.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { mined, setup, tron } from '../testkit/chain.js'
+import { seedFile, waitComplete } from '../testkit/daemon.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { MiB, marketDaemon, totals } from '../testkit/market.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 for (const deposit of ['native', 'token'] as const) {
   t.test(`two daemons on the evm backend (${deposit} deposits): the buyer opens a channel, pays per verified piece, the seller claims on chain exactly that`, async (t) => {

@@ -7,9 +7,9 @@ import { ClaimQueue } from '../src/settlement/claims.js'
 import { EvmChannelChain } from '../src/settlement/evm/chain-client.js'
 import type { ChannelChain, SignedTransaction } from '../src/settlement/chain.js'
 import { ChainSettlement } from '../src/settlement/chain-settlement.js'
-import { hex, mined, now, relayTo, setup, tron, type Parties } from './helpers/chain.js'
-import { tempDir } from './helpers/daemon.js'
-import type { Cleanup } from './helpers/process.js'
+import { hex, mined, now, relayTo, setup, tron, type Parties } from '../testkit/chain.js'
+import { tempDir } from '../testkit/daemon.js'
+import type { Cleanup } from '../testkit/process.js'
 
 const INFO_HASH = '12'.repeat(20)
 const DAY = 86_400

@@ -2,11 +2,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { channelIdFor } from '../src/money/voucher.js'
 import { BASE_UNITS_PER_BTT, BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
-import { setup } from './helpers/chain.js'
-import { seedFile, waitComplete } from './helpers/daemon.js'
-import { sameFiles } from './helpers/fixture.js'
-import { MiB, marketDaemon, totals } from './helpers/market.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { setup } from '../testkit/chain.js'
+import { seedFile, waitComplete } from '../testkit/daemon.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { MiB, marketDaemon, totals } from '../testkit/market.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 t.test('a buyer whose channel deposit runs low tops it up on chain ahead of need, within its budget, and keeps its paid slot; the books agree', async (t) => {
   const p = await setup(t)

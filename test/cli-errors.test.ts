@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { writeFile } from 'node:fs/promises'
-import { startDaemon, tempDir } from './helpers/daemon.js'
-import { runCli } from './helpers/process.js'
+import { startDaemon, tempDir } from '../testkit/daemon.js'
+import { runCli } from '../testkit/process.js'
 
 function oneLine (t: Test, stderr: string, pattern: RegExp): void {
   t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`)

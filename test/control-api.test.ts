@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFile, stat } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { startDaemon } from './helpers/daemon.js'
+import { startDaemon } from '../testkit/daemon.js'
 
 /** Local addresses of listening TCP sockets on `port`, read from the kernel's table (no traffic sent). */
 async function listeningAddresses (port: number): Promise<string[]> {

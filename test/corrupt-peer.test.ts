@@ -2,10 +2,10 @@ import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
-import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
-import { startEvilPeer } from './helpers/evil-peer.js'
-import { sameFiles } from './helpers/fixture.js'
-import { runCli } from './helpers/process.js'
+import { seedFile, startDaemon, waitComplete } from '../testkit/daemon.js'
+import { startEvilPeer } from '../testkit/evil-peer.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { runCli } from '../testkit/process.js'
 
 t.test('corrupt data fails verification, is fetched again from another peer, and the sender is banned', async (t) => {
   const seeder = await startDaemon(t)

@@ -1,9 +1,9 @@
 import { access, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { writeFixture } from './helpers/fixture.js'
-import { runCli } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { writeFixture } from '../testkit/fixture.js'
+import { runCli } from '../testkit/process.js'
 
 const exists = async (path: string): Promise<boolean> => access(path).then(() => true, () => false)
 

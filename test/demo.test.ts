@@ -1,7 +1,7 @@
 import t from 'tap'
-import type { DemoSummary } from '../src/demo/demo.js'
+import type { DemoSummary } from '../src/dev/demo.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
-import { runCli } from './helpers/process.js'
+import { runCli } from '../testkit/process.js'
 
 t.test('`bidtorrent demo` runs a swarm (tracker, PEX, capped uplinks) to completion, and every bidder paid exactly for what it verified', async (t) => {
   const run = await runCli(['demo', '--size', '6MiB', '--upload-limit', '3MiB/s', '--leecher-upload-limit', '256KiB/s', '--json'])

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { JsonRpcProvider } from 'ethers'
 import t from 'tap'
 import { evmAddressOf } from '../src/money/address.js'
-import type { DemoSummary } from '../src/demo/demo.js'
-import { tempDir } from './helpers/daemon.js'
-import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor, type Cleanup } from './helpers/process.js'
+import type { DemoSummary } from '../src/dev/demo.js'
+import { tempDir } from '../testkit/daemon.js'
+import { BIN, BIN_NODE_FLAGS, runCli, stopProcess, waitFor, type Cleanup } from '../testkit/process.js'
 
 t.test('`bidtorrent devnet` then `bidtorrent demo --chain devnet`: real deposits and claims, claimed = paid for every bidder', async (t) => {
   const dir = await tempDir(t, 'bidtorrent-devnet-')

@@ -2,9 +2,9 @@ import t from 'tap'
 import { join } from 'node:path'
 import { Client as DHT } from 'bittorrent-dht'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const FILES = [{ path: 'dht.bin', size: 6 * 1024 * 1024 }]
 

@@ -3,9 +3,9 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { startDaemon, tempDir } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const FILES = [{ path: 'target.bin', size: 4 * 1024 * 1024 }]
 

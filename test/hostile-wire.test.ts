@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import Wire from 'bittorrent-protocol'
 import t from 'tap'
 import bencode from 'bencode'
-import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
-import { sameFiles } from './helpers/fixture.js'
-import { MiB, marketDaemon } from './helpers/market.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { seedFile, startDaemon, waitComplete } from '../testkit/daemon.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { MiB, marketDaemon } from '../testkit/market.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 interface Attacker {
   readonly wire: Wire

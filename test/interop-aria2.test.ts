@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { aria2Download, freePort, startOpentracker, waitForTrackerSeeder } from './helpers/clients.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { run, runCli } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { aria2Download, freePort, startOpentracker, waitForTrackerSeeder } from '../testkit/clients.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { run, runCli } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
 const FILES = [{ path: 'patch/data.bin', size: 20 * MiB + 99 }, { path: 'patch/manifest.txt', size: 4321 }]

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
 import { createTorrentFrom } from '../src/engine/create.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { startLibtorrent, startOpentracker, waitForTrackerSeeder } from './helpers/clients.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, stopProcess, waitFor } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { startLibtorrent, startOpentracker, waitForTrackerSeeder } from '../testkit/clients.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli, stopProcess, waitFor } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
 const FILES = [{ path: 'pack/a.bin', size: 24 * MiB + 5 }, { path: 'pack/nested/b.bin', size: 9 * MiB }, { path: 'pack/c.txt', size: 1234 }]

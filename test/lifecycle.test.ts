@@ -2,9 +2,9 @@ import t from 'tap'
 import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const FILES = [{ path: 'life/a.bin', size: 24 * 1024 * 1024 }, { path: 'life/b.bin', size: 1024 * 1024 }]
 

@@ -2,9 +2,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import type { TorrentView } from '../src/daemon/service.js'
 import { BASE_UNITS_PER_BTT } from '../src/money/price.js'
-import { seedFile, startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { MiB, PASSPHRASE, marketDaemon } from './helpers/market.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { seedFile, startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { MiB, PASSPHRASE, marketDaemon } from '../testkit/market.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const parse = <T>(stdout: string): T => JSON.parse(stdout) as T
 

@@ -3,11 +3,11 @@ import t from 'tap'
 import type { VoucherTotals } from '../src/daemon/service.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
-import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
-import { MiB, marketDaemon } from './helpers/market.js'
-import { sameFiles } from './helpers/fixture.js'
-import { startLibtorrent } from './helpers/clients.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { seedFile, startDaemon, waitComplete } from '../testkit/daemon.js'
+import { MiB, marketDaemon } from '../testkit/market.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { startLibtorrent } from '../testkit/clients.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 t.test('a bidder pays the seeder per verified piece, exactly verified bytes x the clearing rate (uniform price)', async (t) => {
   const size = 24 * MiB + 12345

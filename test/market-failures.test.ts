@@ -4,12 +4,12 @@ import t from 'tap'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
-import { seedFile, startDaemon, waitComplete } from './helpers/daemon.js'
-import { sameFiles } from './helpers/fixture.js'
-import { MiB, marketDaemon, totals, waitTotal } from './helpers/market.js'
-import { startEvilPeer, type Delivery } from './helpers/evil-peer.js'
-import { connectMarketBuyer, newWallet, voucherFrom } from './helpers/market-peer.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { seedFile, startDaemon, waitComplete } from '../testkit/daemon.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { MiB, marketDaemon, totals, waitTotal } from '../testkit/market.js'
+import { startEvilPeer, type Delivery } from '../testkit/evil-peer.js'
+import { connectMarketBuyer, newWallet, voucherFrom } from '../testkit/market-peer.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const FLOOR = 1000n
 const BID = 5000n

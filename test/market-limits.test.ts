@@ -4,11 +4,11 @@ import t from 'tap'
 import type { TorrentView } from '../src/daemon/service.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { BASE_UNITS_PER_BTT, BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
-import { seedFile, waitComplete } from './helpers/daemon.js'
-import { startEvilPeer } from './helpers/evil-peer.js'
-import { sameFiles } from './helpers/fixture.js'
-import { MiB, marketDaemon, totals } from './helpers/market.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { seedFile, waitComplete } from '../testkit/daemon.js'
+import { startEvilPeer } from '../testkit/evil-peer.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { MiB, marketDaemon, totals } from '../testkit/market.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const BID = 50n * BASE_UNITS_PER_BTT
 

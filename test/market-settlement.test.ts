@@ -6,7 +6,7 @@ import { addressOfPrivateKey } from '../src/money/address.js'
 import { NO_CONTRACT, channelIdFor, signVoucher, type SignedVoucher } from '../src/money/voucher.js'
 import { EmbeddedSettlement } from '../src/settlement/embedded.js'
 import { SettlementRounds } from '../src/settlement/settlement.js'
-import { tempDir } from './helpers/daemon.js'
+import { tempDir } from '../testkit/daemon.js'
 
 const PAYER_KEY = '0b2f8ad3c1a7bd1c8c8f3f2f7fd5a2c5c3f6e4b1b5a7e0d9c8b7a6f5e4d3c2b1'
 const THIEF_KEY = '1c3e5a7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4c'

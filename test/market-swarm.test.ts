@@ -1,9 +1,9 @@
 import t from 'tap'
 import { builtInSettings } from '../src/config/settings.js'
-import { runDemo } from '../src/demo/demo.js'
+import { runDemo } from '../src/dev/demo.js'
 import { BYTES_PER_PRICE_UNIT, parseDecimal, parseQuote, usdToBtt } from '../src/money/price.js'
-import { MiB } from './helpers/market.js'
-import { libtorrentPeer, opentrackerOn } from './helpers/swarm.js'
+import { MiB } from '../testkit/market.js'
+import { libtorrentPeer, opentrackerOn } from '../testkit/swarm.js'
 
 const KiB = 1024
 

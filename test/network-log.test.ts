@@ -7,9 +7,9 @@ import winston from 'winston'
 import Transport from 'winston-transport'
 import { marketExtension } from '../src/market/extension.js'
 import { NetworkLog } from '../src/util/network-log.js'
-import { seedFile } from './helpers/daemon.js'
-import { MiB, marketDaemon } from './helpers/market.js'
-import { handshakeOf, newWallet } from './helpers/market-peer.js'
+import { seedFile } from '../testkit/daemon.js'
+import { MiB, marketDaemon } from '../testkit/market.js'
+import { handshakeOf, newWallet } from '../testkit/market-peer.js'
 
 class Lines extends Transport {
   readonly lines: Array<{ message: string, [key: string]: unknown }> = []

@@ -4,9 +4,9 @@ import { advertise, withdraw, type PexExtension } from '../src/engine/pex.js'
 import { join } from 'node:path'
 import type { PeerInfo } from '../src/engine/torrent.js'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const FILES = [{ path: 'swarm.bin', size: 8 * 1024 * 1024 }]
 

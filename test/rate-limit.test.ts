@@ -1,9 +1,9 @@
 import t from 'tap'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { writeFixture } from '../testkit/fixture.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
 

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
-import { seedFile, startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli, waitFor } from './helpers/process.js'
+import { seedFile, startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli, waitFor } from '../testkit/process.js'
 
 const FILES = [{ path: 'set/one.bin', size: 30 * 1024 * 1024 }, { path: 'set/two.bin', size: 18 * 1024 * 1024 + 777 }]
 

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { createTorrentFrom } from '../src/engine/create.js'
 import { PieceStorage } from '../src/engine/storage.js'
-import { tempDir } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
+import { tempDir } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
 
 t.test('a torrent of many files keeps at most its pool of files open, and every piece reads and writes whole', async (t) => {
   const work = await tempDir(t)

@@ -13,10 +13,10 @@ import { TRON_MAINNET_CHAIN_ID, TronChannelChain, buildClaimTransaction, buildCo
 import { fundingCalls, fundingStep } from '../src/settlement/funding.js'
 import { channelsInterface, erc20Interface } from '../src/settlement/contracts/artifacts.js'
 import { evmAddressOf } from '../src/money/address.js'
-import { marketDaemon } from './helpers/market.js'
-import { runCli } from './helpers/process.js'
-import { freePort } from './helpers/clients.js'
-import { tempDir } from './helpers/daemon.js'
+import { marketDaemon } from '../testkit/market.js'
+import { runCli } from '../testkit/process.js'
+import { freePort } from '../testkit/clients.js'
+import { tempDir } from '../testkit/daemon.js'
 
 const quiet = winston.createLogger({ silent: true })
 const CONTRACT = 'TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4'

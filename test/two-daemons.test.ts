@@ -1,9 +1,9 @@
 import t from 'tap'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/daemon/service.js'
-import { startDaemon, tempDir } from './helpers/daemon.js'
-import { sameFiles, writeFixture } from './helpers/fixture.js'
-import { runCli } from './helpers/process.js'
+import { startDaemon, tempDir } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { runCli } from '../testkit/process.js'
 
 const FILES = [
   { path: 'release/big.bin', size: 70 * 1024 * 1024 + 12_345 },

@@ -1,4 +1,4 @@
-import type { Cleanup } from '../../test/helpers/process.js'
+import type { Cleanup } from '../../testkit/process.js'
 
 /** The benchmark's clean-up registry: everything started is stopped, newest first, even on failure. */
 export class CleanupStack implements Cleanup {

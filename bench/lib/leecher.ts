@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { TorrentView } from '../../src/daemon/service.js'
-import type { RunningDaemon } from '../../test/helpers/daemon.js'
-import { waitFor } from '../../test/helpers/process.js'
+import type { RunningDaemon } from '../../testkit/daemon.js'
+import { waitFor } from '../../testkit/process.js'
 
 /**
  * Adds a .torrent to a bidtorrent daemon, pointed at `peers`, and waits for its last verified piece.

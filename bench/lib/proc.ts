@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { rssAnonBytes } from '../../test/helpers/process.js'
+import { rssAnonBytes } from '../../testkit/process.js'
 
 const CLOCK_TICKS_PER_SECOND = 100
 

@@ -2,8 +2,8 @@ import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import Wire from 'bittorrent-protocol'
 import type { TorrentView } from '../../src/daemon/service.js'
-import { startDaemon, type RunningDaemon } from '../../test/helpers/daemon.js'
-import { waitFor, type Cleanup } from '../../test/helpers/process.js'
+import { startDaemon, type RunningDaemon } from '../../testkit/daemon.js'
+import { waitFor, type Cleanup } from '../../testkit/process.js'
 
 export interface CheckedSeeder {
   readonly daemon: RunningDaemon

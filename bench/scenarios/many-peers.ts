@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { waitFor } from '../../test/helpers/process.js'
+import { waitFor } from '../../testkit/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
 import { rssAnonBytes } from '../lib/proc.js'
 import { startCheckedSeeder, syntheticPeer } from '../lib/synthetic.js'

@@ -89,7 +89,7 @@ export function addChainCommands (program: Command, wallet: Command): void {
       const chainId = wholeNumber('--chain-id', options.chainId, 1, 2 ** 32)
       const challengePeriodSeconds = wholeNumber('--challenge-period', options.challengePeriod, 0, 30 * 86_400)
       await mkdir(directory, { recursive: true, mode: 0o700 })
-      const { startDevnet, DEVNET_DAEMON_CONFIG } = await import('../settlement/evm/devnet.js')
+      const { startDevnet, DEVNET_DAEMON_CONFIG } = await import('../dev/devnet.js')
       const { info, chain, resumed } = await startDevnet({ directory, chainId, challengePeriodSeconds, ...(port ? { port } : {}) })
       const config = join(directory, DEVNET_DAEMON_CONFIG)
       process.stdout.write(options.json

@@ -1,6 +1,6 @@
 import bencode from 'bencode'
 import { encodeMessage, type MarketMessage } from '../../src/market/codec.js'
-import { voucherFrom, type TestWallet } from '../helpers/market-peer.js'
+import { voucherFrom, type TestWallet } from '../../testkit/market-peer.js'
 
 /** A small seeded generator (xorshift32), so that a failing run can be replayed from its seed. */
 export class Random {

@@ -2,7 +2,7 @@ import { parseEther } from 'ethers'
 import { evmAddressOf } from '../money/address.js'
 import { channelIdFor } from '../money/voucher.js'
 import { EvmChannelChain } from '../settlement/evm/chain-client.js'
-import type { DevnetInfo } from '../settlement/evm/devnet.js'
+import type { DevnetInfo } from './devnet.js'
 
 /** What each demo wallet gets from the devnet's funder beyond its deposit: the native coin for gas. */
 const GAS_MONEY = parseEther('10')

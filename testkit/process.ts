@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import { BIN, BIN_NODE_FLAGS } from '../../src/demo/processes.js'
+import { BIN, BIN_NODE_FLAGS } from '../src/dev/processes.js'
 
-export { BIN, BIN_NODE_FLAGS, PROJECT_ROOT as ROOT, stopChild as stopProcess } from '../../src/demo/processes.js'
+export { BIN, BIN_NODE_FLAGS, PROJECT_ROOT as ROOT, stopChild as stopProcess } from '../src/dev/processes.js'
 
 /** Where helpers register their clean-up: a tap test, or the benchmark's own registry. */
 export interface Cleanup {

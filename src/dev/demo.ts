@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { evmAddressOf } from '../money/address.js'
 import { readableBtt, readablePrice } from '../money/price.js'
-import type { DevnetInfo } from '../settlement/evm/devnet.js'
+import type { DevnetInfo } from './devnet.js'
 import { formatRate } from '../util/units.js'
 import { DemoChain, type ChainReport } from './demo-chain.js'
 import { runSwarm, topBidderSpeedup, type ExternalPeerStarter, type SwarmPeerRow, type SwarmResult, type TrackerStarter } from './swarm.js'

@@ -2,14 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { freePort } from '../../src/util/ports.js'
+import { freePort } from '../src/util/ports.js'
 import { ROOT, stopProcess, waitFor, type Cleanup } from './process.js'
 
 export { freePort }
 
 /** Debian's python, which can import the Debian libtorrent module (a pyenv python cannot). */
 export const SYSTEM_PYTHON = '/usr/bin/python3'
-const LT_PEER = join(ROOT, 'test', 'helpers', 'lt_peer.py')
+const LT_PEER = join(ROOT, 'testkit', 'lt_peer.py')
 
 export interface Tracker {
   readonly port: number

@@ -1,9 +1,9 @@
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { Interface, JsonRpcProvider, Wallet, type Contract, type ContractTransactionResponse } from 'ethers'
-import { accountBytes, tronAddressOf } from '../../src/money/address.js'
-import type { VoucherDomain } from '../../src/money/voucher.js'
-import { artifact, deployContract } from '../../src/settlement/contracts/artifacts.js'
-import { startLocalChain, type LocalChain } from '../../src/settlement/evm/local-chain.js'
+import { accountBytes, tronAddressOf } from '../src/money/address.js'
+import type { VoucherDomain } from '../src/money/voucher.js'
+import { artifact, deployContract } from '../src/settlement/contracts/artifacts.js'
+import { startLocalChain, type LocalChain } from '../src/dev/local-chain.js'
 import { tempDir } from './daemon.js'
 import type { Cleanup } from './process.js'
 

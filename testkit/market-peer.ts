@@ -2,10 +2,10 @@ import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import Wire from 'bittorrent-protocol'
-import { addressOfPrivateKey } from '../../src/money/address.js'
-import { PROTOCOL_VERSION, type MarketHandshake, type MarketMessage, type VoucherMessage } from '../../src/market/codec.js'
-import { MarketExtension, marketExtension } from '../../src/market/extension.js'
-import { NO_CONTRACT, channelIdFor, signVoucher } from '../../src/money/voucher.js'
+import { addressOfPrivateKey } from '../src/money/address.js'
+import { PROTOCOL_VERSION, type MarketHandshake, type MarketMessage, type VoucherMessage } from '../src/market/codec.js'
+import { MarketExtension, marketExtension } from '../src/market/extension.js'
+import { NO_CONTRACT, channelIdFor, signVoucher } from '../src/money/voucher.js'
 
 /** The voucher domain of a daemon on the embedded backend with the default chain id. */
 export const EMBEDDED_DOMAIN = { chainId: 0, verifyingContract: NO_CONTRACT }

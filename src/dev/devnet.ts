@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JsonRpcProvider, Wallet, parseEther } from 'ethers'
-import { deployContract } from '../contracts/artifacts.js'
+import { deployContract } from '../settlement/contracts/artifacts.js'
 import { startLocalChain, type DevAccount, type LocalChain } from './local-chain.js'
 
 /** What `bidtorrent devnet` writes to DIR/devnet.json for the demo and the daemons. */

@@ -3,8 +3,8 @@ import { mkdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { HDNodeWallet, JsonRpcProvider } from 'ethers'
-import { stopChild } from '../../demo/processes.js'
-import { freePort } from '../../util/ports.js'
+import { stopChild } from './processes.js'
+import { freePort } from '../util/ports.js'
 
 /** The usual development mnemonic (Anvil's and Hardhat's): publicly known keys, funded on the local chain only. */
 const DEV_MNEMONIC = 'test test test test test test test test test test test junk'

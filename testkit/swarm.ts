@@ -1,4 +1,4 @@
-import type { ExternalPeerStarter, TrackerStarter } from '../../src/demo/swarm.js'
+import type { ExternalPeerStarter, TrackerStarter } from '../src/dev/swarm.js'
 import { startLibtorrent, startOpentracker } from './clients.js'
 import { stopProcess, type Cleanup } from './process.js'
 
