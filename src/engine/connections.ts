@@ -7,6 +7,8 @@ const MAX_CANDIDATES = 3000
 const RECONNECT_BACKOFF_MS = [5_000, 15_000, 60_000, 300_000]
 /** Addresses one peer's PEX may add in a minute (BEP 11's 50 a message, one message a minute). */
 const PEX_ADDRESSES_PER_MINUTE = 50
+/** A peer that sends nothing at all (not even a keep-alive, due every two minutes) for this long is dropped. */
+const SILENT_TIMEOUT_MS = 300_000
 /** A peer is given this long to become useful before its slot may go to a newcomer. */
 const IDLE_GRACE_MS = 30_000
 
@@ -170,6 +172,13 @@ export class PeerConnections {
       if (!idlest || peer.connectedAt < idlest.connectedAt) idlest = peer
     }
     return idlest
+  }
+
+  /** Once a tick: a peer silent for five minutes is gone. */
+  dropSilent (now: number): void {
+    for (const peer of [...this.connected.values()]) {
+      if (now - peer.wire.lastReceivedAt > SILENT_TIMEOUT_MS) this.init.drop(peer, 'silent for five minutes')
+    }
   }
 
   /** Both handshakes are done: the peer joins. */

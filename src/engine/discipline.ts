@@ -9,7 +9,7 @@ const PROTOCOL_STRIKES_TO_BAN = 3
 export interface DisciplineInit {
   readonly bans: PeerBans
   readonly peers: PeerConnections
-  readonly networkLog: () => NetworkLog
+  readonly networkLog: NetworkLog
   readonly infoHash: string
   readonly banAfterHashFailures: number
   /** The peer is banned: its blocks in unfinished pieces are forgotten and the torrent says so. */
@@ -27,7 +27,7 @@ export class PeerDiscipline {
    */
   misbehaved (peer: Peer, what: string): void {
     const strikes = this.init.bans.strikeForProtocol(peer.address)
-    this.init.networkLog().warn(peer.address, 'peer disconnected: it sent ' + what, { infoHash: this.init.infoHash, strikes })
+    this.init.networkLog.warn(peer.address, 'peer disconnected: it sent ' + what, { infoHash: this.init.infoHash, strikes })
     if (strikes >= PROTOCOL_STRIKES_TO_BAN) this.ban(peer.address, `${strikes} protocol violations`)
   }
 
@@ -45,7 +45,7 @@ export class PeerDiscipline {
     bans.ban(address, peer)
     peers.forget(address)
     this.init.banned(address, reason)
-    this.init.networkLog().warn(address, 'peer banned', { infoHash: this.init.infoHash, reason })
+    this.init.networkLog.warn(address, 'peer banned', { infoHash: this.init.infoHash, reason })
     if (peer) this.init.drop(peer, reason)
   }
 }

@@ -1,13 +1,22 @@
 import type { PieceAvailability } from './availability.js'
 import { BLOCK_SIZE, type PieceProgress } from './blocks.js'
 import type { TorrentContent } from './content.js'
-import type { BlockCharge, TorrentObservation } from './market-port.js'
+import type { BlockCharge, MarketPort, TorrentObservation } from './market-port.js'
 import type { Peer } from './peer.js'
 
 /** How far ahead the market's limits look at a paying peer's blocks (its guard runs once a second). */
 const CHARGE_HORIZON_SECONDS = 2
 
 type ChargeOf = (peer: Peer) => BlockCharge | undefined
+type ContentView = { readonly content: TorrentContent, readonly availability: PieceAvailability, readonly requests: { pieces (): Iterable<PieceProgress> } }
+
+/** Once a second while downloading: what auto-bid and the market's limits need to see. */
+export function feedMarket (market: MarketPort, peers: Iterable<Peer>, data: ContentView | undefined, bytesLeft: number, downloadRate: number): void {
+  const connected = [...peers]
+  const chargeFor = (peer: Peer): BlockCharge | undefined => market.chargeFor(peer.address)
+  if (market.autoBidding) market.autoBid(observe(connected, chargeFor, data, bytesLeft, downloadRate))
+  market.guard(chargedInFlight(data ? data.requests.pieces() : [], connected, chargeFor))
+}
 
 /** What auto-bid needs to see: the rates by source, and how much of what is missing only seeds have. */
 export function observe (

@@ -1,6 +1,9 @@
 import type { EventEmitter } from 'node:events'
+import utMetadata from 'ut_metadata'
+import utPex from 'ut_pex'
 import type { Logger } from 'winston'
 import type { Choking } from './choking.js'
+import type { MarketPort } from './market-port.js'
 import type { Peer, UploadRequest } from './peer.js'
 import type { PeerPieces } from './peer-pieces.js'
 import { pexOf } from './pex.js'
@@ -50,4 +53,40 @@ export function routePeerMessages (peer: Peer, routes: PeerRoutes): void {
   const pexExtension = pexOf(peer)
   pexExtension?.on('peer', (address: string) => routes.pexAddress(peer, address))
   pexExtension?.on('warning', (err: Error) => log.debug('ut_pex', { peer: peer.address, error: err.message }))
+}
+
+export interface WireSetup {
+  readonly listenPort: number
+  /** The info dictionary, once known: served to peers that ask (ut_metadata). */
+  readonly infoBuffer: Uint8Array | undefined
+  readonly pex: boolean
+  readonly market: MarketPort | undefined
+}
+
+/** Installs our extensions on a new wire; runs before our handshake is sent. */
+export function installExtensions (wire: Peer['wire'], setup: WireSetup): void {
+  wire.extendedHandshake.v = 'bidtorrent/0.1.0'
+  wire.extendedHandshake.p = setup.listenPort
+  wire.use(utMetadata(setup.infoBuffer))
+  if (setup.pex) wire.use(utPex())
+  setup.market?.prepareWire(wire)
+}
+
+/** A peer that called us says in its extended handshake where it listens: the address PEX passes on. */
+export function learnListenAddress (peer: Peer): void {
+  const { p: port } = peer.wire.peerExtendedHandshake
+  if (typeof port !== 'number' || port <= 0 || port >= 65536 || peer.direction !== 'incoming') return
+  const host = peer.host.includes(':') ? `[${peer.host}]` : peer.host
+  peer.listenAddress = `${host}:${port}`
+}
+
+type MetadataExtension = { fetch(): void, cancel(): void }
+
+/** Asks every peer for the metadata (a magnet's info dictionary), or stops asking once it is known. */
+export function askForMetadata (peers: Iterable<Peer>, ask: boolean): void {
+  for (const peer of peers) {
+    const extension = peer.wire.ut_metadata as MetadataExtension | undefined
+    if (ask) extension?.fetch()
+    else extension?.cancel()
+  }
 }

@@ -1,11 +1,9 @@
-import type { PeerBans } from './bans.js'
-import type { PeerConnections } from './connections.js'
-import type { TorrentContent } from './content.js'
+import type { ContentParts } from './content-parts.js'
 import type { TorrentState } from './events.js'
 import type { MarketPort, PeerMarketView } from './market-port.js'
 import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
-import type { PieceRequests } from './piece-requests.js'
+import type { SwarmParts } from './torrent-parts.js'
 import type { TransferStats } from './transfer-stats.js'
 
 export interface PeerInfo {
@@ -98,22 +96,18 @@ export function peerInfoOf (peer: Peer, pieceCount: number, market: MarketPort |
 export interface StatusSource {
   readonly torrent: Pick<TorrentStatus, 'infoHash' | 'name' | 'state' | 'error' | 'directory'>
   readonly meta: TorrentMeta | undefined
-  readonly content: TorrentContent | undefined
-  readonly requests: PieceRequests | undefined
+  readonly data: ContentParts | undefined
   readonly stats: TransferStats
-  readonly peers: PeerConnections
-  readonly bans: PeerBans
-  readonly hashFailures: number
-  readonly uploadLimit: number
-  readonly downloadLimit: number
+  readonly parts: SwarmParts
   readonly piecesDownloaded: number
   readonly startedAt: number
   readonly completedAt: number | null
-  readonly lastRechokeMicros: number | null
 }
 
 export function statusOf (source: StatusSource): TorrentStatus {
-  const { meta, content, stats, peers } = source
+  const { meta, stats, parts } = source
+  const { peers } = parts
+  const content = source.data?.content
   const verifiedPieces = content?.haveCount ?? 0
   return {
     ...source.torrent,
@@ -131,16 +125,16 @@ export function statusOf (source: StatusSource): TorrentStatus {
     peers: peers.size,
     seeds: [...peers.values()].filter((peer) => peer.seed).length,
     knownPeers: peers.known,
-    uploadLimit: source.uploadLimit,
-    downloadLimit: source.downloadLimit,
-    hashFailures: source.hashFailures,
-    bannedPeers: source.bans.banned(),
+    uploadLimit: parts.limits.uploadLimit,
+    downloadLimit: parts.limits.downloadLimit,
+    hashFailures: parts.verifier.hashFailures,
+    bannedPeers: parts.bans.banned(),
     piecesFromResume: content?.piecesFromResume ?? 0,
     piecesDownloaded: source.piecesDownloaded,
-    endgameRequests: source.requests?.endgameRequests ?? 0,
+    endgameRequests: source.data?.requests.endgameRequests ?? 0,
     startedAt: source.startedAt,
     completedAt: source.completedAt,
-    lastRechokeMicros: source.lastRechokeMicros,
+    lastRechokeMicros: parts.choking.lastRechokeMicros,
     files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
   }
 }

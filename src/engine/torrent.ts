@@ -1,36 +1,26 @@
-import utMetadata from 'ut_metadata'
-import utPex from 'ut_pex'
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { announceTorrent } from './announce.js'
-import { PeerBans } from './bans.js'
 import { contributionsOf, sendersOf, type PieceProgress } from './blocks.js'
-import { Choking } from './choking.js'
-import { PeerConnections } from './connections.js'
+import type { PeerConnections } from './connections.js'
 import { contentParts, type ContentParts } from './content-parts.js'
-import { PeerPieces } from './peer-pieces.js'
-import { TorrentEvents, type TorrentEvent, type TorrentState } from './events.js'
-import type { BlockCharge, MarketPort } from './market-port.js'
-import { chargedInFlight, observe } from './market-feed.js'
+import { TorrentEvents, type TorrentState } from './events.js'
+import type { MarketPort } from './market-port.js'
+import { feedMarket } from './market-feed.js'
 import { metaFromPeers, type TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
-import { routePeerMessages } from './peer-wiring.js'
-import { PexGossip } from './pex.js'
-import { TorrentLimits } from './rate-limiter.js'
-import { PeerDiscipline } from './discipline.js'
+import { askForMetadata, installExtensions, learnListenAddress, routePeerMessages } from './peer-wiring.js'
 import type { TorrentInit } from './torrent-init.js'
+import { RunState, swarmParts, type SwarmParts } from './torrent-parts.js'
 import { peerInfoOf, statusOf, type PeerInfo, type TorrentStatus } from './torrent-status.js'
 import { TransferStats } from './transfer-stats.js'
-import { PieceVerifier } from './verification.js'
 
 export type { TorrentEvent, TorrentState } from './events.js'
 export type { TorrentInit } from './torrent-init.js'
 export type { PeerInfo, TorrentStatus } from './torrent-status.js'
 
 const TICK_MS = 1000
-/** A peer that sends nothing at all (not even a keep-alive, due every two minutes) for this long is dropped. */
-const SILENT_TIMEOUT_MS = 300_000
 
 /**
  * One torrent: its lifecycle, the wiring between a peer's wire and the parts that own the state
@@ -46,82 +36,46 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   readonly events = new TorrentEvents()
   /** The bandwidth market, when the daemon has a wallet. */
   readonly market: Market | undefined
-  private readonly bans = new PeerBans()
-  private readonly peers: PeerConnections
-  private readonly stats = new TransferStats()
-  private readonly verifier: PieceVerifier
-  private readonly choking: Choking
-  private readonly gossip = new PexGossip<Peer>(() => this.peers.values(), (peer) => this.peers.isCurrent(peer))
-  private readonly peerPieces = new PeerPieces({ data: () => this.data, drop: (peer, reason) => this.dropPeer(peer, reason) })
+  private readonly run = new RunState()
+  private readonly parts: SwarmParts
   private data: ContentParts | undefined
-  private ownNetworkLog: NetworkLog | undefined
   private discovery: ReturnType<typeof announceTorrent>
   private tick: NodeJS.Timeout | undefined
   private lastTickAt = Date.now()
-  private readonly limits: TorrentLimits
-  private readonly discipline: PeerDiscipline
+  private readonly stats = new TransferStats()
   private piecesDownloaded = 0
   private readonly startedAt = Date.now()
   private completedAt: number | null = null
-  private destroyed = false
   private destroying: Promise<void> | undefined
   private fetchingMetadata = false
-  /** The user's pause, kept apart from `state` so that checking data does not forget it. */
-  private pausedByUser = false
 
   constructor (private readonly init: TorrentInit<Market>) {
-    const { settings } = init
     this.infoHash = init.infoHash
     this.directory = init.directory
     this.meta = init.meta
     this.state = init.meta ? 'checking' : 'metadata'
-    this.limits = new TorrentLimits(init.globalUpload, init.globalDownload, init.uploadLimit, init.downloadLimit)
-    this.peers = new PeerConnections({
-      bans: this.bans,
-      ownPeerId: init.peerId,
-      listenPort: init.listenPort,
-      maxPeers: settings.maxPeersPerTorrent,
-      maxHalfOpen: settings.maxHalfOpenConnections,
-      open: () => !this.destroyed && !this.pausedByUser,
-      calling: () => !this.destroyed && !this.pausedByUser && this.tick !== undefined,
-      connect: init.connect,
-      drop: (peer, reason) => this.dropPeer(peer, reason)
-    })
-    this.discipline = new PeerDiscipline({
-      bans: this.bans,
-      peers: this.peers,
-      networkLog: () => this.networkLog,
-      infoHash: init.infoHash,
-      banAfterHashFailures: settings.banAfterHashFailures,
-      banned: (address, reason) => {
-        this.data?.requests.forgetBlocksFrom(address)
-        this.emit({ type: 'peer-banned', address, reason })
-      },
-      drop: (peer, reason) => this.dropPeer(peer, reason)
-    })
-    this.verifier = new PieceVerifier({
-      hasher: init.hasher,
-      log: init.logger,
-      infoHash: init.infoHash,
-      beforeVerified: init.beforeVerified,
-      wanted: (piece) => !this.destroyed && this.data?.requests.isCurrent(piece) === true
-    })
-    for (const address of init.magnet?.peerAddresses ?? []) this.addPeerAddress(address)
     this.market = init.market?.({
       requestRechoke: () => this.requestRechoke(),
       verifiedPieces: () => this.data?.content.bitfield.buffer
     })
-    this.choking = new Choking({
-      peers: this.peers,
-      settings,
-      parts: init.parts,
+    this.parts = swarmParts(init, {
+      run: this.run,
       market: this.market,
-      uploadLimits: this.limits.uploadBuckets,
-      haveAny: () => (this.data?.content.haveCount ?? 0) > 0,
+      data: () => this.data,
+      networkLog: init.parts.networkLog ?? new NetworkLog(init.logger),
+      hasMetadata: () => this.meta !== undefined,
       seeding: () => this.complete,
-      active: () => !this.destroyed && this.meta !== undefined,
-      resumeUploads: (peer) => { void this.data?.uploads.pump(peer) }
+      drop: (peer, reason) => this.dropPeer(peer, reason),
+      banned: (address, reason) => {
+        this.data?.requests.forgetBlocksFrom(address)
+        this.events.emit({ type: 'peer-banned', address, reason })
+      }
     })
+    for (const address of init.magnet?.peerAddresses ?? []) this.addPeerAddress(address)
+  }
+
+  private get peers (): PeerConnections {
+    return this.parts.peers
   }
 
   /** Bytes still to verify (an estimate that counts the last piece as whole; large before metadata). */
@@ -131,7 +85,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   /** A bid or a debt changed: rechoke at once (at most once a turn of the event loop), not at the next tick. */
   requestRechoke (): void {
-    this.choking.requestRechoke()
+    this.parts.choking.requestRechoke()
   }
 
   get name (): string {
@@ -146,19 +100,9 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     return this.init.logger
   }
 
-  /** For lines a peer can cause: rate-limited per peer and in total. */
-  private get networkLog (): NetworkLog {
-    this.ownNetworkLog ??= this.init.parts.networkLog ?? new NetworkLog(this.init.logger)
-    return this.ownNetworkLog
-  }
-
-  private emit (event: TorrentEvent): void {
-    this.events.emit(event)
-  }
-
   private setState (state: TorrentState): void {
     this.state = state
-    this.emit({ type: 'state', state, error: this.error })
+    this.events.emit({ type: 'state', state, error: this.error })
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -166,23 +110,23 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   /** Prepares storage (checking data already on disk unless resume data vouches for it) and joins the swarm. */
   async start (): Promise<void> {
     if (this.meta) await this.setupContent(this.meta, this.init.resumeBitfield)
-    if (this.destroyed) return
+    if (this.run.destroyed) return
     this.joinSwarm()
   }
 
   /** Stops all transfer; resolves once pieces already being verified are settled. */
   async pause (): Promise<void> {
-    if (this.pausedByUser || this.destroyed) return
-    this.pausedByUser = true
+    if (this.run.pausedByUser || this.run.destroyed) return
+    this.run.pausedByUser = true
     this.leaveSwarm()
     // A check in progress finishes first; it then settles on 'paused'.
     this.setState(this.state !== 'checking' && this.state !== 'error' ? 'paused' : this.state)
-    await this.verifier.settle()
+    await this.parts.verifier.settle()
   }
 
   resume (): void {
-    if (!this.pausedByUser || this.destroyed) return
-    this.pausedByUser = false
+    if (!this.run.pausedByUser || this.run.destroyed) return
+    this.run.pausedByUser = false
     if (this.state === 'checking' || this.state === 'error') return
     this.setState(this.runningState())
     this.joinSwarm()
@@ -195,8 +139,8 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   destroy (options: { deleteData?: boolean } = {}): Promise<void> {
     this.destroying ??= (async () => {
       this.leaveSwarm()
-      await this.verifier.settle()
-      this.destroyed = true
+      await this.parts.verifier.settle()
+      this.run.destroyed = true
       this.data?.uploads.release()
       await this.data?.content.storage.close()
       if (options.deleteData) await this.data?.content.storage.deleteFiles()
@@ -205,7 +149,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   }
 
   setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
-    this.limits.set(limits)
+    this.parts.limits.set(limits)
   }
 
   /** See TorrentContent.verifiedBitfield. */
@@ -221,14 +165,15 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   /** A peer to call; `retryNow` when the user named it. Remembered while paused, called once running. */
   addPeerAddress (address: string, retryNow = false): void {
-    if (!this.destroyed) this.peers.addAddress(address, retryNow)
+    if (!this.run.destroyed) this.peers.addAddress(address, retryNow)
   }
 
   private joinSwarm (): void {
-    if (this.destroyed || this.pausedByUser || this.tick) return
+    if (this.run.destroyed || this.run.pausedByUser || this.tick) return
     this.lastTickAt = Date.now()
     this.tick = setInterval(() => this.onTick(), TICK_MS)
     this.tick.unref()
+    this.run.inSwarm = true
     this.discovery = announceTorrent(this.init, this.meta, {
       peer: (address) => this.addPeerAddress(address),
       uploaded: () => this.stats.uploaded,
@@ -242,6 +187,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   private leaveSwarm (): void {
     clearInterval(this.tick)
     this.tick = undefined
+    this.run.inSwarm = false
     this.discovery?.destroy()
     this.discovery = undefined
     for (const peer of [...this.peers.values()]) this.dropPeer(peer, 'leaving swarm')
@@ -263,16 +209,13 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   /** The peer broke the protocol: see PeerDiscipline.misbehaved. */
   misbehaved (peer: Peer, what: string): void {
-    this.discipline.misbehaved(peer, what)
+    this.parts.discipline.misbehaved(peer, what)
   }
 
   /** Installs the extensions; must run before our handshake is sent. */
   prepareWire (wire: Peer['wire']): void {
-    wire.extendedHandshake.v = 'bidtorrent/0.1.0'
-    wire.extendedHandshake.p = this.init.listenPort()
-    wire.use(utMetadata(this.meta?.infoBuffer))
-    if (this.init.settings.pex && !(this.meta?.private ?? false)) wire.use(utPex())
-    this.market?.prepareWire(wire)
+    const pex = this.init.settings.pex && !(this.meta?.private ?? false)
+    installExtensions(wire, { listenPort: this.init.listenPort(), infoBuffer: this.meta?.infoBuffer, pex, market: this.market })
   }
 
   /** Both handshakes are done: the peer's messages go to the parts that handle them. */
@@ -281,8 +224,8 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.peers.add(peer)
     wire.setKeepAlive(true)
     routePeerMessages(peer, {
-      peerPieces: this.peerPieces,
-      choking: this.choking,
+      peerPieces: this.parts.peerPieces,
+      choking: this.parts.choking,
       requests: () => this.data?.requests,
       uploads: () => this.data?.uploads,
       block: (from, index, offset, data) => this.onBlock(from, index, offset, data),
@@ -292,19 +235,19 @@ export class Torrent<Market extends MarketPort = MarketPort> {
       log: this.log
     })
     this.market?.attach(peer.address, wire)
-    this.peerPieces.sendHaves(peer)
+    this.parts.peerPieces.sendHaves(peer)
     this.log.debug('peer connected', { infoHash: this.infoHash, peer: peer.address, direction: peer.direction })
-    this.emit({ type: 'peer-connected', address: peer.address })
+    this.events.emit({ type: 'peer-connected', address: peer.address })
   }
 
   removePeer (peer: Peer): void {
     if (!this.peers.remove(peer)) return
     this.market?.detach(peer.address)
-    this.gossip.left(peer)
+    this.parts.gossip.left(peer)
     this.data?.requests.release(peer)
     peer.uploadQueue.length = 0
     this.data?.availability.remove(peer)
-    if (peer.slotKind) this.choking.fillSlots()
+    if (peer.slotKind) this.parts.choking.fillSlots()
     this.peers.connectMore()
   }
 
@@ -316,27 +259,23 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   }
 
   private onExtendedHandshake (peer: Peer): void {
-    const handshake = peer.wire.peerExtendedHandshake
-    const port = typeof handshake.p === 'number' && handshake.p > 0 && handshake.p < 65536 ? handshake.p : undefined
-    if (port && peer.direction === 'incoming') peer.listenAddress = `${formatHost(peer.host)}:${port}`
-    this.gossip.joined(peer)
-    if (!this.meta && !this.fetchingMetadata) {
-      for (const other of this.peers.values()) (other.wire.ut_metadata as { fetch(): void } | undefined)?.fetch()
-    }
+    learnListenAddress(peer)
+    this.parts.gossip.joined(peer)
+    if (!this.meta && !this.fetchingMetadata) askForMetadata(this.peers.values(), true)
   }
 
   private async onMetadata (torrentFile: Uint8Array): Promise<void> {
-    if (this.meta || this.fetchingMetadata || this.destroyed) return
+    if (this.meta || this.fetchingMetadata || this.run.destroyed) return
     this.fetchingMetadata = true
     try {
       const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [])
       if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
       this.meta = meta
       this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })
-      this.emit({ type: 'metadata', meta })
-      for (const peer of this.peers.values()) (peer.wire.ut_metadata as { cancel(): void } | undefined)?.cancel()
+      this.events.emit({ type: 'metadata', meta })
+      askForMetadata(this.peers.values(), false)
       await this.setupContent(meta, undefined)
-      for (const peer of [...this.peers.values()]) this.peerPieces.onMetadata(peer)
+      for (const peer of [...this.peers.values()]) this.parts.peerPieces.onMetadata(peer)
     } catch (err) {
       this.log.warn('bad metadata from peer', { infoHash: this.infoHash, error: errorMessage(err) })
       this.meta = undefined
@@ -353,7 +292,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   private async verifyPiece (piece: PieceProgress): Promise<void> {
     const { content, requests } = this.data!
-    const verdict = await this.verifier.verify(content, piece)
+    const verdict = await this.parts.verifier.verify(content, piece)
     switch (verdict.kind) {
       case 'dropped': return
       case 'unhashed': return requests.restart(piece)
@@ -361,12 +300,12 @@ export class Torrent<Market extends MarketPort = MarketPort> {
       case 'unwritable': return this.fail(verdict.error)
       case 'verified': break
     }
-    if (this.destroyed) return
+    if (this.run.destroyed) return
     requests.finish(piece)
     content.markVerified(piece.index)
     this.piecesDownloaded++
     this.market?.verified(contributionsOf(piece))
-    this.emit({ type: 'piece-verified', index: piece.index, senders: sendersOf(piece) })
+    this.events.emit({ type: 'piece-verified', index: piece.index, senders: sendersOf(piece) })
     for (const peer of this.peers.values()) peer.wire.have(piece.index)
     if (this.complete) this.onComplete()
     else requests.fillAll()
@@ -376,9 +315,9 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.stats.waste(piece.length)
     const senders = sendersOf(piece)
     this.log.warn('piece failed its hash check', { infoHash: this.infoHash, piece: piece.index, senders })
-    this.emit({ type: 'hash-failed', index: piece.index, senders })
+    this.events.emit({ type: 'hash-failed', index: piece.index, senders })
     this.data!.requests.failedFrom(piece, senders)
-    this.discipline.hashFailed(senders)
+    this.parts.discipline.hashFailed(senders)
     this.data!.requests.restart(piece)
   }
 
@@ -387,7 +326,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.log.info('download complete', { infoHash: this.infoHash, name: this.name })
     this.discovery?.complete()
     this.setState('seeding')
-    this.emit({ type: 'complete' })
+    this.events.emit({ type: 'complete' })
     for (const peer of this.peers.values()) {
       peer.wire.uninterested()
       this.data?.requests.release(peer)
@@ -401,28 +340,15 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     const elapsed = Math.max(0.001, (now - this.lastTickAt) / 1000)
     this.lastTickAt = now
     this.stats.tick(elapsed)
-    for (const peer of [...this.peers.values()]) {
-      if (now - peer.wire.lastReceivedAt > SILENT_TIMEOUT_MS) {
-        this.dropPeer(peer, 'silent for five minutes')
-        continue
-      }
+    this.peers.dropSilent(now)
+    for (const peer of this.peers.values()) {
       peer.updateRates(elapsed)
       this.data?.requests.tickPeer(peer, now, this.init.settings.requestTimeoutMs)
     }
-    this.choking.tick(now)
+    this.parts.choking.tick(now)
     this.data?.uploads.expire(now)
-    if (this.market && !this.complete) this.feedMarket(this.market)
+    if (this.market && !this.complete) feedMarket(this.market, this.peers.values(), this.data, this.bytesLeft(), this.stats.downloadRate)
     this.peers.connectMore()
-  }
-
-  /** Once a second while downloading: what auto-bid and the market's limits need to see. */
-  private feedMarket (market: Market): void {
-    const pieces = this.data ? [...this.data.requests.pieces()] : []
-    const chargeFor = (peer: Peer): BlockCharge | undefined => market.chargeFor(peer.address)
-    if (market.autoBidding) {
-      market.autoBid(observe(this.peers.values(), chargeFor, this.data, this.bytesLeft(), this.stats.downloadRate))
-    }
-    market.guard(chargedInFlight(pieces, this.peers.values(), chargeFor))
   }
 
   // ---------------------------------------------------------------- content
@@ -431,9 +357,9 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     const { init } = this
     const data = contentParts({
       meta, infoHash: this.infoHash, directory: this.directory, settings: init.settings, parts: init.parts, hasher: init.hasher, log: init.logger,
-      peers: this.peers, stats: this.stats, downloadLimiter: this.limits.download, uploadLimiter: this.limits.upload, market: this.market,
-      destroyed: () => this.destroyed,
-      downloading: () => !this.destroyed && this.state === 'downloading',
+      peers: this.peers, stats: this.stats, downloadLimiter: this.parts.limits.download, uploadLimiter: this.parts.limits.upload, market: this.market,
+      destroyed: () => this.run.destroyed,
+      downloading: () => !this.run.destroyed && this.state === 'downloading',
       received: (piece) => { void this.verifyPiece(piece) },
       drop: (peer, reason) => this.dropPeer(peer, reason)
     })
@@ -445,9 +371,9 @@ export class Torrent<Market extends MarketPort = MarketPort> {
       this.fail(`cannot prepare files in ${this.directory}: ${errorMessage(err)}`)
       return
     }
-    if (this.destroyed) return
-    this.setState(this.pausedByUser ? 'paused' : this.runningState())
-    if (this.complete) this.emit({ type: 'complete' })
+    if (this.run.destroyed) return
+    this.setState(this.run.pausedByUser ? 'paused' : this.runningState())
+    if (this.complete) this.events.emit({ type: 'complete' })
   }
 
   private fail (message: string): void {
@@ -460,26 +386,13 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   // ---------------------------------------------------------------- reporting
 
   status (): TorrentStatus {
-    const { meta, data, stats } = this
-    return statusOf({
-      torrent: { infoHash: this.infoHash, name: this.name, state: this.state, error: this.error, directory: this.directory },
-      meta, content: data?.content, requests: data?.requests, stats, peers: this.peers, bans: this.bans,
-      hashFailures: this.verifier.hashFailures,
-      uploadLimit: this.limits.uploadLimit,
-      downloadLimit: this.limits.downloadLimit,
-      piecesDownloaded: this.piecesDownloaded,
-      startedAt: this.startedAt,
-      completedAt: this.completedAt,
-      lastRechokeMicros: this.choking.lastRechokeMicros
-    })
+    const { meta, data, stats, parts, piecesDownloaded, startedAt, completedAt } = this
+    const torrent = { infoHash: this.infoHash, name: this.name, state: this.state, error: this.error, directory: this.directory }
+    return statusOf({ torrent, meta, data, stats, parts, piecesDownloaded, startedAt, completedAt })
   }
 
   peerList (): PeerInfo[] {
     const pieceCount = this.meta?.pieceCount ?? 0
     return [...this.peers.values()].map((peer) => peerInfoOf(peer, pieceCount, this.market))
   }
-}
-
-function formatHost (host: string): string {
-  return host.includes(':') ? `[${host}]` : host
 }
