@@ -15,7 +15,8 @@ import { NO_PAYMENTS } from '../market/market-types.js'
 import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
 import { RecentPieces } from './recent-pieces.js'
-import type { AcceptedRecord, RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
+import type { AcceptedRecord, RedemptionRecord, VoucherRecord } from '../settlement/records.js'
+import type { StateStore, TorrentRecord } from './store.js'
 
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
