@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
 import { PROJECT_ROOT } from '../util/project.js'
+import { BACKENDS } from '../money/voucher.js'
 import { moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
@@ -65,7 +66,7 @@ export const settingsSchema = z.object({
    * channel contract on BTTC or any EVM chain: chainRpcUrl and channelContract, chainId to pin it),
    * or 'tron' (the contract on TRON: chainRpcUrl is the full node, channelContract a T… address).
    */
-  settlement: z.enum(['embedded', 'evm', 'tron']),
+  settlement: z.enum(BACKENDS),
   chainRpcUrl: z.string().url().nullable(),
   chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable(),
   channelContract: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),

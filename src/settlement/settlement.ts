@@ -1,5 +1,4 @@
-import type { Backend } from '../market/codec.js'
-import type { VoucherDomain } from '../money/voucher.js'
+import type { Backend, VoucherDomain } from '../money/voucher.js'
 import { errorMessage } from '../util/errors.js'
 import type { RedemptionRecord, VoucherRecord } from './records.js'
 
