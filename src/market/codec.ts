@@ -1,5 +1,5 @@
 import bencode from 'bencode'
-import { isTronAddress } from '../money/address.js'
+import { addressRule, isWalletAddress } from '../money/address.js'
 import { errorMessage } from '../util/errors.js'
 import { MAX_AMOUNT } from '../money/price.js'
 import { BACKENDS, CHANNEL_ID_BYTES, SIGNATURE_BYTES, type Backend } from '../money/voucher.js'
@@ -226,7 +226,7 @@ export function decodeHandshake (value: unknown): Decoded<MarketHandshake> {
     const fields = dictionary(value, 'handshake entry')
     const version = integer(fields, 'v', 1, 0xffff)
     const wallet = text(fields, 'wallet', 64)
-    if (!isTronAddress(wallet)) fail('"wallet" is not a TRON address')
+    if (!isWalletAddress(wallet, 'tron')) fail(`"wallet" is not ${addressRule('tron')}`)
     const chainId = integer(fields, 'chain', 0, Number.MAX_SAFE_INTEGER)
     const list = fields.backends
     if (!Array.isArray(list) || list.length === 0 || list.length > 8) fail('"backends" must list 1 to 8 backends')
