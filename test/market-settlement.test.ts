@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { StateStore, type VoucherRecord } from '../src/daemon/store.js'
+import { StateStore } from '../src/daemon/store.js'
+import type { VoucherRecord } from '../src/settlement/records.js'
 import { judgeVoucher, type ChannelTerms } from '../src/market/acceptance.js'
 import { addressOfPrivateKey } from '../src/money/address.js'
 import { NO_CONTRACT, channelIdFor, signVoucher, type SignedVoucher } from '../src/money/voucher.js'

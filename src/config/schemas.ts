@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { errorMessage } from '../util/errors.js'
+import { addressRule, isWalletAddress } from '../money/address.js'
 import { isUsdAmount, parseAmount, parseMoney, parsePrice, parseQuote, type Money, type Quote } from '../money/price.js'
 import { parseRate, parseSize } from '../util/units.js'
 
@@ -46,3 +47,6 @@ export const moneySchema = parsedAmount<Money>(parseMoney)
 
 /** The same, above zero. */
 export const positiveMoneySchema = moneySchema.refine((money) => (isUsdAmount(money) ? money.usd : money) > 0n, 'must be above zero')
+
+/** A wallet or contract address, TRON (T…) or EVM (0x…): the one check (money/address.ts). */
+export const addressSchema = z.string().refine((text) => isWalletAddress(text, 'tron-or-evm'), `must be ${addressRule('tron-or-evm')}`)

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
 import { PROJECT_ROOT } from '../util/project.js'
-import { moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
+import { BACKENDS } from '../money/voucher.js'
+import { addressSchema, moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
 const seconds = z.number().positive().max(86_400)
@@ -65,10 +66,10 @@ export const settingsSchema = z.object({
    * channel contract on BTTC or any EVM chain: chainRpcUrl and channelContract, chainId to pin it),
    * or 'tron' (the contract on TRON: chainRpcUrl is the full node, channelContract a T… address).
    */
-  settlement: z.enum(['embedded', 'evm', 'tron']),
+  settlement: z.enum(BACKENDS),
   chainRpcUrl: z.string().url().nullable(),
   chainId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable(),
-  channelContract: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
+  channelContract: addressSchema.nullable(),
   /** Claim on chain once a channel's unclaimed amount reaches this (and always before its end). */
   minClaim: moneySchema,
   /**
@@ -77,7 +78,7 @@ export const settingsSchema = z.object({
    */
   claimFeeMultiple: z.number().min(0).max(1_000_000),
   /** As a buyer: fund channels with this token (ERC-20, or TRC-20 on TRON: BTT is TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4) instead of the native coin. */
-  channelToken: z.string().regex(/^(0x[0-9a-fA-F]{40}|T[1-9A-HJ-NP-Za-km-z]{33})$/, 'must be an address: 0x and 40 hex digits, or a TRON T… address').nullable(),
+  channelToken: addressSchema.nullable(),
   /** As a buyer on a chain: the deposit a channel to one seller is funded with at a time. */
   channelDeposit: positiveMoneySchema,
   channelLifetimeSeconds: z.number().int().min(3600).max(365 * 86_400),

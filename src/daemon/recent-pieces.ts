@@ -1,6 +1,7 @@
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
-import type { PaidPiecesRecord, SyncedTable } from './store.js'
+import type { PaidPiecesRecord } from '../settlement/records.js'
+import type { SyncedTable } from '../store/synced-table.js'
 
 /**
  * Writes a torrent's verified set before a newly verified piece counts as verified: without a

@@ -8,14 +8,15 @@ import { checkSeedPath, type SeedLimits } from '../engine/seed-path.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo, Torrent as AnyTorrent, TorrentStatus } from '../engine/torrent.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import { amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
+import { addressSchema, amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { formatMoney, isUsd, isUsdAmount, moneyToBtt, quoteFromText, quoteText, readableBtt, type Money, type Quote } from '../money/price.js'
 import type { AutoBidView, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, SellerBidView, TorrentMarket, TorrentMarketOptions, TradeTotals } from '../market/torrent-market.js'
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { ChainWallet, ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 import { isPeerAddress } from '../util/address.js'
 import { RecentPieces } from './recent-pieces.js'
-import type { AcceptedRecord, RedemptionRecord, StateStore, TorrentRecord, VoucherRecord } from './store.js'
+import type { AcceptedRecord, RedemptionRecord, VoucherRecord } from '../settlement/records.js'
+import type { StateStore, TorrentRecord } from './store.js'
 
 /** The daemon's engine and torrents trade through its market (the engine only knows the port). */
 export type Engine = AnyEngine<TorrentMarket>
@@ -60,10 +61,9 @@ export const limitsRequestSchema = z.object({
 
 export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
 
-const walletAddress = z.string().refine((text) => /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) || /^0x[0-9a-fA-F]{40}$/.test(text), 'a TRON (T…) or EVM (0x…) address')
-export const openChannelSchema = z.object({ payee: walletAddress, infoHash: z.string().regex(/^[0-9a-f]{40}$/, '40 hex digits'), deposit: amountSchema }).strict()
+export const openChannelSchema = z.object({ payee: addressSchema, infoHash: z.string().regex(/^[0-9a-f]{40}$/, '40 hex digits'), deposit: amountSchema }).strict()
 export const topUpSchema = z.object({ amount: amountSchema }).strict()
-export const withdrawSchema = z.object({ to: walletAddress, amount: amountSchema, native: z.boolean().optional() }).strict()
+export const withdrawSchema = z.object({ to: addressSchema, amount: amountSchema, native: z.boolean().optional() }).strict()
 
 export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: moneySchema.optional(), target: rateSchema.optional() }).strict()
   .refine((body) => body.target === undefined || body.price === 'auto', { message: 'a target rate goes with an auto bid (auto)', path: ['target'] })

@@ -1,5 +1,5 @@
-import type { Backend, RejectCode } from './codec.js'
-import { channelIdFor, signedBy, type SignedVoucher, type VoucherDomain } from '../money/voucher.js'
+import type { RejectCode } from './codec.js'
+import { channelIdFor, signedBy, type Backend, type SignedVoucher, type VoucherDomain } from '../money/voucher.js'
 
 /** What a seller knows about a channel before it looks at a voucher for it. */
 export interface ChannelTerms {

@@ -1,8 +1,8 @@
 import bencode from 'bencode'
-import { isTronAddress } from '../money/address.js'
+import { addressRule, isWalletAddress } from '../money/address.js'
 import { errorMessage } from '../util/errors.js'
 import { MAX_AMOUNT } from '../money/price.js'
-import { CHANNEL_ID_BYTES, SIGNATURE_BYTES } from '../money/voucher.js'
+import { BACKENDS, CHANNEL_ID_BYTES, SIGNATURE_BYTES, type Backend } from '../money/voucher.js'
 
 /**
  * The bid extension's messages (docs/protocol.md): bencoded dictionaries sent as BEP 10 extended
@@ -19,9 +19,6 @@ export const RECEIPT_VERSION = 2
 export const MAX_MARKET_MESSAGE_BYTES = 1024
 export const MAX_REASON_BYTES = 200
 const MAX_DECIMAL_DIGITS = 78 // 2^256 - 1 has 78 digits
-
-export const BACKENDS = ['embedded', 'evm', 'tron'] as const
-export type Backend = typeof BACKENDS[number]
 
 export const MESSAGE_TYPES = { bid: 1, 'bid-response': 2, 'payment-request': 3, voucher: 4, reject: 5, receipt: 6 } as const
 export type MessageTypeName = keyof typeof MESSAGE_TYPES
@@ -229,7 +226,7 @@ export function decodeHandshake (value: unknown): Decoded<MarketHandshake> {
     const fields = dictionary(value, 'handshake entry')
     const version = integer(fields, 'v', 1, 0xffff)
     const wallet = text(fields, 'wallet', 64)
-    if (!isTronAddress(wallet)) fail('"wallet" is not a TRON address')
+    if (!isWalletAddress(wallet, 'tron')) fail(`"wallet" is not ${addressRule('tron')}`)
     const chainId = integer(fields, 'chain', 0, Number.MAX_SAFE_INTEGER)
     const list = fields.backends
     if (!Array.isArray(list) || list.length === 0 || list.length > 8) fail('"backends" must list 1 to 8 backends')

@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import { EMPTY_LEDGER, continuePaid, continueReceived, debt, unpaid, type PeerLedger } from '../accounting/ledger.js'
 import type { BidQuote } from '../choker/types.js'
-import type { VoucherRecord } from '../daemon/store.js'
+import type { VoucherRecord } from '../settlement/records.js'
 import { errorMessage } from '../util/errors.js'
 import type { BidMessage, BidResponseMessage, MarketHandshake, ReceiptMessage, RejectCode, VoucherMessage } from './codec.js'
 import type { MarketExtension } from './extension.js'

@@ -1,8 +1,9 @@
 import type { NetworkLog } from '../util/network-log.js'
 import type { DebtThresholds } from '../accounting/ledger.js'
 import type { MarketSettings } from '../choker/types.js'
-import type { RedemptionRecord, VoucherStore } from '../daemon/store.js'
+import type { RedemptionRecord } from '../settlement/records.js'
 import type { Settlement } from '../settlement/settlement.js'
+import type { VoucherStore } from '../settlement/voucher-store.js'
 import type { PriceOracle } from './price-oracle.js'
 import type { Quote } from '../money/price.js'
 

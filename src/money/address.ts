@@ -1,8 +1,24 @@
 import { TronWeb } from 'tronweb'
 
-/** A TRON base58check address (`T…`, 34 characters, valid checksum). */
-export function isTronAddress (text: string): boolean {
+/**
+ * Which ways of writing an address are taken: `tron` only base58check (the market's messages carry
+ * wallets so), `tron-or-evm` also the same 20 bytes as an EVM address (what users type and configure).
+ */
+export type AddressForms = 'tron' | 'tron-or-evm'
+
+/**
+ * The one check that a string is a wallet (or contract) address, wherever one is typed, configured
+ * or received: TRON base58check (`T…`, 34 characters, valid checksum) or, with `tron-or-evm`, an EVM
+ * address (`0x` and 40 hex digits). Errors say what it takes in the words of `addressRule`.
+ */
+export function isWalletAddress (text: string, forms: AddressForms): boolean {
+  if (forms === 'tron-or-evm' && /^0x[0-9a-fA-F]{40}$/.test(text)) return true
   return /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) && TronWeb.isAddress(text)
+}
+
+/** What `isWalletAddress` takes, said the one way every error about an address says it. */
+export function addressRule (forms: AddressForms): string {
+  return forms === 'tron' ? 'a TRON address (T…)' : 'a TRON (T…) or EVM (0x…) address'
 }
 
 /** A TRON address (base58 `T…` or hex `41…`/`0x…`) as its 20 account bytes. */

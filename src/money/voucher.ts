@@ -8,6 +8,13 @@ export const CHANNEL_ID_BYTES = 32
 export const SIGNATURE_BYTES = 65
 
 /**
+ * The settlement backends a voucher can be redeemed on: the daemon's own ledger, the channel
+ * contract on an EVM chain (BTTC), or on TRON. Bids name one; the configuration chooses one.
+ */
+export const BACKENDS = ['embedded', 'evm', 'tron'] as const
+export type Backend = typeof BACKENDS[number]
+
+/**
  * Vouchers: TIP-712 typed data (EIP-712 under TRON's name) signed with the payer's TRON key by
  * tronweb. The same signature verifies in the daemon and, in the chain backends, in the channel
  * contract, and the same key controls the same account on TRON and on BTTC.

@@ -2,14 +2,14 @@ import type { Logger } from 'winston'
 import type { MoneyInBtt } from '../config/money.js'
 import type { Settings } from '../config/settings.js'
 import { addressOfPrivateKey, evmAddressOf } from '../money/address.js'
-import type { StateStore } from '../daemon/store.js'
 import { ConfigError } from '../util/errors.js'
 import type { WalletChain } from './chain.js'
 import type { ChainWallet } from './chain-wallet.js'
 import type { Settlement } from './settlement.js'
+import type { SettlementStore } from './voucher-store.js'
 
 /** What the settings choose: the embedded ledger, or the channel contract on an EVM chain or on TRON. */
-export async function settlementFrom (settings: Settings, money: MoneyInBtt, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet?: ChainWallet }> {
+export async function settlementFrom (settings: Settings, money: MoneyInBtt, store: SettlementStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet?: ChainWallet }> {
   if (settings.settlement === 'embedded') {
     const { EmbeddedSettlement } = await import('./embedded.js')
     return { settlement: new EmbeddedSettlement(store, money.embeddedCreditCap, settings.embeddedChainId) }
@@ -44,7 +44,7 @@ async function chainIdOf (rpcUrl: string): Promise<number> {
 }
 
 /** TRON: BTT as a TRC-20 (channelToken) through a full node; with none configured, the backend says so and settles nothing. */
-async function tronSettlement (settings: Settings, money: MoneyInBtt, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
+async function tronSettlement (settings: Settings, money: MoneyInBtt, store: SettlementStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
   if (!settings.channelContract) throw new ConfigError('settlement "tron" needs channelContract (the contract\'s T… address)')
   const { TronChannelChain, TRON_MAINNET_CHAIN_ID, BTT_TRC20 } = await import('./tron/tron-chain.js')
   const chainId = settings.chainId ?? TRON_MAINNET_CHAIN_ID
@@ -56,7 +56,7 @@ async function tronSettlement (settings: Settings, money: MoneyInBtt, store: Sta
 }
 
 /** The settlement logic shared by the chain backends (over one chain link and the durable claim queue), and the wallet's commands. */
-async function chainBackend (backend: 'evm' | 'tron', chain: WalletChain, settings: Settings, money: MoneyInBtt, store: StateStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
+async function chainBackend (backend: 'evm' | 'tron', chain: WalletChain, settings: Settings, money: MoneyInBtt, store: SettlementStore, wallet: { tron: string, privateKey: string }, log: Logger): Promise<{ settlement: Settlement, chainWallet: ChainWallet }> {
   const [{ ChainSettlement }, { ClaimQueue }, { ChainWallet, recordFunding }] = await Promise.all([import('./chain-settlement.js'), import('./claims.js'), import('./chain-wallet.js')])
   const settlement = new ChainSettlement(backend, chain, new ClaimQueue(store.claims, chain), {
     minClaim: money.minClaim,

@@ -1,10 +1,10 @@
 import type { Logger } from 'winston'
-import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
 import { accountBytes, tronAddressOf } from '../money/address.js'
 import { readableBtt } from '../money/price.js'
 import { channelIdFor, signedVoucherOf, type VoucherDomain } from '../money/voucher.js'
 import { errorMessage } from '../util/errors.js'
 import type { ClaimQueue } from './claims.js'
+import type { RedemptionRecord, VoucherRecord } from './records.js'
 import type { Settlement } from './settlement.js'
 import type { ChannelChain, OnChainChannel } from './chain.js'
 

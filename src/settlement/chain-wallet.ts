@@ -1,8 +1,8 @@
-import type { StateStore } from '../daemon/store.js'
 import { accountBytes, evmAddressOf, tronAddressOf } from '../money/address.js'
 import { channelIdFor } from '../money/voucher.js'
 import { UsageError } from '../util/errors.js'
 import type { Currency, OnChainChannel, WalletChain } from './chain.js'
+import type { ChannelStore } from './voucher-store.js'
 
 /** One channel of ours, as `bidtorrent channels` shows it: amounts in base units, decimal. */
 export interface ChannelView {
@@ -41,7 +41,7 @@ export interface WalletBalance {
  * backend: an EVM chain (BTTC) or TRON.
  */
 export class ChainWallet {
-  constructor (private readonly chain: WalletChain, private readonly store: StateStore, readonly wallet: string, private readonly backend: 'evm' | 'tron') {}
+  constructor (private readonly chain: WalletChain, private readonly store: ChannelStore, readonly wallet: string, private readonly backend: 'evm' | 'tron') {}
 
   async balance (): Promise<WalletBalance> {
     const token = await this.chain.tokenBalance()
@@ -201,7 +201,7 @@ export class ChainWallet {
  * Writes down, before any deposit is sent, that we fund the channel from `wallet` to `payee` for
  * a torrent (so it is listed even where the chain's events cannot be read); returns its id.
  */
-export async function recordFunding (store: StateStore, funding: { wallet: string, payee: string, infoHash: string, backend: 'evm' | 'tron', chainId: number }): Promise<string> {
+export async function recordFunding (store: ChannelStore, funding: { wallet: string, payee: string, infoHash: string, backend: 'evm' | 'tron', chainId: number }): Promise<string> {
   const channel = Buffer.from(channelIdFor(funding.wallet, funding.payee, funding.infoHash)).toString('hex')
   if (!await store.fundedChannels.get(channel)) {
     await store.fundedChannels.put(channel, { channel, infoHash: funding.infoHash, payee: funding.payee, backend: funding.backend, chainId: funding.chainId, at: new Date().toISOString() })

@@ -1,4 +1,5 @@
-import type { SyncedTable, VoucherRecord } from '../daemon/store.js'
+import type { SyncedTable } from '../store/synced-table.js'
+import type { VoucherRecord } from './records.js'
 import { signedVoucherOf } from '../money/voucher.js'
 import type { ChannelChain, SignedTransaction } from './chain.js'
 

@@ -1,7 +1,8 @@
-import type { RedemptionRecord, VoucherRecord, VoucherStore } from '../daemon/store.js'
 import { readableBtt } from '../money/price.js'
 import { NO_CONTRACT, type VoucherDomain } from '../money/voucher.js'
+import type { RedemptionRecord, VoucherRecord } from './records.js'
 import type { Settlement } from './settlement.js'
+import type { VoucherStore } from './voucher-store.js'
 
 /**
  * Settlement without a chain: vouchers are redeemed into the daemon's own ledger in `level`. They are

@@ -1,7 +1,6 @@
-import type { RedemptionRecord, VoucherRecord } from '../daemon/store.js'
-import type { Backend } from '../market/codec.js'
-import type { VoucherDomain } from '../money/voucher.js'
+import type { Backend, VoucherDomain } from '../money/voucher.js'
 import { errorMessage } from '../util/errors.js'
+import type { RedemptionRecord, VoucherRecord } from './records.js'
 
 /**
  * Where vouchers become money. Accounting (src/accounting) knows nothing of this; the market asks a
