@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { startDaemon, tempDir, waitComplete } from './helpers/daemon.js'
 import { sameFiles, writeFixture } from './helpers/fixture.js'
 import { runCli } from './helpers/process.js'

@@ -1,5 +1,5 @@
 import type { PeerInfo } from '../engine/torrent.js'
-import type { TorrentView, VoucherTotals } from '../daemon/service.js'
+import type { TorrentView, VoucherTotals } from '../api/types.js'
 import { formatQuote, quoteFromText, readableBtt, readablePrice } from '../money/price.js'
 import type { SellerBidView } from '../market/market-types.js'
 import { formatBytes, formatRate } from '../util/units.js'

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { defaultDataDir } from '../config/settings.js'
 import { UsageError } from '../util/errors.js'
-import { ApiClient } from './client.js'
+import { ApiClient } from '../api/client.js'
 
 /** Options every client command takes. */
 export interface CommonOptions {

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import type { Command } from 'commander'
 import type { WalletAddresses } from '../wallet/keystore.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
-import { ApiClient } from './client.js'
+import { ApiClient } from '../api/client.js'
 import { common, dataDirOf, print, type CommonOptions } from './options.js'
 import { askPassphrase, askPrivateKey } from './secrets.js'
 

@@ -16,10 +16,14 @@ import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
+import { API_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
+import { ChainService } from './chain-service.js'
 import type { FaultCounter } from './faults.js'
 import { collectWhenIdle, type IdleCollector } from './idle-collector.js'
-import { DaemonService } from './service.js'
 import { StateStore } from './store.js'
+import { TorrentMarkets } from './torrent-markets.js'
+import { TorrentService } from './torrent-service.js'
+import { VoucherService } from './voucher-service.js'
 
 /** Stored vouchers are redeemed this long after the first new one (and at shutdown). */
 const SETTLEMENT_ROUND_MS = 2000
@@ -28,15 +32,8 @@ const SHUTDOWN_SETTLEMENT_MS = 10_000
 /** How often the daemon looks whether it has turned idle, to give a busy stretch's garbage back. */
 const IDLE_COLLECTION_INTERVAL_MS = 30_000
 
-export const API_FILE = 'api.json'
+export { API_FILE, type ApiEndpoint }
 export const VERSION = '0.1.0'
-
-/** Where a CLI finds the daemon: written mode 0600, since the token is the only key to the API. */
-export interface ApiEndpoint {
-  readonly url: string
-  readonly token: string
-  readonly pid: number
-}
 
 export class Daemon {
   private resumeTimer: NodeJS.Timeout | undefined
@@ -48,7 +45,7 @@ export class Daemon {
     private readonly log: Logger,
     private readonly store: StateStore,
     readonly engine: Engine,
-    private readonly service: DaemonService,
+    private readonly service: TorrentService,
     private readonly api: ApiServer,
     readonly apiPort: number,
     private readonly settlementRounds: SettlementRounds | undefined
@@ -77,7 +74,7 @@ export class Daemon {
       await store.close()
       throw err
     }
-    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid, market?.chainWallet, settings.channelLifetimeSeconds,
+    const service = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid),
       { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
     try {
       await service.restore()
@@ -89,7 +86,7 @@ export class Daemon {
     }
     const token = randomBytes(32).toString('hex')
     let apiPort = 0
-    const status = (): unknown => ({
+    const status = (): DaemonStatus => ({
       version: VERSION,
       pid: process.pid,
       dataDir,
@@ -104,7 +101,12 @@ export class Daemon {
       memory: process.memoryUsage(),
       apiPort
     })
-    const api = new ApiServer(service, token, log, status)
+    const api = new ApiServer({
+      torrents: service,
+      vouchers: new VoucherService(store, market),
+      chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
+      status
+    }, token, log)
     try {
       apiPort = await api.listen(settings.apiPort)
     } catch (err) {
