@@ -139,10 +139,7 @@ export class TorrentService {
     return torrent
   }
 
-  /**
-   * Changes a torrent's bid at once; 0 withdraws it. It spends from the torrent's budget, or from
-   * the one given with it (which then replaces it); a bid with no budget at all is refused.
-   */
+  /** Changes a torrent's bid at once, within its budget (TorrentMarkets.applyBid). */
   async setBid (torrent: Torrent, body: BidRequest): Promise<TorrentView> {
     this.markets.check({ bid: body.price, budget: body.budget })
     await this.markets.applyBid(torrent, body.price, body.budget, body.target)
