@@ -1,7 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { Client as DHT } from 'bittorrent-dht'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
 import { runCli, waitFor } from '../testkit/process.js'

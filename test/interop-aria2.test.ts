@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { aria2Download, freePort, startOpentracker, waitForTrackerSeeder } from '../testkit/clients.js'

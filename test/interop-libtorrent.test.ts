@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { createTorrentFrom } from '../src/engine/create.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { startLibtorrent, startOpentracker, waitForTrackerSeeder } from '../testkit/clients.js'

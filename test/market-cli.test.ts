@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { BASE_UNITS_PER_BTT } from '../src/money/price.js'
 import { seedFile, startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { MiB, PASSPHRASE, marketDaemon } from '../testkit/market.js'

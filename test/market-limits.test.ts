@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { BASE_UNITS_PER_BTT, BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
 import { seedFile, waitComplete } from '../testkit/daemon.js'

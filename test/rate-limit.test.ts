@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { writeFixture } from '../testkit/fixture.js'
 import { runCli, waitFor } from '../testkit/process.js'

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TorrentView } from '../src/daemon/service.js'
+import type { TorrentView } from '../src/api/types.js'
 import { startChildDaemon, stopChild, type ChildDaemon } from '../src/dev/processes.js'
 import { writeFixture, type FixtureFile } from './fixture.js'
 import { runCli, waitFor, type Cleanup } from './process.js'

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { VoucherTotals } from '../src/daemon/service.js'
+import type { VoucherTotals } from '../src/api/types.js'
 import { startDaemon, tempDir, type RunningDaemon } from './daemon.js'
 import { runCli, waitFor, type Cleanup } from './process.js'
 

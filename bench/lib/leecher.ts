@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import type { TorrentView } from '../../src/daemon/service.js'
+import type { TorrentView } from '../../src/api/types.js'
 import type { RunningDaemon } from '../../testkit/daemon.js'
 import { waitFor } from '../../testkit/process.js'
 

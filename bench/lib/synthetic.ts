@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import Wire from 'bittorrent-protocol'
-import type { TorrentView } from '../../src/daemon/service.js'
+import type { TorrentView } from '../../src/api/types.js'
 import { startDaemon, type RunningDaemon } from '../../testkit/daemon.js'
 import { waitFor, type Cleanup } from '../../testkit/process.js'
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { Trx } from 'tronweb'
-import type { VoucherTotals } from '../../src/daemon/service.js'
+import type { VoucherTotals } from '../../src/api/types.js'
 import { addressOfPrivateKey } from '../../src/money/address.js'
 import { builtInSettings } from '../../src/config/settings.js'
 import { renderSummary, runDemo, type DemoSummary } from '../../src/dev/demo.js'

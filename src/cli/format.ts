@@ -1,7 +1,5 @@
-import type { PeerInfo } from '../engine/torrent.js'
-import type { TorrentView, VoucherTotals } from '../daemon/service.js'
-import { formatQuote, quoteFromText, readableBtt, readablePrice } from '../money/price.js'
-import type { SellerBidView } from '../market/market-types.js'
+import type { PeerInfo, SellerBidView, TorrentView, VoucherTotals } from '../api/types.js'
+import { formatQuote, isUsd, quoteFromText, readableBtt, readablePrice } from '../money/price.js'
 import { formatBytes, formatRate } from '../util/units.js'
 
 export function percent (fraction: number): string {
@@ -62,6 +60,20 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     for (const peer of torrent.peerList) lines.push(`  ${peerLine(peer)}`)
   }
   return lines.join('\n')
+}
+
+/** What a torrent's market says after `add`, `seed`, `bid` or `floor`: the bid, budget, paid and floor. */
+export function marketSummary (torrent: TorrentView): string {
+  const market = torrent.market
+  if (!market) return ''
+  const bid = quoteFromText(market.bid)
+  const parts = [
+    `bid ${(isUsd(bid) ? bid.usdPerMiB : bid) === 0n ? 'none' : formatQuote(bid)}`,
+    `budget ${readableBtt(BigInt(market.budget))}`,
+    `paid ${paidLine(market)}`,
+    `floor ${market.floor === '0' ? 'none (sells nothing)' : readablePrice(BigInt(market.floor))}`
+  ]
+  return parts.join(', ')
 }
 
 /** `1,234.5 BTT (+ 12 BTT signed, not confirmed by the seller)`. */
@@ -135,7 +147,7 @@ export function voucherTotals (totals: VoucherTotals, verb: string): string {
 }
 
 /** `daemon status` for people: nested values on their own lines, memory in MiB. */
-export function statusLines (status: Record<string, unknown>, indent = ''): string[] {
+export function statusLines (status: object, indent = ''): string[] {
   const lines: string[] = []
   for (const [key, value] of Object.entries(status)) {
     if (key === 'memory' && value && typeof value === 'object') {
@@ -144,7 +156,7 @@ export function statusLines (status: Record<string, unknown>, indent = ''): stri
       lines.push(`${indent}${key}:${value.length === 0 ? ' none' : ''}`)
       for (const item of value) lines.push(item && typeof item === 'object' ? `${indent}  - ${Object.values(item as Record<string, unknown>).map(String).join('  ')}` : `${indent}  - ${String(item)}`)
     } else if (value && typeof value === 'object') {
-      lines.push(`${indent}${key}:`, ...statusLines(value as Record<string, unknown>, `${indent}  `))
+      lines.push(`${indent}${key}:`, ...statusLines(value, `${indent}  `))
     } else {
       lines.push(`${indent}${key}: ${value === null ? '-' : String(value)}`)
     }

@@ -3,12 +3,24 @@ import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'winston'
 import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError, errorMessage } from '../util/errors.js'
-import type { DaemonService } from './service.js'
+import { addRequestSchema, bidRequestSchema, floorRequestSchema, limitsRequestSchema, openChannelSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
+import type { DaemonStatus } from './api-types.js'
+import type { ChainService } from './chain-service.js'
+import type { TorrentService } from './torrent-service.js'
+import type { VoucherService } from './voucher-service.js'
 
 const MAX_BODY_BYTES = 72 * 1024 * 1024
 export const API_HOST = '127.0.0.1'
 
 type Handler = (params: { id: string; body: unknown; query: URLSearchParams; signal: AbortSignal }) => Promise<unknown> | unknown
+
+/** What the API serves, by concern. */
+export interface ApiServices {
+  readonly torrents: TorrentService
+  readonly vouchers: VoucherService
+  readonly chain: ChainService
+  readonly status: () => DaemonStatus
+}
 
 interface Route {
   readonly method: string
@@ -25,34 +37,36 @@ export class ApiServer {
   private readonly routes: Route[]
   private readonly token: Buffer
 
-  constructor (private readonly service: DaemonService, token: string, private readonly log: Logger, private readonly status: () => unknown) {
+  constructor ({ torrents, vouchers, chain, status }: ApiServices, token: string, private readonly log: Logger) {
     this.token = Buffer.from(token)
     const route = (method: string, path: string, handler: Handler): Route =>
       ({ method, pattern: new RegExp(`^${path.replace(':id', '([^/]+)')}$`), handler })
+    // Request bodies are parsed here, at the edge: the services take typed values. A torrent's id
+    // is resolved before its body is read, so an unknown torrent is a 404 whatever the body.
     this.routes = [
-      route('GET', '/v1/status', () => this.status()),
-      route('GET', '/v1/torrents', () => this.service.list()),
-      route('POST', '/v1/torrents', ({ body }) => this.service.add(body)),
-      route('POST', '/v1/seed', ({ body, signal }) => this.service.seed(body, signal)),
-      route('GET', '/v1/torrents/:id', ({ id }) => this.service.info(id)),
-      route('GET', '/v1/torrents/:id/peers', ({ id }) => this.service.peers(id)),
-      route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: this.service.torrentFile(id).toString('base64') })),
-      route('POST', '/v1/torrents/:id/pause', ({ id }) => this.service.pause(id)),
-      route('POST', '/v1/torrents/:id/resume', ({ id }) => this.service.resume(id)),
-      route('POST', '/v1/torrents/:id/peers', ({ id, body }) => this.service.addPeers(id, body)),
-      route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => this.service.setLimits(id, body)),
-      route('POST', '/v1/torrents/:id/bid', ({ id, body }) => this.service.setBid(id, body)),
-      route('POST', '/v1/torrents/:id/floor', ({ id, body }) => this.service.setFloor(id, body)),
-      route('GET', '/v1/earnings', () => this.service.earnings()),
-      route('POST', '/v1/settle', () => this.service.settle()),
-      route('GET', '/v1/wallet', () => this.service.walletBalance()),
-      route('GET', '/v1/channels', () => this.service.channels()),
-      route('POST', '/v1/channels', ({ body }) => this.service.openChannel(body)),
-      route('POST', '/v1/channels/:id/topup', ({ id, body }) => this.service.topUpChannel(id, body)),
-      route('POST', '/v1/channels/:id/close', ({ id }) => this.service.closeChannel(id)),
-      route('POST', '/v1/withdraw', ({ body }) => this.service.withdraw(body)),
-      route('GET', '/v1/spending', () => this.service.spending()),
-      route('DELETE', '/v1/torrents/:id', ({ id, query }) => this.service.remove(id, query.get('deleteData') === 'true'))
+      route('GET', '/v1/status', () => status()),
+      route('GET', '/v1/torrents', () => torrents.list()),
+      route('POST', '/v1/torrents', ({ body }) => torrents.add(parseInput(addRequestSchema, body))),
+      route('POST', '/v1/seed', ({ body, signal }) => torrents.seed(parseInput(seedRequestSchema, body), signal)),
+      route('GET', '/v1/torrents/:id', ({ id }) => torrents.info(id)),
+      route('GET', '/v1/torrents/:id/peers', ({ id }) => torrents.peers(id)),
+      route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: torrents.torrentFile(id).toString('base64') })),
+      route('POST', '/v1/torrents/:id/pause', ({ id }) => torrents.pause(id)),
+      route('POST', '/v1/torrents/:id/resume', ({ id }) => torrents.resume(id)),
+      route('POST', '/v1/torrents/:id/peers', ({ id, body }) => torrents.addPeers(torrents.find(id), parseInput(peersRequestSchema, body))),
+      route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => torrents.setLimits(torrents.find(id), parseInput(limitsRequestSchema, body))),
+      route('POST', '/v1/torrents/:id/bid', ({ id, body }) => torrents.setBid(torrents.find(id), parseInput(bidRequestSchema, body))),
+      route('POST', '/v1/torrents/:id/floor', ({ id, body }) => torrents.setFloor(torrents.find(id), parseInput(floorRequestSchema, body))),
+      route('GET', '/v1/earnings', () => vouchers.earnings()),
+      route('POST', '/v1/settle', () => vouchers.settle()),
+      route('GET', '/v1/wallet', () => chain.walletBalance()),
+      route('GET', '/v1/channels', () => chain.channels()),
+      route('POST', '/v1/channels', ({ body }) => chain.openChannel(parseInput(openChannelSchema, body))),
+      route('POST', '/v1/channels/:id/topup', ({ id, body }) => chain.topUpChannel(id, parseInput(topUpSchema, body))),
+      route('POST', '/v1/channels/:id/close', ({ id }) => chain.closeChannel(id)),
+      route('POST', '/v1/withdraw', ({ body }) => chain.withdraw(parseInput(withdrawSchema, body))),
+      route('GET', '/v1/spending', () => vouchers.spending()),
+      route('DELETE', '/v1/torrents/:id', ({ id, query }) => torrents.remove(id, query.get('deleteData') === 'true'))
     ]
   }
 

@@ -7,8 +7,7 @@ import { thresholdsFrom } from '../accounting/ledger.js'
 import { bidChoker } from '../choker/bid.js'
 import { moneyInBtt, type DerivedAmount } from '../config/money.js'
 import type { Settings } from '../config/settings.js'
-import { Engine as AnyEngine } from '../engine/engine.js'
-import type { TorrentMarket } from '../market/torrent-market.js'
+import { Engine } from '../engine/engine.js'
 import { engineSettingsFrom } from '../engine/settings-from-config.js'
 import type { MarketConfig } from '../market/torrent-market.js'
 import type { ChainWallet } from '../settlement/chain-wallet.js'
@@ -17,10 +16,16 @@ import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
+import { API_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
+import { ChainService } from './chain-service.js'
 import type { FaultCounter } from './faults.js'
-import { collectWhenIdle, type IdleCollector } from './idle-collector.js'
-import { DaemonService } from './service.js'
+import { collectWhenIdle } from './idle-collector.js'
+import { Lifecycle } from './lifecycle.js'
+import type { MarketEngine } from './market-engine.js'
 import { StateStore } from './store.js'
+import { TorrentMarkets } from './torrent-markets.js'
+import { TorrentService } from './torrent-service.js'
+import { VoucherService } from './voucher-service.js'
 
 /** Stored vouchers are redeemed this long after the first new one (and at shutdown). */
 const SETTLEMENT_ROUND_MS = 2000
@@ -29,68 +34,57 @@ const SHUTDOWN_SETTLEMENT_MS = 10_000
 /** How often the daemon looks whether it has turned idle, to give a busy stretch's garbage back. */
 const IDLE_COLLECTION_INTERVAL_MS = 30_000
 
-export const API_FILE = 'api.json'
+export { API_FILE, type ApiEndpoint }
 export const VERSION = '0.1.0'
 
-/** Where a CLI finds the daemon: written mode 0600, since the token is the only key to the API. */
-export interface ApiEndpoint {
-  readonly url: string
-  readonly token: string
-  readonly pid: number
-}
-
+/**
+ * The daemon: its parts (state store, market, engine, torrents, control API, timers) started
+ * through one Lifecycle, in that order, and stopped in reverse.
+ */
 export class Daemon {
-  private resumeTimer: NodeJS.Timeout | undefined
   private stopping: Promise<void> | undefined
-  private idleCollector: IdleCollector | undefined
 
   private constructor (
     readonly dataDir: string,
     private readonly log: Logger,
-    private readonly store: StateStore,
-    readonly engine: AnyEngine<TorrentMarket>,
-    private readonly service: DaemonService,
-    private readonly api: ApiServer,
-    readonly apiPort: number,
-    private readonly settlementRounds: SettlementRounds | undefined
+    private readonly lifecycle: Lifecycle,
+    readonly engine: MarketEngine,
+    readonly apiPort: number
   ) {}
 
   static async start (dataDir: string, settings: Settings, log: Logger, faults?: FaultCounter): Promise<Daemon> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const downloads = settings.downloadDir ?? join(dataDir, 'downloads')
     await writableFolder(downloads)
-    const store = new StateStore(join(dataDir, 'state'))
-    await store.open()
+    const life = new Lifecycle(log)
+    const store = await life.start('state store', async () => {
+      const opened = new StateStore(join(dataDir, 'state'))
+      await opened.open()
+      return opened
+    }, (opened) => opened.close())
     // Lines peers can cause, rate-limited, for the engine and the market alike.
     const networkLog = new NetworkLog(log)
-    let market: DaemonMarket | undefined
-    try {
-      market = await marketConfig(dataDir, settings, store, log, networkLog)
-    } catch (err) {
-      await store.close()
-      throw err
-    }
+    const market = await life.start('market', () => marketConfig(dataDir, settings, store, log, networkLog), stopSettlement)
     // The bid-aware choker is the standard one for torrents (and peers) outside the market.
-    const engine = new AnyEngine<TorrentMarket>(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random, networkLog }, log)
-    try {
-      await engine.start()
-    } catch (err) {
-      await store.close()
-      throw err
-    }
-    const service = new DaemonService(engine, store, downloads, log, market, settings.autoBid, market?.chainWallet, settings.channelLifetimeSeconds,
-      { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
-    try {
-      await service.restore()
-    } catch (err) {
-      // A daemon that cannot read its state must not run on without it: stop, and say what to do.
-      await engine.stop()
-      await store.close().catch(() => {})
-      throw unreadableState(dataDir, err)
-    }
+    const engine = await life.start('engine', async () => {
+      const started: MarketEngine = new Engine(engineSettingsFrom(settings), { chokeAlgorithm: bidChoker, random: Math.random, networkLog }, log)
+      await started.start()
+      return started
+    }, (started) => started.stop())
+    const service = await life.start('torrents', async () => {
+      const torrents = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid),
+        { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
+      try {
+        await torrents.restore()
+      } catch (err) {
+        // A daemon that cannot read its state must not run on without it: stop, and say what to do.
+        throw unreadableState(dataDir, err)
+      }
+      return torrents
+    }, (torrents) => torrents.saveAllResume())
     const token = randomBytes(32).toString('hex')
     let apiPort = 0
-    const status = (): unknown => ({
+    const status = (): DaemonStatus => ({
       version: VERSION,
       pid: process.pid,
       dataDir,
@@ -105,18 +99,23 @@ export class Daemon {
       memory: process.memoryUsage(),
       apiPort
     })
-    const api = new ApiServer(service, token, log, status)
-    try {
-      apiPort = await api.listen(settings.apiPort)
-    } catch (err) {
-      await engine.stop()
-      await store.close()
-      throw err
-    }
-    const daemon = new Daemon(dataDir, log, store, engine, service, api, apiPort, market?.rounds)
+    const api = new ApiServer({
+      torrents: service,
+      vouchers: new VoucherService(store, market),
+      chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
+      status
+    }, token, log)
+    apiPort = await life.start('control API', () => api.listen(settings.apiPort),
+      () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
+    await life.start('timers', () => ({
+      resume: setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000),
+      idle: collectWhenIdle(IDLE_COLLECTION_INTERVAL_MS)
+    }), (timers) => {
+      clearInterval(timers.resume)
+      timers.idle.stop()
+    })
+    const daemon = new Daemon(dataDir, log, life, engine, apiPort)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
-    daemon.resumeTimer = setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000)
-    daemon.idleCollector = collectWhenIdle(IDLE_COLLECTION_INTERVAL_MS)
     log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
     return daemon
   }
@@ -125,15 +124,8 @@ export class Daemon {
   stop (): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('daemon stopping')
-      clearInterval(this.resumeTimer)
-      this.idleCollector?.stop()
-      await this.api.close().catch((err: unknown) => this.log.warn('closing API failed', { error: errorMessage(err) }))
-      await this.service.saveAllResume()
-      await this.engine.stop()
-      this.settlementRounds?.stop()
-      // A slow chain must not hold the daemon up: every claim step is durable and resumes at the next start.
-      await Promise.race([this.settlementRounds?.flush(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLEMENT_MS).unref())])
-      await this.store.close()
+      await this.lifecycle.stop()
+      // Last: a CLI waiting for the daemon to stop watches this file.
       await rm(join(this.dataDir, API_FILE), { force: true })
       this.log.info('daemon stopped')
     })()
@@ -147,6 +139,13 @@ export class Daemon {
     await chmod(temporary, 0o600)
     await rename(temporary, path)
   }
+}
+
+/** Stops the settlement rounds; a slow chain must not hold the daemon up: every claim step is durable and resumes at the next start. */
+async function stopSettlement (market: DaemonMarket | undefined): Promise<void> {
+  if (!market) return
+  market.rounds.stop()
+  await Promise.race([market.rounds.flush(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_SETTLEMENT_MS).unref())])
 }
 
 /** The download directory must take files now: a read-only one would fail only at the first `add`. */

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ApiClient } from '../cli/client.js'
+import { ApiClient } from '../api/client.js'
 import { PROJECT_ROOT } from '../util/project.js'
 
 export { PROJECT_ROOT }

@@ -219,6 +219,17 @@ export class TorrentMarket implements MarketPort {
     this.buyer.setBid(price)
   }
 
+  /** The most this torrent may spend from now on, base units (the daemon checks it against what is committed). */
+  setBudget (budget: bigint): void {
+    this.options.budget = budget
+  }
+
+  /** `--bid auto` on or off, and the download rate it aims at (unchanged when not given). */
+  setAuto (auto: boolean, target?: number): void {
+    this.options.auto = auto
+    if (target !== undefined) this.options.autoTarget = target
+  }
+
   // ---------------------------------------------------------------- messages
 
   private onHandshake (connection: Connection, remote: MarketHandshake): void {

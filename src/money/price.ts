@@ -10,7 +10,36 @@ export const MAX_AMOUNT = (1n << 256n) - 1n
 
 const PER_SIZE: Record<string, bigint> = { kib: 1024n, mib: 1024n ** 2n, gib: 1024n ** 3n, tib: 1024n ** 4n }
 
-const PRICE_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(btt|usd)?\s*(?:\/\s*([kmgt]i?b))?\s*$/i
+/** A decimal, then BTT or USD (base units when neither), then for a price `/KiB`…`/TiB`. */
+const WRITTEN_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(btt|usd)?\s*(?:\/\s*([kmgt]i?b))?\s*$/i
+
+/** How a kind of text (a price, an amount) is named in its errors, and whether it takes a `/unit`. */
+interface WrittenKind {
+  readonly noun: 'price' | 'amount'
+  readonly examples: string
+  /** The same in BTT, for the error on a fraction of a base unit. */
+  readonly inBtt: string
+  readonly perSize: boolean
+}
+
+const PRICE_TEXT: WrittenKind = { noun: 'price', examples: '0.5BTT/MiB, 2BTT/GiB, 0.05USD/GiB, 1000 for base units per MiB', inBtt: '0.5BTT/MiB', perSize: true }
+const AMOUNT_TEXT: WrittenKind = { noun: 'amount', examples: '25BTT, 0.5BTT, 0.05USD, 1000 for base units', inBtt: '0.5BTT', perSize: false }
+
+/** What a price or an amount says: its number in base units (10^-18 BTT or USD), the currency, a price's `/unit`. */
+interface Written {
+  readonly units: bigint
+  readonly usd: boolean
+  readonly per: string | undefined
+}
+
+/** The one reading of "number + unit" that prices and amounts share; what the unit means is the caller's. */
+function parseWritten (text: string, kind: WrittenKind): Written {
+  const match = WRITTEN_PATTERN.exec(text)
+  if (!match || (!kind.perSize && match[3] !== undefined)) throw new UsageError(`invalid ${kind.noun} "${text}" (examples: ${kind.examples})`)
+  const [, number, currency, per] = match
+  if (!currency && number!.includes('.')) throw new UsageError(`invalid ${kind.noun} "${text}": base units are whole numbers (or say BTT, as in ${kind.inBtt})`)
+  return { units: currency ? decimalToBaseUnits(number!, text) : BigInt(number!), usd: currency?.toLowerCase() === 'usd', per }
+}
 
 /**
  * Parses a price into base units per MiB: `0.5BTT/MiB`, `2 BTT/GiB`, `0.001BTT` (per MiB),
@@ -28,24 +57,15 @@ export function parsePrice (text: string): bigint {
  * 10^-18 USD per MiB, with the same 18-decimal arithmetic as BTT.
  */
 export function parseQuote (text: string): Quote {
-  const match = PRICE_PATTERN.exec(text)
-  if (!match) throw new UsageError(`invalid price "${text}" (examples: 0.5BTT/MiB, 2BTT/GiB, 0.05USD/GiB, 1000 for base units per MiB)`)
-  const [, number, currency, per] = match
-  let amount: bigint
-  if (currency) {
-    amount = decimalToBaseUnits(number!, text)
-  } else {
-    if (number!.includes('.')) throw new UsageError(`invalid price "${text}": base units are whole numbers (or say BTT, as in 0.5BTT/MiB)`)
-    amount = BigInt(number!)
-  }
+  const { units, usd, per } = parseWritten(text, PRICE_TEXT)
   const unit = (per ?? 'mib').toLowerCase().replace(/^([kmgt])b$/, '$1ib')
   const bytes = PER_SIZE[unit]
   if (bytes === undefined) throw new UsageError(`invalid price "${text}": quote it per KiB, MiB, GiB or TiB`)
-  const scaled = amount * BYTES_PER_PRICE_UNIT
+  const scaled = units * BYTES_PER_PRICE_UNIT
   if (scaled % bytes !== 0n) throw new UsageError(`price "${text}" is not a whole number of base units per MiB`)
   const perMiB = scaled / bytes
   if (perMiB > MAX_AMOUNT) throw new UsageError(`price "${text}" is too large`)
-  return currency?.toLowerCase() === 'usd' ? { usdPerMiB: perMiB } : perMiB
+  return usd ? { usdPerMiB: perMiB } : perMiB
 }
 
 /** A price in a stable unit: USD per MiB, in 10^-18 USD (the same 18 decimals as BTT, so `0.05USD/GiB` is exact). */
@@ -100,12 +120,9 @@ export function isUsdAmount (money: Money): money is UsdAmount {
 
 /** Parses `25BTT`, `0.5 BTT`, `1000` (base units) or `0.05USD` (US dollars). */
 export function parseMoney (text: string): Money {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(btt|usd)?\s*$/i.exec(text)
-  if (!match) throw new UsageError(`invalid amount "${text}" (examples: 25BTT, 0.5BTT, 0.05USD, 1000 for base units)`)
-  const currency = match[2]?.toLowerCase()
-  const amount = currency ? decimalToBaseUnits(match[1]!, text) : wholeBaseUnits(match[1]!, text)
-  if (amount > MAX_AMOUNT) throw new UsageError(`amount "${text}" is too large`)
-  return currency === 'usd' ? { usd: amount } : amount
+  const { units, usd } = parseWritten(text, AMOUNT_TEXT)
+  if (units > MAX_AMOUNT) throw new UsageError(`amount "${text}" is too large`)
+  return usd ? { usd: units } : units
 }
 
 /** BTT base units for an amount at `usdPerBtt` (10^-18 USD per BTT); a USD amount is rounded down. */
@@ -124,11 +141,6 @@ export function formatUsd (units: bigint): string {
   return `${formatDecimal(units)} USD`
 }
 
-
-function wholeBaseUnits (number: string, text: string): bigint {
-  if (number.includes('.')) throw new UsageError(`invalid amount "${text}": base units are whole numbers (or say BTT, as in 0.5BTT)`)
-  return BigInt(number)
-}
 
 /**
  * A decimal number as a price feed writes it (`0.00000045`, `4.5e-7`) in units of 10^-18, with no

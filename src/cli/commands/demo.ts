@@ -1,10 +1,10 @@
 import { resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import { defaultDataDir, loadSettings } from '../config/settings.js'
-import { isUsd, parseDecimal, parseQuote, usdToBtt } from '../money/price.js'
-import { UsageError } from '../util/errors.js'
-import { devnetDirOf, wholeNumber } from './options.js'
-import { parseRate, parseSize } from '../util/units.js'
+import { defaultDataDir, loadSettings } from '../../config/settings.js'
+import { isUsd, parseDecimal, parseQuote, usdToBtt } from '../../money/price.js'
+import { UsageError } from '../../util/errors.js'
+import { devnetDirOf, wholeNumber } from '../options.js'
+import { parseRate, parseSize } from '../../util/units.js'
 
 interface DemoCommandOptions {
   size: string
@@ -65,9 +65,9 @@ export function addDemoCommand (program: Command): void {
       if (floor === 0n) throw new UsageError('--floor: the demo needs a floor above 0')
       const bids = parseBids(options.bids)
       const timeoutSeconds = wholeNumber('--timeout', options.timeout, 10, 86_400)
-      const { renderRows, renderSummary, runDemo } = await import('../dev/demo.js')
+      const { renderRows, renderSummary, runDemo } = await import('../../dev/demo.js')
       const chain = options.chain === 'devnet'
-        ? await (await import('../dev/devnet.js')).readDevnet(devnetDirOf(options.dataDir))
+        ? await (await import('../../dev/devnet.js')).readDevnet(devnetDirOf(options.dataDir))
         : undefined
       if (options.dataDir && !chain) throw new UsageError('--data-dir goes with --chain devnet (use --keep DIR to keep the demo\'s files)')
       const live = process.stdout.isTTY && !options.json

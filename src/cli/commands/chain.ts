@@ -2,10 +2,10 @@ import { once } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { formatBtt, parseAmount } from '../money/price.js'
+import { formatBtt, parseAmount } from '../../money/price.js'
 import { formatUnits } from 'ethers'
-import type { ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
-import { client, common, devnetDirOf, print, wholeNumber, type CommonOptions } from './options.js'
+import type { ChannelView } from '../../api/types.js'
+import { checkedText, client, common, devnetDirOf, print, wholeNumber, type CommonOptions } from '../options.js'
 
 interface DevnetCommandOptions {
   dataDir?: string
@@ -30,7 +30,7 @@ export function addChainCommands (program: Command, wallet: Command): void {
   common(wallet.command('balance'))
     .description('the wallet\'s balance on the daemon\'s chain (needs a running daemon on a chain backend)')
     .action(async (options: CommonOptions) => {
-      const balance = await (await client(options)).request<WalletBalance>('GET', '/v1/wallet')
+      const balance = await (await client(options)).wallet()
       print(options, balance, () => [
         `${formatUnits(BigInt(balance.native), balance.nativeCurrency.decimals)} ${balance.nativeCurrency.symbol} on chain ${balance.chainId}`,
         ...(balance.token ? [`${formatBtt(BigInt(balance.token.balance))} in the deposit token ${balance.token.address}`] : []),
@@ -42,7 +42,7 @@ export function addChainCommands (program: Command, wallet: Command): void {
   common(program.command('channels'))
     .description('this wallet\'s payment channels on chain: deposit, paid (stored vouchers), claimed, refunded, expiry')
     .action(async (options: CommonOptions) => {
-      const channels = await (await client(options)).request<ChannelView[]>('GET', '/v1/channels')
+      const channels = await (await client(options)).channels()
       print(options, channels, () => channels.length === 0 ? 'no channels' : channels.map(channelLine).join('\n'))
     })
 
@@ -51,20 +51,20 @@ export function addChainCommands (program: Command, wallet: Command): void {
     .description('open a channel to a seller\'s wallet for one torrent, with a deposit')
     .requiredOption('--deposit <amount>', 'the deposit, e.g. 5BTT')
     .action(async (payee: string, infoHash: string, options: CommonOptions & { deposit: string }) => {
-      const opened = await (await client(options)).request<ChannelView>('POST', '/v1/channels', { payee, infoHash: infoHash.toLowerCase(), deposit: parseAmount(options.deposit).toString() })
+      const opened = await (await client(options)).openChannel({ payee, infoHash: infoHash.toLowerCase(), deposit: checkedText(options.deposit, parseAmount) })
       print(options, opened, () => `opened ${opened.channel}\n${channelLine(opened)}`)
     })
   common(channel.command('topup <channel>'))
     .description('add to a channel\'s deposit (and push its expiry later)')
     .requiredOption('--amount <amount>', 'how much to add, e.g. 1BTT')
     .action(async (id: string, options: CommonOptions & { amount: string }) => {
-      const topped = await (await client(options)).request<ChannelView>('POST', `/v1/channels/${id}/topup`, { amount: parseAmount(options.amount).toString() })
+      const topped = await (await client(options)).topUpChannel(id, { amount: checkedText(options.amount, parseAmount) })
       print(options, topped, () => channelLine(topped))
     })
   common(channel.command('close <channel>'))
     .description('as the payee: claim and close now; as the payer: ask for the refund after expiry, take it after the challenge window')
     .action(async (id: string, options: CommonOptions) => {
-      const closed = await (await client(options)).request<{ action: string, transaction: string, channel: ChannelView }>('POST', `/v1/channels/${id}/close`)
+      const closed = await (await client(options)).closeChannel(id)
       print(options, closed, () => `${closed.action} (transaction ${closed.transaction})\n${channelLine(closed.channel)}`)
     })
 
@@ -72,7 +72,7 @@ export function addChainCommands (program: Command, wallet: Command): void {
     .description('send coins from the daemon\'s wallet to another address (TRON T… or EVM 0x…): what channels are paid in (the deposit token, if one is set)')
     .option('--native', 'send the chain\'s own coin (TRX on TRON, BTT on BTTC) even where channels use a token')
     .action(async (to: string, amount: string, options: CommonOptions & { native?: boolean }) => {
-      const sent = await (await client(options)).request<{ transaction: string, currency: string }>('POST', '/v1/withdraw', { to, amount: parseAmount(amount).toString(), ...(options.native ? { native: true } : {}) })
+      const sent = await (await client(options)).withdraw({ to, amount: checkedText(amount, parseAmount), ...(options.native ? { native: true } : {}) })
       print(options, sent, () => `sent ${amount} (${sent.currency}) to ${to} (transaction ${sent.transaction})`)
     })
 
@@ -89,7 +89,7 @@ export function addChainCommands (program: Command, wallet: Command): void {
       const chainId = wholeNumber('--chain-id', options.chainId, 1, 2 ** 32)
       const challengePeriodSeconds = wholeNumber('--challenge-period', options.challengePeriod, 0, 30 * 86_400)
       await mkdir(directory, { recursive: true, mode: 0o700 })
-      const { startDevnet, DEVNET_DAEMON_CONFIG } = await import('../dev/devnet.js')
+      const { startDevnet, DEVNET_DAEMON_CONFIG } = await import('../../dev/devnet.js')
       const { info, chain, resumed } = await startDevnet({ directory, chainId, challengePeriodSeconds, ...(port ? { port } : {}) })
       const config = join(directory, DEVNET_DAEMON_CONFIG)
       process.stdout.write(options.json

@@ -1,10 +1,11 @@
 import { mkdir } from 'node:fs/promises'
 import type { Command } from 'commander'
-import type { WalletAddresses } from '../wallet/keystore.js'
-import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
-import { ApiClient } from './client.js'
-import { common, dataDirOf, print, type CommonOptions } from './options.js'
-import { askPassphrase, askPrivateKey } from './secrets.js'
+import type { WalletAddresses } from '../../wallet/keystore.js'
+import { PASSPHRASE_ENV, walletPath } from '../../wallet/paths.js'
+import { ApiClient } from '../../api/client.js'
+import type { DaemonStatus } from '../../api/types.js'
+import { common, dataDirOf, print, type CommonOptions } from '../options.js'
+import { askPassphrase, askPrivateKey } from '../secrets.js'
 
 function describe (addresses: WalletAddresses, dataDir: string): string {
   return `TRON address: ${addresses.tron}\nEVM address:  ${addresses.evm}\nkeystore:     ${walletPath(dataDir)}`
@@ -15,9 +16,9 @@ function describe (addresses: WalletAddresses, dataDir: string): string {
  * with the old wallet (or none) until it is restarted with the passphrase. Say so.
  */
 async function warnIfDaemonRuns (dataDir: string): Promise<void> {
-  let status: { wallet: string | null }
+  let status: DaemonStatus
   try {
-    status = await (await ApiClient.forDataDir(dataDir)).request<{ wallet: string | null }>('GET', '/v1/status')
+    status = await (await ApiClient.forDataDir(dataDir)).status()
   } catch {
     return
   }
@@ -35,7 +36,7 @@ export function addWalletCommands (program: Command): Command {
       const dataDir = dataDirOf(options)
       const passphrase = await askPassphrase(true)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
-      const { createWallet } = await import('../wallet/keystore.js')
+      const { createWallet } = await import('../../wallet/keystore.js')
       const addresses = await createWallet(dataDir, passphrase)
       print(options, { ...addresses, keystore: walletPath(dataDir) }, () => `created a wallet\n${describe(addresses, dataDir)}`)
       await warnIfDaemonRuns(dataDir)
@@ -49,7 +50,7 @@ export function addWalletCommands (program: Command): Command {
       const privateKey = await askPrivateKey(options.keyFile)
       const passphrase = await askPassphrase(true)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
-      const { createWallet } = await import('../wallet/keystore.js')
+      const { createWallet } = await import('../../wallet/keystore.js')
       const addresses = await createWallet(dataDir, passphrase, privateKey)
       print(options, { ...addresses, keystore: walletPath(dataDir) }, () => `imported the key\n${describe(addresses, dataDir)}`)
       await warnIfDaemonRuns(dataDir)
@@ -59,7 +60,7 @@ export function addWalletCommands (program: Command): Command {
     .description('show the wallet\'s TRON and EVM addresses (no passphrase needed)')
     .action(async (options: CommonOptions) => {
       const dataDir = dataDirOf(options)
-      const { walletAddresses } = await import('../wallet/keystore.js')
+      const { walletAddresses } = await import('../../wallet/keystore.js')
       const addresses = await walletAddresses(dataDir)
       print(options, addresses, () => describe(addresses, dataDir))
     })

@@ -1,0 +1,88 @@
+import { isAbsolute } from 'node:path'
+import { z } from 'zod'
+import { addressSchema, amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
+import { isUsdAmount } from '../money/price.js'
+import { isPeerAddress } from '../util/address.js'
+import { UsageError } from '../util/errors.js'
+
+/**
+ * The control API's request bodies: the daemon's edge, the one place where their text (prices,
+ * amounts, rates) becomes typed values. The services behind it take the parsed requests.
+ */
+
+const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
+const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
+
+export const addRequestSchema = z.object({
+  /** A .torrent file, base64. */
+  torrent: z.string().max(70 * 1024 * 1024).optional(),
+  magnet: z.string().max(64 * 1024).optional(),
+  directory: absolutePath.optional(),
+  peers: z.array(peerAddress).max(1000).default([]),
+  paused: z.boolean().default(false),
+  uploadLimit: rateSchema.default(0),
+  downloadLimit: rateSchema.default(0),
+  bid: z.union([z.literal('auto'), quoteSchema]).optional(),
+  budget: moneySchema.optional(),
+  /** With `bid: "auto"`: the download rate wanted (auto-bid pays only while below it). */
+  target: rateSchema.optional(),
+  floor: quoteSchema.optional()
+}).strict()
+  .refine((body) => (body.torrent === undefined) !== (body.magnet === undefined), 'give exactly one of torrent and magnet')
+  .refine((body) => body.target === undefined || body.bid === 'auto', { message: 'a target rate goes with an auto bid (--bid auto)', path: ['target'] })
+  .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget !== undefined && (isUsdAmount(body.budget) ? body.budget.usd : body.budget) > 0n), { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
+
+export const seedRequestSchema = z.object({
+  path: absolutePath,
+  trackers: z.array(z.string().url()).max(100).default([]),
+  pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
+  private: z.boolean().default(false),
+  peers: z.array(peerAddress).max(1000).default([]),
+  uploadLimit: rateSchema.default(0),
+  floor: quoteSchema.optional()
+}).strict()
+
+export const limitsRequestSchema = z.object({
+  uploadLimit: rateSchema.optional(),
+  downloadLimit: rateSchema.optional()
+}).strict()
+
+export const peersRequestSchema = z.object({ peers: z.array(peerAddress).min(1).max(1000) }).strict()
+
+export const openChannelSchema = z.object({ payee: addressSchema, infoHash: z.string().regex(/^[0-9a-f]{40}$/, '40 hex digits'), deposit: amountSchema }).strict()
+export const topUpSchema = z.object({ amount: amountSchema }).strict()
+export const withdrawSchema = z.object({ to: addressSchema, amount: amountSchema, native: z.boolean().optional() }).strict()
+
+export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: moneySchema.optional(), target: rateSchema.optional() }).strict()
+  .refine((body) => body.target === undefined || body.price === 'auto', { message: 'a target rate goes with an auto bid (auto)', path: ['target'] })
+export const floorRequestSchema = z.object({ floor: quoteSchema.nullable() }).strict()
+
+/** What a client sends (before parsing: prices, amounts and rates as text or numbers). */
+export type AddBody = z.input<typeof addRequestSchema>
+export type SeedBody = z.input<typeof seedRequestSchema>
+export type LimitsBody = z.input<typeof limitsRequestSchema>
+export type BidBody = z.input<typeof bidRequestSchema>
+export type FloorBody = z.input<typeof floorRequestSchema>
+export type OpenChannelBody = z.input<typeof openChannelSchema>
+export type TopUpBody = z.input<typeof topUpSchema>
+export type WithdrawBody = z.input<typeof withdrawSchema>
+
+/** The same, parsed: what the services take. */
+export type AddRequest = z.output<typeof addRequestSchema>
+export type SeedRequest = z.output<typeof seedRequestSchema>
+export type LimitsRequest = z.output<typeof limitsRequestSchema>
+export type PeersRequest = z.output<typeof peersRequestSchema>
+export type OpenChannelRequest = z.output<typeof openChannelSchema>
+export type TopUpRequest = z.output<typeof topUpSchema>
+export type WithdrawRequest = z.output<typeof withdrawSchema>
+export type BidRequest = z.output<typeof bidRequestSchema>
+export type FloorRequest = z.output<typeof floorRequestSchema>
+
+/** A request body as its schema reads it, or a usage error (HTTP 400) naming each field at fault. */
+export function parseInput<T extends z.ZodType> (schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input)
+  if (!result.success) {
+    throw new UsageError(result.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`).join('; '))
+  }
+  return result.data
+}

@@ -1,0 +1,125 @@
+import type { DerivedAmount } from '../config/money.js'
+import type { PeerInfo, TorrentStatus } from '../engine/torrent.js'
+import type { AutoBidView, MarketNotice, SellerBidView, TradeTotals } from '../market/torrent-market.js'
+import type { ChannelView } from '../settlement/chain-wallet.js'
+import type { FaultCounts } from './faults.js'
+import type { RedemptionRecord } from '../settlement/records.js'
+
+/**
+ * What the control API answers, as JSON (bigints as decimal strings). The daemon builds these;
+ * clients import them through src/api/ (api/types.ts), never from here.
+ */
+
+/** The file in the data directory where a client finds the daemon's API. */
+export const API_FILE = 'api.json'
+
+/** Where a CLI finds the daemon: written mode 0600, since the token is the only key to the API. */
+export interface ApiEndpoint {
+  readonly url: string
+  readonly token: string
+  readonly pid: number
+}
+
+/** A torrent's market settings and what it has paid, amounts in base units as decimal strings. */
+export interface TorrentMarketView {
+  readonly bid: string
+  readonly budget: string
+  /** The floor in force now (0: this torrent sells nothing). */
+  readonly floor: string
+  /** What sellers confirmed holding from us (their receipts), across runs: paid. */
+  readonly paid: string
+  /** Signed and not (yet) confirmed by the seller; never counted as paid. */
+  readonly signedNotAccepted: string
+  /** What the budget counts: the most signed on each channel. */
+  readonly committed: string
+  /** With `--bid auto`: its bid, target and reasoning. */
+  readonly autoBid: AutoBidView | null
+  /** Our bid to each connected seller: its state, rate, and what we paid it. */
+  readonly sellers: readonly SellerBidView[]
+  /** Warnings for the user (a bid that stopped working, a limit reached), oldest first. */
+  readonly notices: readonly MarketNotice[]
+  /** This run's metered trade per wallet (see TradeTotals). */
+  readonly trades: readonly TradeTotals[]
+}
+
+/** One channel in earnings or spending. */
+export interface ChannelTotal {
+  readonly wallet: string
+  /** Paid: in earnings the best voucher stored; in spending what the seller confirmed holding. */
+  readonly amount: string
+  /** The number of vouchers (the nonce of the one that counts). */
+  readonly vouchers: number
+  readonly channel: string
+  /** Spending only: our latest voucher, and what of it the seller has not confirmed. */
+  readonly signed?: string
+  readonly signedNotAccepted?: string
+}
+
+/** Earnings or spending from the stored vouchers (and, for spending, the sellers' receipts): per torrent, and per peer within it. */
+export interface VoucherTotals {
+  readonly total: string
+  /** Spending only: signed and not confirmed, never counted in `total`. */
+  readonly signedNotAccepted?: string
+  readonly torrents: ReadonlyArray<{ readonly infoHash: string, readonly total: string, readonly peers: readonly ChannelTotal[] }>
+}
+
+export interface TorrentView extends TorrentStatus {
+  readonly magnet: string
+  readonly market: TorrentMarketView | null
+}
+
+/** `GET /v1/torrents/:id`: the torrent and its connected peers. */
+export type TorrentDetails = TorrentView & { peerList: PeerInfo[] }
+
+/** `DELETE /v1/torrents/:id`. */
+export interface RemovedTorrent {
+  readonly infoHash: string
+  readonly deletedData: boolean
+}
+
+/** `GET /v1/torrents/:id/torrent`: the .torrent file, base64. */
+export interface TorrentFile {
+  readonly torrent: string
+}
+
+/**
+ * `POST /v1/settle`. `redeemed` is what this call redeemed, per channel (the amount it added);
+ * `redemptions` is every channel's total; `error` says why settling stopped short.
+ */
+export interface SettleResult {
+  readonly backend: string
+  readonly redeemed: Array<RedemptionRecord & { added: string }>
+  readonly redemptions: RedemptionRecord[]
+  readonly error?: string
+}
+
+/** `POST /v1/channels/:id/close`: what closing did now, and the channel after it. */
+export interface ChannelClosed {
+  readonly action: string
+  readonly transaction: string
+  readonly channel: ChannelView
+}
+
+/** `POST /v1/withdraw`. */
+export interface Withdrawal {
+  readonly transaction: string
+  readonly currency: string
+}
+
+/** `GET /v1/status`. */
+export interface DaemonStatus {
+  readonly version: string
+  readonly pid: number
+  readonly dataDir: string
+  readonly peerPort: number
+  readonly dhtPort: number | null
+  readonly peerId: string
+  readonly torrents: number
+  /** The market's wallet; null: the market is off. */
+  readonly wallet: string | null
+  readonly settlement: string | null
+  readonly btt: { readonly usdPerBtt: string | null, readonly amountsInUsd: readonly DerivedAmount[] } | null
+  readonly faults: FaultCounts | null
+  readonly memory: NodeJS.MemoryUsage
+  readonly apiPort: number
+}

@@ -1,0 +1,274 @@
+import { basename, dirname, resolve } from 'node:path'
+import type { Logger } from 'winston'
+import { createTorrentFrom } from '../engine/create.js'
+import { checkSeedPath, type SeedLimits } from '../engine/seed-path.js'
+import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
+import type { PeerInfo } from '../engine/torrent.js'
+import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-engine.js'
+import { NO_PAYMENTS } from '../market/market-types.js'
+import type { PaymentTotals } from '../market/torrent-market.js'
+import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
+import type { AddRequest, BidRequest, FloorRequest, LimitsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
+import type { RemovedTorrent, TorrentDetails, TorrentView } from './api-types.js'
+import { RecentPieces } from './recent-pieces.js'
+import type { StateStore, TorrentRecord } from './store.js'
+import { marketView, type TorrentMarkets } from './torrent-markets.js'
+import { allPieces, orBitfields, updateRecord } from './torrent-records.js'
+
+/** The daemon's torrents through the control API: their lifecycle, and the link between the engine and the durable state. */
+export class TorrentService {
+  constructor (
+    private readonly engine: Engine,
+    private readonly store: StateStore,
+    private readonly defaultDirectory: string,
+    private readonly log: Logger,
+    /** Each torrent's bid, budget and floor. */
+    private readonly markets: TorrentMarkets,
+    /** The most files and bytes `seed` considers. */
+    private readonly seedLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 }
+  ) {}
+
+  /** Brings back every stored torrent, with its resume data. */
+  async restore (): Promise<void> {
+    // One pass over the sent vouchers for every torrent, not one per torrent.
+    const payments = await this.markets.paymentsByTorrent()
+    for (const record of await this.store.allTorrents()) {
+      try {
+        const resume = await this.store.getResume(record.infoHash)
+        const meta = record.torrentFile ? await parseTorrentFile(Buffer.from(record.torrentFile, 'base64')) : undefined
+        const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
+        const recheck = orBitfields(await this.store.paidPieces.get(record.infoHash), await this.store.recentPieces.get(record.infoHash))
+        await this.startTorrent(record, {
+          meta,
+          magnet,
+          resumeBitfield: resume ? Buffer.from(resume.bitfield, 'base64') : undefined,
+          recheckBitfield: recheck,
+          paymentsBefore: payments.get(record.infoHash) ?? NO_PAYMENTS
+        })
+        this.log.info('torrent restored', { infoHash: record.infoHash, name: record.name, resumed: resume !== undefined })
+      } catch (err) {
+        this.log.error('cannot restore torrent', { infoHash: record.infoHash, error: errorMessage(err) })
+      }
+    }
+  }
+
+  async add (body: AddRequest): Promise<TorrentView> {
+    const meta = body.torrent !== undefined ? await parseTorrentFile(Buffer.from(body.torrent, 'base64')) : undefined
+    const magnet = body.magnet !== undefined ? await parseMagnet(body.magnet) : undefined
+    const infoHash = (meta?.infoHash ?? magnet?.infoHash)!
+    const existing = this.engine.get(infoHash)
+    if (existing) {
+      for (const address of body.peers) existing.addPeerAddress(address, true)
+      await this.markets.change(existing, body)
+      return this.view(existing)
+    }
+    const record: TorrentRecord = {
+      infoHash,
+      name: meta?.name ?? magnet?.name ?? infoHash,
+      directory: body.directory ?? this.defaultDirectory,
+      ...(meta ? { torrentFile: meta.torrentFile.toString('base64') } : {}),
+      ...(body.magnet !== undefined ? { magnet: body.magnet } : {}),
+      paused: body.paused,
+      addedAt: new Date().toISOString(),
+      uploadLimit: body.uploadLimit,
+      downloadLimit: body.downloadLimit,
+      peers: body.peers,
+      ...this.markets.recordFields(body)
+    }
+    await this.store.putTorrent(record)
+    const torrent = await this.startTorrent(record, { meta, magnet, paymentsBefore: await this.markets.paymentsOf(record.infoHash) })
+    this.log.info('torrent added', { infoHash, name: record.name, directory: record.directory })
+    return this.view(torrent)
+  }
+
+  /** Makes a torrent of a path and seeds it; `signal` stops the walk and the hashing (the caller has gone). */
+  async seed (body: SeedRequest, signal?: AbortSignal): Promise<TorrentView> {
+    await checkSeedPath(body.path, this.seedLimits, signal)
+    const meta = await createTorrentFrom(body.path, {
+      trackers: body.trackers,
+      private: body.private,
+      ...(body.pieceLength ? { pieceLength: body.pieceLength } : {})
+    }, signal)
+    if (meta.name !== basename(body.path)) throw new InvalidTorrentError('torrent name does not match the seeded path')
+    const existing = this.engine.get(meta.infoHash)
+    if (existing) {
+      await this.markets.change(existing, body)
+      return this.view(existing)
+    }
+    const directory = dirname(resolve(body.path))
+    const record: TorrentRecord = {
+      infoHash: meta.infoHash,
+      name: meta.name,
+      directory,
+      torrentFile: meta.torrentFile.toString('base64'),
+      paused: false,
+      addedAt: new Date().toISOString(),
+      uploadLimit: body.uploadLimit,
+      downloadLimit: 0,
+      peers: body.peers,
+      ...this.markets.recordFields(body)
+    }
+    // The content was hashed a moment ago to make the torrent: it is all verified.
+    const complete = allPieces(meta)
+    await this.store.putTorrent(record)
+    await this.store.putResume(meta.infoHash, { bitfield: complete.toString('base64'), savedAt: new Date().toISOString() })
+    const torrent = await this.startTorrent(record, { meta, resumeBitfield: complete, paymentsBefore: await this.markets.paymentsOf(record.infoHash) })
+    this.log.info('seeding', { infoHash: meta.infoHash, name: meta.name, path: body.path })
+    return this.view(torrent)
+  }
+
+  private async startTorrent (record: TorrentRecord, start: TorrentStart): Promise<Torrent> {
+    const { meta, magnet, resumeBitfield, recheckBitfield } = start
+    let recorded: Torrent | undefined
+    const recent = new RecentPieces(record.infoHash, () => recorded?.verifiedBitfield(), this.store.recentPieces, this.log)
+    const torrent = await this.engine.add({
+      ...(meta ? { meta } : {}),
+      ...(magnet ? { magnet } : {}),
+      ...(resumeBitfield ? { resumeBitfield } : {}),
+      ...(recheckBitfield ? { recheckBitfield } : {}),
+      beforeVerified: (index) => recent.add(index),
+      directory: record.directory,
+      paused: record.paused,
+      peers: record.peers,
+      uploadLimit: record.uploadLimit,
+      downloadLimit: record.downloadLimit,
+      ...(await this.markets.marketFor(record, start.paymentsBefore))
+    })
+    recorded = torrent
+    this.watch(torrent)
+    return torrent
+  }
+
+  /** Changes a torrent's bid at once, within its budget (TorrentMarkets.applyBid). */
+  async setBid (torrent: Torrent, body: BidRequest): Promise<TorrentView> {
+    this.markets.check({ bid: body.price, budget: body.budget })
+    await this.markets.applyBid(torrent, body.price, body.budget, body.target)
+    return this.view(torrent)
+  }
+
+  /** Changes a torrent's floor at once (null: the daemon's default); connected bidders hear it at once. */
+  async setFloor (torrent: Torrent, body: FloorRequest): Promise<TorrentView> {
+    if (body.floor !== null) this.markets.check({ floor: body.floor })
+    await this.markets.applyFloor(torrent, body.floor ?? undefined)
+    return this.view(torrent)
+  }
+
+  list (): TorrentView[] {
+    return this.engine.list().map((torrent) => this.view(torrent))
+  }
+
+  info (id: string): TorrentDetails {
+    const torrent = this.find(id)
+    return { ...this.view(torrent), peerList: torrent.peerList() }
+  }
+
+  peers (id: string): PeerInfo[] {
+    return this.find(id).peerList()
+  }
+
+  torrentFile (id: string): Buffer {
+    const torrent = this.find(id)
+    if (!torrent.meta) throw new UsageError(`torrent ${torrent.infoHash} has no metadata yet`)
+    return torrent.meta.torrentFile
+  }
+
+  async pause (id: string): Promise<TorrentView> {
+    const torrent = this.find(id)
+    await torrent.pause()
+    await this.saveResume(torrent)
+    await updateRecord(this.store, torrent.infoHash, { paused: true })
+    return this.view(torrent)
+  }
+
+  async resume (id: string): Promise<TorrentView> {
+    const torrent = this.find(id)
+    torrent.resume()
+    await updateRecord(this.store, torrent.infoHash, { paused: false })
+    return this.view(torrent)
+  }
+
+  async remove (id: string, deleteData: boolean): Promise<RemovedTorrent> {
+    const torrent = this.find(id)
+    await this.store.deleteTorrent(torrent.infoHash)
+    await this.engine.remove(torrent.infoHash, { deleteData })
+    this.log.info('torrent removed', { infoHash: torrent.infoHash, deleteData })
+    return { infoHash: torrent.infoHash, deletedData: deleteData }
+  }
+
+  async setLimits (torrent: Torrent, body: LimitsRequest): Promise<TorrentView> {
+    const limits = {
+      ...(body.uploadLimit !== undefined ? { uploadLimit: body.uploadLimit } : {}),
+      ...(body.downloadLimit !== undefined ? { downloadLimit: body.downloadLimit } : {})
+    }
+    torrent.setLimits(limits)
+    await updateRecord(this.store, torrent.infoHash, limits)
+    return this.view(torrent)
+  }
+
+  async addPeers (torrent: Torrent, body: PeersRequest): Promise<TorrentView> {
+    for (const address of body.peers) torrent.addPeerAddress(address, true)
+    return this.view(torrent)
+  }
+
+  /** Writes resume data for every torrent (periodically and at shutdown). */
+  async saveAllResume (): Promise<void> {
+    await Promise.all(this.engine.list().map((torrent) => this.saveResume(torrent)))
+  }
+
+  private readonly lastSaved = new Map<string, string>()
+
+  private async saveResume (torrent: Torrent): Promise<void> {
+    try {
+      const bitfield = await torrent.durableBitfield()
+      if (!bitfield) return
+      const encoded = bitfield.toString('base64')
+      if (this.lastSaved.get(torrent.infoHash) === encoded) return
+      if (!await this.store.getTorrent(torrent.infoHash)) return
+      await this.store.putResume(torrent.infoHash, { bitfield: encoded, savedAt: new Date().toISOString() })
+      this.lastSaved.set(torrent.infoHash, encoded)
+    } catch (err) {
+      this.log.error('cannot save resume data', { infoHash: torrent.infoHash, error: errorMessage(err) })
+    }
+  }
+
+  private watch (torrent: Torrent): void {
+    torrent.events.on((event) => {
+      if (event.type === 'metadata') this.storeMetadata(torrent.infoHash, event.meta)
+      else if (event.type === 'complete') void this.saveResume(torrent)
+    })
+  }
+
+  private storeMetadata (infoHash: string, meta: TorrentMeta): void {
+    void updateRecord(this.store, infoHash, { name: meta.name, torrentFile: meta.torrentFile.toString('base64') })
+      .catch((err: unknown) => this.log.error('cannot store metadata', { infoHash, error: errorMessage(err) }))
+  }
+
+  /** Finds a torrent by full info hash, unique prefix (4+ characters) or exact name. */
+  find (id: string): Torrent {
+    const needle = id.trim().toLowerCase()
+    const torrents = this.engine.list()
+    const exact = torrents.find((torrent) => torrent.infoHash === needle)
+    if (exact) return exact
+    const byPrefix = needle.length >= 4 ? torrents.filter((torrent) => torrent.infoHash.startsWith(needle)) : []
+    if (byPrefix.length === 1) return byPrefix[0]!
+    if (byPrefix.length > 1) throw new UsageError(`"${id}" matches ${byPrefix.length} torrents; give more of the info hash`)
+    const byName = torrents.filter((torrent) => torrent.name === id)
+    if (byName.length === 1) return byName[0]!
+    throw new TorrentNotFoundError(id)
+  }
+
+  private view (torrent: Torrent): TorrentView {
+    const status = torrent.status()
+    const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
+    return { ...status, magnet, market: torrent.market ? marketView(torrent.market) : null }
+  }
+}
+
+/** How a torrent starts: its metadata or magnet, what is already verified or paid, what it spent before. */
+interface TorrentStart {
+  readonly meta?: TorrentMeta | undefined
+  readonly magnet?: MagnetInfo | undefined
+  readonly resumeBitfield?: Uint8Array | undefined
+  readonly recheckBitfield?: Uint8Array | undefined
+  readonly paymentsBefore: PaymentTotals
+}
