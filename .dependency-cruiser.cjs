@@ -1,7 +1,7 @@
 /**
  * The layers of src/, bottom to top (issue 13): a module imports only from its own folder and
- * from folders in lower layers. `npm run deps` checks it; it joins `npm test` once the code
- * obeys it.
+ * from folders in lower layers. `npm run deps` checks it, and `npm test` runs it first: a
+ * violation fails the build.
  */
 const LAYERS = [
   ['util'],
@@ -32,6 +32,13 @@ const upward = LAYERS.flatMap((layer, rank) => {
 module.exports = {
   forbidden: [
     ...upward,
+    {
+      name: 'cli-through-api',
+      comment: 'the CLI talks to the daemon through api/: never engine/, market/ or settlement/, and of daemon/ only what runs the daemon process',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/(engine|market|settlement|daemon)/', pathNot: '^src/daemon/(daemon|faults|logger)[.]ts$' }
+    },
     {
       name: 'no-circular',
       comment: 'modules that import each other, however far round',

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { API_FILE, type ApiEndpoint } from '../daemon/api-types.js'
 import { BidtorrentError, DaemonUnreachableError, errorMessage } from '../util/errors.js'
 import type {
-  AddBody, BidBody, ChannelClosed, ChannelView, DaemonStatus, FloorBody, LimitsBody, OpenChannelBody, PeerInfo, RemovedTorrent, SeedBody,
+  AddBody, BidBody, ChannelClosed, ChannelView, DaemonStatus, EventsPage, FloorBody, LimitsBody, OpenChannelBody, PeerInfo, RemovedTorrent, SeedBody,
   SettleResult, TopUpBody, TorrentDetails, TorrentFile, TorrentView, VoucherTotals, WalletBalance, Withdrawal, WithdrawBody
 } from './types.js'
 
@@ -62,6 +62,7 @@ export class ApiClient {
   }
 
   status (): Promise<DaemonStatus> { return this.request('GET', '/v1/status') }
+  events (after = 0): Promise<EventsPage> { return this.request('GET', `/v1/events?after=${after}`) }
   torrents (): Promise<TorrentView[]> { return this.request('GET', '/v1/torrents') }
   add (body: AddBody): Promise<TorrentView> { return this.request('POST', '/v1/torrents', body) }
   seed (body: SeedBody): Promise<TorrentView> { return this.request('POST', '/v1/seed', body) }

@@ -4,6 +4,7 @@ import { BidtorrentError, UsageError, errorMessage } from '../util/errors.js'
 import { addChainCommands } from './commands/chain.js'
 import { addDaemonCommand, addStatusCommand } from './commands/daemon.js'
 import { addDemoCommand } from './commands/demo.js'
+import { addEventsCommand } from './commands/events.js'
 import { addMarketCommands } from './commands/market.js'
 import { addTorrentCommands, addTorrentListCommands } from './commands/torrents.js'
 import { addWalletCommands } from './commands/wallet.js'
@@ -22,6 +23,7 @@ export function buildProgram (): Command {
   addTorrentCommands(program)
   addTorrentListCommands(program)
   addStatusCommand(program)
+  addEventsCommand(program)
   addMarketCommands(program)
   const wallet = addWalletCommands(program)
   addDemoCommand(program)

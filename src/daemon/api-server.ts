@@ -45,6 +45,7 @@ export class ApiServer {
     // is resolved before its body is read, so an unknown torrent is a 404 whatever the body.
     this.routes = [
       route('GET', '/v1/status', () => status()),
+      route('GET', '/v1/events', ({ query }) => torrents.events.after(afterOf(query))),
       route('GET', '/v1/torrents', () => torrents.list()),
       route('POST', '/v1/torrents', ({ body }) => torrents.add(parseInput(addRequestSchema, body))),
       route('POST', '/v1/seed', ({ body, signal }) => torrents.seed(parseInput(seedRequestSchema, body), signal)),
@@ -126,6 +127,13 @@ export class ApiServer {
     request.resume()
     send(response, allowed ? 405 : 404, { error: { code: allowed ? 'EMETHOD' : 'ENOROUTE', message: `${request.method ?? ''} ${url.pathname} is not an API call` } })
   }
+}
+
+/** `?after=N`: a whole number from 0 (0 when absent). */
+function afterOf (query: URLSearchParams): number {
+  const text = query.get('after') ?? '0'
+  if (!/^\d{1,15}$/.test(text)) throw new UsageError(`after: "${text}" is not a whole number from 0`)
+  return Number(text)
 }
 
 /** An id from the path; a malformed percent-encoding is the caller's mistake (400), not ours. */

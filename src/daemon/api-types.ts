@@ -1,5 +1,5 @@
 import type { DerivedAmount } from '../config/money.js'
-import type { PeerInfo, TorrentStatus } from '../engine/torrent.js'
+import type { PeerInfo, TorrentEvent, TorrentStatus } from '../engine/torrent.js'
 import type { AutoBidView, MarketNotice, SellerBidView, TradeTotals } from '../market/torrent-market.js'
 import type { ChannelView } from '../settlement/chain-wallet.js'
 import type { FaultCounts } from './faults.js'
@@ -122,4 +122,23 @@ export interface DaemonStatus {
   readonly faults: FaultCounts | null
   readonly memory: NodeJS.MemoryUsage
   readonly apiPort: number
+}
+
+/** A torrent event as the API sends it (src/engine/events.ts; metadata by name and size). */
+export type TorrentEventView =
+  | Exclude<TorrentEvent, { type: 'metadata' }>
+  | { readonly type: 'metadata', readonly name: string, readonly length: number, readonly pieceCount: number }
+
+export interface DaemonEvent {
+  /** Numbered from 1 in this run of the daemon. */
+  readonly seq: number
+  readonly at: string
+  readonly infoHash: string
+  readonly event: TorrentEventView
+}
+
+/** `GET /v1/events?after=N`: the events after N, and the number to ask after next time. */
+export interface EventsPage {
+  readonly events: readonly DaemonEvent[]
+  readonly next: number
 }

@@ -11,12 +11,16 @@ import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } f
 import type { AddRequest, BidRequest, FloorRequest, LimitsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
 import type { RemovedTorrent, TorrentDetails, TorrentView } from './api-types.js'
 import { RecentPieces } from './recent-pieces.js'
+import { EventLog } from './event-log.js'
 import type { StateStore, TorrentRecord } from './store.js'
 import { marketView, type TorrentMarkets } from './torrent-markets.js'
 import { allPieces, orBitfields, updateRecord } from './torrent-records.js'
 
 /** The daemon's torrents through the control API: their lifecycle, and the link between the engine and the durable state. */
 export class TorrentService {
+  /** Every torrent's typed events, for the API. */
+  readonly events = new EventLog()
+
   constructor (
     private readonly engine: Engine,
     private readonly store: StateStore,
@@ -233,6 +237,7 @@ export class TorrentService {
 
   private watch (torrent: Torrent): void {
     torrent.events.on((event) => {
+      this.events.record(torrent.infoHash, event)
       if (event.type === 'metadata') this.storeMetadata(torrent.infoHash, event.meta)
       else if (event.type === 'complete') void this.saveResume(torrent)
     })
