@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
 import type { VoucherTotals } from '../src/api/types.js'
-import type { PeerInfo } from '../src/engine/torrent.js'
+import type { PeerInfo } from '../src/api/types.js'
 import { BYTES_PER_PRICE_UNIT } from '../src/money/price.js'
 import { seedFile, startDaemon, waitComplete } from '../testkit/daemon.js'
 import { MiB, marketDaemon } from '../testkit/market.js'

@@ -57,7 +57,7 @@ export interface Counterparty {
   sellerLimit: bigint | undefined
   /** Vouchers the seller refused since it last accepted one; past a few, we stop paying it. */
   refusals: number
-  /** A refused voucher is re-signed from the seller's next receipt (see MarketBuyer.receipt). */
+  /** A refused voucher is re-signed from the seller's next receipt (see BuyerPayments.receipt). */
   resyncOnReceipt: boolean
   /** Why we stopped buying from this seller, until the user bids again; shown to the user. */
   stopped: { state: StoppedState, reason: string } | undefined
