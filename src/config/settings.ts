@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
 import { PROJECT_ROOT } from '../util/project.js'
-import { BACKENDS } from '../money/voucher.js'
+import { BACKENDS } from '../money/backends.js'
 import { addressSchema, moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)

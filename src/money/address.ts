@@ -1,4 +1,13 @@
-import { TronWeb } from 'tronweb'
+import { keccak_256 as keccak256 } from '@noble/hashes/sha3.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { createBase58check } from '@scure/base'
+import secp256k1 from 'secp256k1'
+
+// Addresses are read and written here with small, well-kept codecs rather than tronweb: these run
+// for every daemon (the config's addresses), and tronweb adds about 25 MB to a daemon that loads it.
+const base58check = createBase58check(sha256)
+/** A TRON address is base58check of 0x41 and the account's 20 bytes. */
+const TRON_PREFIX = 0x41
 
 /**
  * Which ways of writing an address are taken: `tron` only base58check (the market's messages carry
@@ -13,7 +22,7 @@ export type AddressForms = 'tron' | 'tron-or-evm'
  */
 export function isWalletAddress (text: string, forms: AddressForms): boolean {
   if (forms === 'tron-or-evm' && /^0x[0-9a-fA-F]{40}$/.test(text)) return true
-  return /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) && TronWeb.isAddress(text)
+  return /^T[1-9A-HJ-NP-Za-km-z]{33}$/.test(text) && tronAccount(text) !== undefined
 }
 
 /** What `isWalletAddress` takes, said the one way every error about an address says it. */
@@ -21,10 +30,25 @@ export function addressRule (forms: AddressForms): string {
   return forms === 'tron' ? 'a TRON address (T…)' : 'a TRON (T…) or EVM (0x…) address'
 }
 
+/** The 20 account bytes of a base58 TRON address; undefined when it is not one (bad checksum, prefix or length). */
+function tronAccount (text: string): Uint8Array | undefined {
+  let bytes: Uint8Array
+  try {
+    bytes = base58check.decode(text)
+  } catch {
+    return undefined
+  }
+  return bytes.length === 21 && bytes[0] === TRON_PREFIX ? bytes.subarray(1) : undefined
+}
+
 /** A TRON address (base58 `T…` or hex `41…`/`0x…`) as its 20 account bytes. */
 export function accountBytes (address: string): Uint8Array {
-  const hex = address.startsWith('T') ? TronWeb.address.toHex(address) : address
-  const match = /^(?:0x|41)?([0-9a-fA-F]{40})$/.exec(hex)
+  if (address.startsWith('T')) {
+    const account = tronAccount(address)
+    if (!account) throw new Error(`not an address: ${address}`)
+    return Uint8Array.from(account)
+  }
+  const match = /^(?:0x|41)?([0-9a-fA-F]{40})$/.exec(address)
   if (!match) throw new Error(`not an address: ${address}`)
   return Buffer.from(match[1]!, 'hex')
 }
@@ -36,12 +60,13 @@ export function evmAddressOf (address: string): string {
 
 /** The base58 TRON address of 20 account bytes. */
 export function tronAddressOf (account: Uint8Array): string {
-  return TronWeb.address.fromHex(`41${Buffer.from(account).toString('hex')}`)
+  return base58check.encode(Uint8Array.from([TRON_PREFIX, ...account]))
 }
 
-/** The TRON address a secp256k1 private key (64 hex digits) controls. */
+/** The TRON address a secp256k1 private key (64 hex digits) controls: the last 20 bytes of keccak256 of its public key. */
 export function addressOfPrivateKey (privateKeyHex: string): string {
-  const address = TronWeb.address.fromPrivateKey(privateKeyHex.replace(/^0x/, ''))
-  if (!address) throw new Error('not a secp256k1 private key')
-  return address
+  const key = Buffer.from(privateKeyHex.replace(/^0x/, ''), 'hex')
+  if (key.length !== 32 || !secp256k1.privateKeyVerify(key)) throw new Error('not a secp256k1 private key')
+  const publicKey = secp256k1.publicKeyCreate(key, false)
+  return tronAddressOf(keccak256(publicKey.subarray(1)).subarray(12))
 }

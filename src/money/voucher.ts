@@ -7,12 +7,8 @@ import { accountBytes } from './address.js'
 export const CHANNEL_ID_BYTES = 32
 export const SIGNATURE_BYTES = 65
 
-/**
- * The settlement backends a voucher can be redeemed on: the daemon's own ledger, the channel
- * contract on an EVM chain (BTTC), or on TRON. Bids name one; the configuration chooses one.
- */
-export const BACKENDS = ['embedded', 'evm', 'tron'] as const
-export type Backend = typeof BACKENDS[number]
+// In a module of their own: the configuration reads them, and this one loads tronweb.
+export { BACKENDS, type Backend } from './backends.js'
 
 /**
  * Vouchers: TIP-712 typed data (EIP-712 under TRON's name) signed with the payer's TRON key by
