@@ -29,6 +29,7 @@ def main():
     parser.add_argument('--timeout', type=float, default=600)
     parser.add_argument('--plaintext', action='store_true', help='never try an encrypted (MSE) handshake first')
     parser.add_argument('--encryption', choices=['forced-any', 'forced-rc4'], help='connect only through MSE; rc4 also encrypts the payload')
+    parser.add_argument('--transport', choices=['tcp', 'utp', 'both'], default='tcp', help='uTP over loopback crawls (ANCHORS.md): TCP unless asked')
     parser.add_argument('--linger', action='store_true', help='after a download completes, stay up until SIGTERM (so /proc can be read)')
     parser.add_argument('--report-interval', type=float, default=0.5, help='seconds between progress lines')
     parser.add_argument('--upload-limit', type=int, default=0, help='bytes per second; loopback peers are then treated as internet peers (limits and unchoke slots apply)')
@@ -40,9 +41,10 @@ def main():
         'enable_lsd': False,
         'enable_upnp': False,
         'enable_natpmp': False,
-        # uTP over loopback crawls (ANCHORS.md): TCP only.
-        'enable_outgoing_utp': False,
-        'enable_incoming_utp': False,
+        'enable_outgoing_utp': args.transport != 'tcp',
+        'enable_incoming_utp': args.transport != 'tcp',
+        'enable_outgoing_tcp': args.transport != 'utp',
+        'enable_incoming_tcp': args.transport != 'utp',
         'allow_multiple_connections_per_ip': True,
         'user_agent': 'libtorrent-interop/' + lt.__version__,
         'alert_mask': lt.alert.category_t.error_notification,

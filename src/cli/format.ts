@@ -59,6 +59,10 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     lines.push('peers:')
     for (const peer of torrent.peerList) lines.push(`  ${peerLine(peer)}`)
   }
+  if (torrent.unreachablePeers.length > 0) {
+    lines.push('not reached:')
+    for (const peer of torrent.unreachablePeers) lines.push(`  ${unreachableLine(peer)}`)
+  }
   return lines.join('\n')
 }
 
@@ -108,10 +112,17 @@ export function sellerLine (seller: SellerBidView): string {
   ].join('  ')
 }
 
+/** `10.0.0.2:51413  3 calls  retry in 12 s  tcp: connection refused`. */
+export function unreachableLine (peer: TorrentView['unreachablePeers'][number]): string {
+  const retry = peer.retryAt === null ? 'not called again' : peer.retryAt <= Date.now() ? 'calling again' : `retry in ${Math.ceil((peer.retryAt - Date.now()) / 1000)} s`
+  return [peer.address.padEnd(22), `${peer.failures} call${peer.failures === 1 ? '' : 's'}`, retry, peer.reason].join('  ')
+}
+
 export function peerLine (peer: PeerInfo): string {
   const flags = `${peer.amChoking ? 'c' : 'U'}${peer.peerInterested ? 'i' : '-'}${peer.peerChoking ? 'C' : 'u'}${peer.amInterested ? 'I' : '-'}`
   return [
     peer.address.padEnd(22),
+    peer.transport,
     flags,
     (peer.slot ?? '-').padEnd(10),
     percent(peer.progress).padStart(6),

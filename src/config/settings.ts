@@ -13,6 +13,9 @@ const seconds = z.number().positive().max(86_400)
 export const settingsSchema = z.object({
   port,
   listenHost: z.string().min(1),
+  /** Peer connections over TCP and over uTP (BEP 29, UDP on the same port): at least one. */
+  tcp: z.boolean(),
+  utp: z.boolean(),
   apiPort: port,
   dht: z.boolean(),
   /** host:port pairs; null = the public bootstrap nodes. */
@@ -139,6 +142,7 @@ export function loadSettings (options: LoadSettingsOptions): Settings {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`)
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`)
   }
+  if (!result.data.tcp && !result.data.utp) throw new ConfigError('invalid configuration: tcp and utp are both false: peers could reach this daemon by neither')
   return result.data
 }
 

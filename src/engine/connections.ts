@@ -15,6 +15,17 @@ const IDLE_GRACE_MS = 30_000
 interface Candidate {
   failures: number
   nextAttemptAt: number
+  /** Why the last call failed (before or during the handshake). */
+  lastFailure?: string
+}
+
+/** An address called and not (yet) reached, with why: shown to the user, not only logged. */
+export interface UnreachablePeer {
+  readonly address: string
+  readonly failures: number
+  readonly reason: string
+  /** When it is called again (ms since the epoch), or null: it will not be. */
+  readonly retryAt: number | null
 }
 
 export interface ConnectionsInit {
@@ -129,15 +140,27 @@ export class PeerConnections {
     }
   }
 
-  /** An outgoing connection attempt failed before the handshake. */
-  connectFailed (address: string): void {
+  /** An outgoing call failed before or during the handshake. */
+  connectFailed (address: string, reason: string): void {
     this.connecting.delete(address)
     const candidate = this.candidates.get(address)
     if (candidate) {
       candidate.failures++
+      candidate.lastFailure = reason
       if (candidate.failures > RECONNECT_BACKOFF_MS.length + 2) this.candidates.delete(address)
       else candidate.nextAttemptAt = Date.now() + RECONNECT_BACKOFF_MS[Math.min(candidate.failures - 1, RECONNECT_BACKOFF_MS.length - 1)]!
     }
+  }
+
+  /** The addresses whose last call failed, and why (at most `limit`). */
+  unreachable (limit: number): UnreachablePeer[] {
+    const result: UnreachablePeer[] = []
+    for (const [address, candidate] of this.candidates) {
+      if (candidate.lastFailure === undefined || this.isConnectedTo(address)) continue
+      result.push({ address, failures: candidate.failures, reason: candidate.lastFailure, retryAt: candidate.nextAttemptAt })
+      if (result.length >= limit) break
+    }
+    return result
   }
 
   private isConnectedTo (address: string): boolean {
@@ -185,7 +208,10 @@ export class PeerConnections {
   add (peer: Peer): void {
     this.connecting.delete(peer.address)
     const candidate = this.candidates.get(peer.address)
-    if (candidate) candidate.failures = 0
+    if (candidate) {
+      candidate.failures = 0
+      delete candidate.lastFailure
+    }
     this.connected.set(peer.address, peer)
   }
 

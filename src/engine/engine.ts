@@ -1,23 +1,21 @@
 import { EventEmitter } from 'node:events'
-import { createServer, connect as netConnect, type Server, type Socket, type AddressInfo } from 'node:net'
+import { createServer, isIPv4, type Server, type Socket, type AddressInfo } from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { Client as DHT } from 'bittorrent-dht'
 import type { Logger } from 'winston'
 import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { PieceHasher } from './hasher.js'
 import type { MagnetInfo, TorrentMeta } from './metainfo.js'
-import { Peer, type Direction } from './peer.js'
+import { Peer } from './peer.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import type { MarketPort } from './market-port.js'
 import { Torrent } from './torrent.js'
 import type { TorrentInit } from './torrent-init.js'
-import { sent } from './upload-buffers.js'
-import { readIntoSharedBuffer, sharedReadOption } from './shared-read.js'
-import { BoundedWire } from './wire.js'
+import { dial } from './dialer.js'
+import { wireOnSocket, type PeerSocket, type Transport } from './peer-socket.js'
+import { UtpEndpoint } from './utp-endpoint.js'
 
-const HANDSHAKE_TIMEOUT_MS = 20_000
-const CONNECT_TIMEOUT_MS = 15_000
 /** Azureus-style peer id prefix: -BT0100- is bidtorrent 0.1.0. */
 const PEER_ID_PREFIX = '-BD0100-'
 
@@ -47,8 +45,9 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
   private readonly hasher = new PieceHasher()
   private readonly uploadBucket: TokenBucket
   private readonly downloadBucket: TokenBucket
-  private readonly sockets = new Set<Socket>()
+  private readonly sockets = new Set<PeerSocket>()
   private server: Server | undefined
+  private utp: UtpEndpoint | undefined
   private dht: DHT | undefined
   private port = 0
   private stopped = false
@@ -65,32 +64,62 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
   }
 
   get dhtPort (): number | undefined {
-    return this.dht?.address()?.port
+    return this.dht ? this.port : undefined
   }
 
   async start (): Promise<void> {
-    // Paused on accept, so the socket can be put on the shared read buffer before its first read.
-    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.onIncoming(socket))
-    this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => reject(new BidtorrentError('ELISTEN',
-        `cannot listen for peers on ${this.settings.listenHost}:${this.settings.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (choose another with --port)' : err.message}`)))
-      server.listen(this.settings.port, this.settings.listenHost, () => {
-        server.removeAllListeners('error')
-        resolve()
-      })
-    })
-    server.on('error', (err) => this.log.error('peer listener error', { error: err.message }))
-    this.port = (server.address() as AddressInfo).port
-    if (this.settings.dht) {
-      const bootstrap = this.settings.dhtBootstrap
-      const dht = new DHT(bootstrap ? { bootstrap: [...bootstrap] } : {})
-      dht.on('error', (err: Error) => this.log.warn('dht error', { error: err.message }))
-      dht.on('warning', (err: Error) => this.log.debug('dht warning', { error: err.message }))
-      await new Promise<void>((resolve) => dht.listen(this.port, resolve))
-      this.dht = dht
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.listen()
+        break
+      } catch (err) {
+        // Port 0: TCP's port is the kernel's pick, and the same UDP port may be taken. Pick again.
+        if (this.settings.port !== 0 || attempt >= 5 || !(err instanceof BidtorrentError) || err.code !== 'EUDPINUSE') throw err
+        await this.closeListeners()
+      }
     }
-    this.log.info('engine listening', { port: this.port, dht: this.settings.dht, peerId: this.peerId })
+    if (this.settings.dht) this.dht = this.startDht()
+    this.log.info('engine listening', { port: this.port, tcp: this.settings.tcp, utp: this.settings.utp, dht: this.settings.dht, peerId: this.peerId })
+  }
+
+  /** TCP and uTP on one port number, as peers expect (they learn one port and try both). */
+  private async listen (): Promise<void> {
+    const { listenHost } = this.settings
+    let port = this.settings.port
+    if (this.settings.tcp) {
+      this.server = await listenTcp(port, listenHost, (socket) => this.onIncoming(socket, 'tcp', { address: socket.remoteAddress, family: socket.remoteFamily, port: socket.remotePort }))
+      this.server.on('error', (err) => this.log.error('peer listener error', { error: err.message }))
+      port = (this.server.address() as AddressInfo).port
+    }
+    if (this.settings.utp) {
+      const utp = new UtpEndpoint((connection) => this.onIncoming(connection, 'utp', { address: connection.remoteAddress, family: 'IPv4', port: connection.remotePort }))
+      this.utp = utp
+      await utp.listen(port, isIPv4(listenHost) ? listenHost : '0.0.0.0')
+      utp.socket.on('error', (err: Error) => this.log.warn('uTP socket error', { error: err.message }))
+      port = utp.port ?? port
+    }
+    this.port = port
+  }
+
+  private async closeListeners (): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+    await this.utp?.close()
+    this.utp = undefined
+  }
+
+  /** The DHT rides on the uTP socket when there is one (as libtorrent's does), else on its own. */
+  private startDht (): DHT {
+    const bootstrap = this.settings.dhtBootstrap
+    const socket = this.utp?.socket
+    const dht = new DHT({ ...(bootstrap ? { bootstrap: [...bootstrap] } : {}), ...(socket ? { socket } : {}) })
+    dht.on('error', (err: Error) => this.log.warn('dht error', { error: err.message }))
+    dht.on('warning', (err: Error) => this.log.debug('dht warning', { error: err.message }))
+    // The shared socket was bound before the DHT was given it: tell the DHT it is listening.
+    if (socket) socket.emit('listening')
+    else dht.listen(this.port)
+    return dht
   }
 
   async stop (): Promise<void> {
@@ -99,8 +128,8 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     await Promise.all([...this.torrents.values()].map((torrent) => torrent.destroy()))
     this.torrents.clear()
     for (const socket of this.sockets) socket.destroy()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
     await new Promise<void>((resolve) => (this.dht ? this.dht.destroy(() => resolve()) : resolve()))
+    await this.closeListeners()
     await this.hasher.destroy()
   }
 
@@ -158,58 +187,30 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
 
   // ---------------------------------------------------------------- connections
 
-  private track (socket: Socket): void {
+  private track (socket: PeerSocket): void {
     this.sockets.add(socket)
     socket.once('close', () => this.sockets.delete(socket))
-    socket.on('error', (err) => this.log.debug('peer socket error', { error: err.message }))
+    socket.on('error', (err: Error) => this.log.debug('peer socket error', { error: err.message }))
   }
 
   private connectOutgoing (address: string, torrent: Torrent<Market>): void {
-    if (this.stopped) return torrent.connectFailed(address)
-    const separator = address.lastIndexOf(':')
-    const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
-    const port = Number(address.slice(separator + 1))
-    let wire: BoundedWire | undefined
-    const socket = netConnect({
-      host,
-      port,
-      noDelay: true,
-      timeout: CONNECT_TIMEOUT_MS,
-      onread: sharedReadOption(() => wire)
-    })
-    this.track(socket)
-    let settled = false
-    const failed = (reason: string): void => {
-      if (settled) return
-      settled = true
-      this.log.debug('outgoing connection failed', { peer: address, reason })
-      socket.destroy()
-      torrent.connectFailed(address)
-    }
-    socket.once('timeout', () => failed('timeout'))
-    socket.once('error', (err) => failed(err.message))
-    socket.once('close', () => failed('closed before handshake'))
-    socket.once('connect', () => {
-      socket.setTimeout(0)
-      const connected = this.createWire(socket, 'outgoing')
-      wire = connected
-      torrent.prepareWire(connected)
-      connected.handshake(torrent.infoHash, this.peerId, { dht: this.settings.dht, fast: true })
-      connected.once('handshake', (infoHash: string, peerId: string) => {
-        if (infoHash !== torrent.infoHash || !torrent.acceptsPeer(peerId, address, 'outgoing')) {
-          return failed(peerId === this.peerId ? 'connected to ourselves' : 'handshake refused')
-        }
-        settled = true
-        this.attach(torrent, new Peer(connected, socket, address, 'outgoing'))
-      })
+    if (this.stopped) return torrent.connectFailed(address, 'the engine is stopping')
+    dial(address, torrent, {
+      peerId: this.peerId,
+      dht: this.settings.dht,
+      tcp: this.settings.tcp,
+      utp: this.utp,
+      log: this.log,
+      track: (socket) => this.track(socket),
+      attach: (peer) => this.attach(torrent, peer)
     })
   }
 
-  private onIncoming (socket: Socket): void {
+  private onIncoming (socket: PeerSocket, transport: Transport, remote: { address?: string | undefined, family?: string | undefined, port?: number | undefined }): void {
     if (this.stopped) return void socket.destroy()
     this.track(socket)
-    const address = `${socket.remoteFamily === 'IPv6' ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`
-    const wire = this.createWire(socket, 'incoming')
+    const address = `${remote.family === 'IPv6' ? `[${remote.address}]` : remote.address}:${remote.port}`
+    const wire = wireOnSocket(socket, { direction: 'incoming', transport, log: this.log })
     // libtorrent and qBittorrent open with an encrypted (MSE) handshake by default: answer it
     // (choosing plaintext for the payload when offered) instead of making them retry.
     wire.once('crypto-infohash', (hash: string) => {
@@ -220,62 +221,14 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     wire.once('handshake', (infoHash: string, peerId: string) => {
       const torrent = this.torrents.get(infoHash)
       if (!torrent || !torrent.acceptsPeer(peerId, address, 'incoming')) {
-        this.log.debug('refused incoming peer', { peer: address, infoHash })
+        this.log.debug('refused incoming peer', { peer: address, infoHash, transport })
         socket.destroy()
         return
       }
       torrent.prepareWire(wire)
       wire.handshake(infoHash, this.peerId, { dht: this.settings.dht, fast: true })
-      this.attach(torrent, new Peer(wire, socket, address, 'incoming'))
+      this.attach(torrent, new Peer(wire, socket, address, 'incoming', transport))
     })
-  }
-
-  private createWire (socket: Socket, direction: Direction): BoundedWire {
-    // Incoming: MSE or plaintext (1 = encryption accepted, plaintext preferred). Outgoing: plaintext.
-    const wire = direction === 'incoming' ? new BoundedWire('tcpIncoming', 1) : new BoundedWire('tcpOutgoing')
-    // Outgoing sockets were opened with `onread`; accepted ones are switched to it when this Node allows.
-    if (direction === 'outgoing' || readIntoSharedBuffer(socket, wire)) {
-      // A socket reading into its own buffer never emits 'data'; flowing mode still lets it emit 'end'.
-      socket.once('end', () => wire.end())
-      socket.resume()
-    } else {
-      socket.pipe(wire)
-    }
-    // Messages written in one tick leave in one writev: a request is 17 bytes, and one syscall each
-    // was the leecher's largest cost.
-    let corked = false
-    const uncork = (): void => {
-      corked = false
-      socket.uncork()
-    }
-    wire.on('data', (chunk: Uint8Array) => {
-      if (socket.destroyed) return
-      if (!corked) {
-        corked = true
-        socket.cork()
-        process.nextTick(uncork)
-      }
-      if (!socket.write(chunk, () => sent(chunk))) wire.pause()
-    })
-    socket.on('drain', () => wire.resume())
-    const handshakeTimer = setTimeout(() => {
-      this.log.debug('handshake timed out', { direction })
-      socket.destroy()
-    }, HANDSHAKE_TIMEOUT_MS)
-    handshakeTimer.unref()
-    wire.once('handshake', () => clearTimeout(handshakeTimer))
-    wire.on('error', (err: Error) => {
-      this.log.debug('wire error', { error: errorMessage(err) })
-      socket.destroy()
-    })
-    // The wire ends itself on protocol violations (wrong protocol string, oversized message).
-    wire.once('close', () => socket.destroy())
-    wire.once('end', () => socket.destroy())
-    socket.once('close', () => {
-      clearTimeout(handshakeTimer)
-      wire.destroy()
-    })
-    return wire
   }
 
   private attach (torrent: Torrent<Market>, peer: Peer): void {
@@ -291,4 +244,18 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
 
 function obfuscatedHash (infoHash: string): string {
   return createHash('sha1').update('req2').update(Buffer.from(infoHash, 'hex')).digest('hex')
+}
+
+/** Paused on accept, so the socket can be put on the shared read buffer before its first read. */
+async function listenTcp (port: number, host: string, onConnection: (socket: Socket) => void): Promise<Server> {
+  const server = createServer({ noDelay: true, pauseOnConnect: true }, onConnection)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new BidtorrentError('ELISTEN',
+      `cannot listen for peers on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (choose another with --port)' : err.message}`)))
+    server.listen(port, host, () => {
+      server.removeAllListeners('error')
+      resolve()
+    })
+  })
+  return server
 }

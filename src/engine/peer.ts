@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net'
 import type { SlotKind } from '../choker/types.js'
+import type { Direction, PeerSocket, Transport } from './peer-socket.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { BoundedWire } from './wire.js'
 
-export type Direction = 'incoming' | 'outgoing'
+export type { Direction }
 
 export interface UploadRequest {
   readonly index: number
@@ -53,10 +53,11 @@ export class Peer {
 
   constructor (
     readonly wire: BoundedWire,
-    readonly socket: Socket,
+    readonly socket: PeerSocket,
     /** host:port as connected (the remote's ephemeral port for incoming connections). */
     readonly address: string,
-    readonly direction: Direction
+    readonly direction: Direction,
+    readonly transport: Transport
   ) {
     if (direction === 'outgoing') this.listenAddress = address
   }

@@ -5,6 +5,8 @@ export function engineSettingsFrom (settings: Settings): EngineSettings {
   return {
     port: settings.port,
     listenHost: settings.listenHost,
+    tcp: settings.tcp,
+    utp: settings.utp,
     dht: settings.dht,
     dhtBootstrap: settings.dhtBootstrap ?? undefined,
     lsd: settings.lsd,

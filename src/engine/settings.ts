@@ -6,6 +6,10 @@ export interface EngineSettings {
   /** TCP port for peer connections (0 = any free port). */
   readonly port: number
   readonly listenHost: string
+  /** Peer connections over TCP, both ways. */
+  readonly tcp: boolean
+  /** Peer connections over uTP (BEP 29), both ways, on the UDP port of the same number. */
+  readonly utp: boolean
   readonly dht: boolean
   readonly dhtBootstrap: readonly string[] | undefined
   readonly lsd: boolean

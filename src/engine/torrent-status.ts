@@ -1,8 +1,10 @@
+import type { UnreachablePeer } from './connections.js'
 import type { ContentParts } from './content-parts.js'
 import type { TorrentState } from './events.js'
 import type { MarketPort, PeerMarketView } from './market-port.js'
 import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
+import type { Transport } from './peer-socket.js'
 import type { SwarmParts } from './torrent-parts.js'
 import type { TransferStats } from './transfer-stats.js'
 
@@ -13,6 +15,7 @@ export interface PeerInfo {
   readonly peerId: string
   readonly client: string
   readonly direction: 'incoming' | 'outgoing'
+  readonly transport: Transport
   readonly downloadRate: number
   readonly uploadRate: number
   readonly downloaded: number
@@ -52,6 +55,8 @@ export interface TorrentStatus {
   readonly downloadLimit: number
   readonly hashFailures: number
   readonly bannedPeers: readonly string[]
+  /** Addresses called and not reached, with why (the last failure; at most 20). */
+  readonly unreachablePeers: readonly UnreachablePeer[]
   /** Pieces already verified on disk when the torrent started (from resume data, or found by a check). */
   readonly piecesFromResume: number
   readonly piecesDownloaded: number
@@ -77,6 +82,7 @@ export function peerInfoOf (peer: Peer, pieceCount: number, market: MarketPort |
     peerId: peer.peerId,
     client: peer.client,
     direction: peer.direction,
+    transport: peer.transport,
     downloadRate: Math.round(peer.downloadRate),
     uploadRate: Math.round(peer.uploadRate),
     downloaded: peer.downloadedBytes,
@@ -129,6 +135,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     downloadLimit: parts.limits.downloadLimit,
     hashFailures: parts.verifier.hashFailures,
     bannedPeers: parts.bans.banned(),
+    unreachablePeers: peers.unreachable(20),
     piecesFromResume: content?.piecesFromResume ?? 0,
     piecesDownloaded: source.piecesDownloaded,
     endgameRequests: source.data?.requests.endgameRequests ?? 0,

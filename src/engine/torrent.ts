@@ -198,8 +198,8 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   // ---------------------------------------------------------------- peers (called by the Engine)
 
-  connectFailed (address: string): void {
-    this.peers.connectFailed(address)
+  connectFailed (address: string, reason: string): void {
+    this.peers.connectFailed(address, reason)
   }
 
   /** Whether a new connection may join: see PeerConnections.accepts. */

@@ -192,3 +192,41 @@ declare module 'bittorrent-tracker' {
     close(callback?: () => void): void
   }
 }
+
+declare module 'utp-native' {
+  import { EventEmitter } from 'node:events'
+  import { Duplex } from 'node:stream'
+
+  /** A uTP connection: a stream like a TCP socket (readable-stream's Duplex underneath). */
+  export interface UtpConnection extends Duplex {
+    readonly remoteAddress: string
+    readonly remoteFamily: 'IPv4'
+    readonly remotePort: number
+    setTimeout(ms: number, onTimeout?: () => void): void
+  }
+
+  /** One UDP socket carrying uTP connections both ways; other datagrams arrive as 'message'. */
+  export interface UtpSocket extends EventEmitter {
+    connections: UtpConnection[]
+    maxConnections: number
+    listen(port: number, host?: string, onListening?: () => void): void
+    bind(port: number, host?: string, onListening?: () => void): void
+    connect(port: number, host: string): UtpConnection
+    address(): { address: string, family: 'IPv4', port: number }
+    send(buffer: Uint8Array, offset: number, length: number, port: number, host: string, callback?: (err: Error | null) => void): void
+    /** true: refuse incoming connections. */
+    firewall(refuse: boolean): void
+    setRecvBufferSize(bytes: number): number
+    setSendBufferSize(bytes: number): number
+    close(onClose?: () => void): void
+    ref(): void
+    unref(): void
+  }
+
+  interface UtpFactory {
+    (options?: { allowHalfOpen?: boolean }): UtpSocket
+    createServer(onConnection?: (connection: UtpConnection) => void): UtpSocket
+  }
+  const utp: UtpFactory
+  export default utp
+}
