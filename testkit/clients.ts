@@ -17,8 +17,8 @@ export interface Tracker {
   readonly udp: string
 }
 
-/** Runs opentracker on 127.0.0.1 (HTTP and UDP on one port, `port` or a free one) serving the given info hashes. */
-export async function startOpentracker (t: Cleanup, dir: string, infoHashes: readonly string[], chosenPort?: number): Promise<Tracker> {
+/** Runs opentracker on `host` (HTTP and UDP on one port, `port` or a free one) serving the given info hashes. */
+export async function startOpentracker (t: Cleanup, dir: string, infoHashes: readonly string[], chosenPort?: number, host = '127.0.0.1'): Promise<Tracker> {
   // opentracker chroots into its directory and drops to "nobody": the folder must be readable by all.
   const root = join(dir, 'tracker')
   await mkdir(root, { recursive: true })
@@ -26,18 +26,18 @@ export async function startOpentracker (t: Cleanup, dir: string, infoHashes: rea
   await chmod(dir, 0o755)
   await writeFile(join(root, 'whitelist'), infoHashes.map((hash) => `${hash}\n`).join(''), { mode: 0o644 })
   const port = chosenPort ?? await freePort()
-  const child = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', root, '-w', '/whitelist'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('opentracker', ['-i', host, '-p', String(port), '-P', String(port), '-d', root, '-w', '/whitelist'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
   t.teardown(() => stopProcess(child))
   await waitFor('opentracker to answer', async () => {
     if (child.exitCode !== null) throw new Error(`opentracker exited: ${output}`)
-    const response = await fetch(`http://127.0.0.1:${port}/stats`)
+    const response = await fetch(`http://${host}:${port}/stats`)
     return response.status > 0 ? true : undefined
   }, 30_000)
   if (/Can't open accesslist/.test(output)) throw new Error(`opentracker could not read its whitelist: ${output}`)
-  return { port, http: `http://127.0.0.1:${port}/announce`, udp: `udp://127.0.0.1:${port}` }
+  return { port, http: `http://${host}:${port}/announce`, udp: `udp://${host}:${port}` }
 }
 
 export interface LibtorrentDone {
@@ -102,7 +102,7 @@ export async function waitForTrackerSeeder (tracker: Tracker, infoHash: string):
   const bencode = (await import('bencode')).default
   const escaped = Buffer.from(infoHash, 'hex').toString('binary').split('').map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('')
   await waitFor('the tracker to list the seeder', async () => {
-    const response = await fetch(`http://127.0.0.1:${tracker.port}/scrape?info_hash=${escaped}`)
+    const response = await fetch(`${tracker.http.replace(/\/announce$/, '/scrape')}?info_hash=${escaped}`)
     const decoded = bencode.decode(new Uint8Array(await response.arrayBuffer())) as { files?: Map<unknown, unknown> | Record<string, { complete?: number }> }
     const entries = Object.values(decoded.files ?? {}) as Array<{ complete?: number }>
     return entries.some((entry) => (entry.complete ?? 0) >= 1) ? true : undefined
