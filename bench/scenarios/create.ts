@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { TorrentView } from '../../src/api/types.js'
 import { defaultPieceLength } from '../../src/engine/creation-format.js'
-import { parseTorrentFile } from '../../src/engine/metainfo.js'
-import { SYSTEM_PYTHON } from '../../testkit/clients.js'
+import { libtorrentInfoHash, mktorrentInfoHash } from '../../testkit/creators.js'
 import { startDaemon } from '../../testkit/daemon.js'
 import { run } from '../../testkit/process.js'
 import { CleanupStack } from '../lib/cleanup.js'
@@ -87,23 +86,6 @@ async function timed (work: () => Promise<string>): Promise<{ seconds: number, i
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, infoHash }
 }
 
-// add_files lists a folder in readdir's order (on ext4, by hash): the files are added in name
-// order instead, as mktorrent and bidtorrent list them, so that the info hashes can agree.
-const LIBTORRENT_CREATE = `
-import os, sys, libtorrent as lt
-root, piece_length = sys.argv[1], int(sys.argv[2])
-fs = lt.file_storage()
-parent = os.path.dirname(root)
-for folder, folders, names in os.walk(root):
-    folders.sort()
-    for name in sorted(names):
-        path = os.path.join(folder, name)
-        fs.add_file(os.path.relpath(path, parent), os.path.getsize(path))
-t = lt.create_torrent(fs, piece_length, flags=lt.create_torrent.v1_only)
-lt.set_piece_hashes(t, parent)
-print(lt.torrent_info(t.generate()).info_hash())
-`
-
 /**
  * The issue's studio folder (4 GiB in 2,000 files; tiny with --quick), made into a torrent by
  * bidtorrent (`seed` through a running daemon's API, as the CLI asks for it, the torrent removed
@@ -127,18 +109,8 @@ export async function runCreation (bytes: number, files: number, reps: number, l
         await daemon.api.remove(torrent.infoHash, false)
         return torrent.infoHash
       },
-      mktorrent: async () => {
-        const out = join(work, 'mktorrent.torrent')
-        await rm(out, { force: true })
-        const made = await run('mktorrent', ['-l', String(Math.log2(pieceLength)), '-a', 'http://127.0.0.1:1/announce', '-o', out, root])
-        if (made.code !== 0) throw new Error(`mktorrent failed: ${made.stderr}`)
-        return (await parseTorrentFile(await readFile(out))).infoHash
-      },
-      libtorrent: async () => {
-        const made = await run(SYSTEM_PYTHON, ['-c', LIBTORRENT_CREATE, root, String(pieceLength)])
-        if (made.code !== 0) throw new Error(`libtorrent's create_torrent failed: ${made.stderr}`)
-        return made.stdout.trim()
-      }
+      mktorrent: () => mktorrentInfoHash(work, root, pieceLength),
+      libtorrent: () => libtorrentInfoHash(root, pieceLength)
     }
     const order: CreationTool[] = libtorrent ? ['bidtorrent', 'mktorrent', 'libtorrent'] : ['bidtorrent', 'mktorrent']
     await warm(root)
