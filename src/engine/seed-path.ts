@@ -47,12 +47,6 @@ function byName (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
 
-/** Checks a path before `seed` hashes it (see walkSeedPath), counting its files and bytes. */
-export async function checkSeedPath (input: string, limits: SeedLimits, signal?: AbortSignal): Promise<{ files: number, bytes: number }> {
-  const content = await walkSeedPath(input, limits, signal)
-  return { files: content.files.length, bytes: content.bytes }
-}
-
 /**
  * Walks a path before `seed` hashes it: a regular file, or a folder of them, on a real filesystem,
  * within the limits, so that a mistaken path (`/`, `/dev/zero`, a folder with a FIFO in it, a link
