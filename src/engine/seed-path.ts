@@ -52,9 +52,10 @@ function byName (a: string, b: string): number {
  * within the limits, so that a mistaken path (`/`, `/dev/zero`, a folder with a FIFO in it, a link
  * loop) is refused with a clear error instead of walking for ever. The files come in the order
  * create-torrent (webtorrent) gives them, so a folder's info hash stays what it was: hidden and
- * junk files left out, links followed, depth first, each folder's entries by name (a folder's
- * files where its name sorts, not before or after its subfolders). `signal` stops it (the user who
- * asked has gone).
+ * junk files left out, links followed, depth first, each folder's entries by name (its files and
+ * subfolders mixed, as the names sort). mktorrent sorts whole paths instead: the two differ only
+ * where a name holds a character that sorts before '/' after a common prefix (`a-b/x` against
+ * `a/y`). `signal` stops it (the user who asked has gone).
  */
 export async function walkSeedPath (input: string, limits: SeedLimits, signal?: AbortSignal): Promise<SeedContent> {
   const path = resolve(input)
