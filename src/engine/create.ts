@@ -33,6 +33,8 @@ const NO_LIMITS: SeedLimits = { maxFiles: Number.MAX_SAFE_INTEGER, maxBytes: Num
  * hashing, where a download's verification is content with one thread.
  */
 const CREATION_BACKLOG = 2
+/** The buffers of one creation hold this much at most (but two reads, whatever the piece length). */
+const CREATION_MEMORY = 64 * 1024 * 1024
 
 /**
  * Makes a v1 torrent of a file or folder, returning its metadata. The folder is walked and
@@ -83,7 +85,7 @@ function torrentOf (name: string, pieceLength: number, format: CreationFormat, o
  * hash thread has work waiting. The first failure stops the others; nothing runs once it returns.
  */
 async function hashContent (content: SeedContent, format: CreationFormat, hasher: PieceHasher, onProgress: CreateOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
-  const slots = hasher.maxThreads * CREATION_BACKLOG + 1
+  const slots = Math.max(2, Math.min(hasher.maxThreads * CREATION_BACKLOG + 1, Math.floor(CREATION_MEMORY / format.readBytes)))
   const pool = new BufferPool(format.readBytes, slots)
   const source = new SourceFiles(content.files)
   const reads = format.reads()[Symbol.iterator]()
