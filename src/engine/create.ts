@@ -1,6 +1,6 @@
 import bencode from 'bencode'
 import { BidtorrentError, InvalidTorrentError, UsageError } from '../util/errors.js'
-import { defaultPieceLength, v1Format, type CreationFormat } from './creation-format.js'
+import { FORMATS, defaultPieceLength, type CreationFormat, type FormatName } from './creation-format.js'
 import { BufferPool, PieceHasher } from './hasher.js'
 import { parseTorrentFile, type TorrentMeta } from './metainfo.js'
 import { walkSeedPath, type SeedContent, type SeedLimits } from './seed-path.js'
@@ -18,6 +18,8 @@ export interface CreateOptions {
   readonly pieceLength?: number
   readonly private?: boolean
   readonly comment?: string
+  /** Which metainfo to make (default v1). */
+  readonly format?: FormatName
   /** The hash threads to use (the engine's, which rechecks use too); without it, threads of its own, stopped after. */
   readonly hasher?: PieceHasher
   /** The most files and bytes to consider (see seed-path.ts). */
@@ -37,9 +39,9 @@ const CREATION_BACKLOG = 2
 const CREATION_MEMORY = 64 * 1024 * 1024
 
 /**
- * Makes a v1 torrent of a file or folder, returning its metadata. The folder is walked and
- * checked first (seed-path.ts); its files are read into pooled shared buffers and hashed on the
- * hash threads, the main thread only moving buffers. `signal` stops the walk and the reads at once
+ * Makes a torrent of a file or folder (v1 unless `format` says otherwise), returning its metadata.
+ * The folder is walked and checked first (seed-path.ts); its files are read into pooled shared
+ * buffers and hashed on the hash threads, the main thread only moving buffers. `signal` stops the walk and the reads at once
  * (the hashes in flight finish, a few milliseconds).
  */
 export async function createTorrentFrom (path: string, options: CreateOptions = {}, signal?: AbortSignal): Promise<TorrentMeta> {
@@ -51,7 +53,7 @@ export async function createTorrentFrom (path: string, options: CreateOptions = 
     if (!Number.isSafeInteger(pieceLength) || pieceLength < 16 * 1024 || (pieceLength & (pieceLength - 1)) !== 0) {
       throw new UsageError(`piece length ${pieceLength} is not a power of two from 16 KiB`)
     }
-    const format = v1Format(content, pieceLength)
+    const format = FORMATS[options.format ?? 'v1'](content, pieceLength)
     const hasher = options.hasher ?? new PieceHasher()
     try {
       await hashContent(content, format, hasher, options.onProgress, signal)
@@ -75,7 +77,8 @@ function torrentOf (name: string, pieceLength: number, format: CreationFormat, o
     encoding: 'UTF-8',
     'created by': CREATED_BY,
     ...(trackers.length > 0 ? { announce: trackers[0], 'announce-list': trackers.map((url) => [url]) } : {}),
-    ...(options.comment ? { comment: options.comment } : {})
+    ...(options.comment ? { comment: options.comment } : {}),
+    ...format.torrentFields?.()
   }
 }
 

@@ -40,7 +40,12 @@ export interface CreationFormat {
   record (read: ContentRead, digests: readonly Uint8Array[]): void
   /** The info dictionary's fields that depend on the format, once every read is recorded. */
   infoFields (): Record<string, unknown>
+  /** Fields of the .torrent beside the info dictionary (v2's `piece layers`), once every read is recorded. */
+  torrentFields? (): Record<string, unknown>
 }
+
+/** Makes a format's plan for some content at a piece length. */
+export type FormatMaker = (content: SeedContent, pieceLength: number) => CreationFormat
 
 /** A read is this long at most (whole pieces, one at least): few enough requests that small pieces cost nothing per piece. */
 const READ_BYTES = 4 * 1024 * 1024
@@ -79,7 +84,7 @@ export function * sequentialReads (lengths: readonly number[], pieceLength: numb
 }
 
 /** BEP 3's info dictionary: the files end to end, one SHA-1 per piece. */
-export function v1Format (content: SeedContent, pieceLength: number): CreationFormat {
+export const v1Format: FormatMaker = (content, pieceLength) => {
   const pieceCount = Math.ceil(content.bytes / pieceLength)
   const readBytes = Math.max(1, Math.floor(READ_BYTES / pieceLength)) * pieceLength
   const pieces = new Uint8Array(pieceCount * 20)
@@ -97,3 +102,7 @@ export function v1Format (content: SeedContent, pieceLength: number): CreationFo
     })
   }
 }
+
+/** The formats `seed` can make, by name (v2 and hybrid join them). */
+export const FORMATS = { v1: v1Format } satisfies Record<string, FormatMaker>
+export type FormatName = keyof typeof FORMATS
