@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { NDJSON } from '../daemon/api-stream.js'
 import { API_FILE, type ApiEndpoint } from '../daemon/api-types.js'
 import { BidtorrentError, DaemonUnreachableError, errorMessage } from '../util/errors.js'
 import type {
-  AddBody, BidBody, ChannelClosed, ChannelView, DaemonStatus, EventsPage, FloorBody, LimitsBody, OpenChannelBody, PeerInfo, RemovedTorrent, SeedBody,
+  AddBody, BidBody, ChannelClosed, CreationProgress, ChannelView, DaemonStatus, EventsPage, FloorBody, LimitsBody, OpenChannelBody, PeerInfo, RemovedTorrent, SeedBody,
   SettleResult, TopUpBody, TorrentDetails, TorrentFile, TorrentView, VoucherTotals, WalletBalance, Withdrawal, WithdrawBody
 } from './types.js'
 
@@ -35,11 +36,37 @@ export class ApiClient {
   }
 
   async request<T> (method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response
+    return this.answer<T>(await this.send(method, path, body, {}))
+  }
+
+  /**
+   * A long request whose progress the daemon reports as it goes (lines of JSON, see
+   * daemon/api-stream.ts); the answer is the same as `request`'s. Abandoning the request (the
+   * process exits, Ctrl-C) cancels the work in the daemon.
+   */
+  async requestWithProgress<T, P> (method: string, path: string, body: unknown, onProgress: (progress: P) => void): Promise<T> {
+    const response = await this.send(method, path, body, { accept: `${NDJSON}, application/json` })
+    if (!response.ok || !(response.headers.get('content-type') ?? '').startsWith(NDJSON) || !response.body) return this.answer<T>(response)
+    const decoder = new TextDecoder()
+    let text = ''
+    for await (const chunk of response.body) {
+      text += decoder.decode(chunk, { stream: true })
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n')) {
+        const line = parseLine<T, P>(text.slice(0, end))
+        text = text.slice(end + 1)
+        if ('progress' in line) onProgress(line.progress)
+        else if ('result' in line) return line.result
+        else throw new BidtorrentError(line.error.code ?? 'EDAEMON', line.error.message ?? 'the daemon reported an error')
+      }
+    }
+    throw new DaemonUnreachableError('the daemon closed the connection before it answered')
+  }
+
+  private async send (method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Response> {
     try {
-      response = await fetch(`${this.endpoint.url}${path}`, {
+      return await fetch(`${this.endpoint.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.endpoint.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${this.endpoint.token}`, ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {})
       })
     } catch (err) {
@@ -47,6 +74,9 @@ export class ApiClient {
       const reason = cause?.code === 'ECONNREFUSED' ? 'connection refused' : errorMessage(cause ?? err)
       throw new DaemonUnreachableError(`cannot reach the daemon at ${this.endpoint.url} (${reason}); is it running?`)
     }
+  }
+
+  private async answer<T> (response: Response): Promise<T> {
     const text = await response.text()
     let payload: unknown
     try {
@@ -65,7 +95,11 @@ export class ApiClient {
   events (after = 0): Promise<EventsPage> { return this.request('GET', `/v1/events?after=${after}`) }
   torrents (): Promise<TorrentView[]> { return this.request('GET', '/v1/torrents') }
   add (body: AddBody): Promise<TorrentView> { return this.request('POST', '/v1/torrents', body) }
-  seed (body: SeedBody): Promise<TorrentView> { return this.request('POST', '/v1/seed', body) }
+  /** Makes a torrent of a path and seeds it; `onProgress` hears how far the hashing is. */
+  seed (body: SeedBody, onProgress?: (progress: CreationProgress) => void): Promise<TorrentView> {
+    return onProgress ? this.requestWithProgress('POST', '/v1/seed', body, onProgress) : this.request('POST', '/v1/seed', body)
+  }
+
   torrent (id: string): Promise<TorrentDetails> { return this.request('GET', torrentPath(id)) }
   peers (id: string): Promise<PeerInfo[]> { return this.request('GET', `${torrentPath(id)}/peers`) }
   torrentFile (id: string): Promise<TorrentFile> { return this.request('GET', `${torrentPath(id)}/torrent`) }
@@ -84,4 +118,14 @@ export class ApiClient {
   topUpChannel (id: string, body: TopUpBody): Promise<ChannelView> { return this.request('POST', `/v1/channels/${id}/topup`, body) }
   closeChannel (id: string): Promise<ChannelClosed> { return this.request('POST', `/v1/channels/${id}/close`) }
   withdraw (body: WithdrawBody): Promise<Withdrawal> { return this.request('POST', '/v1/withdraw', body) }
+}
+
+type ProgressLine<T, P> = { progress: P } | { result: T } | { error: { code?: string, message?: string } }
+
+function parseLine<T, P> (line: string): ProgressLine<T, P> {
+  try {
+    const parsed = JSON.parse(line) as ProgressLine<T, P>
+    if (typeof parsed === 'object' && parsed !== null && ('progress' in parsed || 'result' in parsed || 'error' in parsed)) return parsed
+  } catch {}
+  throw new DaemonUnreachableError('the daemon answered with a line that is not a progress report')
 }

@@ -8,6 +8,7 @@ export type {
 } from '../daemon/api-types.js'
 export type { AddBody, BidBody, FloorBody, LimitsBody, OpenChannelBody, SeedBody, TopUpBody, WithdrawBody } from '../daemon/api-schemas.js'
 export type { PeerInfo, TorrentStatus } from '../engine/torrent.js'
+export type { CreationProgress } from '../engine/create.js'
 export type { AutoBidView, MarketNotice, PeerMarketView, SellerBidView, TradeTotals } from '../market/torrent-market.js'
 export type { ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 export type { RedemptionRecord } from '../settlement/records.js'

@@ -1,9 +1,9 @@
 import cliProgress from 'cli-progress'
 import type { ApiClient } from '../api/client.js'
-import type { TorrentView } from '../api/types.js'
+import type { CreationProgress, TorrentView } from '../api/types.js'
 import { readableBtt, readablePrice } from '../money/price.js'
 import { BidtorrentError } from '../util/errors.js'
-import { formatRate } from '../util/units.js'
+import { formatBytes, formatRate } from '../util/units.js'
 import type { CommonOptions } from './options.js'
 
 /** `1m05s`, `3h12m`: how long the rest takes at the current rate. */
@@ -74,5 +74,35 @@ export async function waitForCompletion (api: ApiClient, infoHash: string, optio
     }
   } finally {
     if (started) bar?.stop()
+  }
+}
+
+/** What `seed` shows while the daemon hashes: `update` with each report, `stop` once it answered. */
+export interface CreationDisplay {
+  update (progress: CreationProgress): void
+  stop (): void
+}
+
+/**
+ * How far `seed`'s hashing is: a bar on a terminal; with --json, a line of JSON on stderr for each
+ * report (stdout keeps the one answer); nothing otherwise.
+ */
+export function creationProgress (options: CommonOptions): CreationDisplay {
+  if (options.json) return { update: (progress) => { process.stderr.write(`${JSON.stringify({ progress })}\n`) }, stop: () => {} }
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} }
+  const bar = new cliProgress.SingleBar({
+    format: 'hashing {bar} {percentage}% | {done} of {size} | {files} files',
+    stream: process.stderr,
+    hideCursor: true
+  }, cliProgress.Presets.shades_classic)
+  let started = false
+  return {
+    update: (progress) => {
+      const payload = { done: formatBytes(progress.hashedBytes), size: formatBytes(progress.totalBytes), files: progress.files }
+      if (!started) bar.start(progress.totalBytes, progress.hashedBytes, payload)
+      else bar.update(progress.hashedBytes, payload)
+      started = true
+    },
+    stop: () => { if (started) bar.stop() }
   }
 }

@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'winston'
 import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError, errorMessage } from '../util/errors.js'
 import { addRequestSchema, bidRequestSchema, floorRequestSchema, limitsRequestSchema, openChannelSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
+import { NDJSON, ProgressLines, serialize } from './api-stream.js'
 import type { DaemonStatus } from './api-types.js'
 import type { ChainService } from './chain-service.js'
 import type { TorrentService } from './torrent-service.js'
@@ -12,7 +13,8 @@ import type { VoucherService } from './voucher-service.js'
 const MAX_BODY_BYTES = 72 * 1024 * 1024
 export const API_HOST = '127.0.0.1'
 
-type Handler = (params: { id: string; body: unknown; query: URLSearchParams; signal: AbortSignal }) => Promise<unknown> | unknown
+/** `progress` is there when the client accepts progress lines (NDJSON, see api-stream.ts). */
+type Handler = (params: { id: string; body: unknown; query: URLSearchParams; signal: AbortSignal; progress: ((update: unknown) => void) | undefined }) => Promise<unknown> | unknown
 
 /** What the API serves, by concern. */
 export interface ApiServices {
@@ -48,7 +50,7 @@ export class ApiServer {
       route('GET', '/v1/events', ({ query }) => torrents.events.after(afterOf(query))),
       route('GET', '/v1/torrents', () => torrents.list()),
       route('POST', '/v1/torrents', ({ body }) => torrents.add(parseInput(addRequestSchema, body))),
-      route('POST', '/v1/seed', ({ body, signal }) => torrents.seed(parseInput(seedRequestSchema, body), signal)),
+      route('POST', '/v1/seed', ({ body, signal, progress }) => torrents.seed(parseInput(seedRequestSchema, body), signal, progress)),
       route('GET', '/v1/torrents/:id', ({ id }) => torrents.info(id)),
       route('GET', '/v1/torrents/:id/peers', ({ id }) => torrents.peers(id)),
       route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: torrents.torrentFile(id).toString('base64') })),
@@ -110,18 +112,21 @@ export class ApiServer {
       if (!match) continue
       allowed = true
       if (route.method !== request.method) continue
+      const lines = (request.headers.accept ?? '').includes(NDJSON) ? new ProgressLines(response) : undefined
       try {
         const body = request.method === 'GET' || request.method === 'DELETE' ? undefined : await readJson(request)
         // A caller that hangs up before the answer (a CLI stopped with Ctrl-C) stops long work.
         const gone = new AbortController()
         response.once('close', () => { if (!response.writableFinished) gone.abort() })
-        const result = await route.handler({ id: decodeId(match[1] ?? ''), body, query: url.searchParams, signal: gone.signal })
-        return send(response, 200, result)
+        const progress = lines ? (update: unknown): void => lines.progress(update) : undefined
+        const result = await route.handler({ id: decodeId(match[1] ?? ''), body, query: url.searchParams, signal: gone.signal, progress })
+        return lines?.streaming ? lines.finish({ result }) : send(response, 200, result)
       } catch (err) {
         const status = statusFor(err)
         if (status >= 500) this.log.error('control API request failed', { path: url.pathname, error: errorMessage(err) })
         const code = err instanceof BidtorrentError ? err.code : 'EINTERNAL'
-        return send(response, status, { error: { code, message: errorMessage(err) } })
+        const error = { code, message: errorMessage(err) }
+        return lines?.streaming ? lines.finish({ error }) : send(response, status, { error })
       }
     }
     request.resume()
@@ -169,7 +174,7 @@ async function readJson (request: IncomingMessage): Promise<unknown> {
 }
 
 function send (response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))
+  const text = serialize(body)
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   response.end(text)
 }

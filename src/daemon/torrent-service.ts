@@ -1,7 +1,7 @@
 import { basename, dirname, resolve } from 'node:path'
 import type { Logger } from 'winston'
-import { createTorrentFrom } from '../engine/create.js'
-import { checkSeedPath, type SeedLimits } from '../engine/seed-path.js'
+import { createTorrentFrom, type CreationProgress } from '../engine/create.js'
+import type { SeedLimits } from '../engine/seed-path.js'
 import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo } from '../engine/torrent.js'
 import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-engine.js'
@@ -85,12 +85,17 @@ export class TorrentService {
     return this.view(torrent)
   }
 
-  /** Makes a torrent of a path and seeds it; `signal` stops the walk and the hashing (the caller has gone). */
-  async seed (body: SeedRequest, signal?: AbortSignal): Promise<TorrentView> {
-    await checkSeedPath(body.path, this.seedLimits, signal)
+  /**
+   * Makes a torrent of a path (checked and walked first, hashed on the engine's hash threads) and
+   * seeds it; `signal` stops the walk and the hashing (the caller has gone).
+   */
+  async seed (body: SeedRequest, signal?: AbortSignal, onProgress?: (progress: CreationProgress) => void): Promise<TorrentView> {
     const meta = await createTorrentFrom(body.path, {
       trackers: body.trackers,
       private: body.private,
+      hasher: this.engine.hasher,
+      limits: this.seedLimits,
+      ...(onProgress ? { onProgress } : {}),
       ...(body.pieceLength ? { pieceLength: body.pieceLength } : {})
     }, signal)
     if (meta.name !== basename(body.path)) throw new InvalidTorrentError('torrent name does not match the seeded path')

@@ -42,7 +42,8 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
   private readonly torrents = new Map<string, Torrent<Market>>()
   /** sha1('req2' + info hash) → info hash: how an encrypted (MSE) handshake names its torrent. */
   private readonly torrentsByObfuscatedHash = new Map<string, string>()
-  private readonly hasher = new PieceHasher()
+  /** The hash threads: verification, rechecks and making torrents share them. */
+  readonly hasher = new PieceHasher()
   private readonly uploadBucket: TokenBucket
   private readonly downloadBucket: TokenBucket
   private readonly sockets = new Set<PeerSocket>()

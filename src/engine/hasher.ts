@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { HashReply, HashRequest } from './hash-worker.js'
+import type { DigestRequest, HashReply, HashRequest, SliceDigest } from './hash-worker.js'
 
 const WORKER_URL = new URL('./hash-worker.js', import.meta.url)
 /** A second thread starts only when one has this many pieces waiting. */
@@ -11,7 +11,7 @@ const IDLE_THREAD_MS = 30_000
 const HASH_THREAD_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 }
 
 interface PendingHash {
-  resolve (valid: boolean): void
+  resolve (reply: HashReply): void
   reject (err: Error): void
 }
 
@@ -34,20 +34,33 @@ export class PieceHasher {
   private nextId = 0
   private destroyed = false
 
-  constructor (private readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {}
+  constructor (readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {}
 
   /** `data` should live in shared memory (see BufferPool) so the worker reads it in place. */
   verify (data: Uint8Array, expected: Uint8Array, algorithm: HashRequest['algorithm'] = 'sha1'): Promise<boolean> {
+    // A view is cloned with its whole underlying buffer: `expected` points into the table of all
+    // piece hashes, so it travels as a copy of its own 20 bytes.
+    return this.send(BACKLOG_PER_THREAD, (id) => ({ id, data, expected: new Uint8Array(expected), algorithm })).then((reply) => reply.valid)
+  }
+
+  /**
+   * Computes digests of `data` by slices (SliceDigest), one array per entry of `digests`. Making a
+   * torrent keeps every thread busy, so a thread is added as soon as one has `backlog` waiting.
+   */
+  async digest (data: Uint8Array, digests: readonly SliceDigest[], backlog = BACKLOG_PER_THREAD): Promise<Uint8Array[]> {
+    const reply = await this.send(backlog, (id): DigestRequest => ({ id, data, digests }))
+    if (reply.digests?.length !== digests.length) throw new Error('the hash worker sent no digests')
+    return reply.digests
+  }
+
+  private send (backlog: number, request: (id: number) => HashRequest | DigestRequest): Promise<HashReply> {
     if (this.destroyed) return Promise.reject(new Error('the hasher is stopped'))
-    const thread = this.pickThread()
+    const thread = this.pickThread(backlog)
     const id = this.nextId++
     clearTimeout(thread.idleTimer)
-    return new Promise<boolean>((resolve, reject) => {
+    return new Promise<HashReply>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject })
-      // A view is cloned with its whole underlying buffer: `expected` points into the table of all
-      // piece hashes, so it travels as a copy of its own 20 bytes.
-      const request: HashRequest = { id, data, expected: new Uint8Array(expected), algorithm }
-      thread.worker.postMessage(request)
+      thread.worker.postMessage(request(id))
     })
   }
 
@@ -58,10 +71,10 @@ export class PieceHasher {
     await Promise.all(threads.map((thread) => thread.worker.terminate()))
   }
 
-  private pickThread (): HashThread {
+  private pickThread (backlog: number): HashThread {
     let least: HashThread | undefined
     for (const thread of this.threads) if (!least || thread.pending.size < least.pending.size) least = thread
-    if (least && (least.pending.size < BACKLOG_PER_THREAD || this.threads.length >= this.maxThreads)) return least
+    if (least && (least.pending.size < backlog || this.threads.length >= this.maxThreads)) return least
     return this.spawn()
   }
 
@@ -75,7 +88,7 @@ export class PieceHasher {
       if (!pending) return
       thread.pending.delete(reply.id)
       if (reply.error !== undefined) pending.reject(new Error(reply.error))
-      else pending.resolve(reply.valid)
+      else pending.resolve(reply)
       if (thread.pending.size === 0 && this.threads[0] !== thread) {
         thread.idleTimer = setTimeout(() => this.retire(thread), IDLE_THREAD_MS)
         thread.idleTimer.unref()

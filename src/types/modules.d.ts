@@ -138,25 +138,6 @@ declare module 'parse-torrent' {
   export function toTorrentFile(parsed: ParsedTorrent): Uint8Array
 }
 
-declare module 'create-torrent' {
-  export interface CreateTorrentOptions {
-    name?: string
-    announceList?: string[][]
-    announce?: string[]
-    pieceLength?: number
-    private?: boolean
-    createdBy?: string
-    comment?: string
-    urlList?: string[]
-    onProgress?: (hashedLength: number, estimatedTorrentLength: number) => void
-  }
-  export default function createTorrent(
-    input: string | string[],
-    opts: CreateTorrentOptions,
-    cb: (err: Error | null, torrent: Uint8Array) => void
-  ): void
-}
-
 declare module 'bencode' {
   const bencode: {
     encode(value: unknown): Uint8Array

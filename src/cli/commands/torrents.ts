@@ -6,7 +6,7 @@ import { formatBytes, formatRate, parseSize } from '../../util/units.js'
 import { marketSummary, peerLine, torrentDetails, torrentLine } from '../format.js'
 import { marketOptions, type MarketFlags } from '../market-flags.js'
 import { client, collect, common, print, validatePeers, validateRate, type CommonOptions } from '../options.js'
-import { waitForCompletion } from '../progress.js'
+import { creationProgress, waitForCompletion } from '../progress.js'
 
 type SeedFlags = CommonOptions & { tracker?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }
 type AddFlags = CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
@@ -40,6 +40,7 @@ export function addTorrentCommands (program: Command): void {
     .option('--floor <price>', 'the lowest bid to sell upload slots for, e.g. 0.001BTT/MiB (default: the daemon\'s marketFloor)')
     .action(async (path: string, options: SeedFlags) => {
       const api = await client(options)
+      const display = creationProgress(options)
       const torrent = await api.seed({
         path: resolve(path),
         trackers: options.tracker ?? [],
@@ -48,7 +49,7 @@ export function addTorrentCommands (program: Command): void {
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
         ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {}),
         ...marketOptions(options)
-      })
+      }, (progress) => display.update(progress)).finally(() => display.stop())
       if (options.saveTorrent) {
         const { torrent: file } = await api.torrentFile(torrent.infoHash)
         await writeFile(resolve(options.saveTorrent), Buffer.from(file, 'base64'))
