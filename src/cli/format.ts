@@ -122,7 +122,7 @@ export function peerLine (peer: PeerInfo): string {
   const flags = `${peer.amChoking ? 'c' : 'U'}${peer.peerInterested ? 'i' : '-'}${peer.peerChoking ? 'C' : 'u'}${peer.amInterested ? 'I' : '-'}`
   return [
     peer.address.padEnd(22),
-    peer.transport,
+    `${peer.transport}${peer.encryption === 'rc4' ? '+rc4' : peer.encryption === 'handshake' ? '+mse' : ''}`.padEnd(7),
     flags,
     (peer.slot ?? '-').padEnd(10),
     percent(peer.progress).padStart(6),

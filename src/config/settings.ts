@@ -16,6 +16,14 @@ export const settingsSchema = z.object({
   /** Peer connections over TCP and over uTP (BEP 29, UDP on the same port): at least one. */
   tcp: z.boolean(),
   utp: z.boolean(),
+  /**
+   * Message stream encryption (MSE/PE) with peers: 'plaintext' never, 'prefer' calls encrypted
+   * first and retries in plaintext when the peer closes (libtorrent's default), 'require' only
+   * encrypted, both ways.
+   */
+  encryption: z.enum(['plaintext', 'prefer', 'require']),
+  /** Encrypt the payload too (RC4) rather than only the handshake; false takes plaintext where the peer allows. */
+  encryptPayload: z.boolean(),
   apiPort: port,
   dht: z.boolean(),
   /** host:port pairs; null = the public bootstrap nodes. */

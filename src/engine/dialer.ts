@@ -1,7 +1,8 @@
 import { connect as netConnect, isIPv4 } from 'node:net'
 import type { Logger } from 'winston'
 import { Peer } from './peer.js'
-import { wireOnSocket, type PeerSocket, type Transport } from './peer-socket.js'
+import { encryptionOf, wireOnSocket, type PeerSocket, type Transport } from './peer-socket.js'
+import type { EncryptionPolicy } from './settings.js'
 import { sharedReadOption } from './shared-read.js'
 import type { UtpEndpoint } from './utp-endpoint.js'
 import type { BoundedWire } from './wire.js'
@@ -30,6 +31,8 @@ export interface DialerInit {
   readonly peerId: string
   readonly dht: boolean
   readonly tcp: boolean
+  readonly encryption: EncryptionPolicy
+  readonly encryptPayload: boolean
   readonly utp: UtpEndpoint | undefined
   readonly log: Logger
   /** Every socket the dialer opens, so the engine can close them at stop. */
@@ -42,7 +45,7 @@ export interface DialerInit {
  * the BitTorrent handshake on it. The losing attempt is closed before anything was sent on it.
  */
 export function dial (address: string, target: DialTarget, init: DialerInit): void {
-  new Dial(address, target, init).start()
+  new Dial(address, target, init, init.encryption !== 'plaintext').start()
 }
 
 class Dial {
@@ -55,18 +58,27 @@ class Dial {
   private settled = false
   private tcpTimer: NodeJS.Timeout | undefined
 
-  constructor (private readonly address: string, private readonly target: DialTarget, private readonly init: DialerInit) {
+  constructor (
+    private readonly address: string,
+    private readonly target: DialTarget,
+    private readonly init: DialerInit,
+    /** Whether this call opens with MSE. */
+    private readonly encrypted: boolean,
+    /** A retry goes by the transport that connected the first time. */
+    private readonly only?: Transport
+  ) {
     const separator = address.lastIndexOf(':')
     this.host = address.slice(0, separator).replace(/^\[|\]$/g, '')
     this.port = Number(address.slice(separator + 1))
   }
 
   start (): void {
-    const utpEndpoint = isIPv4(this.host) ? this.init.utp : undefined
+    const utpEndpoint = isIPv4(this.host) && this.only !== 'tcp' ? this.init.utp : undefined
+    const tcp = this.init.tcp && this.only !== 'utp'
     if (utpEndpoint) {
       this.watch('utp', utpEndpoint.connect(this.host, this.port))
-      if (this.init.tcp) this.tcpTimer = setTimeout(() => this.startTcp(), UTP_HEAD_START_MS)
-    } else if (this.init.tcp) {
+      if (tcp) this.tcpTimer = setTimeout(() => this.startTcp(), UTP_HEAD_START_MS)
+    } else if (tcp) {
       this.startTcp()
     } else {
       this.fail('no transport reaches it (uTP is IPv4 only here, and TCP is off)')
@@ -117,24 +129,39 @@ class Dial {
 
   private handshake (transport: Transport, socket: PeerSocket): void {
     const { target, init, address } = this
-    const wire = wireOnSocket(socket, { direction: 'outgoing', transport, readsIntoWire: transport === 'tcp', log: init.log })
+    const pe = !this.encrypted ? 0 : init.encryptPayload ? 2 : 1
+    const wire = wireOnSocket(socket, { direction: 'outgoing', transport, pe, readsIntoWire: transport === 'tcp', log: init.log })
     this.wire = wire
     target.prepareWire(wire)
-    wire.handshake(target.infoHash, init.peerId, { dht: init.dht, fast: true })
+    const sendHandshake = (): void => wire.handshake(target.infoHash, init.peerId, { dht: init.dht, fast: true })
+    if (this.encrypted) {
+      wire.once('crypto-handshake', sendHandshake)
+      wire.startEncryption(target.infoHash)
+    } else {
+      sendHandshake()
+    }
     wire.once('handshake', (infoHash: string, peerId: string) => {
       if (infoHash !== target.infoHash || !target.acceptsPeer(peerId, address, 'outgoing')) {
-        return this.fail(peerId === init.peerId ? 'connected to ourselves' : 'handshake refused')
+        return this.fail(peerId === init.peerId ? 'connected to ourselves' : 'handshake refused', false)
       }
+      if (init.encryption === 'require' && encryptionOf(wire) === 'none') return this.fail('it answered in plaintext, and encryption is required', false)
       this.settled = true
       init.attach(new Peer(wire, socket, address, 'outgoing', transport))
     })
   }
 
-  private fail (reason: string): void {
+  /** `retryable`: a failure before the peer's handshake, which plaintext may get past. */
+  private fail (reason: string, retryable = true): void {
     if (this.settled) return
     this.settled = true
     clearTimeout(this.tcpTimer)
     for (const socket of this.attempts.values()) socket.destroy()
+    // Connected, then closed during an encrypted handshake: some peers take only plaintext (libtorrent retries so too).
+    if (retryable && this.encrypted && this.init.encryption === 'prefer' && this.winner !== undefined) {
+      this.init.log.debug('encrypted call closed: calling again in plaintext', { peer: this.address })
+      new Dial(this.address, this.target, this.init, false, this.winner).start()
+      return
+    }
     this.init.log.debug('outgoing connection failed', { peer: this.address, reason })
     this.target.connectFailed(this.address, reason)
   }

@@ -13,7 +13,7 @@ import type { MarketPort } from './market-port.js'
 import { Torrent } from './torrent.js'
 import type { TorrentInit } from './torrent-init.js'
 import { dial } from './dialer.js'
-import { wireOnSocket, type PeerSocket, type Transport } from './peer-socket.js'
+import { encryptionOf, wireOnSocket, type PeerSocket, type Transport } from './peer-socket.js'
 import { UtpEndpoint } from './utp-endpoint.js'
 
 /** Azureus-style peer id prefix: -BT0100- is bidtorrent 0.1.0. */
@@ -200,6 +200,8 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
       peerId: this.peerId,
       dht: this.settings.dht,
       tcp: this.settings.tcp,
+      encryption: this.settings.encryption,
+      encryptPayload: this.settings.encryptPayload,
       utp: this.utp,
       log: this.log,
       track: (socket) => this.track(socket),
@@ -211,7 +213,8 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     if (this.stopped) return void socket.destroy()
     this.track(socket)
     const address = `${remote.family === 'IPv6' ? `[${remote.address}]` : remote.address}:${remote.port}`
-    const wire = wireOnSocket(socket, { direction: 'incoming', transport, log: this.log })
+    const { encryption, encryptPayload } = this.settings
+    const wire = wireOnSocket(socket, { direction: 'incoming', transport, pe: encryption === 'plaintext' ? 0 : encryptPayload ? 2 : 1, log: this.log })
     // libtorrent and qBittorrent open with an encrypted (MSE) handshake by default: answer it
     // (choosing plaintext for the payload when offered) instead of making them retry.
     wire.once('crypto-infohash', (hash: string) => {
@@ -221,8 +224,9 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     })
     wire.once('handshake', (infoHash: string, peerId: string) => {
       const torrent = this.torrents.get(infoHash)
-      if (!torrent || !torrent.acceptsPeer(peerId, address, 'incoming')) {
-        this.log.debug('refused incoming peer', { peer: address, infoHash, transport })
+      const refused = !torrent ? 'no such torrent' : encryption === 'require' && encryptionOf(wire) === 'none' ? 'plaintext, and encryption is required' : torrent.acceptsPeer(peerId, address, 'incoming') ? undefined : 'not accepted'
+      if (!torrent || refused !== undefined) {
+        this.log.debug('refused incoming peer', { peer: address, infoHash, transport, reason: refused })
         socket.destroy()
         return
       }

@@ -13,12 +13,24 @@ export type Direction = 'incoming' | 'outgoing'
 /** What a peer connection runs over. Both are streams; only TCP reads into the shared buffer. */
 export type Transport = 'tcp' | 'utp'
 
+/** How a connection's bytes travel: MSE with an RC4 payload, MSE for the handshake only, or none. */
+export type Encryption = 'rc4' | 'handshake' | 'none'
+
+export function encryptionOf (wire: BoundedWire): Encryption {
+  const method = wire._encryptionMethod
+  return method === 2 ? 'rc4' : method === 1 ? 'handshake' : 'none'
+}
+
 /** A TCP socket or a uTP connection. */
 export type PeerSocket = Duplex
+
+/** bittorrent-protocol's PE setting: 0 = plaintext only, 1 = MSE with plaintext or RC4 payload, 2 = MSE with RC4 only. */
+export type PeLevel = 0 | 1 | 2
 
 export interface WireOptions {
   readonly direction: Direction
   readonly transport: Transport
+  readonly pe: PeLevel
   /** An outgoing TCP socket opened with `sharedReadOption`: it already reads into the wire. */
   readonly readsIntoWire?: boolean
   readonly log: Logger
@@ -31,8 +43,8 @@ export interface WireOptions {
  */
 export function wireOnSocket (socket: PeerSocket, options: WireOptions): BoundedWire {
   const { direction, transport, log } = options
-  // Incoming: MSE or plaintext (1 = encryption accepted, plaintext preferred). Outgoing: plaintext.
-  const wire = direction === 'incoming' ? new BoundedWire(`${transport}Incoming`, 1) : new BoundedWire(`${transport}Outgoing`)
+  // The type names the direction: bittorrent-protocol answers MSE on 'Incoming' wires and opens it on 'Outgoing' ones.
+  const wire = new BoundedWire(`${transport}${direction === 'incoming' ? 'Incoming' : 'Outgoing'}`, options.pe)
   if (options.readsIntoWire === true || (transport === 'tcp' && readIntoSharedBuffer(socket as Socket, wire))) {
     // A socket reading into its own buffer never emits 'data'; flowing mode still lets it emit 'end'.
     socket.once('end', () => wire.end())

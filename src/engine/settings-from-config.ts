@@ -7,6 +7,8 @@ export function engineSettingsFrom (settings: Settings): EngineSettings {
     listenHost: settings.listenHost,
     tcp: settings.tcp,
     utp: settings.utp,
+    encryption: settings.encryption,
+    encryptPayload: settings.encryptPayload,
     dht: settings.dht,
     dhtBootstrap: settings.dhtBootstrap ?? undefined,
     lsd: settings.lsd,

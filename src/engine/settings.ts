@@ -1,6 +1,9 @@
 import type { NetworkLog } from '../util/network-log.js'
 import type { Choker, ChokerSettings } from '../choker/types.js'
 
+/** MSE/PE with peers: never, first with a plaintext retry, or only. */
+export type EncryptionPolicy = 'plaintext' | 'prefer' | 'require'
+
 /** The engine's knobs; the daemon builds them from the validated configuration. */
 export interface EngineSettings {
   /** TCP port for peer connections (0 = any free port). */
@@ -10,6 +13,8 @@ export interface EngineSettings {
   readonly tcp: boolean
   /** Peer connections over uTP (BEP 29), both ways, on the UDP port of the same number. */
   readonly utp: boolean
+  readonly encryption: EncryptionPolicy
+  readonly encryptPayload: boolean
   readonly dht: boolean
   readonly dhtBootstrap: readonly string[] | undefined
   readonly lsd: boolean

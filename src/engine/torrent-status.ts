@@ -4,7 +4,7 @@ import type { TorrentState } from './events.js'
 import type { MarketPort, PeerMarketView } from './market-port.js'
 import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
-import type { Transport } from './peer-socket.js'
+import { encryptionOf, type Encryption, type Transport } from './peer-socket.js'
 import type { SwarmParts } from './torrent-parts.js'
 import type { TransferStats } from './transfer-stats.js'
 
@@ -16,6 +16,7 @@ export interface PeerInfo {
   readonly client: string
   readonly direction: 'incoming' | 'outgoing'
   readonly transport: Transport
+  readonly encryption: Encryption
   readonly downloadRate: number
   readonly uploadRate: number
   readonly downloaded: number
@@ -83,6 +84,7 @@ export function peerInfoOf (peer: Peer, pieceCount: number, market: MarketPort |
     client: peer.client,
     direction: peer.direction,
     transport: peer.transport,
+    encryption: encryptionOf(peer.wire),
     downloadRate: Math.round(peer.downloadRate),
     uploadRate: Math.round(peer.uploadRate),
     downloaded: peer.downloadedBytes,

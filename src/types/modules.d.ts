@@ -62,6 +62,10 @@ declare module 'bittorrent-protocol' {
     extended(ext: number | string, obj: Uint8Array | Record<string, unknown>): void
     /** Answers an incoming MSE handshake once its torrent is known (after 'crypto-infohash'). */
     setInfoHash(infoHash: string): void
+    /** Opens an outgoing MSE handshake (the wire was made with PE enabled); 'crypto-handshake' follows. */
+    startEncryption(infoHash: string): void
+    /** After MSE: 1 = plaintext payload, 2 = RC4; null or undefined without MSE. */
+    readonly _encryptionMethod: 1 | 2 | null | undefined
     destroy(err?: Error): this
   }
 }
