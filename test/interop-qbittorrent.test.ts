@@ -5,7 +5,7 @@ import type { TorrentView } from '../src/api/types.js'
 import { createTorrentFrom } from '../src/engine/create.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
-import { peerIdPrefix, peerOfClient, peersSeenUntil } from '../testkit/peers-seen.js'
+import { connectionsDuring, peerIdPrefix, peerOfClient, peersSeenUntil, whileUnsettled } from '../testkit/peers-seen.js'
 import { runCli, waitFor } from '../testkit/process.js'
 import { startQBittorrent, type QBittorrent } from '../testkit/qbittorrent.js'
 
@@ -70,10 +70,17 @@ t.test('bidtorrent downloads from a qBittorrent seeder, by .torrent and by magne
   const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', peer, '--data-dir', byFile.dataDir, '--json'])
   t.equal(added.code, 0, added.stderr)
   const completed = waitComplete(byFile, meta.infoHash)
-  const seen = await peersSeenUntil(byFile, meta.infoHash, completed)
+  const seenByQBittorrent = new Set<string>()
+  const [seen] = await Promise.all([
+    peersSeenUntil(byFile, meta.infoHash, completed),
+    whileUnsettled(completed, async () => { for (const line of await qbittorrentPeers(qbittorrent, meta.infoHash)) seenByQBittorrent.add(line) })
+  ])
   const done = await completed
+  t.comment(`qBittorrent's view of bidtorrent: ${[...seenByQBittorrent].join('; ')}`)
   t.equal(done.hashFailures, 0, 'no piece failed its hash')
   t.same(await sameFiles(join(work, 'source'), join(work, 'bt'), FILES), [], 'bidtorrent\'s copy from the .torrent is byte-equal')
+  const redials = await connectionsDuring(byFile, meta.infoHash, 3000)
+  t.ok(redials <= 1, `now both seed: bidtorrent does not call qBittorrent back in a loop (${redials} connections in 3 s)`)
   const qbittorrentPeer = peerOfClient(seen, QBITTORRENT_PEER_ID)
   t.ok(qbittorrentPeer, 'bidtorrent showed qBittorrent in peers')
   t.match(qbittorrentPeer?.client, /qBittorrent/, 'by its client name')

@@ -5,9 +5,9 @@ import type { TorrentView } from '../src/api/types.js'
 import { createTorrentFrom } from '../src/engine/create.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
-import { peerIdPrefix, peerOfClient, peersSeenUntil } from '../testkit/peers-seen.js'
+import { connectionsDuring, peerIdPrefix, peerOfClient, peersSeenUntil, whileUnsettled } from '../testkit/peers-seen.js'
 import { runCli, waitFor } from '../testkit/process.js'
-import { rtorrentAddPeer, rtorrentDownload, startRtorrent } from '../testkit/rtorrent.js'
+import { rtorrentAddPeer, rtorrentDownload, rtorrentPeers, startRtorrent } from '../testkit/rtorrent.js'
 
 const MiB = 1024 * 1024
 const FILES = [{ path: 'pack/a.bin', size: 6 * MiB + 5 }, { path: 'pack/nested/b.bin', size: 3 * MiB }, { path: 'pack/c.txt', size: 1234 }]
@@ -28,7 +28,9 @@ t.test('rtorrent downloads a multi-file torrent from bidtorrent', async (t) => {
   const rtorrent = await startRtorrent(t, join(work, 'rtorrent'), join(work, 'rt'))
   await rtorrent.add(torrentFile)
   await rtorrentAddPeer(rtorrent, infoHash, `127.0.0.1:${seeder.peerPort}`)
+  const seenByRtorrent = new Set<string>()
   const finished = waitFor('rtorrent to complete the download', async () => {
+    for (const line of await rtorrentPeers(rtorrent, infoHash)) seenByRtorrent.add(line)
     const download = await rtorrentDownload(rtorrent, infoHash)
     return download.complete && download.bytesDone === LENGTH ? download : undefined
   }, 300_000, 250)
@@ -37,6 +39,7 @@ t.test('rtorrent downloads a multi-file torrent from bidtorrent', async (t) => {
   t.same(await sameFiles(join(work, 'source'), join(work, 'rt'), FILES), [], 'rtorrent\'s copy is byte-equal')
   const view = await seeder.torrent(infoHash)
   t.ok(view.uploaded >= LENGTH, `bidtorrent uploaded the whole torrent (${view.uploaded} bytes)`)
+  t.comment(`rtorrent's view of bidtorrent: ${[...seenByRtorrent].join('; ')}`)
   const rtorrentPeer = peerOfClient(seen, RTORRENT_PEER_ID)
   t.ok(rtorrentPeer, `bidtorrent showed rtorrent's connection in peers (${seen.map((peer) => peerIdPrefix(peer.peerId)).join(', ')})`)
   t.comment(`rtorrent in bidtorrent's peers: peer id ${peerIdPrefix(rtorrentPeer?.peerId ?? '')}…, client "${rtorrentPeer?.client ?? ''}", ${rtorrentPeer?.direction ?? ''}`)
@@ -61,10 +64,17 @@ t.test('bidtorrent downloads from an rtorrent seeder, by .torrent and by magnet'
   const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', peer, '--data-dir', byFile.dataDir, '--json'])
   t.equal(added.code, 0, added.stderr)
   const completed = waitComplete(byFile, meta.infoHash)
-  const seen = await peersSeenUntil(byFile, meta.infoHash, completed)
+  const seenByRtorrent = new Set<string>()
+  const [seen] = await Promise.all([
+    peersSeenUntil(byFile, meta.infoHash, completed),
+    whileUnsettled(completed, async () => { for (const line of await rtorrentPeers(rtorrent, meta.infoHash)) seenByRtorrent.add(line) })
+  ])
   const done = await completed
+  t.comment(`rtorrent's view of bidtorrent: ${[...seenByRtorrent].join('; ')}`)
   t.equal(done.hashFailures, 0, 'no piece failed its hash')
   t.same(await sameFiles(join(work, 'source'), join(work, 'bt'), FILES), [], 'bidtorrent\'s copy from the .torrent is byte-equal')
+  const redials = await connectionsDuring(byFile, meta.infoHash, 3000)
+  t.ok(redials <= 1, `now both seed: bidtorrent does not call rtorrent back in a loop (${redials} connections in 3 s)`)
   const rtorrentPeer = peerOfClient(seen, RTORRENT_PEER_ID)
   t.ok(rtorrentPeer, 'bidtorrent showed rtorrent in peers')
   t.match(rtorrentPeer?.client, /libTorrent|rtorrent/i, 'by its client name')

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parseTorrentFile } from '../src/engine/metainfo.js'
 import { freePort } from '../src/util/ports.js'
 import { stopProcess, waitFor, type Cleanup } from './process.js'
 import { scgiCall, type XmlRpcValue } from './xmlrpc.js'
@@ -12,7 +13,10 @@ export interface Rtorrent {
   /** rtorrent's default download folder: a multi-file torrent is saved in `<directory>/<name>`. */
   readonly directory: string
   call (method: string, ...params: XmlRpcValue[]): Promise<XmlRpcValue>
-  /** Loads a .torrent and starts it; data already in `directory` is hash-checked and seeded. */
+  /**
+   * Loads a .torrent and starts it (data already in `directory` is hash-checked and seeded), and
+   * waits until rtorrent lists it: the load is not finished when the call returns.
+   */
   add (torrentFile: string): Promise<void>
   output (): string
 }
@@ -61,7 +65,15 @@ export async function startRtorrent (t: Cleanup, dir: string, directory: string)
     port,
     directory,
     call,
-    add: async (torrentFile) => { await call('load.raw_start', '', await readFile(torrentFile)) },
+    add: async (torrentFile) => {
+      const metainfo = await readFile(torrentFile)
+      const { infoHash } = await parseTorrentFile(metainfo)
+      await call('load.raw_start', '', metainfo)
+      await waitFor('rtorrent to list the torrent', async () => {
+        const hashes = await call('download_list') as string[]
+        return hashes.includes(infoHash.toUpperCase()) ? true : undefined
+      }, 30_000, 100)
+    },
     output: () => output
   }
 }
@@ -79,4 +91,11 @@ export async function rtorrentDownload (rtorrent: Rtorrent, infoHash: string): P
 /** Asks rtorrent to connect to a peer (its `add_peer` command on a download). */
 export async function rtorrentAddPeer (rtorrent: Rtorrent, infoHash: string, address: string): Promise<void> {
   await rtorrent.call('add_peer', infoHash.toUpperCase(), address)
+}
+
+/** How rtorrent sees a download's peers: address, client, whether the connection is encrypted, who dialed. */
+export async function rtorrentPeers (rtorrent: Rtorrent, infoHash: string): Promise<string[]> {
+  const rows = await rtorrent.call('p.multicall', infoHash.toUpperCase(), '', 'p.address=', 'p.port=', 'p.client_version=', 'p.is_encrypted=', 'p.is_incoming=') as XmlRpcValue[][]
+  return rows.map(([address, port, client, encrypted, incoming]) =>
+    `${String(address)}:${String(port)} "${String(client)}" ${encrypted === 1 ? 'encrypted' : 'plaintext'} ${incoming === 1 ? 'incoming' : 'outgoing'}`)
 }
