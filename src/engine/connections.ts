@@ -11,10 +11,19 @@ const PEX_ADDRESSES_PER_MINUTE = 50
 const SILENT_TIMEOUT_MS = 300_000
 /** A peer is given this long to become useful before its slot may go to a newcomer. */
 const IDLE_GRACE_MS = 30_000
+/**
+ * A connection that ends sooner than this counts as a failed call, so a peer that takes the handshake
+ * and hangs up (a seed when we are one too, a full peer) is called again only after the back-off, not
+ * at once in a loop: found against qBittorrent, which hung up on a seeding bidtorrent 1,000 times a second.
+ */
+const SHORT_CONNECTION_MS = 30_000
 
 interface Candidate {
+  /** Calls in a row that failed or ended soon after the handshake. */
   failures: number
   nextAttemptAt: number
+  /** It had every piece when its last connection ended: not called while we seed too (libtorrent does the same). */
+  seed: boolean
   /** Why the last call failed (before or during the handshake). */
   lastFailure?: string
 }
@@ -38,6 +47,8 @@ export interface ConnectionsInit {
   readonly open: () => boolean
   /** Whether it calls peers now (open, and in the swarm). */
   readonly calling: () => boolean
+  /** Whether the torrent has every piece (then seeds are not called). */
+  readonly seeding: () => boolean
   readonly connect: (address: string) => void
   readonly drop: (peer: Peer, reason: string) => void
 }
@@ -86,13 +97,14 @@ export class PeerConnections {
       if (!retryNow) return
       known.failures = 0
       known.nextAttemptAt = 0
+      known.seed = false
       this.connectMore()
       return
     }
     if (!isCallableAddress(address)) return
     if (address === `127.0.0.1:${this.init.listenPort()}`) return
     if (!this.roomForCandidate() && !retryNow) return
-    this.candidates.set(address, { failures: 0, nextAttemptAt: 0 })
+    this.candidates.set(address, { failures: 0, nextAttemptAt: 0, seed: false })
     this.connectMore()
   }
 
@@ -119,7 +131,7 @@ export class PeerConnections {
   private roomForCandidate (): boolean {
     if (this.candidates.size < MAX_CANDIDATES) return true
     for (const [address, candidate] of this.candidates) {
-      if (candidate.failures > 0 && !this.connecting.has(address)) {
+      if (candidate.failures > 0 && !this.connecting.has(address) && !this.connected.has(address)) {
         this.candidates.delete(address)
         return true
       }
@@ -131,10 +143,12 @@ export class PeerConnections {
     if (!this.init.calling()) return
     const { maxPeers, maxHalfOpen } = this.init
     const now = Date.now()
+    const seeding = this.init.seeding()
     for (const [address, candidate] of this.candidates) {
       if (this.connected.size + this.connecting.size >= maxPeers) return
       if (this.connecting.size >= maxHalfOpen) return
-      if (this.connecting.has(address) || this.isConnectedTo(address) || candidate.nextAttemptAt > now) continue
+      if (candidate.nextAttemptAt > now || (seeding && candidate.seed)) continue
+      if (this.connecting.has(address) || this.isConnectedTo(address)) continue
       this.connecting.add(address)
       this.init.connect(address)
     }
@@ -144,12 +158,30 @@ export class PeerConnections {
   connectFailed (address: string, reason: string): void {
     this.connecting.delete(address)
     const candidate = this.candidates.get(address)
-    if (candidate) {
-      candidate.failures++
-      candidate.lastFailure = reason
-      if (candidate.failures > RECONNECT_BACKOFF_MS.length + 2) this.candidates.delete(address)
-      else candidate.nextAttemptAt = Date.now() + RECONNECT_BACKOFF_MS[Math.min(candidate.failures - 1, RECONNECT_BACKOFF_MS.length - 1)]!
-    }
+    if (!candidate) return
+    candidate.lastFailure = reason
+    this.backOff(address, candidate)
+  }
+
+  private backOff (address: string, candidate: Candidate): void {
+    candidate.failures++
+    if (candidate.failures > RECONNECT_BACKOFF_MS.length + 2) this.candidates.delete(address)
+    else candidate.nextAttemptAt = Date.now() + RECONNECT_BACKOFF_MS[Math.min(candidate.failures - 1, RECONNECT_BACKOFF_MS.length - 1)]!
+  }
+
+  /**
+   * When to call a peer again after its connection ended: at once after a long one, after the
+   * back-off after a short one. Leaving the swarm (a pause) ends connections by our own choice, and
+   * they are called again as soon as the torrent runs.
+   */
+  private connectionEnded (peer: Peer): void {
+    const address = this.candidates.has(peer.address) ? peer.address : peer.listenAddress
+    const candidate = address === undefined ? undefined : this.candidates.get(address)
+    if (!address || !candidate) return
+    candidate.seed = peer.seed
+    if (!this.init.calling()) return
+    if (Date.now() - peer.connectedAt < SHORT_CONNECTION_MS) this.backOff(address, candidate)
+    else candidate.failures = 0
   }
 
   /** The addresses whose last call failed, and why (at most `limit`). */
@@ -208,10 +240,7 @@ export class PeerConnections {
   add (peer: Peer): void {
     this.connecting.delete(peer.address)
     const candidate = this.candidates.get(peer.address)
-    if (candidate) {
-      candidate.failures = 0
-      delete candidate.lastFailure
-    }
+    if (candidate) delete candidate.lastFailure
     this.connected.set(peer.address, peer)
   }
 
@@ -219,6 +248,7 @@ export class PeerConnections {
   remove (peer: Peer): boolean {
     if (!this.isCurrent(peer)) return false
     this.connected.delete(peer.address)
+    this.connectionEnded(peer)
     return true
   }
 }

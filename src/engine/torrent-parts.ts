@@ -64,6 +64,7 @@ export function swarmParts<Market extends MarketPort> (init: TorrentInit<Market>
     maxHalfOpen: settings.maxHalfOpenConnections,
     open: () => run.open,
     calling: () => run.open && run.inSwarm,
+    seeding: hooks.seeding,
     connect: init.connect,
     drop
   })
