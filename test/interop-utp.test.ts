@@ -66,6 +66,19 @@ t.test('a daemon with uTP off, and one with TCP off, each download from a defaul
   }
 })
 
+t.test('an IPv6 peer is called over TCP (uTP here is IPv4 only), and one daemon listens on both families', async (t) => {
+  const { work, seeder, infoHash, magnet } = await seedFixture(t)
+  const leecher = await startDaemon(t)
+  const added = await runCli(['add', magnet, '--out', join(work, 'v6'), '--peer', `[::1]:${seeder.peerPort}`, '--data-dir', leecher.dataDir, '--json'])
+  t.equal(added.code, 0, added.stderr)
+  const peer = await waitFor('the IPv6 peer', async () => (await leecher.api.request<PeerInfo[]>('GET', `/v1/torrents/${infoHash}/peers`))[0], 60_000)
+  t.same([peer.address, peer.transport], [`[::1]:${seeder.peerPort}`, 'tcp'], 'connected to [::1] over TCP')
+  await waitComplete(leecher, infoHash)
+  t.same(await sameFiles(join(work, 'source'), join(work, 'v6'), FILES), [], 'byte-equal over IPv6')
+  const seen = await seeder.api.request<PeerInfo[]>('GET', `/v1/torrents/${infoHash}/peers`)
+  t.match(seen[0]?.address ?? '', /^\[::1\]:\d+$/, 'the seeder names its IPv6 peer as [::1]:port')
+})
+
 t.test('a call that reaches nobody shows why in the torrent\'s status', async (t) => {
   const work = await tempDir(t)
   await writeFixture(join(work, 'source'), FILES)

@@ -102,7 +102,8 @@ export class PeerConnections {
       return
     }
     if (!isCallableAddress(address)) return
-    if (address === `127.0.0.1:${this.init.listenPort()}`) return
+    const port = this.init.listenPort()
+    if (address === `127.0.0.1:${port}` || address === `[::1]:${port}`) return
     if (!this.roomForCandidate() && !retryNow) return
     this.candidates.set(address, { failures: 0, nextAttemptAt: 0, seed: false })
     this.connectMore()

@@ -95,6 +95,7 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     if (this.settings.utp) {
       const utp = new UtpEndpoint((connection) => this.onIncoming(connection, 'utp', { address: connection.remoteAddress, family: 'IPv4', port: connection.remotePort }))
       this.utp = utp
+      // libutp (as bound here) speaks IPv4 only: IPv6 peers come over TCP.
       await utp.listen(port, isIPv4(listenHost) ? listenHost : '0.0.0.0')
       utp.socket.on('error', (err: Error) => this.log.warn('uTP socket error', { error: err.message }))
       port = utp.port ?? port
@@ -212,7 +213,7 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
   private onIncoming (socket: PeerSocket, transport: Transport, remote: { address?: string | undefined, family?: string | undefined, port?: number | undefined }): void {
     if (this.stopped) return void socket.destroy()
     this.track(socket)
-    const address = `${remote.family === 'IPv6' ? `[${remote.address}]` : remote.address}:${remote.port}`
+    const address = peerAddress(remote)
     const { encryption, encryptPayload } = this.settings
     const wire = wireOnSocket(socket, { direction: 'incoming', transport, pe: encryption === 'plaintext' ? 0 : encryptPayload ? 2 : 1, log: this.log })
     // libtorrent and qBittorrent open with an encrypted (MSE) handshake by default: answer it
@@ -251,16 +252,32 @@ function obfuscatedHash (infoHash: string): string {
   return createHash('sha1').update('req2').update(Buffer.from(infoHash, 'hex')).digest('hex')
 }
 
-/** Paused on accept, so the socket can be put on the shared read buffer before its first read. */
+/**
+ * Paused on accept, so the socket can be put on the shared read buffer before its first read.
+ * `::` takes IPv6 and IPv4 peers on one socket; on a machine without IPv6 it falls back to IPv4.
+ */
 async function listenTcp (port: number, host: string, onConnection: (socket: Socket) => void): Promise<Server> {
   const server = createServer({ noDelay: true, pauseOnConnect: true }, onConnection)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new BidtorrentError('ELISTEN',
-      `cannot listen for peers on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (choose another with --port)' : err.message}`)))
-    server.listen(port, host, () => {
+  const listen = async (on: string): Promise<void> => await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, on, () => {
       server.removeAllListeners('error')
       resolve()
     })
   })
+  try {
+    await listen(host)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (host === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) return await listenTcp(port, '0.0.0.0', onConnection)
+    throw new BidtorrentError('ELISTEN', `cannot listen for peers on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use (choose another with --port)' : errorMessage(err)}`)
+  }
   return server
+}
+
+/** `host:port` of a remote peer; an IPv4 peer on a dual-stack socket (`::ffff:a.b.c.d`) is named by its IPv4 address. */
+function peerAddress (remote: { address?: string | undefined, family?: string | undefined, port?: number | undefined }): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote.address ?? '')
+  if (mapped) return `${mapped[1]}:${remote.port}`
+  return `${remote.family === 'IPv6' ? `[${remote.address}]` : remote.address}:${remote.port}`
 }
