@@ -19,8 +19,9 @@ import { runTransfer, type SeederSet } from './scenarios/one-to-one.js'
 import { runSwarm, type SwarmRun } from './scenarios/swarm.js'
 import { runMarket } from './scenarios/market.js'
 import { creationGoal, runCreation } from './scenarios/create.js'
+import { runUtp, utpGoals } from './scenarios/utp.js'
 
-const SCENARIOS = ['1to1', 'swarm', 'peers', 'large', 'market', 'create'] as const
+const SCENARIOS = ['1to1', 'swarm', 'peers', 'large', 'market', 'create', 'utp'] as const
 /** The scenarios that transfer the payload from the seeders started at the beginning. */
 const TRANSFERS: readonly Scenario[] = ['1to1', 'swarm', 'peers', 'market']
 type Scenario = typeof SCENARIOS[number]
@@ -186,13 +187,16 @@ async function main (): Promise<void> {
       : { size: parseSize('128MiB'), uploadLimit: parseSize('12MiB'), leecherUploadLimit: parseSize('1MiB'), reps: 3 }
     const market = opts.scenarios.includes('market') ? await runMarket(torrentFile!, meta!.infoHash, data!, opts.bytes, opts.reps, opts.warm, efficacySetup, lt !== null) : undefined
 
+    // Needs libtorrent (the reference) and root (a namespace and tc for the shaped link).
+    const utp = opts.scenarios.includes('utp') && lt ? await runUtp(parseSize(opts.quick ? '16MiB' : '64MiB'), parseSize(opts.quick ? '16MiB' : '128MiB')) : undefined
+
     const summaries = summarize(runs)
     const swarm = summarizeSwarm(swarmRuns)
-    const goals = [...judgeGoals(summaries, swarm, manyPeers, large, market), creationGoal(creation)]
+    const goals = [...judgeGoals(summaries, swarm, manyPeers, large, market), creationGoal(creation), ...utpGoals(utp)]
     console.log(`\n${table(summaries, goals, swarm, manyPeers, large, market)}\n`)
     await mkdir(opts.out, { recursive: true })
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), kernel: release(), node: process.version, libtorrent: lt }
-    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, large, market, goals, runs, swarmRuns }, null, 2))
+    await writeFile(join(opts.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), machine, options: opts, summaries, swarm, manyPeers, large, market, creation, utp, goals, runs, swarmRuns }, null, 2))
     await throughputChart(runs, join(opts.out, 'throughput.svg'))
     console.log(`wrote ${join(opts.out, 'results.json')} and ${join(opts.out, 'throughput.svg')}`)
   } finally {

@@ -28,7 +28,7 @@ t.test('corrupt data fails verification, is fetched again from another peer, and
   t.match(leecher.logs(), /"message":"peer banned"/, 'and the ban')
   const repeated = [...evil.requests].filter(([, count]) => count > 1)
   t.same(repeated, [], 'no block was asked of the bad peer twice: failed pieces went to the other peer')
-  t.equal(evil.connections, 1, 'a banned peer is not called again')
+  t.equal(evil.handshakes, 1, 'a banned peer is not called again')
   const peers = await leecher.api.request<Array<{ address: string }>>('GET', `/v1/torrents/${infoHash}/peers`)
   t.notOk(peers.some((peer) => peer.address === `127.0.0.1:${evil.port}`), 'and is no longer connected')
 })

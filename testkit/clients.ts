@@ -3,6 +3,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { freePort } from '../src/util/ports.js'
+import type { NamespaceLink } from './netns.js'
 import { ROOT, stopProcess, waitFor, type Cleanup } from './process.js'
 
 export { freePort }
@@ -56,8 +57,10 @@ export interface LibtorrentPeer {
   readonly lines: string[]
 }
 
-export async function startLibtorrent (t: Cleanup, args: readonly string[]): Promise<LibtorrentPeer> {
-  const child = spawn(SYSTEM_PYTHON, [LT_PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** `namespace`: run it there (give it `--listen` with the namespace's address). */
+export async function startLibtorrent (t: Cleanup, args: readonly string[], namespace?: NamespaceLink): Promise<LibtorrentPeer> {
+  const command = namespace ? namespace.exec(SYSTEM_PYTHON, [LT_PEER, ...args]) : { command: SYSTEM_PYTHON, args: [LT_PEER, ...args] }
+  const child = spawn(command.command, command.args, { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => stopProcess(child))
   const lines: string[] = []
   let stderr = ''

@@ -27,6 +27,8 @@ export interface EvilPeer {
   /** How often each block ("piece:offset") was requested from us. */
   readonly requests: Map<string, number>
   connections: number
+  /** Connections that got as far as a BitTorrent handshake (an encrypted call it cannot read does not). */
+  handshakes: number
   corruptBlocksSent: number
   /** The market identity and the market messages received (with `marketFloor`). */
   readonly wallet: TestWallet
@@ -47,6 +49,7 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, o
     port: 0,
     requests: new Map(),
     connections: 0,
+    handshakes: 0,
     corruptBlocksSent: 0,
     wallet: newWallet(),
     inbox: new Inbox(),
@@ -77,6 +80,7 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, o
     socket.pipe(wire).pipe(socket)
     wire.on('error', () => socket.destroy())
     wire.on('handshake', (infoHash: string) => {
+      peer.handshakes++
       wire.handshake(infoHash, randomBytes(20))
       const all = new BitField(meta.pieceCount)
       for (let i = 0; i < meta.pieceCount; i++) all.set(i, true)

@@ -25,6 +25,7 @@ def main():
     parser.add_argument('--magnet', help='magnet link (download only)')
     parser.add_argument('--save', required=True, help='save path')
     parser.add_argument('--port', type=int, default=0)
+    parser.add_argument('--listen', default='127.0.0.1', help='address to listen on')
     parser.add_argument('--peer', action='append', default=[], help='HOST:PORT to connect to')
     parser.add_argument('--timeout', type=float, default=600)
     parser.add_argument('--plaintext', action='store_true', help='never try an encrypted (MSE) handshake first')
@@ -36,7 +37,7 @@ def main():
     args = parser.parse_args()
 
     session = lt.session({
-        'listen_interfaces': '127.0.0.1:%d' % args.port,
+        'listen_interfaces': '%s:%d' % (args.listen, args.port),
         'enable_dht': False,
         'enable_lsd': False,
         'enable_upnp': False,

@@ -53,7 +53,8 @@ export async function runTransfer (scenario: string, seeders: SeederSet, seeder:
 }
 
 async function bidtorrentLeecher (cleanup: CleanupStack, seeders: SeederSet, seederAddress: string, sampler: MemorySampler, warm: boolean): Promise<LeecherResult> {
-  const daemon: RunningDaemon = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
+  // TCP, as the libtorrent peers it is compared with use (uTP has a scenario of its own).
+  const daemon: RunningDaemon = await startDaemon(cleanup, { args: ['--log-level', 'warn'], env: { BIDTORRENT_UTP: 'false' } })
   const { pid } = await daemon.api.request<{ pid: number }>('GET', '/v1/status')
   const memory = new MemorySampler([pid]).start()
   const out = await tempDir(cleanup, 'bidtorrent-bench-out-')

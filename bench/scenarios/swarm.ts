@@ -46,7 +46,8 @@ export async function runSwarm (client: ClientName, torrentFile: string, infoHas
 
     let seederPid: number
     if (client === 'bidtorrent') {
-      const seeder = await startDaemon(cleanup, { args: ['--log-level', 'warn'] })
+      // TCP, as libtorrent's swarm here (uTP has a scenario of its own).
+      const seeder = await startDaemon(cleanup, { args: ['--log-level', 'warn'], env: { BIDTORRENT_UTP: 'false' } })
       await seeder.api.request('POST', '/v1/torrents', await body(dataDir))
       await waitFor('the seeder to check its data', async () => ((await seeder.torrent(infoHash)).state === 'seeding' ? true : undefined), 600_000)
       seederPid = (await seeder.api.request<{ pid: number }>('GET', '/v1/status')).pid
@@ -62,7 +63,7 @@ export async function runSwarm (client: ClientName, torrentFile: string, infoHas
     const outs = await Promise.all(Array.from({ length: leechers }, () => mkdtemp(join(work, 'out-'))))
     let result: Pick<SwarmRun, 'allDoneSeconds' | 'leecherCpuSeconds' | 'leecherPeakRssAnon'>
     if (client === 'bidtorrent') {
-      const daemons = await Promise.all(outs.map(() => startDaemon(cleanup, { args: ['--log-level', 'warn'] })))
+      const daemons = await Promise.all(outs.map(() => startDaemon(cleanup, { args: ['--log-level', 'warn'], env: { BIDTORRENT_UTP: 'false' } })))
       const pids = await Promise.all(daemons.map(async (daemon) => (await daemon.api.request<{ pid: number }>('GET', '/v1/status')).pid))
       const memory = new MemorySampler(pids).start()
       if (warm) await warmPageCache(work, bytes * leechers)
