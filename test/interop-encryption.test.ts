@@ -1,8 +1,7 @@
 import t from 'tap'
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerInfo } from '../src/api/types.js'
-import { createTorrentFrom } from '../src/engine/create.js'
+import { torrentOfFixture } from '../testkit/client-interop.js'
 import { startLibtorrent } from '../testkit/clients.js'
 import { startDaemon, tempDir, waitComplete, type Checked, type RunningDaemon } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
@@ -13,11 +12,7 @@ const FILES = [{ path: 'enc/data.bin', size: 4 * MiB + 7 }]
 
 /** A libtorrent seeder with `args`, a daemon with `env` calling it; resolves with the peer it connected to. */
 async function callLibtorrent (t: Checked, ltArgs: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ leecher: RunningDaemon, infoHash: string, work: string, ltPort: number }> {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
-  const meta = await createTorrentFrom(join(work, 'source', 'enc'))
-  const torrentFile = join(work, 'enc.torrent')
-  await writeFile(torrentFile, meta.torrentFile)
+  const { work, meta, torrentFile } = await torrentOfFixture(t, FILES)
   const libtorrent = await startLibtorrent(t, ['--mode', 'seed', '--torrent', torrentFile, '--save', join(work, 'source'), ...ltArgs])
   const leecher = await startDaemon(t, { env })
   const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', `127.0.0.1:${libtorrent.port}`, '--data-dir', leecher.dataDir, '--json'])

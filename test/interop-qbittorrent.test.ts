@@ -1,11 +1,10 @@
 import t from 'tap'
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/api/types.js'
-import { createTorrentFrom } from '../src/engine/create.js'
-import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { fetchFromClient, torrentOfFixture } from '../testkit/client-interop.js'
+import { startDaemon, tempDir } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
-import { connectionsDuring, peerIdPrefix, peerOfClient, peersSeenUntil, whileUnsettled } from '../testkit/peers-seen.js'
+import { peerIdPrefix, peerOfClient, peersSeenUntil } from '../testkit/peers-seen.js'
 import { runCli, waitFor } from '../testkit/process.js'
 import { startQBittorrent, type QBittorrent } from '../testkit/qbittorrent.js'
 
@@ -53,47 +52,20 @@ t.test('qBittorrent downloads a multi-file torrent from bidtorrent', async (t) =
 })
 
 t.test('bidtorrent downloads from a qBittorrent seeder, by .torrent and by magnet', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
-  const meta = await createTorrentFrom(join(work, 'source', 'pack'))
-  const torrentFile = join(work, 'pack.torrent')
-  await writeFile(torrentFile, meta.torrentFile)
+  const fixture = await torrentOfFixture(t, FILES)
+  const { work, meta, torrentFile } = fixture
   const qbittorrent = await startQBittorrent(t, join(work, 'qbittorrent'))
   await qbittorrent.add(torrentFile, join(work, 'source'))
   await waitFor('qBittorrent to check the data and seed it', async () => {
     const torrent = await qbittorrent.torrent(meta.infoHash)
     return torrent && torrent.progress === 1 && !torrent.state.startsWith('checking') ? torrent : undefined
   }, 120_000, 250)
-  const peer = `127.0.0.1:${qbittorrent.port}`
-
-  const byFile = await startDaemon(t)
-  const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', peer, '--data-dir', byFile.dataDir, '--json'])
-  t.equal(added.code, 0, added.stderr)
-  const completed = waitComplete(byFile, meta.infoHash)
-  const seenByQBittorrent = new Set<string>()
-  const [seen] = await Promise.all([
-    peersSeenUntil(byFile, meta.infoHash, completed),
-    whileUnsettled(completed, async () => { for (const line of await qbittorrentPeers(qbittorrent, meta.infoHash)) seenByQBittorrent.add(line) })
-  ])
-  const done = await completed
-  t.comment(`qBittorrent's view of bidtorrent: ${[...seenByQBittorrent].join('; ')}`)
-  t.equal(done.hashFailures, 0, 'no piece failed its hash')
-  t.same(await sameFiles(join(work, 'source'), join(work, 'bt'), FILES), [], 'bidtorrent\'s copy from the .torrent is byte-equal')
-  const redials = await connectionsDuring(byFile, meta.infoHash, 3000)
-  t.ok(redials <= 1, `now both seed: bidtorrent does not call qBittorrent back in a loop (${redials} connections in 3 s)`)
-  const qbittorrentPeer = peerOfClient(seen, QBITTORRENT_PEER_ID)
-  t.ok(qbittorrentPeer, 'bidtorrent showed qBittorrent in peers')
-  t.match(qbittorrentPeer?.client, /qBittorrent/, 'by its client name')
-
-  const byMagnet = await startDaemon(t)
-  const magnet = `magnet:?xt=urn:btih:${meta.infoHash}&dn=pack`
-  const fetched = await runCli(['add', magnet, '--out', join(work, 'magnet'), '--peer', peer, '--data-dir', byMagnet.dataDir, '--wait', '--json'])
-  t.equal(fetched.code, 0, fetched.stderr)
-  t.equal((JSON.parse(fetched.stdout) as TorrentView).verifiedPieces, meta.pieceCount, 'every piece verified')
-  t.same(await sameFiles(join(work, 'source'), join(work, 'magnet'), FILES), [], 'bidtorrent\'s copy from the magnet (metadata from qBittorrent) is byte-equal')
-  const uploaded = await waitFor('qBittorrent to count its upload', async () => {
-    const torrent = await qbittorrent.torrent(meta.infoHash)
-    return torrent && torrent.uploaded >= 2 * LENGTH ? torrent.uploaded : undefined
-  }, 30_000)
-  t.ok(uploaded >= 2 * LENGTH, `qBittorrent uploaded both copies (${uploaded} bytes)`)
+  await fetchFromClient(t, fixture, FILES, {
+    name: 'qBittorrent',
+    peer: `127.0.0.1:${qbittorrent.port}`,
+    peerId: QBITTORRENT_PEER_ID,
+    client: /qBittorrent/,
+    peers: async () => await qbittorrentPeers(qbittorrent, meta.infoHash),
+    uploaded: async () => (await qbittorrent.torrent(meta.infoHash))?.uploaded ?? 0
+  })
 })

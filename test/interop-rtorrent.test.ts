@@ -1,11 +1,10 @@
 import t from 'tap'
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TorrentView } from '../src/api/types.js'
-import { createTorrentFrom } from '../src/engine/create.js'
-import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
+import { fetchFromClient, torrentOfFixture } from '../testkit/client-interop.js'
+import { startDaemon, tempDir } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
-import { connectionsDuring, peerIdPrefix, peerOfClient, peersSeenUntil, whileUnsettled } from '../testkit/peers-seen.js'
+import { peerIdPrefix, peerOfClient, peersSeenUntil } from '../testkit/peers-seen.js'
 import { runCli, waitFor } from '../testkit/process.js'
 import { rtorrentAddPeer, rtorrentDownload, rtorrentPeers, startRtorrent } from '../testkit/rtorrent.js'
 
@@ -47,47 +46,20 @@ t.test('rtorrent downloads a multi-file torrent from bidtorrent', async (t) => {
 })
 
 t.test('bidtorrent downloads from an rtorrent seeder, by .torrent and by magnet', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
-  const meta = await createTorrentFrom(join(work, 'source', 'pack'))
-  const torrentFile = join(work, 'pack.torrent')
-  await writeFile(torrentFile, meta.torrentFile)
+  const fixture = await torrentOfFixture(t, FILES)
+  const { work, meta, torrentFile } = fixture
   const rtorrent = await startRtorrent(t, join(work, 'rtorrent'), join(work, 'source'))
   await rtorrent.add(torrentFile)
   await waitFor('rtorrent to check the data and seed it', async () => {
     const download = await rtorrentDownload(rtorrent, meta.infoHash)
     return download.complete && !download.hashing ? download : undefined
   }, 120_000, 250)
-  const peer = `127.0.0.1:${rtorrent.port}`
-
-  const byFile = await startDaemon(t)
-  const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', peer, '--data-dir', byFile.dataDir, '--json'])
-  t.equal(added.code, 0, added.stderr)
-  const completed = waitComplete(byFile, meta.infoHash)
-  const seenByRtorrent = new Set<string>()
-  const [seen] = await Promise.all([
-    peersSeenUntil(byFile, meta.infoHash, completed),
-    whileUnsettled(completed, async () => { for (const line of await rtorrentPeers(rtorrent, meta.infoHash)) seenByRtorrent.add(line) })
-  ])
-  const done = await completed
-  t.comment(`rtorrent's view of bidtorrent: ${[...seenByRtorrent].join('; ')}`)
-  t.equal(done.hashFailures, 0, 'no piece failed its hash')
-  t.same(await sameFiles(join(work, 'source'), join(work, 'bt'), FILES), [], 'bidtorrent\'s copy from the .torrent is byte-equal')
-  const redials = await connectionsDuring(byFile, meta.infoHash, 3000)
-  t.ok(redials <= 1, `now both seed: bidtorrent does not call rtorrent back in a loop (${redials} connections in 3 s)`)
-  const rtorrentPeer = peerOfClient(seen, RTORRENT_PEER_ID)
-  t.ok(rtorrentPeer, 'bidtorrent showed rtorrent in peers')
-  t.match(rtorrentPeer?.client, /libTorrent|rtorrent/i, 'by its client name')
-
-  const byMagnet = await startDaemon(t)
-  const magnet = `magnet:?xt=urn:btih:${meta.infoHash}&dn=pack`
-  const fetched = await runCli(['add', magnet, '--out', join(work, 'magnet'), '--peer', peer, '--data-dir', byMagnet.dataDir, '--wait', '--json'])
-  t.equal(fetched.code, 0, fetched.stderr)
-  t.equal((JSON.parse(fetched.stdout) as TorrentView).verifiedPieces, meta.pieceCount, 'every piece verified')
-  t.same(await sameFiles(join(work, 'source'), join(work, 'magnet'), FILES), [], 'bidtorrent\'s copy from the magnet (metadata from rtorrent) is byte-equal')
-  const uploaded = await waitFor('rtorrent to count its upload', async () => {
-    const download = await rtorrentDownload(rtorrent, meta.infoHash)
-    return download.uploaded >= 2 * LENGTH ? download.uploaded : undefined
-  }, 30_000)
-  t.ok(uploaded >= 2 * LENGTH, `rtorrent uploaded both copies (${uploaded} bytes)`)
+  await fetchFromClient(t, fixture, FILES, {
+    name: 'rtorrent',
+    peer: `127.0.0.1:${rtorrent.port}`,
+    peerId: RTORRENT_PEER_ID,
+    client: /libTorrent|rtorrent/i,
+    peers: async () => await rtorrentPeers(rtorrent, meta.infoHash),
+    uploaded: async () => (await rtorrentDownload(rtorrent, meta.infoHash)).uploaded
+  })
 })

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { cp, writeFile } from 'node:fs/promises'
+import { cp } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerInfo, TorrentView } from '../src/api/types.js'
 import { createTorrentFrom } from '../src/engine/create.js'
 import { startOpentracker, waitForTrackerSeeder } from '../testkit/clients.js'
+import { torrentOfFixture } from '../testkit/client-interop.js'
 import { startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
 import { createNamespaceLink } from '../testkit/netns.js'
@@ -44,12 +45,8 @@ t.test('Transmission at its defaults (uTP on) downloads from bidtorrent through 
 // Transmission knows peers by address alone: a second bidtorrent on the first one's address would
 // be taken for the seed it already met (and dropped, seed to seed), so each direction has its own test.
 t.test('bidtorrent downloads from Transmission at its defaults by magnet link (metadata and data over uTP)', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
+  const { work, meta, torrentFile } = await torrentOfFixture(t, FILES)
   const link = await createNamespaceLink(t)
-  const meta = await createTorrentFrom(join(work, 'source', 'tr'))
-  const torrentFile = join(work, 'tr.torrent')
-  await writeFile(torrentFile, meta.torrentFile)
   const transmission = await startTransmission(t, link, join(work, 'transmission'))
   await cp(join(work, 'source', 'tr'), join(work, 'transmission', 'downloads', 'tr'), { recursive: true })
   const added = await transmission.remote(['--add', torrentFile])

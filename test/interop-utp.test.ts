@@ -1,8 +1,7 @@
 import t from 'tap'
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerInfo, TorrentView } from '../src/api/types.js'
-import { createTorrentFrom } from '../src/engine/create.js'
+import { torrentOfFixture } from '../testkit/client-interop.js'
 import { startDaemon, tempDir, waitComplete, type Checked, type RunningDaemon } from '../testkit/daemon.js'
 import { startLibtorrent } from '../testkit/clients.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
@@ -34,11 +33,7 @@ t.test('libtorrent with TCP off downloads from bidtorrent over uTP', async (t) =
 })
 
 t.test('bidtorrent downloads over uTP from a libtorrent seeder with TCP off', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
-  const meta = await createTorrentFrom(join(work, 'source', 'utp'))
-  const torrentFile = join(work, 'utp.torrent')
-  await writeFile(torrentFile, meta.torrentFile)
+  const { work, meta, torrentFile } = await torrentOfFixture(t, FILES)
   const libtorrent = await startLibtorrent(t, ['--mode', 'seed', '--torrent', torrentFile, '--save', join(work, 'source'), '--transport', 'utp'])
   const leecher = await startDaemon(t)
   const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', `127.0.0.1:${libtorrent.port}`, '--data-dir', leecher.dataDir, '--json'])
@@ -80,11 +75,7 @@ t.test('an IPv6 peer is called over TCP (uTP here is IPv4 only), and one daemon 
 })
 
 t.test('a call that reaches nobody shows why in the torrent\'s status', async (t) => {
-  const work = await tempDir(t)
-  await writeFixture(join(work, 'source'), FILES)
-  const meta = await createTorrentFrom(join(work, 'source', 'utp'))
-  const torrentFile = join(work, 'nobody.torrent')
-  await writeFile(torrentFile, meta.torrentFile)
+  const { work, meta, torrentFile } = await torrentOfFixture(t, FILES)
   const leecher = await startDaemon(t)
   // A port nobody listens on (TCP or UDP): the daemon's own port number plus one is as good as any.
   const added = await runCli(['add', torrentFile, '--out', join(work, 'bt'), '--peer', `127.0.0.1:${leecher.peerPort + 1}`, '--data-dir', leecher.dataDir, '--json'])

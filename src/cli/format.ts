@@ -114,7 +114,7 @@ export function sellerLine (seller: SellerBidView): string {
 
 /** `10.0.0.2:51413  3 calls  retry in 12 s  tcp: connection refused`. */
 export function unreachableLine (peer: TorrentView['unreachablePeers'][number]): string {
-  const retry = peer.retryAt === null ? 'not called again' : peer.retryAt <= Date.now() ? 'calling again' : `retry in ${Math.ceil((peer.retryAt - Date.now()) / 1000)} s`
+  const retry = peer.retryAt <= Date.now() ? 'calling again' : `retry in ${Math.ceil((peer.retryAt - Date.now()) / 1000)} s`
   return [peer.address.padEnd(22), `${peer.failures} call${peer.failures === 1 ? '' : 's'}`, retry, peer.reason].join('  ')
 }
 

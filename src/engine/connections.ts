@@ -33,8 +33,8 @@ export interface UnreachablePeer {
   readonly address: string
   readonly failures: number
   readonly reason: string
-  /** When it is called again (ms since the epoch), or null: it will not be. */
-  readonly retryAt: number | null
+  /** When it is called again (ms since the epoch); past its last failure it is forgotten instead. */
+  readonly retryAt: number
 }
 
 export interface ConnectionsInit {
