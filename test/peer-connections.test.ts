@@ -12,7 +12,7 @@ interface Harness {
   calling: boolean
 }
 
-function harness (): Harness {
+function harness (drop: (peers: PeerConnections, peer: Peer) => void = () => {}): Harness {
   const state = { seeding: false, calling: true }
   const calls: string[] = []
   const peers = new PeerConnections({
@@ -25,7 +25,7 @@ function harness (): Harness {
     calling: () => state.calling,
     seeding: () => state.seeding,
     connect: (address) => calls.push(address),
-    drop: () => {}
+    drop: (peer) => drop(peers, peer)
   })
   return Object.assign(state, { peers, calls })
 }
@@ -99,4 +99,17 @@ t.test('connections we end by leaving the swarm (a pause) are called again on re
   h.calls.length = 0
   h.peers.connectMore()
   t.same(h.calls, [ADDRESS], 'called at once')
+})
+
+t.test('a new connection from an address already connected replaces the old one, which is dropped first', async (t) => {
+  const dropped: Peer[] = []
+  const { peers } = harness((peers, peer) => { dropped.push(peer); peers.remove(peer) })
+  const before = connectedPeer(60_000)
+  peers.add(before)
+  const after = { ...connectedPeer(0), peerId: 'restarted' } as unknown as Peer
+  peers.add(after)
+  t.same(dropped, [before], 'the old connection at that address is dropped')
+  t.notOk(peers.isCurrent(before), 'it is no longer current')
+  t.ok(peers.isCurrent(after), 'the new one is')
+  t.equal([...peers.values()].length, 1, 'one connection at the address')
 })

@@ -239,6 +239,12 @@ export class PeerConnections {
 
   /** Both handshakes are done: the peer joins. */
   add (peer: Peer): void {
+    // Over uTP a peer calls from its one UDP port, so a connection from an address already connected
+    // is the same host after a restart (a new peer id), and the old connection is dead: a killed
+    // process's uTP socket sends no reset. It goes first, so that nothing keyed by the address (the
+    // market's connection, the requests it held) is left to the dead one.
+    const stale = this.connected.get(peer.address)
+    if (stale && stale !== peer) this.init.drop(stale, 'a new connection came from its address (the peer restarted)')
     this.connecting.delete(peer.address)
     const candidate = this.candidates.get(peer.address)
     if (candidate) delete candidate.lastFailure

@@ -196,9 +196,15 @@ export class CounterpartyBook {
   }
 }
 
+/**
+ * The connection to send to: the newest. An older one to the same wallet may be dead without our
+ * knowing it yet (a killed peer's uTP connection ends only when it times out), while the newest is
+ * the one the peer made or answered last.
+ */
 export function connectionTo (counterparty: Counterparty): Connection | undefined {
-  for (const connection of counterparty.connections) return connection
-  return undefined
+  let newest: Connection | undefined
+  for (const connection of counterparty.connections) newest = connection
+  return newest
 }
 
 /** What the seller and the buyer side of one torrent's market share. */

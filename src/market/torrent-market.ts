@@ -4,7 +4,7 @@ import type { ChokeDecision, MarketSettings, PeerMarketSnapshot, SlotKind } from
 import type Wire from 'bittorrent-protocol'
 import type { MarketPort } from '../engine/market-port.js'
 import { PROTOCOL_VERSION, type MarketHandshake, type MarketMessage } from './codec.js'
-import { CounterpartyBook, newConnection, type Connection, type MarketContext } from './counterparties.js'
+import { CounterpartyBook, connectionTo, newConnection, type Connection, type MarketContext } from './counterparties.js'
 import { MarketExtension, marketExtension } from './extension.js'
 import { MarketBuyer } from './market-buyer.js'
 import { MarketSeller } from './market-seller.js'
@@ -106,6 +106,10 @@ export class TorrentMarket implements MarketPort {
     const counterparty = connection?.counterparty
     if (!counterparty) return
     counterparty.connections.delete(connection)
+    // Vouchers sent on the connection that ended may never have arrived: the latest goes again on
+    // one still open to the same wallet (an exact repeat only earns a receipt).
+    const remaining = connectionTo(counterparty)
+    if (remaining) this.buyer.connected(remaining, counterparty)
     this.context.book.forgetIfSettled(counterparty)
   }
 
