@@ -91,6 +91,13 @@ export class ApiClient {
     return payload as T
   }
 
+  /** `GET /metrics`: the Prometheus text. */
+  async metrics (): Promise<string> {
+    const response = await this.send('GET', '/metrics', undefined, {})
+    if (!response.ok) return await this.answer<string>(response)
+    return await response.text()
+  }
+
   status (): Promise<DaemonStatus> { return this.request('GET', '/v1/status') }
   events (after = 0): Promise<EventsPage> { return this.request('GET', `/v1/events?after=${after}`) }
   torrents (): Promise<TorrentView[]> { return this.request('GET', '/v1/torrents') }

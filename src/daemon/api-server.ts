@@ -7,6 +7,7 @@ import { addRequestSchema, bidRequestSchema, floorRequestSchema, limitsRequestSc
 import { NDJSON, ProgressLines, serialize } from './api-stream.js'
 import type { DaemonStatus } from './api-types.js'
 import type { ChainService } from './chain-service.js'
+import type { DaemonMetrics } from './metrics.js'
 import type { TorrentService } from './torrent-service.js'
 import type { VoucherService } from './voucher-service.js'
 
@@ -22,12 +23,20 @@ export interface ApiServices {
   readonly vouchers: VoucherService
   readonly chain: ChainService
   readonly status: () => DaemonStatus
+  readonly metrics: DaemonMetrics
 }
 
 interface Route {
   readonly method: string
+  /** The path as written here (`:id` for a torrent), the name a request is counted under. */
+  readonly path: string
   readonly pattern: RegExp
   readonly handler: Handler
+}
+
+/** An answer that is not JSON (the Prometheus text). */
+class TextBody {
+  constructor (readonly contentType: string, readonly text: string) {}
 }
 
 /**
@@ -39,14 +48,18 @@ export class ApiServer {
   private readonly routes: Route[]
   private readonly token: Buffer
 
-  constructor ({ torrents, vouchers, chain, status }: ApiServices, token: string, private readonly log: Logger) {
+  private readonly metrics: DaemonMetrics
+
+  constructor ({ torrents, vouchers, chain, status, metrics }: ApiServices, token: string, private readonly log: Logger) {
+    this.metrics = metrics
     this.token = Buffer.from(token)
     const route = (method: string, path: string, handler: Handler): Route =>
-      ({ method, pattern: new RegExp(`^${path.replace(':id', '([^/]+)')}$`), handler })
+      ({ method, path, pattern: new RegExp(`^${path.replace(':id', '([^/]+)')}$`), handler })
     // Request bodies are parsed here, at the edge: the services take typed values. A torrent's id
     // is resolved before its body is read, so an unknown torrent is a 404 whatever the body.
     this.routes = [
       route('GET', '/v1/status', () => status()),
+      route('GET', '/metrics', async () => new TextBody(metrics.contentType, await metrics.text())),
       route('GET', '/v1/events', ({ query }) => torrents.events.after(afterOf(query))),
       route('GET', '/v1/torrents', () => torrents.list()),
       route('POST', '/v1/torrents', ({ body }) => torrents.add(parseInput(addRequestSchema, body))),
@@ -101,6 +114,11 @@ export class ApiServer {
   }
 
   private async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint()
+    let counted = 'unknown'
+    response.once('finish', () => {
+      this.metrics.observeRequest(request.method ?? '', counted, response.statusCode, Number(process.hrtime.bigint() - started) / 1e9)
+    })
     if (!this.authorized(request)) {
       request.resume()
       return send(response, 401, { error: { code: 'EUNAUTHORIZED', message: 'missing or wrong API token' } })
@@ -112,6 +130,7 @@ export class ApiServer {
       if (!match) continue
       allowed = true
       if (route.method !== request.method) continue
+      counted = route.path
       const lines = (request.headers.accept ?? '').includes(NDJSON) ? new ProgressLines(response) : undefined
       try {
         const body = request.method === 'GET' || request.method === 'DELETE' ? undefined : await readJson(request)
@@ -120,6 +139,7 @@ export class ApiServer {
         response.once('close', () => { if (!response.writableFinished) gone.abort() })
         const progress = lines ? (update: unknown): void => lines.progress(update) : undefined
         const result = await route.handler({ id: decodeId(match[1] ?? ''), body, query: url.searchParams, signal: gone.signal, progress })
+        if (result instanceof TextBody) return sendText(response, result)
         return lines?.streaming ? lines.finish({ result }) : send(response, 200, result)
       } catch (err) {
         const status = statusFor(err)
@@ -171,6 +191,11 @@ async function readJson (request: IncomingMessage): Promise<unknown> {
   } catch {
     throw new UsageError('request body is not valid JSON')
   }
+}
+
+function sendText (response: ServerResponse, body: TextBody): void {
+  response.writeHead(200, { 'content-type': body.contentType, 'content-length': Buffer.byteLength(body.text) })
+  response.end(body.text)
 }
 
 function send (response: ServerResponse, status: number, body: unknown): void {

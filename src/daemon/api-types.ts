@@ -13,6 +13,9 @@ import type { RedemptionRecord } from '../settlement/records.js'
 /** The file in the data directory where a client finds the daemon's API. */
 export const API_FILE = 'api.json'
 
+/** The token alone, for tools that read a bearer token from a file (Prometheus's credentials_file). */
+export const API_TOKEN_FILE = 'api.token'
+
 /** Where a CLI finds the daemon: written mode 0600, since the token is the only key to the API. */
 export interface ApiEndpoint {
   readonly url: string

@@ -16,12 +16,13 @@ import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
-import { API_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
+import { API_FILE, API_TOKEN_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
 import { ChainService } from './chain-service.js'
 import type { FaultCounter } from './faults.js'
 import { collectWhenIdle } from './idle-collector.js'
 import { Lifecycle } from './lifecycle.js'
 import type { MarketEngine } from './market-engine.js'
+import { DaemonMetrics } from './metrics.js'
 import { StateStore } from './store.js'
 import { TorrentMarkets } from './torrent-markets.js'
 import { TorrentService } from './torrent-service.js'
@@ -99,9 +100,18 @@ export class Daemon {
       memory: process.memoryUsage(),
       apiPort
     })
+    const vouchers = new VoucherService(store, market)
+    const metrics = new DaemonMetrics({
+      torrents: () => service.list(),
+      peers: (infoHash) => service.peers(infoHash),
+      earnings: market ? () => vouchers.earnings() : undefined,
+      spending: market ? () => vouchers.spending() : undefined,
+      faults: () => faults?.counted ?? null
+    })
     const api = new ApiServer({
       torrents: service,
-      vouchers: new VoucherService(store, market),
+      vouchers,
+      metrics,
       chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
       status
     }, token, log)
@@ -126,6 +136,7 @@ export class Daemon {
       this.log.info('daemon stopping')
       await this.lifecycle.stop()
       // Last: a CLI waiting for the daemon to stop watches this file.
+      await rm(join(this.dataDir, API_TOKEN_FILE), { force: true })
       await rm(join(this.dataDir, API_FILE), { force: true })
       this.log.info('daemon stopped')
     })()
@@ -133,12 +144,17 @@ export class Daemon {
   }
 
   private async writeEndpoint (endpoint: ApiEndpoint): Promise<void> {
-    const path = join(this.dataDir, API_FILE)
-    const temporary = `${path}.${process.pid}.tmp`
-    await writeFile(temporary, JSON.stringify(endpoint), { mode: 0o600 })
-    await chmod(temporary, 0o600)
-    await rename(temporary, path)
+    await writePrivate(join(this.dataDir, API_TOKEN_FILE), endpoint.token)
+    await writePrivate(join(this.dataDir, API_FILE), JSON.stringify(endpoint))
   }
+}
+
+/** Written whole or not at all, readable by the owner only: it holds the key to the API. */
+async function writePrivate (path: string, text: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`
+  await writeFile(temporary, text, { mode: 0o600 })
+  await chmod(temporary, 0o600)
+  await rename(temporary, path)
 }
 
 /** Stops the settlement rounds; a slow chain must not hold the daemon up: every claim step is durable and resumes at the next start. */
