@@ -112,6 +112,11 @@ export const settingsSchema = z.object({
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
   /** Write the log to this file (rolled over at 50 MiB, five kept) instead of standard output. */
   logFile: z.string().min(1).nullable(),
+  /**
+   * A command run through /bin/sh when a torrent finishes downloading, with the torrent in its
+   * environment (BIDTORRENT_TORRENT_ID, _NAME, _DIR, _PATH, and Transmission's TR_TORRENT_*).
+   */
+  onComplete: z.string().min(1).nullable(),
   logFormat: z.enum(['json', 'pretty'])
 }).strict()
 

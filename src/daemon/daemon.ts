@@ -23,6 +23,7 @@ import { collectWhenIdle } from './idle-collector.js'
 import { Lifecycle } from './lifecycle.js'
 import type { MarketEngine } from './market-engine.js'
 import { DaemonMetrics } from './metrics.js'
+import { CompletionCommand, runOnCompletion } from './on-complete.js'
 import { StateStore } from './store.js'
 import { TorrentMarkets } from './torrent-markets.js'
 import { TorrentService } from './torrent-service.js'
@@ -75,6 +76,7 @@ export class Daemon {
     const service = await life.start('torrents', async () => {
       const torrents = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid),
         { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
+      if (settings.onComplete) runOnCompletion(torrents, new CompletionCommand(settings.onComplete, log))
       try {
         await torrents.restore()
       } catch (err) {

@@ -10,11 +10,18 @@ const EVENTS_KEPT = 1000
  */
 export class EventLog {
   private readonly kept: DaemonEvent[] = []
+  private readonly listeners: Array<(infoHash: string, event: TorrentEvent) => void> = []
   private nextSeq = 1
 
   record (infoHash: string, event: TorrentEvent): void {
     this.kept.push({ seq: this.nextSeq++, at: new Date().toISOString(), infoHash, event: viewOf(event) })
     if (this.kept.length > EVENTS_KEPT) this.kept.shift()
+    for (const listener of this.listeners) listener(infoHash, event)
+  }
+
+  /** Every event of every torrent, as it is recorded (the daemon's own reactions: onComplete). */
+  subscribe (listener: (infoHash: string, event: TorrentEvent) => void): void {
+    this.listeners.push(listener)
   }
 
   /** The events numbered above `after` (0: all kept), oldest first, at most `limit`. */
