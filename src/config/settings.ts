@@ -117,6 +117,8 @@ export const settingsSchema = z.object({
    * environment (BIDTORRENT_TORRENT_ID, _NAME, _DIR, _PATH, and Transmission's TR_TORRENT_*).
    */
   onComplete: z.string().min(1).nullable(),
+  /** .torrent files that appear in this folder are added, then renamed to NAME.torrent.added (Transmission's watch-dir). */
+  watchFolder: z.string().min(1).nullable(),
   logFormat: z.enum(['json', 'pretty'])
 }).strict()
 

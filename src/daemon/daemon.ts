@@ -1,6 +1,6 @@
 import { constants, existsSync } from 'node:fs'
 import { access, mkdir, rm, writeFile, rename, chmod } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'winston'
 import { thresholdsFrom } from '../accounting/ledger.js'
@@ -16,6 +16,7 @@ import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
+import { addRequestSchema, parseInput } from './api-schemas.js'
 import { API_FILE, API_TOKEN_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
 import { ChainService } from './chain-service.js'
 import type { FaultCounter } from './faults.js'
@@ -25,6 +26,7 @@ import type { MarketEngine } from './market-engine.js'
 import { DaemonMetrics } from './metrics.js'
 import { CompletionCommand, runOnCompletion } from './on-complete.js'
 import { StateStore } from './store.js'
+import { WatchFolder } from './watch-folder.js'
 import { TorrentMarkets } from './torrent-markets.js'
 import { TorrentService } from './torrent-service.js'
 import { VoucherService } from './voucher-service.js'
@@ -126,6 +128,15 @@ export class Daemon {
       clearInterval(timers.resume)
       timers.idle.stop()
     })
+    const watchFolder = settings.watchFolder
+    if (watchFolder !== null) {
+      await life.start('watch folder', async () => {
+        await mkdir(resolve(watchFolder), { recursive: true })
+        const watcher = new WatchFolder(resolve(watchFolder), (torrentFile) => service.add(parseInput(addRequestSchema, { torrent: torrentFile.toString('base64') })), log)
+        watcher.start()
+        return watcher
+      }, (watcher) => watcher.stop())
+    }
     const daemon = new Daemon(dataDir, log, life, engine, apiPort)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
     log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
