@@ -1,9 +1,10 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { loadSettings } from '../src/config/settings.js'
 import { isUsd } from '../src/money/price.js'
+import { PROJECT_ROOT } from '../src/util/project.js'
 
 t.test('defaults < config file < environment < flags, validated once', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bidtorrent-config-'))
@@ -65,4 +66,24 @@ t.test('market settings: prices and amounts with units, exact in bigint, validat
   t.throws(() => loadSettings({ dataDir: dir, env: { BIDTORRENT_MARKET_RESERVED_SHARE: '1.5' } }), /marketReservedShare/)
   t.throws(() => loadSettings({ dataDir: dir, env: { BIDTORRENT_MARKET_CLEARING: 'vickrey' } }), /marketClearing/)
   t.throws(() => loadSettings({ dataDir: dir, env: { BIDTORRENT_MARKET_FLOOR: '0.0000000000000000001BTT/MiB' } }), /more than 18 decimals/)
+})
+
+t.test('docs/configuration.md explains every setting in config/default.json', async (t) => {
+  const defaults = JSON.parse(await readFile(join(PROJECT_ROOT, 'config', 'default.json'), 'utf8')) as Record<string, unknown>
+  const documented = await readFile(join(PROJECT_ROOT, 'docs', 'configuration.md'), 'utf8')
+  const missing = Object.keys(defaults).filter((key) => !documented.includes(`| \`${key}\` |`))
+  t.same(missing, [], 'each setting has its row')
+})
+
+t.test('the example file in docs/configuration.md loads as it is written', async (t) => {
+  const documented = await readFile(join(PROJECT_ROOT, 'docs', 'configuration.md'), 'utf8')
+  const example = /```json\n([\s\S]*?)```/.exec(documented)?.[1]
+  t.ok(example, 'the example is there')
+  const dir = await mkdtemp(join(tmpdir(), 'bidtorrent-config-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'config.json')
+  await writeFile(file, example!)
+  const settings = loadSettings({ dataDir: dir, env: {}, configFile: file })
+  t.equal(settings.apiPort, 7070, 'its values are taken')
+  t.equal(settings.watchFolder, '/srv/torrents/watch')
 })
