@@ -25,6 +25,11 @@ export const settingsSchema = z.object({
   /** Encrypt the payload too (RC4) rather than only the handshake; false takes plaintext where the peer allows. */
   encryptPayload: z.boolean(),
   apiPort: port,
+  /**
+   * Host names the control API and its Transmission RPC answer to besides IP addresses and
+   * localhost (Transmission's rpc-host-whitelist, against DNS rebinding).
+   */
+  rpcAllowedHosts: z.array(z.string().min(1).max(253)).max(100),
   dht: z.boolean(),
   /** host:port pairs; null = the public bootstrap nodes. */
   dhtBootstrap: z.array(z.string()).nullable(),

@@ -5,13 +5,14 @@ import type { Logger } from 'winston'
 import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError, errorMessage } from '../util/errors.js'
 import { addRequestSchema, bidRequestSchema, floorRequestSchema, limitsRequestSchema, openChannelSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
 import { NDJSON, ProgressLines, serialize } from './api-stream.js'
+import { readJson } from './http-body.js'
 import type { DaemonStatus } from './api-types.js'
 import type { ChainService } from './chain-service.js'
 import type { DaemonMetrics } from './metrics.js'
+import { RPC_PATH, type TransmissionRpc } from './transmission/rpc-server.js'
 import type { TorrentService } from './torrent-service.js'
 import type { VoucherService } from './voucher-service.js'
 
-const MAX_BODY_BYTES = 72 * 1024 * 1024
 export const API_HOST = '127.0.0.1'
 
 /** `progress` is there when the client accepts progress lines (NDJSON, see api-stream.ts). */
@@ -24,6 +25,7 @@ export interface ApiServices {
   readonly chain: ChainService
   readonly status: () => DaemonStatus
   readonly metrics: DaemonMetrics
+  readonly transmission: TransmissionRpc
 }
 
 interface Route {
@@ -49,9 +51,11 @@ export class ApiServer {
   private readonly token: Buffer
 
   private readonly metrics: DaemonMetrics
+  private readonly transmission: TransmissionRpc
 
-  constructor ({ torrents, vouchers, chain, status, metrics }: ApiServices, token: string, private readonly log: Logger) {
+  constructor ({ torrents, vouchers, chain, status, metrics, transmission }: ApiServices, token: string, private readonly log: Logger) {
     this.metrics = metrics
+    this.transmission = transmission
     this.token = Buffer.from(token)
     const route = (method: string, path: string, handler: Handler): Route =>
       ({ method, path, pattern: new RegExp(`^${path.replace(':id', '([^/]+)')}$`), handler })
@@ -119,6 +123,13 @@ export class ApiServer {
     response.once('finish', () => {
       this.metrics.observeRequest(request.method ?? '', counted, response.statusCode, Number(process.hrtime.bigint() - started) / 1e9)
     })
+    const path = (request.url ?? '/').split('?')[0]
+    // Transmission's remotes speak its RPC with its own auth and session ids (see TransmissionRpc);
+    // transmission-remote asks for the path with a slash at its end.
+    if (path === RPC_PATH || path === `${RPC_PATH}/`) {
+      counted = RPC_PATH
+      return await this.transmission.handle(request, response)
+    }
     if (!this.authorized(request)) {
       request.resume()
       return send(response, 401, { error: { code: 'EUNAUTHORIZED', message: 'missing or wrong API token' } })
@@ -175,22 +186,6 @@ function statusFor (err: unknown): number {
   if (err instanceof UsageError || err instanceof InvalidTorrentError || err instanceof SyntaxError) return 400
   if (err instanceof BidtorrentError && err.code === 'EBODYTOOLARGE') return 413
   return 500
-}
-
-async function readJson (request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY_BYTES) throw new BidtorrentError('EBODYTOOLARGE', 'request body too large')
-    chunks.push(chunk as Buffer)
-  }
-  if (size === 0) return {}
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new UsageError('request body is not valid JSON')
-  }
 }
 
 function sendText (response: ServerResponse, body: TextBody): void {

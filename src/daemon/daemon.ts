@@ -26,6 +26,7 @@ import type { MarketEngine } from './market-engine.js'
 import { DaemonMetrics } from './metrics.js'
 import { CompletionCommand, runOnCompletion } from './on-complete.js'
 import { StateStore } from './store.js'
+import { TransmissionRpc } from './transmission/rpc-server.js'
 import { WatchFolder } from './watch-folder.js'
 import { TorrentMarkets } from './torrent-markets.js'
 import { TorrentService } from './torrent-service.js'
@@ -104,23 +105,7 @@ export class Daemon {
       memory: process.memoryUsage(),
       apiPort
     })
-    const vouchers = new VoucherService(store, market)
-    const metrics = new DaemonMetrics({
-      torrents: () => service.list(),
-      peers: (infoHash) => service.peers(infoHash),
-      earnings: market ? () => vouchers.earnings() : undefined,
-      spending: market ? () => vouchers.spending() : undefined,
-      faults: () => faults?.counted ?? null
-    })
-    const api = new ApiServer({
-      torrents: service,
-      vouchers,
-      metrics,
-      chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
-      status
-    }, token, log)
-    apiPort = await life.start('control API', () => api.listen(settings.apiPort),
-      () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
+    apiPort = await startApi(life, { settings, dataDir, downloads, store, market, engine, service, faults, status, token, log })
     await life.start('timers', () => ({
       resume: setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000),
       idle: collectWhenIdle(IDLE_COLLECTION_INTERVAL_MS)
@@ -128,15 +113,7 @@ export class Daemon {
       clearInterval(timers.resume)
       timers.idle.stop()
     })
-    const watchFolder = settings.watchFolder
-    if (watchFolder !== null) {
-      await life.start('watch folder', async () => {
-        await mkdir(resolve(watchFolder), { recursive: true })
-        const watcher = new WatchFolder(resolve(watchFolder), (torrentFile) => service.add(parseInput(addRequestSchema, { torrent: torrentFile.toString('base64') })), log)
-        watcher.start()
-        return watcher
-      }, (watcher) => watcher.stop())
-    }
+    if (settings.watchFolder !== null) await startWatchFolder(life, resolve(settings.watchFolder), service, log)
     const daemon = new Daemon(dataDir, log, life, engine, apiPort)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
     log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
@@ -168,6 +145,59 @@ async function writePrivate (path: string, text: string): Promise<void> {
   await writeFile(temporary, text, { mode: 0o600 })
   await chmod(temporary, 0o600)
   await rename(temporary, path)
+}
+
+interface ApiParts {
+  readonly settings: Settings
+  readonly dataDir: string
+  readonly downloads: string
+  readonly store: StateStore
+  readonly market: DaemonMarket | undefined
+  readonly engine: MarketEngine
+  readonly service: TorrentService
+  readonly faults: FaultCounter | undefined
+  readonly status: () => DaemonStatus
+  readonly token: string
+  readonly log: Logger
+}
+
+/** The control API with what it serves: the torrents, the books, the chain, metrics and Transmission's RPC. */
+async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
+  const { settings, dataDir, downloads, store, market, engine, service, faults, status, token, log } = parts
+  const vouchers = new VoucherService(store, market)
+  const metrics = new DaemonMetrics({
+    torrents: () => service.list(),
+    peers: (infoHash) => service.peers(infoHash),
+    earnings: market ? () => vouchers.earnings() : undefined,
+    spending: market ? () => vouchers.spending() : undefined,
+    faults: () => faults?.counted ?? null
+  })
+  const transmission = new TransmissionRpc({
+    torrents: service,
+    version: `3.00 (bidtorrent ${VERSION})`,
+    peerPort: () => engine.listenPort,
+    downloadDir: downloads,
+    configDir: dataDir
+  }, token, settings.rpcAllowedHosts, log)
+  const api = new ApiServer({
+    torrents: service,
+    vouchers,
+    metrics,
+    transmission,
+    chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
+    status
+  }, token, log)
+  return await life.start('control API', () => api.listen(settings.apiPort),
+    () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
+}
+
+async function startWatchFolder (life: Lifecycle, folder: string, service: TorrentService, log: Logger): Promise<void> {
+  await life.start('watch folder', async () => {
+    await mkdir(folder, { recursive: true })
+    const watcher = new WatchFolder(folder, (torrentFile) => service.add(parseInput(addRequestSchema, { torrent: torrentFile.toString('base64') })), log)
+    watcher.start()
+    return watcher
+  }, (watcher) => watcher.stop())
 }
 
 /** Stops the settlement rounds; a slow chain must not hold the daemon up: every claim step is durable and resumes at the next start. */

@@ -1,0 +1,220 @@
+import { statfs } from 'node:fs/promises'
+import { isAbsolute } from 'node:path'
+import { UsageError, errorMessage } from '../../util/errors.js'
+import { addRequestSchema, parseInput } from '../api-schemas.js'
+import type { TorrentView } from '../api-types.js'
+import type { TorrentService } from '../torrent-service.js'
+import { pickFields, torrentFields } from './fields.js'
+
+/** The RPC version this answers as: Transmission 3.00's (16), and the oldest it still serves. */
+export const RPC_VERSION = 16
+export const RPC_VERSION_MINIMUM = 14
+const MAX_TORRENT_FILE_BYTES = 50 * 1024 * 1024
+
+export interface RpcContext {
+  readonly torrents: TorrentService
+  readonly version: string
+  readonly sessionId: () => string
+  readonly peerPort: () => number
+  readonly downloadDir: string
+  readonly configDir: string
+}
+
+type Arguments = Record<string, unknown>
+
+/** An error the RPC reports in its `result` string, as Transmission does (the HTTP status stays 200). */
+export class RpcError extends Error {}
+
+/**
+ * Transmission's numbers for torrents: given in the order torrents are first seen, kept for the
+ * daemon's run (Transmission's ids last a session too; hashes work everywhere an id does).
+ */
+export class TorrentIds {
+  private readonly byHash = new Map<string, number>()
+  private next = 1
+
+  of (infoHash: string): number {
+    let id = this.byHash.get(infoHash)
+    if (id === undefined) {
+      id = this.next++
+      this.byHash.set(infoHash, id)
+    }
+    return id
+  }
+
+  /** The torrents `ids` names: all when absent; numbers, hashes or a list of them. */
+  select (views: readonly TorrentView[], ids: unknown): TorrentView[] {
+    for (const view of views) this.of(view.infoHash)
+    if (ids === undefined) return [...views]
+    if (ids === 'recently-active') return views.filter((view) => view.downloadRate > 0 || view.uploadRate > 0)
+    const wanted = Array.isArray(ids) ? ids : [ids]
+    return views.filter((view) => wanted.some((id) => id === this.of(view.infoHash) || (typeof id === 'string' && id.toLowerCase() === view.infoHash)))
+  }
+}
+
+function stringList (value: unknown, name: string): string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new RpcError(`${name} must be a list of strings`)
+  return value
+}
+
+/** Transmission's speed limits are in kB/s (1000 bytes, its "speed-bytes"). */
+function kiloBytes (value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RpcError(`${name} must be a number of kB/s`)
+  return Math.round(value * 1000)
+}
+
+async function torrentFileFrom (url: string): Promise<Buffer> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: 'follow' })
+  if (!response.ok) throw new RpcError(`${url} answered HTTP ${response.status}`)
+  const declared = Number(response.headers.get('content-length') ?? 0)
+  if (declared > MAX_TORRENT_FILE_BYTES) throw new RpcError(`${url} is larger than 50 MiB`)
+  const body = Buffer.from(await response.arrayBuffer())
+  if (body.length > MAX_TORRENT_FILE_BYTES) throw new RpcError(`${url} is larger than 50 MiB`)
+  return body
+}
+
+/** The methods of Transmission's RPC that bidtorrent answers, over its own torrent service. */
+export class RpcMethods {
+  readonly ids = new TorrentIds()
+
+  constructor (private readonly context: RpcContext) {}
+
+  async call (method: string, args: Arguments): Promise<Arguments> {
+    switch (method) {
+      case 'session-get': return this.sessionGet(args)
+      case 'session-stats': return this.sessionStats()
+      case 'torrent-get': return this.torrentGet(args)
+      case 'torrent-add': return await this.torrentAdd(args)
+      case 'torrent-start':
+      case 'torrent-start-now': return await this.each(args, (view) => this.context.torrents.resume(view.infoHash))
+      case 'torrent-stop': return await this.each(args, (view) => this.context.torrents.pause(view.infoHash))
+      case 'torrent-remove': return await this.each(args, (view) => this.context.torrents.remove(view.infoHash, args['delete-local-data'] === true))
+      case 'torrent-set': return await this.torrentSet(args)
+      case 'free-space': return await this.freeSpace(args)
+      default: throw new RpcError(`method name not recognized: ${method}`)
+    }
+  }
+
+  private sessionGet (args: Arguments): Arguments {
+    const { context } = this
+    const all: Arguments = {
+      version: context.version,
+      'rpc-version': RPC_VERSION,
+      'rpc-version-minimum': RPC_VERSION_MINIMUM,
+      'session-id': context.sessionId(),
+      'download-dir': context.downloadDir,
+      'config-dir': context.configDir,
+      'peer-port': context.peerPort(),
+      'start-added-torrents': true,
+      'rename-partial-files': false,
+      'incomplete-dir-enabled': false,
+      'download-queue-enabled': false,
+      'seed-queue-enabled': false,
+      'speed-limit-down-enabled': false,
+      'speed-limit-up-enabled': false,
+      'alt-speed-enabled': false,
+      'seedRatioLimited': false,
+      'idle-seeding-limit-enabled': false,
+      'blocklist-enabled': false,
+      units: {
+        'speed-units': ['kB/s', 'MB/s', 'GB/s', 'TB/s'],
+        'speed-bytes': 1000,
+        'size-units': ['kB', 'MB', 'GB', 'TB'],
+        'size-bytes': 1000,
+        'memory-units': ['KiB', 'MiB', 'GiB', 'TiB'],
+        'memory-bytes': 1024
+      }
+    }
+    return args.fields === undefined ? all : pickFields(all, stringList(args.fields, 'fields'))
+  }
+
+  private sessionStats (): Arguments {
+    const views = this.context.torrents.list()
+    const downloaded = views.reduce((sum, view) => sum + view.downloaded, 0)
+    const uploaded = views.reduce((sum, view) => sum + view.uploaded, 0)
+    const stats = { uploadedBytes: uploaded, downloadedBytes: downloaded, filesAdded: views.length, sessionCount: 1, secondsActive: Math.round(process.uptime()) }
+    return {
+      activeTorrentCount: views.filter((view) => view.state === 'downloading' || view.state === 'seeding').length,
+      pausedTorrentCount: views.filter((view) => view.state === 'paused').length,
+      torrentCount: views.length,
+      downloadSpeed: views.reduce((sum, view) => sum + view.downloadRate, 0),
+      uploadSpeed: views.reduce((sum, view) => sum + view.uploadRate, 0),
+      'current-stats': stats,
+      'cumulative-stats': stats
+    }
+  }
+
+  private torrentGet (args: Arguments): Arguments {
+    const fields = stringList(args.fields, 'fields')
+    const { torrents } = this.context
+    const selected = this.ids.select(torrents.list(), args.ids)
+    const rows = selected.map((view) => pickFields(torrentFields(view, {
+      id: this.ids.of(view.infoHash),
+      peers: fields.includes('peers') || fields.some((field) => field.startsWith('peers')) ? torrents.peers(view.infoHash) : [],
+      addedAt: view.startedAt
+    }), fields))
+    return { torrents: rows, ...(args.ids === 'recently-active' ? { removed: [] } : {}) }
+  }
+
+  private async torrentAdd (args: Arguments): Promise<Arguments> {
+    const directory = args['download-dir']
+    if (directory !== undefined && (typeof directory !== 'string' || !isAbsolute(directory))) throw new RpcError('download-dir must be an absolute path')
+    const source = await this.sourceOf(args)
+    const before = new Set(this.context.torrents.list().map((view) => view.infoHash))
+    const view = await this.context.torrents.add(parseInput(addRequestSchema, {
+      ...source,
+      ...(directory !== undefined ? { directory } : {}),
+      paused: args.paused === true
+    }))
+    const summary = { id: this.ids.of(view.infoHash), name: view.name, hashString: view.infoHash }
+    return before.has(view.infoHash) ? { 'torrent-duplicate': summary } : { 'torrent-added': summary }
+  }
+
+  private async sourceOf (args: Arguments): Promise<{ torrent: string } | { magnet: string }> {
+    if (typeof args.metainfo === 'string') return { torrent: args.metainfo }
+    const filename = args.filename
+    if (typeof filename !== 'string') throw new RpcError('torrent-add needs "filename" (a magnet link or an http(s) URL) or "metainfo" (base64)')
+    if (filename.startsWith('magnet:')) return { magnet: filename }
+    if (/^https?:\/\//i.test(filename)) return { torrent: (await torrentFileFrom(filename)).toString('base64') }
+    throw new RpcError('filename must be a magnet link or an http(s) URL (send a local file as "metainfo")')
+  }
+
+  private async torrentSet (args: Arguments): Promise<Arguments> {
+    const limits: { uploadLimit?: number, downloadLimit?: number } = {}
+    for (const key of Object.keys(args)) {
+      if (key === 'ids') continue
+      if (key === 'uploadLimit') limits.uploadLimit = kiloBytes(args[key], key)
+      else if (key === 'downloadLimit') limits.downloadLimit = kiloBytes(args[key], key)
+      else if (key === 'uploadLimited' || key === 'downloadLimited') continue
+      else throw new RpcError(`torrent-set: "${key}" is not supported by bidtorrent`)
+    }
+    // Transmission keeps a limit's value apart from whether it applies; here 0 is no limit.
+    if (args.uploadLimited === false) limits.uploadLimit = 0
+    if (args.downloadLimited === false) limits.downloadLimit = 0
+    return await this.each(args, (view) => this.context.torrents.setLimits(this.context.torrents.find(view.infoHash), limits))
+  }
+
+  private async freeSpace (args: Arguments): Promise<Arguments> {
+    const path = args.path
+    if (typeof path !== 'string' || !isAbsolute(path)) throw new RpcError('free-space needs an absolute "path"')
+    try {
+      const stats = await statfs(path)
+      return { path, 'size-bytes': stats.bavail * stats.bsize, total_size: stats.blocks * stats.bsize }
+    } catch (err) {
+      throw new RpcError(`cannot read free space of ${path}: ${errorMessage(err)}`)
+    }
+  }
+
+  private async each (args: Arguments, act: (view: TorrentView) => Promise<unknown>): Promise<Arguments> {
+    const selected = this.ids.select(this.context.torrents.list(), args.ids)
+    for (const view of selected) {
+      try {
+        await act(view)
+      } catch (err) {
+        if (err instanceof UsageError) throw new RpcError(err.message)
+        throw err
+      }
+    }
+    return {}
+  }
+}

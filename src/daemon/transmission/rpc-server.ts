@@ -1,0 +1,89 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isIP } from 'node:net'
+import type { Logger } from 'winston'
+import { BidtorrentError, errorMessage } from '../../util/errors.js'
+import { readJson } from '../http-body.js'
+import { RpcError, RpcMethods, type RpcContext } from './methods.js'
+
+export const RPC_PATH = '/transmission/rpc'
+const SESSION_HEADER = 'x-transmission-session-id'
+
+/**
+ * Transmission's RPC (`POST /transmission/rpc`) with Transmission's own protections:
+ * - a Host header must name an IP address, localhost or a name the user allowed (against DNS
+ *   rebinding: a web page cannot reach it through a name of its own);
+ * - HTTP Basic auth, with the daemon's API token as the password (any user name);
+ * - the X-Transmission-Session-Id exchange: a request without the current id gets 409 and the id,
+ *   which a page on another origin cannot read (CSRF).
+ */
+export class TransmissionRpc {
+  private readonly sessionId = randomBytes(24).toString('base64url')
+  private readonly methods: RpcMethods
+  private readonly token: Buffer
+
+  constructor (context: Omit<RpcContext, 'sessionId'>, token: string, private readonly allowedHosts: readonly string[], private readonly log: Logger) {
+    this.token = Buffer.from(token)
+    this.methods = new RpcMethods({ ...context, sessionId: () => this.sessionId })
+  }
+
+  async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!this.hostAllowed(request.headers.host)) {
+      request.resume()
+      return sendPlain(response, 421, 'Misdirected Request: this address is not allowed by bidtorrent (use an IP address, localhost, or add the name to rpcAllowedHosts)')
+    }
+    if (!this.authorized(request.headers.authorization)) {
+      request.resume()
+      response.setHeader('www-authenticate', 'Basic realm="bidtorrent"')
+      return sendPlain(response, 401, 'Unauthorized: the password is the daemon\'s API token (api.token in its data directory)')
+    }
+    if (request.headers[SESSION_HEADER] !== this.sessionId) {
+      request.resume()
+      response.setHeader('x-transmission-session-id', this.sessionId)
+      return sendPlain(response, 409, `${SESSION_HEADER}: ${this.sessionId}`)
+    }
+    if (request.method !== 'POST') {
+      request.resume()
+      return sendPlain(response, 405, 'the RPC takes POST')
+    }
+    let tag: unknown
+    try {
+      const body = await readJson(request)
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RpcError('the request is not a JSON object')
+      const { method, arguments: args, tag: requestTag } = body as Record<string, unknown>
+      tag = requestTag
+      if (typeof method !== 'string') throw new RpcError('no method')
+      if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) throw new RpcError('arguments must be an object')
+      const result = await this.methods.call(method, (args ?? {}) as Record<string, unknown>)
+      return sendJson(response, { result: 'success', arguments: result, ...(tag !== undefined ? { tag } : {}) })
+    } catch (err) {
+      if (!(err instanceof RpcError) && !(err instanceof BidtorrentError)) this.log.error('Transmission RPC request failed', { error: errorMessage(err) })
+      return sendJson(response, { result: errorMessage(err), arguments: {}, ...(tag !== undefined ? { tag } : {}) })
+    }
+  }
+
+  private hostAllowed (host: string | undefined): boolean {
+    if (host === undefined) return false
+    const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')
+    if (isIP(name) !== 0 || name === 'localhost') return true
+    return this.allowedHosts.some((allowed) => allowed.toLowerCase() === name.toLowerCase())
+  }
+
+  private authorized (header: string | undefined): boolean {
+    if (!header?.startsWith('Basic ')) return false
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8')
+    const password = Buffer.from(decoded.slice(decoded.indexOf(':') + 1))
+    return decoded.includes(':') && password.length === this.token.length && timingSafeEqual(password, this.token)
+  }
+}
+
+function sendPlain (response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  response.end(text)
+}
+
+function sendJson (response: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body)
+  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  response.end(text)
+}

@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import t from 'tap'
+import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
+import { seedFile, startDaemon, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
+import { sameFiles } from '../testkit/fixture.js'
+import { run, waitFor } from '../testkit/process.js'
+
+const MiB = 1024 * 1024
+
+async function endpointOf (daemon: RunningDaemon): Promise<ApiEndpoint> {
+  return JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiEndpoint
+}
+
+/** Debian's transmission-remote against a daemon's RPC, with the API token as the password. */
+async function remote (daemon: RunningDaemon, args: readonly string[], password?: string): Promise<{ code: number | null, out: string }> {
+  const { url, token } = await endpointOf(daemon)
+  const result = await run('transmission-remote', [new URL(url).host, '--auth', `anyone:${password ?? token}`, ...args])
+  return { code: result.code, out: result.stdout + result.stderr }
+}
+
+/** A raw request, with headers a browser would not let a page set. */
+async function raw (daemon: RunningDaemon, headers: Record<string, string>, body = '{"method":"session-get"}'): Promise<{ status: number, headers: Record<string, unknown>, body: string }> {
+  const { url } = await endpointOf(daemon)
+  return await new Promise((resolve, reject) => {
+    const call = request(`${url}/transmission/rpc`, { method: 'POST', headers }, (response) => {
+      let text = ''
+      response.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }))
+    })
+    call.on('error', reject)
+    call.end(body)
+  })
+}
+
+t.test('transmission-remote drives bidtorrent: list, add by magnet and by file, stop, start, info, remove with data', async (t) => {
+  const seeder = await startDaemon(t)
+  const first = await seedFile(t, seeder, 'remote-one.bin', 3 * MiB)
+  const second = await seedFile(t, seeder, 'remote-two.bin', 2 * MiB)
+  const leecher = await startDaemon(t, { env: { BIDTORRENT_DOWNLOAD_DIR: join(first.work, 'out') } })
+
+  const listed = await remote(seeder, ['-l'])
+  t.equal(listed.code, 0, listed.out)
+  t.match(listed.out, /100%.*remote-one\.bin/, 'the seeder\'s torrents, complete')
+  t.match(listed.out, /Sum:/, 'with the totals line')
+
+  const magnet = `${first.torrent.magnet}&x.pe=127.0.0.1:${seeder.peerPort}`
+  const added = await remote(leecher, ['-a', magnet])
+  t.match(added.out, /responded: "success"/, `added by magnet: ${added.out.trim()}`)
+  await waitComplete(leecher, first.torrent.infoHash)
+  t.same(await sameFiles(join(first.work, 'source'), join(first.work, 'out'), first.files), [], 'downloaded, byte-equal')
+
+  const addedFile = await remote(leecher, ['-a', second.torrentFile])
+  t.match(addedFile.out, /responded: "success"/, 'added from a .torrent file (sent as metainfo)')
+  const duplicate = await remote(leecher, ['-a', second.torrentFile])
+  t.match(duplicate.out, /duplicate torrent|responded: "success"/, `the same file again is a duplicate: ${duplicate.out.trim()}`)
+  await leecher.api.request('POST', `/v1/torrents/${second.torrent.infoHash}/peers`, { peers: [`127.0.0.1:${seeder.peerPort}`] })
+  await waitComplete(leecher, second.torrent.infoHash)
+
+  const info = await remote(leecher, ['-t', first.torrent.infoHash, '-i'])
+  t.match(info.out, new RegExp(`Hash: ${first.torrent.infoHash}`), 'info by hash')
+  t.match(info.out, /Percent Done: 100%/, 'and its progress')
+
+  t.equal((await remote(leecher, ['-t', '1', '-S'])).code, 0, 'stop by id')
+  await waitFor('the torrent paused', async () => ((await leecher.torrent(first.torrent.infoHash)).state === 'paused' ? true : undefined), 30_000)
+  t.match((await remote(leecher, ['-l'])).out, /Stopped.*remote-one\.bin/, 'listed as stopped')
+  t.equal((await remote(leecher, ['-t', '1', '-s'])).code, 0, 'start by id')
+  await waitFor('the torrent running', async () => ((await leecher.torrent(first.torrent.infoHash)).state === 'seeding' ? true : undefined), 30_000)
+
+  const stats = await remote(leecher, ['-st'])
+  t.match(stats.out, /Downloaded:/, 'session stats')
+  const session = await remote(leecher, ['-si'])
+  t.match(session.out, /RPC version: 16/, 'session info')
+
+  const removed = await remote(leecher, ['-t', '1', '--remove-and-delete'])
+  t.equal(removed.code, 0, removed.out)
+  await waitFor('the torrent and its data gone', async () => {
+    const torrents = await leecher.api.request<TorrentView[]>('GET', '/v1/torrents')
+    return !torrents.some((torrent) => torrent.infoHash === first.torrent.infoHash) && !existsSync(join(first.work, 'out', 'remote-one.bin')) ? true : undefined
+  }, 30_000)
+  t.ok(existsSync(join(first.work, 'out', 'remote-two.bin')), 'the other torrent\'s data stays')
+})
+
+t.test('the RPC\'s protections: credentials, the session id exchange, the Host header', async (t) => {
+  const daemon = await startDaemon(t)
+  const { token } = await endpointOf(daemon)
+  const wrong = await remote(daemon, ['-l'], 'not-the-token')
+  t.not(wrong.code, 0, 'a wrong password: transmission-remote fails')
+  t.match(wrong.out, /401|Unauthorized/i, wrong.out.trim())
+
+  const basic = `Basic ${Buffer.from(`anyone:${token}`).toString('base64')}`
+  t.equal((await raw(daemon, { host: '127.0.0.1' })).status, 401, 'no credentials: 401')
+  const first = await raw(daemon, { host: '127.0.0.1', authorization: basic })
+  t.equal(first.status, 409, 'no session id: 409')
+  const sessionId = first.headers['x-transmission-session-id']
+  t.type(sessionId, 'string', 'with the session id to use')
+  const answered = await raw(daemon, { host: '127.0.0.1', authorization: basic, 'x-transmission-session-id': sessionId as string })
+  t.equal(answered.status, 200, 'with it: answered')
+  t.match(JSON.parse(answered.body), { result: 'success', arguments: { 'rpc-version': 16 } })
+  const rebound = await raw(daemon, { host: 'attacker.example:9091', authorization: basic, 'x-transmission-session-id': sessionId as string })
+  t.equal(rebound.status, 421, 'a Host name not allowed (DNS rebinding): refused')
+  t.equal((await raw(daemon, { host: `localhost:${daemon.apiPort}`, authorization: basic, 'x-transmission-session-id': sessionId as string })).status, 200, 'localhost is allowed')
+  const unknown = await raw(daemon, { host: '127.0.0.1', authorization: basic, 'x-transmission-session-id': sessionId as string }, '{"method":"no-such-method"}')
+  t.match(JSON.parse(unknown.body), { result: /not recognized/ }, 'an unknown method: an error in result, as Transmission answers')
+  const garbage = await raw(daemon, { host: '127.0.0.1', authorization: basic, 'x-transmission-session-id': sessionId as string }, '{not json')
+  t.match(JSON.parse(garbage.body), { result: /not valid JSON/ }, 'a body that is not JSON: a clear error')
+})
