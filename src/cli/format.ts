@@ -28,7 +28,7 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `progress:    ${percent(torrent.progress)} (${torrent.verifiedPieces}/${torrent.pieceCount ?? '?'} pieces verified)`,
     `size:        ${torrent.length === null ? 'unknown until metadata arrives' : formatBytes(torrent.length)}`,
     `directory:   ${torrent.directory}`,
-    `downloaded:  ${formatBytes(torrent.downloaded)}  (${formatRate(torrent.downloadRate)})`,
+    `downloaded:  ${formatBytes(torrent.downloaded)}  (${formatRate(torrent.downloadRate)})${torrent.webSeeds.length > 0 ? `: ${formatBytes(torrent.downloadedFromPeers)} from peers, ${formatBytes(torrent.downloadedFromWebSeeds)} from web seeds` : ''}`,
     `uploaded:    ${formatBytes(torrent.uploaded)}  (${formatRate(torrent.uploadRate)})`,
     `limits:      up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`,
     `peers:       ${torrent.peers} (${torrent.seeds} seeds), ${torrent.knownPeers} known`,
@@ -54,6 +54,10 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
   if (torrent.files.length > 0) {
     lines.push('files:')
     for (const file of torrent.files) lines.push(`  ${formatBytes(file.length).padStart(10)}  ${file.path}`)
+  }
+  if (torrent.webSeeds.length > 0) {
+    lines.push('web seeds:')
+    for (const seed of torrent.webSeeds) lines.push(`  ${webSeedLine(seed)}`)
   }
   if (torrent.peerList && torrent.peerList.length > 0) {
     lines.push('peers:')
@@ -173,4 +177,11 @@ export function statusLines (status: object, indent = ''): string[] {
     }
   }
   return lines
+}
+
+/** One web seed in `info`: its state, bytes and errors, and why it is not used or backing off. */
+function webSeedLine (seed: TorrentView['webSeeds'][number]): string {
+  const retry = seed.retryAt !== null ? `, retry in ${Math.max(0, Math.ceil((seed.retryAt - Date.now()) / 1000))} s` : ''
+  const error = seed.lastError !== null ? `: ${seed.lastError}` : ''
+  return `${seed.state.padEnd(11)} ${formatBytes(seed.downloaded).padStart(10)}  ${seed.errors} errors${retry}  ${seed.url}${error}`
 }

@@ -35,6 +35,7 @@ export const addRequestSchema = z.object({
 export const seedRequestSchema = z.object({
   path: absolutePath,
   trackers: z.array(z.string().url()).max(100).default([]),
+  webSeeds: z.array(z.string().url().max(2048).refine((url) => /^https?:\/\//i.test(url), 'a web seed is an http or https URL')).max(100).default([]),
   pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
   private: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),

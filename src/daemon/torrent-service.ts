@@ -92,6 +92,7 @@ export class TorrentService {
   async seed (body: SeedRequest, signal?: AbortSignal, onProgress?: (progress: CreationProgress) => void): Promise<TorrentView> {
     const meta = await createTorrentFrom(body.path, {
       trackers: body.trackers,
+      webSeeds: body.webSeeds,
       private: body.private,
       hasher: this.engine.hasher,
       limits: this.seedLimits,

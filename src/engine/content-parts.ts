@@ -12,6 +12,7 @@ import type { RateLimitChain } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import type { TransferStats } from './transfer-stats.js'
 import { Uploads } from './uploads.js'
+import { WebSeeds } from './web-seed.js'
 
 /** The parts of a torrent that exist once its metadata is known. */
 export interface ContentParts {
@@ -19,6 +20,7 @@ export interface ContentParts {
   readonly availability: PieceAvailability
   readonly requests: PieceRequests
   readonly uploads: Uploads
+  readonly webSeeds: WebSeeds
 }
 
 export interface ContentPartsInit {
@@ -61,5 +63,12 @@ export function contentParts (init: ContentPartsInit): ContentParts {
     serving: (peer) => !init.destroyed() && peers.isCurrent(peer),
     sent: (peer, bytes) => market?.sent(peer.address, bytes)
   })
-  return { content, availability, requests, uploads }
+  const webSeeds = new WebSeeds({
+    meta, requests, stats, log, infoHash,
+    allowPrivate: settings.webSeedsAllowPrivate,
+    timeoutMs: settings.requestTimeoutMs,
+    downloading: init.downloading,
+    destroyed: init.destroyed
+  })
+  return { content, availability, requests, uploads, webSeeds }
 }

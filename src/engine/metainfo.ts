@@ -21,6 +21,8 @@ export interface TorrentMeta {
   readonly pieceHashes: Buffer
   readonly files: readonly TorrentFileEntry[]
   readonly announce: readonly string[]
+  /** BEP 19 web seeds (`url-list`), as the torrent gives them: web-seed-url.ts decides which are usable. */
+  readonly webSeeds: readonly string[]
   readonly private: boolean
   /** The whole .torrent file, bencoded. */
   readonly torrentFile: Buffer
@@ -33,6 +35,8 @@ export interface MagnetInfo {
   readonly infoHash: string
   readonly name?: string
   readonly announce: readonly string[]
+  /** BEP 19 web seeds (`ws=`). */
+  readonly webSeeds: readonly string[]
   readonly peerAddresses: readonly string[]
 }
 
@@ -58,21 +62,27 @@ export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> 
   return metaFromParsed(parsed)
 }
 
-/** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers. */
-export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[]): Promise<TorrentMeta> {
+/** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers and web seeds. */
+export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[], webSeeds: readonly string[] = []): Promise<TorrentMeta> {
   let decoded: { info?: unknown }
   try {
     decoded = bencode.decode(torrent) as { info?: unknown }
   } catch (err) {
     throw new InvalidTorrentError(`peers sent metadata that is not bencoded: ${errorMessage(err)}`, { cause: err })
   }
-  return parseTorrentFile(bencode.encode({ info: decoded.info, announce: announce[0], 'announce-list': announce.map((url) => [url]) }))
+  return parseTorrentFile(bencode.encode({
+    info: decoded.info,
+    announce: announce[0],
+    'announce-list': announce.map((url) => [url]),
+    ...(webSeeds.length > 0 ? { 'url-list': [...webSeeds] } : {})
+  }))
 }
 
 export async function parseMagnet (uri: string): Promise<MagnetInfo> {
   if (!/^magnet:\?/i.test(uri)) throw new InvalidTorrentError('not a magnet link (it must start with "magnet:?")')
   // parse-torrent reads a btih of the wrong length as some other hash (39 hex digits became 000…0).
-  const topics = new URLSearchParams(uri.slice(uri.indexOf('?') + 1)).getAll('xt')
+  const query = new URLSearchParams(uri.slice(uri.indexOf('?') + 1))
+  const topics = query.getAll('xt')
   for (const topic of topics) {
     const btih = /^urn:btih:(.*)$/i.exec(topic)?.[1]
     if (btih !== undefined && !/^([0-9a-f]{40}|[a-z2-7]{32})$/i.test(btih)) {
@@ -93,12 +103,14 @@ export async function parseMagnet (uri: string): Promise<MagnetInfo> {
     infoHash,
     ...(parsed.name ? { name: String(parsed.name) } : {}),
     announce: parsed.announce ?? [],
+    // Only `ws`: parse-torrent's urlList mixes in `as` (a whole-file download, not a BEP 19 web seed).
+    webSeeds: [...new Set(query.getAll('ws'))],
     peerAddresses: parsed.peerAddresses ?? []
   }
 }
 
-export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce'>): string {
-  return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce] })
+export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce' | 'webSeeds'>): string {
+  return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce], urlList: [...meta.webSeeds] })
 }
 
 function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
@@ -125,6 +137,7 @@ function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
     pieceHashes: Buffer.from(pieces.join(''), 'hex'),
     files,
     announce: parsed.announce ?? [],
+    webSeeds: parsed.urlList ?? [],
     private: parsed.private ?? false,
     torrentFile: Buffer.from(toTorrentFile(parsed)),
     infoBuffer: Buffer.from(parsed.infoBuffer!)

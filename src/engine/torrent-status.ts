@@ -7,6 +7,7 @@ import type { Peer } from './peer.js'
 import { encryptionOf, type Encryption, type Transport } from './peer-socket.js'
 import type { SwarmParts } from './torrent-parts.js'
 import type { TransferStats } from './transfer-stats.js'
+import type { WebSeedStatus } from './web-seed.js'
 
 export interface PeerInfo {
   readonly address: string
@@ -44,6 +45,9 @@ export interface TorrentStatus {
   readonly checkedPieces: number
   readonly progress: number
   readonly downloaded: number
+  /** Of `downloaded`: bytes from web seeds (BEP 19), never paid for, and from peers. */
+  readonly downloadedFromWebSeeds: number
+  readonly downloadedFromPeers: number
   readonly uploaded: number
   readonly wasted: number
   readonly downloadRate: number
@@ -70,6 +74,8 @@ export interface TorrentStatus {
   /** CPU time of the last rechoke (snapshots, the choker, applying its decision), in microseconds. */
   readonly lastRechokeMicros: number | null
   readonly files: ReadonlyArray<{ path: string; length: number }>
+  /** The torrent's web seeds: each one's state (why one is not used), bytes and errors. */
+  readonly webSeeds: readonly WebSeedStatus[]
 }
 
 /** One connected peer, for the user. */
@@ -126,6 +132,8 @@ export function statusOf (source: StatusSource): TorrentStatus {
     checkedPieces: content?.checkedPieces ?? 0,
     progress: meta ? verifiedPieces / meta.pieceCount : 0,
     downloaded: stats.downloaded,
+    downloadedFromWebSeeds: source.data?.webSeeds.downloaded ?? 0,
+    downloadedFromPeers: stats.downloaded - (source.data?.webSeeds.downloaded ?? 0),
     uploaded: stats.uploaded,
     wasted: stats.wasted,
     downloadRate: Math.round(stats.downloadRate),
@@ -144,6 +152,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     startedAt: source.startedAt,
     completedAt: source.completedAt,
     lastRechokeMicros: parts.choking.lastRechokeMicros,
-    files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
+    files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : [],
+    webSeeds: source.data?.webSeeds.status() ?? []
   }
 }

@@ -268,7 +268,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     if (this.meta || this.fetchingMetadata || this.run.destroyed) return
     this.fetchingMetadata = true
     try {
-      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [])
+      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [], this.init.magnet?.webSeeds)
       if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
       this.meta = meta
       this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })
@@ -317,7 +317,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.log.warn('piece failed its hash check', { infoHash: this.infoHash, piece: piece.index, senders })
     this.events.emit({ type: 'hash-failed', index: piece.index, senders })
     this.data!.requests.failedFrom(piece, senders)
-    this.parts.discipline.hashFailed(senders)
+    this.parts.discipline.hashFailed(this.data!.webSeeds.blame(senders))
     this.data!.requests.restart(piece)
   }
 

@@ -8,7 +8,7 @@ import { marketOptions, type MarketFlags } from '../market-flags.js'
 import { client, collect, common, print, validatePeers, validateRate, type CommonOptions } from '../options.js'
 import { creationProgress, waitForCompletion } from '../progress.js'
 
-type SeedFlags = CommonOptions & { tracker?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }
+type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }
 type AddFlags = CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
 
 /** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
@@ -32,6 +32,7 @@ export function addTorrentCommands (program: Command): void {
   common(program.command('seed <path>'))
     .description('make a torrent of a file or folder and seed it; prints the info hash and magnet link')
     .option('--tracker <url>', 'announce URL (repeatable)', collect)
+    .option('--webseed <url>', 'web seed (BEP 19 url-list): an http(s) URL serving the file, or for a folder the URL its folder is under (repeatable)', collect)
     .option('--peer <host:port>', 'connect to this peer (repeatable)', collect)
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--piece-length <size>', 'piece length, a power of two (default: chosen from the size)')
@@ -44,6 +45,7 @@ export function addTorrentCommands (program: Command): void {
       const torrent = await api.seed({
         path: resolve(path),
         trackers: options.tracker ?? [],
+        webSeeds: options.webseed ?? [],
         peers: validatePeers(options.peer),
         private: options.private ?? false,
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),

@@ -1,0 +1,135 @@
+import t from 'tap'
+import { join } from 'node:path'
+import type { TorrentView } from '../src/api/types.js'
+import { SYSTEM_PYTHON } from '../testkit/clients.js'
+import { startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
+import { sameFiles, writeFixture, type FixtureFile } from '../testkit/fixture.js'
+import { run, runCli, waitFor } from '../testkit/process.js'
+import { startWebSeedServer, type WebSeedServer } from '../testkit/web-seed-server.js'
+
+const ALLOW_PRIVATE = { BIDTORRENT_WEB_SEEDS_ALLOW_PRIVATE: 'true' }
+
+const MULTI: FixtureFile[] = [
+  { path: 'release/big file.bin', size: 3 * 1024 * 1024 + 7_777 },
+  { path: 'release/docs/read me #1.txt', size: 5_000 },
+  { path: 'release/docs/empty.txt', size: 0 },
+  { path: 'release/assets/medium.bin', size: 1024 * 1024 + 1 }
+]
+
+interface Made {
+  readonly work: string
+  readonly server: WebSeedServer
+  readonly torrentFile: string
+  readonly torrent: TorrentView
+}
+
+/** Writes the files, serves them over HTTP and has `seeder` make the torrent with `seed --webseed` (one per URL suffix). */
+async function makeTorrent (seeder: RunningDaemon, files: FixtureFile[], target: string, webSeeds: (server: WebSeedServer) => string[], flags: string[] = []): Promise<Made> {
+  const work = await tempDir(t)
+  await writeFixture(join(work, 'source'), files)
+  const server = await startWebSeedServer(t, join(work, 'source'))
+  const torrentFile = join(work, 'made.torrent')
+  const args = webSeeds(server).flatMap((url) => ['--webseed', url])
+  const seeded = await runCli(['seed', join(work, 'source', target), ...args, ...flags, '--piece-length', '262144', '--save-torrent', torrentFile, '--data-dir', seeder.dataDir, '--json'])
+  if (seeded.code !== 0) throw new Error(`seed failed: ${seeded.stderr}`)
+  return { work, server, torrentFile, torrent: JSON.parse(seeded.stdout) as TorrentView }
+}
+
+async function fetchWith (leecher: RunningDaemon, source: string, out: string, peers: string[] = []): Promise<TorrentView> {
+  const added = await runCli(['add', source, '--out', out, ...peers.flatMap((peer) => ['--peer', peer]), '--data-dir', leecher.dataDir, '--json'])
+  if (added.code !== 0) throw new Error(`add failed: ${added.stderr}`)
+  const view = JSON.parse(added.stdout) as TorrentView
+  return waitComplete(leecher, view.infoHash, 180_000)
+}
+
+t.test('a web seed alone completes a single-file and a multi-file torrent; libtorrent sees the url-list', async (t) => {
+  const seeder = await startDaemon(t)
+  const leecher = await startDaemon(t, { env: ALLOW_PRIVATE })
+
+  const single = await makeTorrent(seeder, [{ path: 'one.bin', size: 2 * 1024 * 1024 + 123 }], 'one.bin', (server) => [server.url + 'one.bin'])
+  const seen = await run(SYSTEM_PYTHON, ['-c', 'import sys, libtorrent as lt; print("\\n".join(w["url"] for w in lt.torrent_info(sys.argv[1]).web_seeds()))', single.torrentFile])
+  t.equal(seen.stdout.trim(), single.server.url + 'one.bin', `libtorrent reads the url-list (${seen.stderr})`)
+  const done = await fetchWith(leecher, single.torrentFile, join(single.work, 'out'))
+  t.same(await sameFiles(join(single.work, 'source'), join(single.work, 'out'), [{ path: 'one.bin', size: 0 }]), [], 'the file is byte-equal')
+  t.equal(done.downloadedFromWebSeeds, 2 * 1024 * 1024 + 123, 'every byte came from the web seed')
+  t.equal(done.downloadedFromPeers, 0, 'none from peers')
+  t.equal(done.webSeeds[0]?.downloaded, 2 * 1024 * 1024 + 123, 'the web seed shows its bytes')
+
+  const multi = await makeTorrent(seeder, MULTI, 'release', (server) => [server.url])
+  const out = join(multi.work, 'out')
+  const finished = await fetchWith(leecher, multi.torrentFile, out)
+  t.same(await sameFiles(join(multi.work, 'source'), out, MULTI), [], 'every file (names with spaces and #, an empty one) is byte-equal')
+  t.equal(finished.downloadedFromWebSeeds, finished.length, 'every byte from the web seed, split over file boundaries')
+  t.ok(multi.server.bytesServed <= (finished.length ?? 0), 'the web seed was asked for no byte twice')
+
+  const info = await runCli(['info', finished.infoHash, '--data-dir', leecher.dataDir])
+  t.match(info.stdout, /web seeds:\n\s+idle\s+.*http:\/\/127\.0\.0\.1:\d+\//, 'info lists the web seed')
+
+  const exported = join(multi.work, 'exported.torrent')
+  t.equal((await runCli(['export', finished.infoHash, exported, '--data-dir', leecher.dataDir])).code, 0, 'export exits 0')
+  const reread = await run(SYSTEM_PYTHON, ['-c', 'import sys, libtorrent as lt; print(len(lt.torrent_info(sys.argv[1]).web_seeds()))', exported])
+  t.equal(reread.stdout.trim(), '1', 'the exported .torrent keeps the url-list')
+
+  await leecher.stop()
+  const again = await startDaemon(t, { dataDir: leecher.dataDir, env: ALLOW_PRIVATE })
+  const restored = await again.torrent(finished.infoHash)
+  t.equal(restored.webSeeds[0]?.url, multi.server.url, 'the web seed is kept through a restart')
+})
+
+t.test('by default a web seed on this machine is refused, and status says why', async (t) => {
+  const seeder = await startDaemon(t)
+  const leecher = await startDaemon(t)
+  const made = await makeTorrent(seeder, [{ path: 'x.bin', size: 300_000 }], 'x.bin', (server) => [server.url + 'x.bin'])
+  const added = await runCli(['add', made.torrentFile, '--out', join(made.work, 'out'), '--data-dir', leecher.dataDir, '--json'])
+  const infoHash = (JSON.parse(added.stdout) as TorrentView).infoHash
+  const refused = await waitFor('the web seed to be refused', async () => {
+    const view = await leecher.torrent(infoHash)
+    return view.webSeeds[0]?.state === 'refused' ? view : undefined
+  }, 60_000)
+  t.match(refused.webSeeds[0]?.lastError, /private or loopback.*webSeedsAllowPrivate/, 'it names the setting that allows it')
+  t.equal(made.server.requests, 0, 'the server was never called')
+})
+
+t.test('a peer and a web seed both contribute (the web seed from a magnet\'s ws=)', async (t) => {
+  const seeder = await startDaemon(t)
+  const leecher = await startDaemon(t, { env: ALLOW_PRIVATE })
+  const files = [{ path: 'both.bin', size: 12 * 1024 * 1024 }]
+  const made = await makeTorrent(seeder, files, 'both.bin', () => [], ['--upload-limit', '2MiB/s'])
+  made.server.rate = 2 * 1024 * 1024
+  const magnet = `${made.torrent.magnet}&ws=${encodeURIComponent(made.server.url + 'both.bin')}`
+  const done = await fetchWith(leecher, magnet, join(made.work, 'out'), [`127.0.0.1:${seeder.peerPort}`])
+  t.same(await sameFiles(join(made.work, 'source'), join(made.work, 'out'), files), [], 'the file is byte-equal')
+  t.ok(done.downloadedFromWebSeeds > 0, `the web seed gave ${done.downloadedFromWebSeeds} bytes`)
+  t.ok(done.downloadedFromPeers > 0, `the peer gave ${done.downloadedFromPeers} bytes`)
+  t.equal(done.downloadedFromWebSeeds + done.downloadedFromPeers, done.downloaded, 'the two add up')
+})
+
+t.test('web seeds answering 500 and 404 back off and give up; the torrent completes from a peer', async (t) => {
+  const seeder = await startDaemon(t)
+  const leecher = await startDaemon(t, { env: ALLOW_PRIVATE })
+  const files = [{ path: 'slow.bin', size: 6 * 1024 * 1024 }]
+  const made = await makeTorrent(seeder, files, 'slow.bin', (server) => [server.url + 'slow.bin', server.url + 'missing.bin'], ['--upload-limit', '1MiB/s'])
+  made.server.mode = { status: 500 }
+  const done = await fetchWith(leecher, made.torrentFile, join(made.work, 'out'), [`127.0.0.1:${seeder.peerPort}`])
+  t.same(await sameFiles(join(made.work, 'source'), join(made.work, 'out'), files), [], 'the file is byte-equal')
+  t.equal(done.downloadedFromWebSeeds, 0, 'nothing from the failing web seeds')
+  const [erroring, missing] = done.webSeeds
+  t.ok((erroring?.errors ?? 0) >= 2, `the 500 web seed failed ${erroring?.errors} times, backing off`)
+  t.ok((erroring?.errors ?? 0) < 10, 'backing off, it was not hammered')
+  t.match(erroring?.lastError, /HTTP 500/, 'its last error is shown')
+  t.match(missing, { state: 'failed', lastError: /gave up after 3 failures/ }, 'the 404 web seed is given up after three tries')
+})
+
+t.test('a web seed serving corrupt bytes is banned; the data completes correct from a peer', async (t) => {
+  const seeder = await startDaemon(t)
+  const leecher = await startDaemon(t, { env: ALLOW_PRIVATE })
+  const files = [{ path: 'bad.bin', size: 4 * 1024 * 1024 }]
+  const made = await makeTorrent(seeder, files, 'bad.bin', (server) => [server.url + 'bad.bin'], ['--upload-limit', '1MiB/s'])
+  made.server.mode = 'corrupt'
+  const done = await fetchWith(leecher, made.torrentFile, join(made.work, 'out'), [`127.0.0.1:${seeder.peerPort}`])
+  t.same(await sameFiles(join(made.work, 'source'), join(made.work, 'out'), files), [], 'the file is byte-equal')
+  t.match(done.webSeeds[0], { state: 'banned', lastError: /failed its hash check/ }, 'the web seed is banned, and says why')
+  t.ok(done.hashFailures >= 1, 'its piece failed the hash check')
+  t.same(done.bannedPeers, [], 'the peer is not blamed')
+  t.ok(made.server.requests <= 4, `a banned web seed is not asked again (${made.server.requests} requests: those started before the first verdict)`)
+})
