@@ -9,9 +9,9 @@ import { afterFailure, afterSuccess, HEALTHY, pickWebSeedRun } from '../src/engi
 import { checkWebSeedUrl, fileRanges, fileUrl, isPrivateAddress } from '../src/engine/web-seed-url.js'
 
 const files = [
-  { path: 'rel/a b.bin', length: 100, offset: 0 },
-  { path: 'rel/empty', length: 0, offset: 100 },
-  { path: 'rel/d/c#?.txt', length: 50, offset: 100 }
+  { path: 'rel/a b.bin', length: 100, offset: 0, pad: false },
+  { path: 'rel/empty', length: 0, offset: 100, pad: false },
+  { path: 'rel/d/c#?.txt', length: 50, offset: 100, pad: false }
 ]
 
 t.test('a range of the torrent splits into per-file ranges, empty files skipped', async (t) => {
@@ -23,7 +23,7 @@ t.test('a range of the torrent splits into per-file ranges, empty files skipped'
 })
 
 t.test('file URLs: a single file is the URL; a folder URL gets name and path, each component encoded', async (t) => {
-  const single = { files: [{ path: 'one.bin', length: 5, offset: 0 }] }
+  const single = { files: [{ path: 'one.bin', length: 5, offset: 0, pad: false }] }
   t.equal(fileUrl(new URL('http://h/x/one.bin'), single, single.files[0]!).href, 'http://h/x/one.bin')
   t.equal(fileUrl(new URL('http://h/x/'), single, single.files[0]!).href, 'http://h/x/one.bin')
   const multi = { files }

@@ -17,6 +17,8 @@ export interface WebSeedServer {
   rate: number
   readonly requests: number
   readonly bytesServed: number
+  /** Every path asked for. */
+  readonly paths: Set<string>
 }
 
 /**
@@ -24,10 +26,12 @@ export interface WebSeedServer {
  * requests answered 206 as every web server does; stopped at teardown.
  */
 export async function startWebSeedServer (t: Cleanup, root: string): Promise<WebSeedServer> {
-  const state = { mode: 'ok' as WebSeedMode, rate: 0, requests: 0, bytesServed: 0 }
+  const state = { mode: 'ok' as WebSeedMode, rate: 0, requests: 0, bytesServed: 0, paths: new Set<string>() }
   const server = createServer((request, response) => {
     state.requests++
-    void serveFile(join(root, ...decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname).split('/')), request.headers.range, response, state)
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)
+    state.paths.add(path)
+    void serveFile(join(root, ...path.split('/')), request.headers.range, response, state)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))

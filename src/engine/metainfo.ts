@@ -8,6 +8,11 @@ export interface TorrentFileEntry {
   readonly length: number
   /** Offset of the file's first byte in the torrent's byte stream. */
   readonly offset: number
+  /**
+   * A pad file (BEP 47): zeros that align the next file to a piece boundary. It is never created,
+   * read or written; its bytes are zeros in memory.
+   */
+  readonly pad: boolean
 }
 
 /** Everything the engine needs to know about a torrent's content. */
@@ -152,7 +157,7 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
   const rawFiles = info.files
   if (rawFiles === undefined) {
     const length = Number(info.length)
-    return [{ path: name, length, offset: 0 }]
+    return [{ path: name, length, offset: 0, pad: false }]
   }
   if (!Array.isArray(rawFiles) || rawFiles.length === 0) throw new InvalidTorrentError('info.files is empty')
   let offset = 0
@@ -165,12 +170,23 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
     const length = Number(file.length)
     if (!Number.isSafeInteger(length) || length < 0) throw new InvalidTorrentError(`info.files[${i}].length is invalid`)
     const path = [name, ...components].join('/')
-    if (seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
-    seen.add(path)
-    const entry = { path, length, offset }
+    const pad = isPadFile(file.attr, components)
+    // Pad files of one length share one path ('.pad/N'): only real files must be unique.
+    if (!pad && seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
+    if (!pad) seen.add(path)
+    const entry = { path, length, offset, pad }
     offset += length
     return entry
   })
+}
+
+/**
+ * As libtorrent reads them: the BEP 47 attribute 'p', or BitComet's older convention of a name
+ * holding '_____padding_file_' (no attribute). A '.pad/N' path alone makes no pad file.
+ */
+function isPadFile (attr: unknown, components: readonly string[]): boolean {
+  const flags = attr instanceof Uint8Array ? Buffer.from(attr).toString('latin1') : typeof attr === 'string' ? attr : ''
+  return flags.includes('p') || components.some((part) => part.includes('_____padding_file_'))
 }
 
 function decodeComponent (value: unknown, field: string): string {

@@ -158,11 +158,12 @@ export class PieceRequests {
       pieceCount: content.meta.pieceCount,
       availability: this.init.availability.counts,
       random: this.init.random,
-      wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) &&
+      wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) && !content.pads.padOnly.has(i) &&
         !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
     })
     if (index < 0) return undefined
     const piece = newPieceProgress(index, pieceLengthOf(content.meta, index), content.pool.acquire()!)
+    content.pads.fill(piece)
     this.inProgress.set(index, piece)
     return piece
   }
@@ -245,7 +246,7 @@ export class PieceRequests {
     const run = pickWebSeedRun({
       pieceCount: content.meta.pieceCount,
       maxPieces: max,
-      free: (i) => !content.has(i) && !this.inProgress.has(i),
+      free: (i) => !content.has(i) && !this.inProgress.has(i) && !content.pads.padOnly.has(i),
       copies: (i) => availability.counts[i]! + seeds
     })
     const pieces: PieceProgress[] = []
@@ -307,6 +308,7 @@ export class PieceRequests {
       return this.fillAll()
     }
     clearPiece(piece)
+    this.init.content.pads.fill(piece)
     // Blocks still requested from anyone are no longer tracked for this attempt.
     for (const peer of this.init.peers.values()) {
       for (let block = 0; block < piece.blockCount; block++) peer.outstanding.delete(this.keyOf(piece.index, block))

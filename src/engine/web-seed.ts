@@ -156,8 +156,11 @@ export class WebSeeds {
     const into = Buffer.allocUnsafe(length)
     let stopped = false
     try {
-      await this.fetchInto(seed, job, first.index * this.init.meta.pieceLength, into)
+      const fetched = await this.fetchInto(seed, job, first.index * this.init.meta.pieceLength, into)
       seed.health = afterSuccess(seed.health)
+      seed.downloaded += fetched
+      this.downloaded += fetched
+      this.init.stats.received(fetched)
       this.deliver(seed, pieces, into)
     } catch (err) {
       stopped = err instanceof JobStopped
@@ -169,17 +172,24 @@ export class WebSeeds {
     if (!stopped) this.pump()
   }
 
-  /** One range request per file the bytes span, in parallel; the first failure stops the others before it returns. */
-  private async fetchInto (seed: WebSeed, job: AbortController, start: number, into: Buffer): Promise<void> {
+  /**
+   * One range request per file the bytes span, in parallel; the first failure stops the others
+   * before it returns. Resolves with the bytes fetched (pad files are zeros, not fetched).
+   */
+  private async fetchInto (seed: WebSeed, job: AbortController, start: number, into: Buffer): Promise<number> {
     const { meta } = this.init
     const options = { allowPrivate: this.init.allowPrivate, timeoutMs: this.init.timeoutMs, agents: this.agents }
-    const fetches = fileRanges(meta.files, start, into.length).map((range) => {
+    const ranges = fileRanges(meta.files, start, into.length)
+    const fetches = ranges.map((range) => {
       const file = meta.files[range.file]!
+      // Pad files (BEP 47) are zeros: never asked for.
+      if (file.pad) return Promise.resolve(void into.fill(0, range.bufferOffset, range.bufferOffset + range.length))
       const url = fileUrl(seed.base!, meta, file)
       return fetchRange({ url, position: range.position, length: range.length, fileLength: file.length, into, offset: range.bufferOffset, signal: job.signal }, options)
     })
     try {
       await Promise.all(fetches)
+      return ranges.reduce((sum, range) => sum + (meta.files[range.file]!.pad ? 0 : range.length), 0)
     } catch (err) {
       const stopped = job.signal.aborted
       job.abort()
@@ -193,9 +203,6 @@ export class WebSeeds {
     for (const piece of pieces) {
       if (this.init.requests.isCurrent(piece)) data.copy(piece.buffer, 0, offset, offset + piece.length)
       offset += piece.length
-      seed.downloaded += piece.length
-      this.downloaded += piece.length
-      this.init.stats.received(piece.length)
       this.init.requests.webSeedDelivered(piece, seed.url)
     }
   }
@@ -204,6 +211,8 @@ export class WebSeeds {
     const failure = err instanceof WebSeedFetchError ? err : new WebSeedFetchError('network', errorMessage(err))
     seed.errors++
     seed.lastError = failure.message
+    // A request that was in flight when another failed is the same outage: the back-off counts it once.
+    if (seed.health.retryAt > Date.now() && failure.kind !== 'refused') return
     seed.health = afterFailure(seed.health, failure, Date.now())
     if (failure.kind === 'refused') seed.refused = `refused: ${failure.message}`
     const { infoHash } = this.init
