@@ -240,7 +240,8 @@ export class PieceRequests {
    */
   claimForWebSeed (max: number): PieceProgress[] {
     const { content, availability } = this.init
-    if (!this.init.downloading() || !content.pool.available) return []
+    // The download limit holds for web seeds too: none is asked while the limit says wait.
+    if (!this.init.downloading() || !content.pool.available || this.init.limiter.delayFor(BLOCK_SIZE) > 0) return []
     let seeds = 0
     for (const peer of this.init.peers.values()) if (peer.seed) seeds++
     const run = pickWebSeedRun({
@@ -271,6 +272,7 @@ export class PieceRequests {
     piece.charges.fill(undefined)
     piece.receivedCount = piece.blockCount
     piece.verifying = true
+    this.init.limiter.consume(piece.length)
     this.init.received(piece)
   }
 
