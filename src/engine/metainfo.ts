@@ -61,6 +61,8 @@ export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> 
   try {
     parsed = await parseTorrent(data)
   } catch (err) {
+    const repaired = withUsableUrlList(data)
+    if (repaired) return parseTorrentFile(repaired)
     throw new InvalidTorrentError(`not a valid .torrent file: ${errorMessage(err)}`, { cause: err })
   }
   if (!parsed.info || !parsed.infoBuffer) throw new InvalidTorrentError('not a valid .torrent file: no info dictionary')
@@ -147,6 +149,25 @@ function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
     torrentFile: Buffer.from(toTorrentFile(parsed)),
     infoBuffer: Buffer.from(parsed.infoBuffer!)
   }
+}
+
+/**
+ * A `url-list` that is neither a string nor a list of strings (a number, nested lists) makes the
+ * parser throw; it lies outside the info dictionary, so, as libtorrent does, only the strings in
+ * it are kept and the torrent stays usable. Undefined when that is not what failed.
+ */
+function withUsableUrlList (data: Uint8Array): Uint8Array | undefined {
+  let decoded: Record<string, unknown>
+  try {
+    decoded = bencode.decode(data) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  const list = decoded['url-list']
+  if (list === undefined || list instanceof Uint8Array) return undefined
+  if (Array.isArray(list) && list.every((url) => url instanceof Uint8Array)) return undefined
+  const urls = Array.isArray(list) ? list.filter((url) => url instanceof Uint8Array) : []
+  return bencode.encode({ ...decoded, 'url-list': urls })
 }
 
 /**
