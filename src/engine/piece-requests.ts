@@ -69,7 +69,7 @@ export class PieceRequests {
 
   /** Every missing piece is already being fetched: the last blocks may be asked of two peers. */
   get endgame (): boolean {
-    return this.init.content.haveCount + this.inProgress.size >= this.init.content.meta.pieceCount
+    return this.init.content.wantedMissing <= this.inProgress.size
   }
 
   fillAll (): void {
@@ -153,6 +153,7 @@ export class PieceRequests {
       pieceCount: content.meta.pieceCount,
       availability: this.init.availability.counts,
       random: this.init.random,
+      rank: (i) => content.rank(i),
       wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) && !content.pads.padOnly.has(i) &&
         !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
     })
