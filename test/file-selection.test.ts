@@ -146,4 +146,14 @@ t.test('bad file selections get a clear CLI error and add nothing', async (t) =>
   const listed = await runCli(['ls', '--data-dir', daemon.dataDir, '--json'])
   t.same(JSON.parse(listed.stdout), [], 'no torrent was added')
   t.notOk(await exists(join(work, 'out')), 'and no folder made')
+
+  // The control API checks its bodies too.
+  const added = await runCli(['add', torrentFile, '--out', join(work, 'out'), '--paused', '--data-dir', daemon.dataDir, '--json'])
+  t.equal(added.code, 0, added.stderr)
+  const { infoHash } = JSON.parse(added.stdout) as TorrentView
+  const files = (body: unknown): Promise<unknown> => daemon.api.request('POST', `/v1/torrents/${infoHash}/files`, body)
+  await t.rejects(files({}), /say which files: only, skip or priority/, 'an empty change is refused')
+  await t.rejects(files({ only: [''] }), /only\.0: an empty file selector/, 'an empty selector is refused')
+  await t.rejects(files({ priority: { urgent: ['1'] } }), /priority: Unrecognized key/i, 'an unknown level is refused')
+  await t.rejects(files({ skip: ['7'] }), /--skip 7: there is no file 7/, 'a file that is not there is refused')
 })
