@@ -92,10 +92,10 @@ t.test('only the chosen files are downloaded, from bidtorrent and from libtorren
   const parts = await readdir(join(leecher.dataDir, 'parts'))
   t.same(parts, [`${meta.infoHash}.parts`], 'the bytes of skipped files in shared pieces are kept apart, in the daemon\'s state')
 
-  // By magnet: the selection waits for the metadata.
+  // By magnet, from the leecher alone (it seeds what it has, metadata too): the selection waits for the metadata.
   const byMagnet = await startDaemon(t)
   const magnet = `magnet:?xt=urn:btih:${meta.infoHash}&dn=pack`
-  const fetched = await runCli(['add', magnet, '--out', join(work, 'magnet'), '--only', 'b.mkv', '--peer', `127.0.0.1:${seeder.peerPort}`, '--data-dir', byMagnet.dataDir, '--wait', '--json'])
+  const fetched = await runCli(['add', magnet, '--out', join(work, 'magnet'), '--only', 'b.mkv', '--peer', `127.0.0.1:${leecher.peerPort}`, '--data-dir', byMagnet.dataDir, '--wait', '--json'])
   t.equal(fetched.code, 0, fetched.stderr)
   t.same((JSON.parse(fetched.stdout) as TorrentView).files.map((file) => file.priority), ['skip', 'normal', 'skip', 'skip'], 'a selection given with a magnet applies once the metadata is in')
   t.same(await readdir(join(work, 'magnet', 'pack')), ['b.mkv'], 'by magnet too, only the chosen file is created')
