@@ -54,6 +54,9 @@ t.test('the planner takes a run of free pieces, the ones no peer has first', asy
   t.same(pick(4), { first: 5, count: 1 }, 'then the fewest copies')
   t.equal(pickWebSeedRun({ pieceCount: 3, maxPieces: 2, free: () => false, copies: () => 0 }), undefined, 'nothing free: idle')
   t.same(pickWebSeedRun({ pieceCount: 10, maxPieces: 3, free: () => true, copies: () => 0 }), { first: 0, count: 3 })
+  const ranks = [1, 1, 3, 3, 3, 2]
+  t.same(pickWebSeedRun({ pieceCount: 6, maxPieces: 4, free: () => true, copies: (i) => (i === 2 ? 1 : 0), rank: (i) => ranks[i]! }), { first: 3, count: 2 },
+    'the highest priority first (file selection), the fewest copies within it')
 })
 
 t.test('back-off: exponential, Retry-After honoured, a few 404s give up, refusal at once', async (t) => {

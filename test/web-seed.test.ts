@@ -177,3 +177,22 @@ t.test('a libtorrent torrent with pad files (BEP 47): the web seed is never aske
   t.equal(done.downloadedFromWebSeeds, real, 'the web seed gave the real files\' bytes, no more')
   t.equal(server.bytesServed, real, 'and served exactly those')
 })
+
+t.test('with some files chosen, a web seed fetches only the pieces they need', async (t) => {
+  const seeder = await startDaemon(t)
+  const leecher = await startDaemon(t, { env: ALLOW_PRIVATE })
+  const made = await makeTorrent(seeder, MULTI, 'release', (server) => [server.url])
+  const out = join(made.work, 'out')
+  const added = await runCli(['add', made.torrentFile, '--out', out, '--only', 'medium.bin', '--data-dir', leecher.dataDir, '--json'])
+  t.equal(added.code, 0, added.stderr)
+  const infoHash = (JSON.parse(added.stdout) as TorrentView).infoHash
+  const done = await waitFor('the chosen file to complete', async () => {
+    const view = await leecher.torrent(infoHash)
+    return view.state === 'seeding' ? view : undefined
+  }, 120_000)
+  const medium = MULTI.find((file) => file.path.endsWith('medium.bin'))!
+  t.same(await sameFiles(join(made.work, 'source'), out, [medium]), [], 'the chosen file is byte-equal')
+  // The pieces it shares with the next file are fetched whole: at most one piece more each side.
+  t.ok(done.downloadedFromWebSeeds <= medium.size + 2 * 262_144, `the web seed gave ${done.downloadedFromWebSeeds} bytes for a file of ${medium.size}`)
+  t.notOk(made.server.paths.has('/release/docs/read me #1.txt'), 'a file no chosen piece touches is never asked for')
+})

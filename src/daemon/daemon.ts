@@ -73,7 +73,7 @@ export class Daemon {
     }, (started) => started.stop())
     const service = await life.start('torrents', async () => {
       const torrents = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid),
-        { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
+        { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes }, join(dataDir, 'parts'))
       try {
         await torrents.restore()
       } catch (err) {

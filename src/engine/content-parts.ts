@@ -9,6 +9,7 @@ import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { PieceRequests } from './piece-requests.js'
 import type { RateLimitChain } from './rate-limiter.js'
+import type { FilePriority } from './file-selection.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import type { TransferStats } from './transfer-stats.js'
 import { Uploads } from './uploads.js'
@@ -27,6 +28,8 @@ export interface ContentPartsInit {
   readonly meta: TorrentMeta
   readonly infoHash: string
   readonly directory: string
+  readonly priorities: readonly FilePriority[] | undefined
+  readonly partsPath: string
   readonly settings: EngineSettings
   readonly parts: EngineParts
   readonly hasher: PieceHasher
@@ -45,7 +48,9 @@ export interface ContentPartsInit {
 /** Builds a torrent's content parts around one TorrentContent, wired to the torrent's peers, limits and market. */
 export function contentParts (init: ContentPartsInit): ContentParts {
   const { meta, infoHash, settings, log, peers, stats, market } = init
-  const content = new TorrentContent({ meta, directory: init.directory, settings, hasher: init.hasher, log, infoHash, stopped: init.destroyed })
+  const content = new TorrentContent({
+    meta, directory: init.directory, settings, hasher: init.hasher, log, infoHash, stopped: init.destroyed, priorities: init.priorities, partsPath: init.partsPath
+  })
   const availability = new PieceAvailability(meta.pieceCount)
   const requests = new PieceRequests({
     content, availability, log, peers, stats, infoHash,

@@ -74,7 +74,7 @@ export class PieceRequests {
 
   /** Every missing piece is already being fetched: the last blocks may be asked of two peers. */
   get endgame (): boolean {
-    return this.init.content.haveCount + this.inProgress.size >= this.init.content.meta.pieceCount
+    return this.init.content.wantedMissing <= this.inProgress.size
   }
 
   fillAll (): void {
@@ -158,6 +158,7 @@ export class PieceRequests {
       pieceCount: content.meta.pieceCount,
       availability: this.init.availability.counts,
       random: this.init.random,
+      rank: (i) => content.rank(i),
       wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) && !content.pads.padOnly.has(i) &&
         !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
     })
@@ -247,7 +248,8 @@ export class PieceRequests {
     const run = pickWebSeedRun({
       pieceCount: content.meta.pieceCount,
       maxPieces: max,
-      free: (i) => !content.has(i) && !this.inProgress.has(i) && !content.pads.padOnly.has(i),
+      free: (i) => !content.has(i) && !this.inProgress.has(i) && !content.pads.padOnly.has(i) && content.wants(i),
+      rank: (i) => content.rank(i),
       copies: (i) => availability.counts[i]! + seeds
     })
     const pieces: PieceProgress[] = []

@@ -1,6 +1,7 @@
 import type { UnreachablePeer } from './connections.js'
 import type { ContentParts } from './content-parts.js'
 import type { TorrentState } from './events.js'
+import { fileProgress, type FileProgress } from './file-selection.js'
 import type { MarketPort, PeerMarketView } from './market-port.js'
 import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
@@ -73,7 +74,12 @@ export interface TorrentStatus {
   readonly completedAt: number | null
   /** CPU time of the last rechoke (snapshots, the choker, applying its decision), in microseconds. */
   readonly lastRechokeMicros: number | null
-  readonly files: ReadonlyArray<{ path: string; length: number }>
+  /** Bytes of the files chosen for download (all of them, pad files aside, unless some are skipped). */
+  readonly wantedLength: number | null
+  /** Bytes of the chosen files that verified pieces hold. */
+  readonly wantedVerified: number
+  /** The user's files (pad files not shown), numbered from 0 as `--only` and `files` take them. */
+  readonly files: readonly FileProgress[]
   /** The torrent's web seeds: each one's state (why one is not used), bytes and errors. */
   readonly webSeeds: readonly WebSeedStatus[]
 }
@@ -123,6 +129,10 @@ export function statusOf (source: StatusSource): TorrentStatus {
   const { peers } = parts
   const content = source.data?.content
   const verifiedPieces = content?.haveCount ?? 0
+  const files = meta ? fileProgress(meta, content?.priorities, (piece) => content?.has(piece) ?? false) : []
+  const chosen = files.filter((file) => file.priority !== 'skip')
+  const wantedLength = chosen.reduce((sum, file) => sum + file.length, 0)
+  const wantedVerified = chosen.reduce((sum, file) => sum + file.verified, 0)
   return {
     ...source.torrent,
     length: meta?.length ?? null,
@@ -130,7 +140,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     pieceCount: meta?.pieceCount ?? null,
     verifiedPieces,
     checkedPieces: content?.checkedPieces ?? 0,
-    progress: meta ? verifiedPieces / meta.pieceCount : 0,
+    progress: meta && files.length > 0 ? (wantedLength > 0 ? wantedVerified / wantedLength : 1) : 0,
     downloaded: stats.downloaded,
     downloadedFromWebSeeds: source.data?.webSeeds.downloaded ?? 0,
     downloadedFromPeers: stats.downloaded - (source.data?.webSeeds.downloaded ?? 0),
@@ -152,7 +162,9 @@ export function statusOf (source: StatusSource): TorrentStatus {
     startedAt: source.startedAt,
     completedAt: source.completedAt,
     lastRechokeMicros: parts.choking.lastRechokeMicros,
-    files: meta ? meta.files.filter((file) => !file.pad).map((file) => ({ path: file.path, length: file.length })) : [],
+    wantedLength: meta ? wantedLength : null,
+    wantedVerified,
+    files,
     webSeeds: source.data?.webSeeds.status() ?? []
   }
 }

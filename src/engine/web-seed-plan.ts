@@ -6,30 +6,36 @@ export interface WebSeedPickInput {
   readonly free: (index: number) => boolean
   /** How many connected peers have the piece (seeds included). */
   readonly copies: (index: number) => number
+  /** The file priorities' rank of the piece (higher first; file selection), when there is one. */
+  readonly rank?: (index: number) => number
   /** The most consecutive pieces to take. */
   readonly maxPieces: number
 }
 
 /**
  * What a web seed fetches next: a run of consecutive free pieces (one range request per file it
- * covers), starting at the free piece with the fewest copies among peers, so the web seed fills
- * what the swarm cannot give before it takes what peers could. Returns the run's first piece and
- * length, or undefined when nothing is free.
+ * covers), starting at the free piece of the highest priority with the fewest copies among peers,
+ * so the web seed fills what the swarm cannot give before it takes what peers could. Returns the
+ * run's first piece and length, or undefined when nothing is free.
  */
-export function pickWebSeedRun ({ pieceCount, free, copies, maxPieces }: WebSeedPickInput): { first: number; count: number } | undefined {
+export function pickWebSeedRun ({ pieceCount, free, copies, rank = () => 1, maxPieces }: WebSeedPickInput): { first: number; count: number } | undefined {
   let first = -1
   let fewest = Infinity
-  for (let index = 0; index < pieceCount && fewest > 0; index++) {
+  let best = -Infinity
+  for (let index = 0; index < pieceCount; index++) {
     if (!free(index)) continue
+    const level = rank(index)
     const count = copies(index)
-    if (count < fewest) {
+    if (level > best || (level === best && count < fewest)) {
       first = index
       fewest = count
+      best = level
     }
   }
   if (first < 0) return undefined
   let count = 1
-  while (count < maxPieces && first + count < pieceCount && free(first + count) && copies(first + count) <= fewest) count++
+  const next = (): number => first + count
+  while (count < maxPieces && next() < pieceCount && free(next()) && rank(next()) === best && copies(next()) <= fewest) count++
   return { first, count }
 }
 
