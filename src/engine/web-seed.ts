@@ -14,6 +14,12 @@ const CONNECTIONS_PER_WEB_SEED = 2
 const MAX_PIECES_PER_REQUEST = 4
 const MAX_BYTES_PER_REQUEST = 4 * 1024 * 1024
 const PUMP_MS = 1000
+/**
+ * A request slower than this overall is given up (as a timeout), so that a server trickling bytes
+ * cannot hold pieces that peers could give: at least 30 s, more for a large request.
+ */
+const SLOWEST_BYTES_PER_SECOND = 32 * 1024
+const MIN_DEADLINE_MS = 30_000
 
 export type WebSeedState = 'idle' | 'fetching' | 'backing-off' | 'failed' | 'banned' | 'refused'
 
@@ -155,6 +161,8 @@ export class WebSeeds {
     // Its own buffer, not the pieces': a piece given up meanwhile (a pause) may already serve another.
     const into = Buffer.allocUnsafe(length)
     let stopped = false
+    const deadlineMs = Math.max(MIN_DEADLINE_MS, (length / SLOWEST_BYTES_PER_SECOND) * 1000)
+    const deadline = setTimeout(() => job.abort(new WebSeedFetchError('timeout', `${length} bytes not received in ${Math.round(deadlineMs / 1000)} s`)), deadlineMs)
     try {
       const fetched = await this.fetchInto(seed, job, first.index * this.init.meta.pieceLength, into)
       seed.health = afterSuccess(seed.health)
@@ -167,6 +175,7 @@ export class WebSeeds {
       for (const piece of pieces) this.init.requests.webSeedFailed(piece)
       if (!stopped) this.failed(seed, err)
     } finally {
+      clearTimeout(deadline)
       seed.jobs.delete(job)
     }
     if (!stopped) this.pump()
@@ -192,9 +201,11 @@ export class WebSeeds {
       return ranges.reduce((sum, range) => sum + (meta.files[range.file]!.pad ? 0 : range.length), 0)
     } catch (err) {
       const stopped = job.signal.aborted
+      const reason: unknown = job.signal.reason
       job.abort()
       await Promise.allSettled(fetches)
-      throw stopped ? new JobStopped() : err
+      if (!stopped) throw err
+      throw reason instanceof WebSeedFetchError ? reason : new JobStopped()
     }
   }
 
