@@ -45,7 +45,8 @@ export async function waitComplete (daemon: RunningDaemon, infoHash: string, tim
   return waitFor(`torrent ${infoHash} to complete`, async () => {
     const torrent = await daemon.torrent(infoHash)
     if (torrent.state === 'error') throw new Error(torrent.error ?? 'torrent failed')
-    return torrent.pieceCount !== null && torrent.verifiedPieces === torrent.pieceCount ? torrent : undefined
+    // Done: every piece, or (some files skipped) every piece of the chosen files.
+    return torrent.pieceCount !== null && (torrent.verifiedPieces === torrent.pieceCount || torrent.state === 'seeding') ? torrent : undefined
   }, timeoutMs, 250)
 }
 

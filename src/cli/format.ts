@@ -26,9 +26,9 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `info hash:   ${torrent.infoHash}`,
     `state:       ${torrent.state}${torrent.error ? ` (${torrent.error})` : ''}`,
     `progress:    ${percent(torrent.progress)} (${torrent.verifiedPieces}/${torrent.pieceCount ?? '?'} pieces verified)`,
-    `size:        ${torrent.length === null ? 'unknown until metadata arrives' : formatBytes(torrent.length)}`,
+    `size:        ${torrent.length === null ? 'unknown until metadata arrives' : formatBytes(torrent.length)}${torrent.wantedLength !== null && torrent.files.some((file) => file.priority === 'skip') ? ` (${formatBytes(torrent.wantedLength)} of it chosen, ${formatBytes(torrent.wantedVerified)} verified)` : ''}`,
     `directory:   ${torrent.directory}`,
-    `downloaded:  ${formatBytes(torrent.downloaded)}  (${formatRate(torrent.downloadRate)})`,
+    `downloaded:  ${formatBytes(torrent.downloaded)}  (${formatRate(torrent.downloadRate)})${torrent.webSeeds.length > 0 ? `: ${formatBytes(torrent.downloadedFromPeers)} from peers, ${formatBytes(torrent.downloadedFromWebSeeds)} from web seeds` : ''}`,
     `uploaded:    ${formatBytes(torrent.uploaded)}  (${formatRate(torrent.uploadRate)})`,
     `limits:      up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`,
     `peers:       ${torrent.peers} (${torrent.seeds} seeds), ${torrent.knownPeers} known`,
@@ -51,9 +51,10 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
       for (const notice of market.notices) lines.push(`  ${notice.at}  ${notice.message}`)
     }
   }
-  if (torrent.files.length > 0) {
-    lines.push('files:')
-    for (const file of torrent.files) lines.push(`  ${formatBytes(file.length).padStart(10)}  ${file.path}`)
+  if (torrent.files.length > 0) lines.push('files:', ...fileLines(torrent).map((line) => `  ${line}`))
+  if (torrent.webSeeds.length > 0) {
+    lines.push('web seeds:')
+    for (const seed of torrent.webSeeds) lines.push(`  ${webSeedLine(seed)}`)
   }
   if (torrent.peerList && torrent.peerList.length > 0) {
     lines.push('peers:')
@@ -64,6 +65,15 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     for (const peer of torrent.unreachablePeers) lines.push(`  ${unreachableLine(peer)}`)
   }
   return lines.join('\n')
+}
+
+/** One line a file: its number (for --only and --skip), priority, bytes verified of its size, path. */
+export function fileLines (torrent: Pick<TorrentView, 'files'>): string[] {
+  const width = String(torrent.files.length - 1).length
+  return torrent.files.map((file) => {
+    const done = file.length > 0 ? file.verified / file.length : 1
+    return `${String(file.index).padStart(width)}  ${file.priority.padEnd(6)}  ${percent(done).padStart(6)}  ${formatBytes(file.length).padStart(10)}  ${file.path}`
+  })
 }
 
 /** What a torrent's market says after `add`, `seed`, `bid` or `floor`: the bid, budget, paid and floor. */
@@ -173,4 +183,11 @@ export function statusLines (status: object, indent = ''): string[] {
     }
   }
   return lines
+}
+
+/** One web seed in `info`: its state, bytes and errors, and why it is not used or backing off. */
+function webSeedLine (seed: TorrentView['webSeeds'][number]): string {
+  const retry = seed.retryAt !== null ? `, retry in ${Math.max(0, Math.ceil((seed.retryAt - Date.now()) / 1000))} s` : ''
+  const error = seed.lastError !== null ? `: ${seed.lastError}` : ''
+  return `${seed.state.padEnd(11)} ${formatBytes(seed.downloaded).padStart(10)}  ${seed.errors} errors${retry}  ${seed.url}${error}`
 }

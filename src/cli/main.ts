@@ -5,6 +5,7 @@ import { addChainCommands } from './commands/chain.js'
 import { addDaemonCommand, addStatusCommand } from './commands/daemon.js'
 import { addDemoCommand } from './commands/demo.js'
 import { addEventsCommand } from './commands/events.js'
+import { addFilesCommand } from './commands/files.js'
 import { addMarketCommands } from './commands/market.js'
 import { addTorrentCommands, addTorrentListCommands } from './commands/torrents.js'
 import { addWalletCommands } from './commands/wallet.js'
@@ -22,6 +23,7 @@ export function buildProgram (): Command {
   addDaemonCommand(program)
   addTorrentCommands(program)
   addTorrentListCommands(program)
+  addFilesCommand(program)
   addStatusCommand(program)
   addEventsCommand(program)
   addMarketCommands(program)

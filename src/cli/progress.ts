@@ -26,7 +26,7 @@ function spendOf (torrent: TorrentView, bttPerSecond: bigint): string {
 }
 
 /**
- * Polls the daemon until every piece is verified, drawing a progress bar on a terminal with the
+ * Polls the daemon until every piece of the chosen files is verified (it seeds), drawing a progress bar on a terminal with the
  * spend, the rate paid and the time left; the market's warnings (a bid that stopped working) are
  * printed as they come, on a terminal or not.
  */
@@ -69,7 +69,7 @@ export async function waitForCompletion (api: ApiClient, infoHash: string, optio
           bar.update(torrent.verifiedPieces, payload)
         }
       }
-      if (total > 0 && torrent.verifiedPieces === total) return torrent
+      if (total > 0 && (torrent.verifiedPieces === total || torrent.state === 'seeding')) return torrent
       await new Promise((done) => setTimeout(done, 500))
     }
   } finally {

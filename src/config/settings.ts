@@ -52,6 +52,11 @@ export const settingsSchema = z.object({
   pieceCacheSize: sizeSchema,
   maxInFlightSize: sizeSchema,
   announceIntervalSeconds: z.number().min(10).max(86_400),
+  /**
+   * Use web seeds (BEP 19) whose host is on this machine or a private network. Off: a .torrent
+   * from anywhere may name any URL, and must not make this daemon call the user's router or LAN.
+   */
+  webSeedsAllowPrivate: z.boolean(),
   /** `seed` refuses a path with more files or bytes than this, before it hashes anything. */
   seedMaxFiles: z.number().int().min(1).max(10_000_000),
   seedMaxBytes: sizeSchema,

@@ -13,7 +13,20 @@ import { UsageError } from '../util/errors.js'
 const peerAddress = z.string().refine(isPeerAddress, 'peers are HOST:PORT with a port from 1 to 65535')
 const absolutePath = z.string().min(1).refine((value) => isAbsolute(value), 'must be an absolute path')
 
+const fileSelectors = z.array(z.string().min(1, 'an empty file selector').max(4096)).max(10_000)
+/** Which files to download: numbers as `info` shows them (from 0) or globs; see engine/file-selection.ts. */
+export const fileSelectionSchema = z.object({
+  only: fileSelectors.optional(),
+  skip: fileSelectors.optional(),
+  priority: z.object({ low: fileSelectors.optional(), normal: fileSelectors.optional(), high: fileSelectors.optional() }).strict().optional()
+}).strict()
+
+export const filesRequestSchema = fileSelectionSchema
+  .refine((body) => [body.only, body.skip, body.priority?.low, body.priority?.normal, body.priority?.high].some((list) => list && list.length > 0),
+    'say which files: only, skip or priority')
+
 export const addRequestSchema = z.object({
+  files: fileSelectionSchema.optional(),
   /** A .torrent file, base64. */
   torrent: z.string().max(70 * 1024 * 1024).optional(),
   magnet: z.string().max(64 * 1024).optional(),
@@ -35,6 +48,7 @@ export const addRequestSchema = z.object({
 export const seedRequestSchema = z.object({
   path: absolutePath,
   trackers: z.array(z.string().url()).max(100).default([]),
+  webSeeds: z.array(z.string().url().max(2048).refine((url) => /^https?:\/\//i.test(url), 'a web seed is an http or https URL')).max(100).default([]),
   pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
   private: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),
@@ -63,6 +77,7 @@ export type SeedBody = z.input<typeof seedRequestSchema>
 export type LimitsBody = z.input<typeof limitsRequestSchema>
 export type BidBody = z.input<typeof bidRequestSchema>
 export type FloorBody = z.input<typeof floorRequestSchema>
+export type FilesBody = z.input<typeof filesRequestSchema>
 export type OpenChannelBody = z.input<typeof openChannelSchema>
 export type TopUpBody = z.input<typeof topUpSchema>
 export type WithdrawBody = z.input<typeof withdrawSchema>
@@ -77,6 +92,7 @@ export type TopUpRequest = z.output<typeof topUpSchema>
 export type WithdrawRequest = z.output<typeof withdrawSchema>
 export type BidRequest = z.output<typeof bidRequestSchema>
 export type FloorRequest = z.output<typeof floorRequestSchema>
+export type FilesRequest = z.output<typeof filesRequestSchema>
 
 /** A request body as its schema reads it, or a usage error (HTTP 400) naming each field at fault. */
 export function parseInput<T extends z.ZodType> (schema: T, input: unknown): z.output<T> {

@@ -78,7 +78,7 @@ export class Daemon {
     }, (started) => started.stop())
     const service = await life.start('torrents', async () => {
       const torrents = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid),
-        { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes })
+        { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes }, join(dataDir, 'parts'))
       if (settings.onComplete) runOnCompletion(torrents, new CompletionCommand(settings.onComplete, log))
       try {
         await torrents.restore()

@@ -1,3 +1,4 @@
+import type { FilePriority, FileSelectionSpec } from '../engine/file-selection.js'
 import type { ClaimRecord } from '../settlement/claims.js'
 import type { AcceptedRecord, FundedChannelRecord, PaidPiecesRecord, RedemptionRecord, VoucherRecord } from '../settlement/records.js'
 import type { SettlementStore } from '../settlement/voucher-store.js'
@@ -23,6 +24,10 @@ export interface TorrentRecord {
   readonly floor?: string
   /** With an auto bid: the download rate wanted, bytes per second. */
   readonly autoTarget?: number
+  /** The user's files' priorities (pad files not counted), once chosen and the metadata known. */
+  readonly filePriorities?: readonly FilePriority[]
+  /** A selection given with a magnet link, applied when the metadata arrives. */
+  readonly fileSelection?: FileSelectionSpec
 }
 
 export interface ResumeRecord {

@@ -1,4 +1,4 @@
-import { basename, dirname, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import type { Logger } from 'winston'
 import { createTorrentFrom, type CreationProgress } from '../engine/create.js'
 import type { SeedLimits } from '../engine/seed-path.js'
@@ -8,12 +8,13 @@ import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { PaymentTotals } from '../market/torrent-market.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import type { AddRequest, BidRequest, FloorRequest, LimitsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
+import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
 import type { RemovedTorrent, TorrentDetails, TorrentView } from './api-types.js'
 import { RecentPieces } from './recent-pieces.js'
 import { EventLog } from './event-log.js'
 import type { StateStore, TorrentRecord } from './store.js'
 import { marketView, type TorrentMarkets } from './torrent-markets.js'
+import { changeFiles, filesSelector, partsPathOf, prioritiesAtAdd, removePartsFile } from './torrent-files.js'
 import { allPieces, orBitfields, updateRecord } from './torrent-records.js'
 
 /** The daemon's torrents through the control API: their lifecycle, and the link between the engine and the durable state. */
@@ -29,7 +30,9 @@ export class TorrentService {
     /** Each torrent's bid, budget and floor. */
     private readonly markets: TorrentMarkets,
     /** The most files and bytes `seed` considers. */
-    private readonly seedLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 }
+    private readonly seedLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 },
+    /** Where the parts files of torrents with unwanted files go (the daemon's state, not the user's folders). */
+    private readonly partsDirectory = join(defaultDirectory, '.bidtorrent-parts')
   ) {}
 
   /** Brings back every stored torrent, with its resume data. */
@@ -64,8 +67,10 @@ export class TorrentService {
     if (existing) {
       for (const address of body.peers) existing.addPeerAddress(address, true)
       await this.markets.change(existing, body)
+      if (body.files) await changeFiles(existing, this.store, body.files)
       return this.view(existing)
     }
+    const filePriorities = meta ? prioritiesAtAdd(meta, body.files) : undefined
     const record: TorrentRecord = {
       infoHash,
       name: meta?.name ?? magnet?.name ?? infoHash,
@@ -77,6 +82,8 @@ export class TorrentService {
       uploadLimit: body.uploadLimit,
       downloadLimit: body.downloadLimit,
       peers: body.peers,
+      ...(filePriorities ? { filePriorities } : {}),
+      ...(!meta && body.files ? { fileSelection: body.files } : {}),
       ...this.markets.recordFields(body)
     }
     await this.store.putTorrent(record)
@@ -92,6 +99,7 @@ export class TorrentService {
   async seed (body: SeedRequest, signal?: AbortSignal, onProgress?: (progress: CreationProgress) => void): Promise<TorrentView> {
     const meta = await createTorrentFrom(body.path, {
       trackers: body.trackers,
+      webSeeds: body.webSeeds,
       private: body.private,
       hasher: this.engine.hasher,
       limits: this.seedLimits,
@@ -136,6 +144,8 @@ export class TorrentService {
       ...(resumeBitfield ? { resumeBitfield } : {}),
       ...(recheckBitfield ? { recheckBitfield } : {}),
       beforeVerified: (index) => recent.add(index),
+      selectFiles: filesSelector(record, this.store, this.log),
+      partsPath: partsPathOf(this.partsDirectory, record.infoHash),
       directory: record.directory,
       paused: record.paused,
       peers: record.peers,
@@ -200,6 +210,8 @@ export class TorrentService {
     const torrent = this.find(id)
     await this.store.deleteTorrent(torrent.infoHash)
     await this.engine.remove(torrent.infoHash, { deleteData })
+    // Without the torrent its parts file is of no use, whether its data is kept or not.
+    await removePartsFile(this.partsDirectory, torrent.infoHash)
     this.log.info('torrent removed', { infoHash: torrent.infoHash, deleteData })
     return { infoHash: torrent.infoHash, deletedData: deleteData }
   }
@@ -211,6 +223,12 @@ export class TorrentService {
     }
     torrent.setLimits(limits)
     await updateRecord(this.store, torrent.infoHash, limits)
+    return this.view(torrent)
+  }
+
+  /** Changes which files are downloaded, and their priorities (engine/file-selection.ts). */
+  async setFiles (torrent: Torrent, body: FilesRequest): Promise<TorrentView> {
+    await changeFiles(torrent, this.store, body)
     return this.view(torrent)
   }
 

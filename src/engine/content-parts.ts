@@ -9,9 +9,11 @@ import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { PieceRequests } from './piece-requests.js'
 import type { RateLimitChain } from './rate-limiter.js'
+import type { FilePriority } from './file-selection.js'
 import type { EngineParts, EngineSettings } from './settings.js'
 import type { TransferStats } from './transfer-stats.js'
 import { Uploads } from './uploads.js'
+import { WebSeeds } from './web-seed.js'
 
 /** The parts of a torrent that exist once its metadata is known. */
 export interface ContentParts {
@@ -19,12 +21,15 @@ export interface ContentParts {
   readonly availability: PieceAvailability
   readonly requests: PieceRequests
   readonly uploads: Uploads
+  readonly webSeeds: WebSeeds
 }
 
 export interface ContentPartsInit {
   readonly meta: TorrentMeta
   readonly infoHash: string
   readonly directory: string
+  readonly priorities: readonly FilePriority[] | undefined
+  readonly partsPath: string
   readonly settings: EngineSettings
   readonly parts: EngineParts
   readonly hasher: PieceHasher
@@ -43,7 +48,9 @@ export interface ContentPartsInit {
 /** Builds a torrent's content parts around one TorrentContent, wired to the torrent's peers, limits and market. */
 export function contentParts (init: ContentPartsInit): ContentParts {
   const { meta, infoHash, settings, log, peers, stats, market } = init
-  const content = new TorrentContent({ meta, directory: init.directory, settings, hasher: init.hasher, log, infoHash, stopped: init.destroyed })
+  const content = new TorrentContent({
+    meta, directory: init.directory, settings, hasher: init.hasher, log, infoHash, stopped: init.destroyed, priorities: init.priorities, partsPath: init.partsPath
+  })
   const availability = new PieceAvailability(meta.pieceCount)
   const requests = new PieceRequests({
     content, availability, log, peers, stats, infoHash,
@@ -61,5 +68,12 @@ export function contentParts (init: ContentPartsInit): ContentParts {
     serving: (peer) => !init.destroyed() && peers.isCurrent(peer),
     sent: (peer, bytes) => market?.sent(peer.address, bytes)
   })
-  return { content, availability, requests, uploads }
+  const webSeeds = new WebSeeds({
+    meta, requests, stats, log, infoHash,
+    allowPrivate: settings.webSeedsAllowPrivate,
+    timeoutMs: settings.requestTimeoutMs,
+    downloading: init.downloading,
+    destroyed: init.destroyed
+  })
+  return { content, availability, requests, uploads, webSeeds }
 }

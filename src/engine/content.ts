@@ -1,7 +1,10 @@
 import BitField from 'bitfield'
 import type { Logger } from 'winston'
 import { BufferPool, type PieceHasher } from './hasher.js'
+import { FileSelection, type FilePriority } from './file-selection.js'
 import type { TorrentMeta } from './metainfo.js'
+import { PadSpace } from './pad-space.js'
+import { PartsFile } from './parts-file.js'
 import type { EngineSettings } from './settings.js'
 import { PieceStorage } from './storage.js'
 
@@ -15,6 +18,10 @@ export interface ContentInit {
   readonly hasher: PieceHasher
   readonly log: Logger
   readonly infoHash: string
+  /** The user's files' priorities (pad files not counted); all normal when undefined. */
+  readonly priorities: readonly FilePriority[] | undefined
+  /** Where the bytes of unwanted files that wanted pieces hold are kept, outside the user's folder. */
+  readonly partsPath: string
   /** The torrent is being destroyed: a check in progress stops. */
   readonly stopped: () => boolean
 }
@@ -26,10 +33,16 @@ export interface ContentInit {
 export class TorrentContent {
   readonly meta: TorrentMeta
   readonly storage: PieceStorage
+  readonly pads: PadSpace
   /** Buffers of pieces being downloaded (and checked): bounds the memory in flight. */
   readonly pool: BufferPool
   private have: BitField
   private count = 0
+  private selection: FileSelection
+  /** The user's files' priorities, as set. */
+  priorities: readonly FilePriority[] | undefined
+  private wantedPieces = 0
+  private wantedHave = 0
   /** Pieces hashed by the last check of existing data. */
   checkedPieces = 0
   /** Pieces already verified on disk when the torrent started (from resume data, or found by a check). */
@@ -39,7 +52,11 @@ export class TorrentContent {
     const { meta, settings } = init
     this.meta = meta
     this.have = new BitField(meta.pieceCount)
-    this.storage = new PieceStorage(meta, init.directory)
+    this.storage = new PieceStorage(meta, init.directory, undefined, new PartsFile(init.partsPath))
+    this.pads = new PadSpace(meta)
+    this.priorities = init.priorities
+    this.selection = new FileSelection(meta, init.priorities)
+    this.countWanted()
     this.pool = new BufferPool(meta.pieceLength, Math.max(4, Math.floor(settings.maxInFlightBytes / meta.pieceLength)))
   }
 
@@ -47,8 +64,56 @@ export class TorrentContent {
     return this.count
   }
 
+  /** Every wanted piece is verified: the torrent seeds what it has. */
   get complete (): boolean {
+    return this.wantedHave === this.wantedPieces
+  }
+
+  /** Every piece is verified (what `have all` may say to peers). */
+  get hasAll (): boolean {
     return this.count === this.meta.pieceCount
+  }
+
+  /** The piece holds bytes of a wanted file. */
+  wants (index: number): boolean {
+    return this.selection.wantsPiece(index)
+  }
+
+  /** How much the picker wants the piece: 0 not at all, else higher first. */
+  rank (index: number): number {
+    return this.selection.pieceRank[index]!
+  }
+
+  get wantedBytes (): number {
+    return this.selection.wantedBytes
+  }
+
+  /** Wanted pieces not yet verified. */
+  get wantedMissing (): number {
+    return this.wantedPieces - this.wantedHave
+  }
+
+  /**
+   * New priorities for the user's files: a file set apart that is wanted now is made, and its bytes
+   * from the parts file moved into it.
+   */
+  async select (priorities: readonly FilePriority[]): Promise<void> {
+    this.selection = new FileSelection(this.meta, priorities)
+    this.priorities = priorities
+    this.countWanted()
+    for (let fileIndex = 0; fileIndex < this.meta.files.length; fileIndex++) {
+      if (this.selection.wantsFile(fileIndex)) await this.storage.place(fileIndex, (piece) => this.have.get(piece))
+    }
+  }
+
+  private countWanted (): void {
+    this.wantedPieces = 0
+    this.wantedHave = 0
+    for (let i = 0; i < this.meta.pieceCount; i++) {
+      if (!this.selection.wantsPiece(i)) continue
+      this.wantedPieces++
+      if (this.have.get(i)) this.wantedHave++
+    }
   }
 
   /** The bitfield as sent to peers (the live one: copy it to keep it). */
@@ -65,11 +130,12 @@ export class TorrentContent {
     if (this.have.get(index)) return
     this.have.set(index, true)
     this.count++
+    if (this.selection.wantsPiece(index)) this.wantedHave++
   }
 
-  /** Bytes still to verify (counts the last piece as whole). */
+  /** Bytes of wanted files still to verify (an estimate: it counts missing pieces as whole). */
   bytesLeft (): number {
-    return Math.max(0, this.meta.length - this.count * this.meta.pieceLength)
+    return Math.max(0, Math.min(this.selection.wantedBytes, this.wantedMissing * this.meta.pieceLength))
   }
 
   /**
@@ -78,6 +144,7 @@ export class TorrentContent {
    * files for what is missing. Throws when the files cannot be read or made.
    */
   async prepare (resume: Uint8Array | undefined, recheck: Uint8Array | undefined): Promise<void> {
+    await this.storage.setApart((fileIndex) => this.selection.wantsFile(fileIndex))
     const resumable = resume !== undefined && await this.storage.filesPresent()
     if (resumable) {
       this.load(resume)
@@ -86,6 +153,8 @@ export class TorrentContent {
     } else if (!await this.storage.nothingPresent()) {
       await this.checkExisting()
     }
+    // A piece of nothing but pad files is never downloaded: its zeros are hashed here.
+    await this.checkExisting((index) => this.pads.padOnly.has(index) && !this.have.get(index))
     this.piecesFromResume = this.count
     if (this.init.stopped()) return
     if (!this.complete) await this.storage.allocate()

@@ -15,6 +15,8 @@ export interface CreationProgress {
 
 export interface CreateOptions {
   readonly trackers?: readonly string[]
+  /** BEP 19 web seeds: the `url-list`. */
+  readonly webSeeds?: readonly string[]
   readonly pieceLength?: number
   readonly private?: boolean
   readonly comment?: string
@@ -78,6 +80,7 @@ function torrentOf (name: string, pieceLength: number, format: CreationFormat, o
     'created by': CREATED_BY,
     ...(trackers.length > 0 ? { announce: trackers[0], 'announce-list': trackers.map((url) => [url]) } : {}),
     ...(options.comment ? { comment: options.comment } : {}),
+    ...(options.webSeeds && options.webSeeds.length > 0 ? { 'url-list': [...options.webSeeds] } : {}),
     ...format.torrentFields?.()
   }
 }

@@ -31,6 +31,8 @@ export interface AddTorrentOptions<Market extends MarketPort = MarketPort> {
   readonly uploadLimit?: number
   readonly downloadLimit?: number
   readonly market?: TorrentInit<Market>['market']
+  readonly selectFiles?: TorrentInit['selectFiles']
+  readonly partsPath?: string
 }
 
 /**
@@ -156,6 +158,8 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
       ...(options.resumeBitfield ? { resumeBitfield: options.resumeBitfield } : {}),
       ...(options.recheckBitfield ? { recheckBitfield: options.recheckBitfield } : {}),
       ...(options.beforeVerified ? { beforeVerified: options.beforeVerified } : {}),
+      ...(options.selectFiles ? { selectFiles: options.selectFiles } : {}),
+      ...(options.partsPath ? { partsPath: options.partsPath } : {}),
       directory: options.directory,
       peerId: this.peerId,
       settings: this.settings,

@@ -40,7 +40,8 @@ export function observe (
   let onlySeeds = 0
   const pieceCount = data?.content.meta.pieceCount ?? 0
   for (let i = 0; i < pieceCount; i++) {
-    if (data!.content.has(i)) continue
+    // Pieces of skipped files are never bought: they do not count.
+    if (data!.content.has(i) || !data!.content.wants(i)) continue
     missing++
     // Availability counts the peers that are not seeds.
     if (seeds > 0 && data!.availability.counts[i] === 0) onlySeeds++

@@ -8,6 +8,11 @@ export interface TorrentFileEntry {
   readonly length: number
   /** Offset of the file's first byte in the torrent's byte stream. */
   readonly offset: number
+  /**
+   * A pad file (BEP 47): zeros that align the next file to a piece boundary. It is never created,
+   * read or written; its bytes are zeros in memory.
+   */
+  readonly pad: boolean
 }
 
 /** Everything the engine needs to know about a torrent's content. */
@@ -21,6 +26,8 @@ export interface TorrentMeta {
   readonly pieceHashes: Buffer
   readonly files: readonly TorrentFileEntry[]
   readonly announce: readonly string[]
+  /** BEP 19 web seeds (`url-list`), as the torrent gives them: web-seed-url.ts decides which are usable. */
+  readonly webSeeds: readonly string[]
   readonly private: boolean
   /** The whole .torrent file, bencoded. */
   readonly torrentFile: Buffer
@@ -33,6 +40,8 @@ export interface MagnetInfo {
   readonly infoHash: string
   readonly name?: string
   readonly announce: readonly string[]
+  /** BEP 19 web seeds (`ws=`). */
+  readonly webSeeds: readonly string[]
   readonly peerAddresses: readonly string[]
 }
 
@@ -52,27 +61,35 @@ export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> 
   try {
     parsed = await parseTorrent(data)
   } catch (err) {
+    const repaired = withUsableUrlList(data)
+    if (repaired) return parseTorrentFile(repaired)
     throw new InvalidTorrentError(`not a valid .torrent file: ${errorMessage(err)}`, { cause: err })
   }
   if (!parsed.info || !parsed.infoBuffer) throw new InvalidTorrentError('not a valid .torrent file: no info dictionary')
   return metaFromParsed(parsed)
 }
 
-/** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers. */
-export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[]): Promise<TorrentMeta> {
+/** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers and web seeds. */
+export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[], webSeeds: readonly string[] = []): Promise<TorrentMeta> {
   let decoded: { info?: unknown }
   try {
     decoded = bencode.decode(torrent) as { info?: unknown }
   } catch (err) {
     throw new InvalidTorrentError(`peers sent metadata that is not bencoded: ${errorMessage(err)}`, { cause: err })
   }
-  return parseTorrentFile(bencode.encode({ info: decoded.info, announce: announce[0], 'announce-list': announce.map((url) => [url]) }))
+  return parseTorrentFile(bencode.encode({
+    info: decoded.info,
+    announce: announce[0],
+    'announce-list': announce.map((url) => [url]),
+    ...(webSeeds.length > 0 ? { 'url-list': [...webSeeds] } : {})
+  }))
 }
 
 export async function parseMagnet (uri: string): Promise<MagnetInfo> {
   if (!/^magnet:\?/i.test(uri)) throw new InvalidTorrentError('not a magnet link (it must start with "magnet:?")')
   // parse-torrent reads a btih of the wrong length as some other hash (39 hex digits became 000…0).
-  const topics = new URLSearchParams(uri.slice(uri.indexOf('?') + 1)).getAll('xt')
+  const query = new URLSearchParams(uri.slice(uri.indexOf('?') + 1))
+  const topics = query.getAll('xt')
   for (const topic of topics) {
     const btih = /^urn:btih:(.*)$/i.exec(topic)?.[1]
     if (btih !== undefined && !/^([0-9a-f]{40}|[a-z2-7]{32})$/i.test(btih)) {
@@ -93,12 +110,14 @@ export async function parseMagnet (uri: string): Promise<MagnetInfo> {
     infoHash,
     ...(parsed.name ? { name: String(parsed.name) } : {}),
     announce: parsed.announce ?? [],
+    // Only `ws`: parse-torrent's urlList mixes in `as` (a whole-file download, not a BEP 19 web seed).
+    webSeeds: [...new Set(query.getAll('ws'))],
     peerAddresses: parsed.peerAddresses ?? []
   }
 }
 
-export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce'>): string {
-  return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce] })
+export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce' | 'webSeeds'>): string {
+  return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce], urlList: [...meta.webSeeds] })
 }
 
 function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
@@ -125,10 +144,30 @@ function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
     pieceHashes: Buffer.from(pieces.join(''), 'hex'),
     files,
     announce: parsed.announce ?? [],
+    webSeeds: parsed.urlList ?? [],
     private: parsed.private ?? false,
     torrentFile: Buffer.from(toTorrentFile(parsed)),
     infoBuffer: Buffer.from(parsed.infoBuffer!)
   }
+}
+
+/**
+ * A `url-list` that is neither a string nor a list of strings (a number, nested lists) makes the
+ * parser throw; it lies outside the info dictionary, so, as libtorrent does, only the strings in
+ * it are kept and the torrent stays usable. Undefined when that is not what failed.
+ */
+function withUsableUrlList (data: Uint8Array): Uint8Array | undefined {
+  let decoded: Record<string, unknown>
+  try {
+    decoded = bencode.decode(data) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  const list = decoded['url-list']
+  if (list === undefined || list instanceof Uint8Array) return undefined
+  if (Array.isArray(list) && list.every((url) => url instanceof Uint8Array)) return undefined
+  const urls = Array.isArray(list) ? list.filter((url) => url instanceof Uint8Array) : []
+  return bencode.encode({ ...decoded, 'url-list': urls })
 }
 
 /**
@@ -139,7 +178,7 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
   const rawFiles = info.files
   if (rawFiles === undefined) {
     const length = Number(info.length)
-    return [{ path: name, length, offset: 0 }]
+    return [{ path: name, length, offset: 0, pad: false }]
   }
   if (!Array.isArray(rawFiles) || rawFiles.length === 0) throw new InvalidTorrentError('info.files is empty')
   let offset = 0
@@ -152,12 +191,23 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
     const length = Number(file.length)
     if (!Number.isSafeInteger(length) || length < 0) throw new InvalidTorrentError(`info.files[${i}].length is invalid`)
     const path = [name, ...components].join('/')
-    if (seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
-    seen.add(path)
-    const entry = { path, length, offset }
+    const pad = isPadFile(file.attr, components)
+    // Pad files of one length share one path ('.pad/N'): only real files must be unique.
+    if (!pad && seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
+    if (!pad) seen.add(path)
+    const entry = { path, length, offset, pad }
     offset += length
     return entry
   })
+}
+
+/**
+ * As libtorrent reads them: the BEP 47 attribute 'p', or BitComet's older convention of a name
+ * holding '_____padding_file_' (no attribute). A '.pad/N' path alone makes no pad file.
+ */
+function isPadFile (attr: unknown, components: readonly string[]): boolean {
+  const flags = attr instanceof Uint8Array ? Buffer.from(attr).toString('latin1') : typeof attr === 'string' ? attr : ''
+  return flags.includes('p') || components.some((part) => part.includes('_____padding_file_'))
 }
 
 function decodeComponent (value: unknown, field: string): string {

@@ -25,7 +25,7 @@ export class PeerPieces {
       return
     }
     if (wire.hasFast && content.haveCount === 0) wire.haveNone()
-    else if (wire.hasFast && content.complete) wire.haveAll()
+    else if (wire.hasFast && content.hasAll) wire.haveAll()
     else wire.bitfield(content.bitfield)
   }
 
@@ -60,7 +60,7 @@ export class PeerPieces {
     if (!data) return
     if (index >= data.content.meta.pieceCount) return this.init.drop(peer, `have for piece ${index} out of range`)
     data.availability.have(peer, index)
-    if (!data.content.has(index) && !peer.wire.amInterested) peer.wire.interested()
+    if (!data.content.has(index) && data.content.wants(index) && !peer.wire.amInterested) peer.wire.interested()
     data.requests.fill(peer)
   }
 
@@ -71,7 +71,7 @@ export class PeerPieces {
     this.updateInterest(peer)
   }
 
-  /** Interested while the peer has a piece we lack (and then asks it for blocks). */
+  /** Interested while the peer has a wanted piece we lack (and then asks it for blocks). */
   updateInterest (peer: Peer): void {
     const data = this.init.data()
     if (!data) return
@@ -79,7 +79,7 @@ export class PeerPieces {
     let wanted = false
     if (!content.complete) {
       if (peer.seed) wanted = true
-      else for (let i = 0; i < content.meta.pieceCount && !wanted; i++) wanted = !content.has(i) && peerHas(peer, i)
+      else for (let i = 0; i < content.meta.pieceCount && !wanted; i++) wanted = !content.has(i) && content.wants(i) && peerHas(peer, i)
     }
     if (wanted) {
       peer.wire.interested()

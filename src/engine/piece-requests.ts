@@ -1,3 +1,5 @@
+// Why this file is long: the pieces in progress are one map that peers and web seeds claim from;
+// splitting the web seed claims out would hand that map (and its invariants) to a second owner.
 import type { Logger } from 'winston'
 import { peerHas, type PieceAvailability } from './availability.js'
 import { BLOCK_SIZE, blockLength, clearPiece, forgetBlocksFrom, newPieceProgress, nextUnrequested, type PieceProgress } from './blocks.js'
@@ -9,6 +11,7 @@ import type { Peer } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
 import type { RateLimitChain } from './rate-limiter.js'
 import type { TransferStats } from './transfer-stats.js'
+import { pickWebSeedRun } from './web-seed-plan.js'
 
 /** A peer's request queue is topped up once it has drained to this fraction. */
 const REFILL_FRACTION = 0.5
@@ -43,6 +46,8 @@ export class PieceRequests {
   private readonly inProgress = new Map<number, PieceProgress>()
   /** Peers that sent bad data for a piece are not asked for it again while others have it. */
   private readonly failedSenders = new Map<number, Set<string>>()
+  /** Pieces a web seed fetches whole: no peer is asked for their blocks, not even in endgame. */
+  private readonly webSeedPieces = new Set<number>()
   private readonly blocksPerPiece: number
   /** Reused between calls: index, offset, length of each request in one batch. */
   private batch = new Uint32Array(3 * 64)
@@ -69,7 +74,7 @@ export class PieceRequests {
 
   /** Every missing piece is already being fetched: the last blocks may be asked of two peers. */
   get endgame (): boolean {
-    return this.init.content.haveCount + this.inProgress.size >= this.init.content.meta.pieceCount
+    return this.init.content.wantedMissing <= this.inProgress.size
   }
 
   fillAll (): void {
@@ -153,11 +158,13 @@ export class PieceRequests {
       pieceCount: content.meta.pieceCount,
       availability: this.init.availability.counts,
       random: this.init.random,
-      wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) &&
+      rank: (i) => content.rank(i),
+      wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) && !content.pads.padOnly.has(i) &&
         !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
     })
     if (index < 0) return undefined
     const piece = newPieceProgress(index, pieceLengthOf(content.meta, index), content.pool.acquire()!)
+    content.pads.fill(piece)
     this.inProgress.set(index, piece)
     return piece
   }
@@ -171,7 +178,7 @@ export class PieceRequests {
   private endgameBlock (peer: Peer): { piece: PieceProgress; block: number } | undefined {
     if (!this.endgame) return undefined
     for (const piece of this.inProgress.values()) {
-      if (piece.verifying || !peerHas(peer, piece.index)) continue
+      if (piece.verifying || !peerHas(peer, piece.index) || this.webSeedPieces.has(piece.index)) continue
       for (let block = 0; block < piece.blockCount; block++) {
         if (piece.received[block] || piece.requested[block]! >= 2) continue
         if (peer.outstanding.has(this.keyOf(piece.index, block))) continue
@@ -227,10 +234,66 @@ export class PieceRequests {
     }
   }
 
+  /**
+   * Up to `max` consecutive pieces nobody is fetching, for a web seed to fetch whole (every block
+   * marked requested, so peers leave them alone), the pieces no peer has first. Empty while not
+   * downloading, when nothing is free (endgame is the peers'), or when the buffers are all taken.
+   */
+  claimForWebSeed (max: number): PieceProgress[] {
+    const { content, availability } = this.init
+    // The download limit holds for web seeds too: none is asked while the limit says wait.
+    if (!this.init.downloading() || !content.pool.available || this.init.limiter.delayFor(BLOCK_SIZE) > 0) return []
+    let seeds = 0
+    for (const peer of this.init.peers.values()) if (peer.seed) seeds++
+    const run = pickWebSeedRun({
+      pieceCount: content.meta.pieceCount,
+      maxPieces: max,
+      free: (i) => !content.has(i) && !this.inProgress.has(i) && !content.pads.padOnly.has(i) && content.wants(i),
+      rank: (i) => content.rank(i),
+      copies: (i) => availability.counts[i]! + seeds
+    })
+    const pieces: PieceProgress[] = []
+    for (let index = run?.first ?? 0; run && index < run.first + run.count; index++) {
+      const buffer = content.pool.acquire()
+      if (!buffer) break
+      const piece = newPieceProgress(index, pieceLengthOf(content.meta, index), buffer)
+      piece.requested.fill(1)
+      this.inProgress.set(index, piece)
+      this.webSeedPieces.add(index)
+      pieces.push(piece)
+    }
+    return pieces
+  }
+
+  /** A web seed filled the piece's buffer: it goes to be verified, the web seed its only sender (and nobody to pay). */
+  webSeedDelivered (piece: PieceProgress, sender: string): void {
+    if (!this.isCurrent(piece)) return
+    piece.received.fill(1)
+    piece.requested.fill(0)
+    piece.senders.fill(sender)
+    piece.charges.fill(undefined)
+    piece.receivedCount = piece.blockCount
+    piece.verifying = true
+    this.init.limiter.consume(piece.length)
+    this.init.received(piece)
+  }
+
+  /** A web seed could not fetch the piece: it is free again, for peers or another web seed. */
+  webSeedFailed (piece: PieceProgress): void {
+    if (!this.isCurrent(piece) || piece.verifying) return
+    this.drop(piece)
+    this.fillAll()
+  }
+
+  private drop (piece: PieceProgress): void {
+    this.inProgress.delete(piece.index)
+    this.webSeedPieces.delete(piece.index)
+    this.init.content.pool.release(piece.buffer)
+  }
+
   /** The piece verified and is written: it leaves the pieces in progress and its buffer goes back. */
   finish (piece: PieceProgress): void {
-    this.inProgress.delete(piece.index)
-    this.init.content.pool.release(piece.buffer)
+    this.drop(piece)
     this.failedSenders.delete(piece.index)
     for (const peer of this.init.peers.values()) if (peer.activePiece === piece.index) peer.activePiece = undefined
   }
@@ -242,9 +305,14 @@ export class PieceRequests {
     for (const address of senders) failed.add(address)
   }
 
-  /** Forgets every block of a piece, so it is fetched again from scratch. */
+  /** Forgets every block of a piece, so it is fetched again from scratch (a web seed's piece is let go whole). */
   restart (piece: PieceProgress): void {
+    if (this.webSeedPieces.has(piece.index) && this.isCurrent(piece)) {
+      this.drop(piece)
+      return this.fillAll()
+    }
     clearPiece(piece)
+    this.init.content.pads.fill(piece)
     // Blocks still requested from anyone are no longer tracked for this attempt.
     for (const peer of this.init.peers.values()) {
       for (let block = 0; block < piece.blockCount; block++) peer.outstanding.delete(this.keyOf(piece.index, block))
@@ -301,10 +369,6 @@ export class PieceRequests {
   stop (): void {
     clearTimeout(this.refillTimer)
     this.refillTimer = undefined
-    for (const piece of [...this.inProgress.values()]) {
-      if (piece.verifying) continue
-      this.inProgress.delete(piece.index)
-      this.init.content.pool.release(piece.buffer)
-    }
+    for (const piece of [...this.inProgress.values()]) if (!piece.verifying) this.drop(piece)
   }
 }

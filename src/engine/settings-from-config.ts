@@ -29,6 +29,7 @@ export function engineSettingsFrom (settings: Settings): EngineSettings {
     banAfterHashFailures: settings.banAfterHashFailures,
     pieceCacheBytes: settings.pieceCacheSize,
     maxInFlightBytes: settings.maxInFlightSize,
-    announceIntervalMs: settings.announceIntervalSeconds * 1000
+    announceIntervalMs: settings.announceIntervalSeconds * 1000,
+    webSeedsAllowPrivate: settings.webSeedsAllowPrivate
   }
 }

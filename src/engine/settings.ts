@@ -36,6 +36,8 @@ export interface EngineSettings {
   /** Memory for pieces being downloaded and verified, per torrent. */
   readonly maxInFlightBytes: number
   readonly announceIntervalMs: number
+  /** Web seeds (BEP 19) on loopback and private networks are used (a .torrent from the network may name any URL). */
+  readonly webSeedsAllowPrivate: boolean
 }
 
 export interface EngineParts {

@@ -1,32 +1,69 @@
 import { mkdir, open, rmdir, stat, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { FilePool } from './file-pool.js'
+import { pieceSpans } from './file-spans.js'
 import { pieceLengthOf, type TorrentFileEntry, type TorrentMeta } from './metainfo.js'
+import type { PartsFile } from './parts-file.js'
 
 /** Open files per torrent at most (libtorrent keeps 40 per session by default). */
 const MAX_OPEN_FILES = 64
 
-interface Segment {
-  readonly file: TorrentFileEntry
-  readonly fileIndex: number
-  /** Offset inside the file. */
-  readonly position: number
-  /** Offset inside the piece. */
-  readonly pieceOffset: number
-  readonly length: number
-}
-
 /**
  * Maps pieces onto the torrent's files and moves whole pieces in single reads and writes:
- * the engine never touches the disk per block.
+ * the engine never touches the disk per block. Pad files (BEP 47) are never on disk: they read as
+ * zeros and writes to them go nowhere. Files set apart (unwanted, not on disk) keep the bytes of
+ * the pieces they share with wanted files in the parts file, until they are placed.
  */
 export class PieceStorage {
   private readonly files: FilePool
   private readonly dirty = new Set<number>()
+  /** Files whose bytes go to the parts file: not wanted, and not in the user's folder. */
+  private readonly apart = new Set<number>()
   private closed = false
 
-  constructor (private readonly meta: TorrentMeta, readonly directory: string, maxOpenFiles = MAX_OPEN_FILES) {
+  constructor (private readonly meta: TorrentMeta, readonly directory: string, maxOpenFiles = MAX_OPEN_FILES, private readonly parts?: PartsFile) {
     this.files = new FilePool(maxOpenFiles, (fileIndex) => this.open(fileIndex))
+  }
+
+  /** Sets apart the files not `wanted` that are not on disk (one on disk stays where it is). */
+  async setApart (wanted: (fileIndex: number) => boolean): Promise<void> {
+    if (!this.parts) return
+    for (const [fileIndex, file] of this.meta.files.entries()) {
+      if (file.pad || wanted(fileIndex)) continue
+      if (!await stat(this.filePath(file)).catch(() => null)) this.apart.add(fileIndex)
+    }
+  }
+
+  isApart (fileIndex: number): boolean {
+    return this.apart.has(fileIndex)
+  }
+
+  /**
+   * A file set apart is wanted now: it is made in the user's folder, and the bytes of it that
+   * `verified` pieces hold (only its first and last pieces can be shared) move there from the parts file.
+   */
+  async place (fileIndex: number, verified: (piece: number) => boolean): Promise<void> {
+    if (!this.apart.has(fileIndex)) return
+    const file = this.meta.files[fileIndex]!
+    const { pieceLength } = this.meta
+    const edges = new Set([Math.floor(file.offset / pieceLength), Math.floor((file.offset + Math.max(0, file.length - 1)) / pieceLength)])
+    const moved: Array<{ position: number, data: Buffer }> = []
+    for (const piece of edges) {
+      if (!verified(piece)) continue
+      const span = pieceSpans(this.meta, piece).find((one) => one.fileIndex === fileIndex)
+      if (!span) continue
+      const data = Buffer.alloc(span.length)
+      await this.parts!.read(file.offset + span.position, data, 0, span.length)
+      moved.push({ position: span.position, data })
+    }
+    this.apart.delete(fileIndex)
+    await this.allocateFile(file)
+    for (const { position, data } of moved) {
+      await this.use(fileIndex, (handle) => writeFully(handle, data, 0, data.length, position))
+      this.dirty.add(fileIndex)
+    }
+    await this.sync()
+    if (this.apart.size === 0) await this.parts!.delete()
   }
 
   /** How many of the torrent's files are open now. */
@@ -38,9 +75,14 @@ export class PieceStorage {
     return join(this.directory, ...file.path.split('/'))
   }
 
+  /** The files that exist on disk: all but the pad files. */
+  private realFiles (): TorrentFileEntry[] {
+    return this.meta.files.filter((file, index) => !file.pad && !this.apart.has(index))
+  }
+
   /** True when every file exists with at least its full length (data may still be unverified). */
   async filesPresent (): Promise<boolean> {
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const info = await stat(this.filePath(file)).catch(() => null)
       if (!info || !info.isFile() || info.size < file.length) return false
     }
@@ -49,7 +91,7 @@ export class PieceStorage {
 
   /** True when no byte of the content exists on disk yet (nothing to check). */
   async nothingPresent (): Promise<boolean> {
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const info = await stat(this.filePath(file)).catch(() => null)
       if (info && info.size > 0) return false
     }
@@ -58,22 +100,25 @@ export class PieceStorage {
 
   /** Creates missing directories and files as sparse files of their final length; never truncates data. */
   async allocate (): Promise<void> {
-    for (const file of this.meta.files) {
-      const path = this.filePath(file)
-      await mkdir(dirname(path), { recursive: true })
-      const handle = await open(path, 'a')
-      try {
-        const { size } = await handle.stat()
-        if (size < file.length) await handle.truncate(file.length)
-      } finally {
-        await handle.close()
-      }
+    for (const file of this.realFiles()) await this.allocateFile(file)
+  }
+
+  private async allocateFile (file: TorrentFileEntry): Promise<void> {
+    const path = this.filePath(file)
+    await mkdir(dirname(path), { recursive: true })
+    const handle = await open(path, 'a')
+    try {
+      const { size } = await handle.stat()
+      if (size < file.length) await handle.truncate(file.length)
+    } finally {
+      await handle.close()
     }
   }
 
   async writePiece (index: number, data: Uint8Array): Promise<void> {
-    await Promise.all(this.segments(index).map(async (segment) => {
-      await this.use(segment.fileIndex, (handle) => writeFully(handle, data, segment.pieceOffset, segment.length, segment.position))
+    await Promise.all(pieceSpans(this.meta, index).filter((segment) => !segment.file.pad).map(async (segment) => {
+      if (this.apart.has(segment.fileIndex)) return this.parts!.write(segment.file.offset + segment.position, data, segment.rangeOffset, segment.length)
+      await this.use(segment.fileIndex, (handle) => writeFully(handle, data, segment.rangeOffset, segment.length, segment.position))
       this.dirty.add(segment.fileIndex)
     }))
   }
@@ -81,8 +126,10 @@ export class PieceStorage {
   /** Reads a whole piece into `into` (which must hold at least the piece's length). */
   async readPiece (index: number, into: Uint8Array): Promise<Uint8Array> {
     const length = pieceLengthOf(this.meta, index)
-    await Promise.all(this.segments(index).map(async (segment) => {
-      await this.use(segment.fileIndex, (handle) => readFully(handle, into, segment.pieceOffset, segment.length, segment.position))
+    await Promise.all(pieceSpans(this.meta, index).map(async (segment) => {
+      if (segment.file.pad) into.fill(0, segment.rangeOffset, segment.rangeOffset + segment.length)
+      else if (this.apart.has(segment.fileIndex)) await this.parts!.read(segment.file.offset + segment.position, into, segment.rangeOffset, segment.length)
+      else await this.use(segment.fileIndex, (handle) => readFully(handle, into, segment.rangeOffset, segment.length, segment.position))
     }))
     return into.subarray(0, length)
   }
@@ -95,12 +142,12 @@ export class PieceStorage {
   async sync (): Promise<void> {
     const files = [...this.dirty]
     this.dirty.clear()
-    await Promise.all(files.map((fileIndex) => this.use(fileIndex, (handle) => handle.datasync())))
+    await Promise.all([...files.map((fileIndex) => this.use(fileIndex, (handle) => handle.datasync())), this.parts?.sync()])
   }
 
   async close (): Promise<void> {
     this.closed = true
-    await this.files.close()
+    await Promise.all([this.files.close(), this.parts?.close()])
   }
 
   /**
@@ -111,9 +158,10 @@ export class PieceStorage {
    */
   async deleteFiles (): Promise<void> {
     await this.close()
+    await this.parts?.delete()
     const root = resolve(this.directory)
     const folders = new Set<string>()
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const path = resolve(this.filePath(file))
       await rm(path, { force: true })
       for (let folder = dirname(path); folder !== root && folder.startsWith(`${root}${sep}`); folder = dirname(folder)) folders.add(folder)
@@ -140,29 +188,6 @@ export class PieceStorage {
     })
   }
 
-  private segments (index: number): Segment[] {
-    const start = index * this.meta.pieceLength
-    const end = start + pieceLengthOf(this.meta, index)
-    const files = this.meta.files
-    // Binary search for the first file that ends after `start`.
-    let low = 0
-    let high = files.length - 1
-    while (low < high) {
-      const mid = (low + high) >>> 1
-      const file = files[mid]!
-      if (file.offset + file.length <= start) low = mid + 1
-      else high = mid
-    }
-    const segments: Segment[] = []
-    for (let fileIndex = low; fileIndex < files.length; fileIndex++) {
-      const file = files[fileIndex]!
-      if (file.offset >= end) break
-      const from = Math.max(start, file.offset)
-      const to = Math.min(end, file.offset + file.length)
-      if (to > from) segments.push({ file, fileIndex, position: from - file.offset, pieceOffset: from - start, length: to - from })
-    }
-    return segments
-  }
 }
 
 async function writeFully (handle: FileHandle, data: Uint8Array, offset: number, length: number, position: number): Promise<void> {

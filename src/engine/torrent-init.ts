@@ -1,5 +1,6 @@
 import type { Client as DHT } from 'bittorrent-dht'
 import type { Logger } from 'winston'
+import type { FilePriority } from './file-selection.js'
 import type { PieceHasher } from './hasher.js'
 import type { MarketHooks, MarketPort } from './market-port.js'
 import type { MagnetInfo, TorrentMeta } from './metainfo.js'
@@ -35,6 +36,13 @@ export interface TorrentInit<Market extends MarketPort = MarketPort> {
   readonly beforeVerified?: (index: number) => Promise<void>
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  /** The priorities of the user's files once the metadata is known (all normal when it gives none). */
+  readonly selectFiles?: (meta: TorrentMeta) => FilePriority[] | undefined
+  /**
+   * Where bytes of unwanted files that wanted pieces hold are kept: outside the user's folder (the
+   * daemon's state). Without it, `.<info hash>.parts` in the download directory, as libtorrent does.
+   */
+  readonly partsPath?: string
   /** The bandwidth market for this torrent, when the daemon has a wallet. */
   readonly market?: (hooks: MarketHooks) => Market
 }

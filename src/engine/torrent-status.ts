@@ -1,12 +1,14 @@
 import type { UnreachablePeer } from './connections.js'
 import type { ContentParts } from './content-parts.js'
 import type { TorrentState } from './events.js'
+import { fileProgress, type FileProgress } from './file-selection.js'
 import type { MarketPort, PeerMarketView } from './market-port.js'
 import type { TorrentMeta } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { encryptionOf, type Encryption, type Transport } from './peer-socket.js'
 import type { SwarmParts } from './torrent-parts.js'
 import type { TransferStats } from './transfer-stats.js'
+import type { WebSeedStatus } from './web-seed.js'
 
 export interface PeerInfo {
   readonly address: string
@@ -44,6 +46,9 @@ export interface TorrentStatus {
   readonly checkedPieces: number
   readonly progress: number
   readonly downloaded: number
+  /** Of `downloaded`: bytes from web seeds (BEP 19), never paid for, and from peers. */
+  readonly downloadedFromWebSeeds: number
+  readonly downloadedFromPeers: number
   readonly uploaded: number
   readonly wasted: number
   readonly downloadRate: number
@@ -69,7 +74,14 @@ export interface TorrentStatus {
   readonly completedAt: number | null
   /** CPU time of the last rechoke (snapshots, the choker, applying its decision), in microseconds. */
   readonly lastRechokeMicros: number | null
-  readonly files: ReadonlyArray<{ path: string; length: number }>
+  /** Bytes of the files chosen for download (all of them, pad files aside, unless some are skipped). */
+  readonly wantedLength: number | null
+  /** Bytes of the chosen files that verified pieces hold. */
+  readonly wantedVerified: number
+  /** The user's files (pad files not shown), numbered from 0 as `--only` and `files` take them. */
+  readonly files: readonly FileProgress[]
+  /** The torrent's web seeds: each one's state (why one is not used), bytes and errors. */
+  readonly webSeeds: readonly WebSeedStatus[]
 }
 
 /** One connected peer, for the user. */
@@ -117,6 +129,10 @@ export function statusOf (source: StatusSource): TorrentStatus {
   const { peers } = parts
   const content = source.data?.content
   const verifiedPieces = content?.haveCount ?? 0
+  const files = meta ? fileProgress(meta, content?.priorities, (piece) => content?.has(piece) ?? false) : []
+  const chosen = files.filter((file) => file.priority !== 'skip')
+  const wantedLength = chosen.reduce((sum, file) => sum + file.length, 0)
+  const wantedVerified = chosen.reduce((sum, file) => sum + file.verified, 0)
   return {
     ...source.torrent,
     length: meta?.length ?? null,
@@ -124,8 +140,10 @@ export function statusOf (source: StatusSource): TorrentStatus {
     pieceCount: meta?.pieceCount ?? null,
     verifiedPieces,
     checkedPieces: content?.checkedPieces ?? 0,
-    progress: meta ? verifiedPieces / meta.pieceCount : 0,
+    progress: meta && files.length > 0 ? (wantedLength > 0 ? wantedVerified / wantedLength : 1) : 0,
     downloaded: stats.downloaded,
+    downloadedFromWebSeeds: source.data?.webSeeds.downloaded ?? 0,
+    downloadedFromPeers: stats.downloaded - (source.data?.webSeeds.downloaded ?? 0),
     uploaded: stats.uploaded,
     wasted: stats.wasted,
     downloadRate: Math.round(stats.downloadRate),
@@ -144,6 +162,9 @@ export function statusOf (source: StatusSource): TorrentStatus {
     startedAt: source.startedAt,
     completedAt: source.completedAt,
     lastRechokeMicros: parts.choking.lastRechokeMicros,
-    files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
+    wantedLength: meta ? wantedLength : null,
+    wantedVerified,
+    files,
+    webSeeds: source.data?.webSeeds.status() ?? []
   }
 }

@@ -1,11 +1,12 @@
 import type { Logger } from 'winston'
-import { errorMessage } from '../util/errors.js'
+import { UsageError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { announceTorrent } from './announce.js'
 import { contributionsOf, sendersOf, type PieceProgress } from './blocks.js'
 import type { PeerConnections } from './connections.js'
 import { contentParts, type ContentParts } from './content-parts.js'
 import { TorrentEvents, type TorrentState } from './events.js'
+import type { FilePriority } from './file-selection.js'
 import type { MarketPort } from './market-port.js'
 import { feedMarket } from './market-feed.js'
 import { metaFromPeers, type TorrentMeta } from './metainfo.js'
@@ -152,6 +153,16 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.parts.limits.set(limits)
   }
 
+  /** New priorities for the user's files (TorrentContent.select): a torrent done downloads again, or one finishes. */
+  async setFilePriorities (priorities: readonly FilePriority[]): Promise<void> {
+    if (!this.data || this.state === 'checking') throw new UsageError(`${this.name}: files can be chosen once its metadata is in and its check is done`)
+    const wasComplete = this.complete
+    await this.data.content.select(priorities)
+    if (this.state === 'seeding' && !this.complete) this.setState('downloading')
+    if (this.state === 'downloading' && this.complete && !wasComplete) this.onComplete()
+    else for (const peer of this.peers.values()) this.parts.peerPieces.updateInterest(peer)
+  }
+
   /** See TorrentContent.verifiedBitfield. */
   verifiedBitfield (): Buffer | undefined {
     return this.data?.content.verifiedBitfield()
@@ -228,7 +239,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
       choking: this.parts.choking,
       requests: () => this.data?.requests,
       uploads: () => this.data?.uploads,
-      block: (from, index, offset, data) => this.onBlock(from, index, offset, data),
+      block: (from, index, offset, data) => this.data ? this.data.requests.onBlock(from, index, offset, data) : this.stats.waste(data.length),
       extendedHandshake: (from) => this.onExtendedHandshake(from),
       metadata: (torrentFile) => { void this.onMetadata(torrentFile) },
       pexAddress: (from, address) => this.peers.addFromPex(from, address),
@@ -268,7 +279,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     if (this.meta || this.fetchingMetadata || this.run.destroyed) return
     this.fetchingMetadata = true
     try {
-      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [])
+      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [], this.init.magnet?.webSeeds)
       if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
       this.meta = meta
       this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })
@@ -284,11 +295,6 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   }
 
   // ---------------------------------------------------------------- pieces
-
-  private onBlock (peer: Peer, index: number, offset: number, data: Uint8Array): void {
-    if (this.data) this.data.requests.onBlock(peer, index, offset, data)
-    else this.stats.waste(data.length)
-  }
 
   private async verifyPiece (piece: PieceProgress): Promise<void> {
     const { content, requests } = this.data!
@@ -317,7 +323,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.log.warn('piece failed its hash check', { infoHash: this.infoHash, piece: piece.index, senders })
     this.events.emit({ type: 'hash-failed', index: piece.index, senders })
     this.data!.requests.failedFrom(piece, senders)
-    this.parts.discipline.hashFailed(senders)
+    this.parts.discipline.hashFailed(this.data!.webSeeds.blame(senders))
     this.data!.requests.restart(piece)
   }
 
@@ -327,10 +333,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.discovery?.complete()
     this.setState('seeding')
     this.events.emit({ type: 'complete' })
-    for (const peer of this.peers.values()) {
-      peer.wire.uninterested()
-      this.data?.requests.release(peer)
-    }
+    for (const peer of this.peers.values()) { peer.wire.uninterested(); this.data?.requests.release(peer) }
   }
 
   // ---------------------------------------------------------------- periodic work
@@ -357,6 +360,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     const { init } = this
     const data = contentParts({
       meta, infoHash: this.infoHash, directory: this.directory, settings: init.settings, parts: init.parts, hasher: init.hasher, log: init.logger,
+      priorities: init.selectFiles?.(meta), partsPath: init.partsPath ?? `${this.directory}/.${this.infoHash}.parts`,
       peers: this.peers, stats: this.stats, downloadLimiter: this.parts.limits.download, uploadLimiter: this.parts.limits.upload, market: this.market,
       destroyed: () => this.run.destroyed,
       downloading: () => !this.run.destroyed && this.state === 'downloading',
@@ -365,13 +369,10 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     })
     this.data = data
     this.setState('checking')
-    try {
-      await data.content.prepare(resume, this.init.recheckBitfield)
-    } catch (err) {
+    const prepared = await data.content.prepare(resume, this.init.recheckBitfield).then(() => true, (err: unknown) => {
       this.fail(`cannot prepare files in ${this.directory}: ${errorMessage(err)}`)
-      return
-    }
-    if (this.run.destroyed) return
+    })
+    if (!prepared || this.run.destroyed) return
     this.setState(this.run.pausedByUser ? 'paused' : this.runningState())
     if (this.complete) this.events.emit({ type: 'complete' })
   }
@@ -392,7 +393,6 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   }
 
   peerList (): PeerInfo[] {
-    const pieceCount = this.meta?.pieceCount ?? 0
-    return [...this.peers.values()].map((peer) => peerInfoOf(peer, pieceCount, this.market))
+    return [...this.peers.values()].map((peer) => peerInfoOf(peer, this.meta?.pieceCount ?? 0, this.market))
   }
 }

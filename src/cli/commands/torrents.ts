@@ -4,12 +4,13 @@ import type { Command } from 'commander'
 import { UsageError, errorMessage } from '../../util/errors.js'
 import { formatBytes, formatRate, parseSize } from '../../util/units.js'
 import { marketSummary, peerLine, torrentDetails, torrentLine } from '../format.js'
+import { fileOptions, fileSelectionOf, type FileFlags } from '../file-flags.js'
 import { marketOptions, type MarketFlags } from '../market-flags.js'
 import { client, collect, common, print, validatePeers, validateRate, type CommonOptions } from '../options.js'
 import { creationProgress, waitForCompletion } from '../progress.js'
 
-type SeedFlags = CommonOptions & { tracker?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }
-type AddFlags = CommonOptions & MarketFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
+type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }
+type AddFlags = CommonOptions & MarketFlags & FileFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
 
 /** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
 async function readSource (source: string): Promise<{ magnet: string } | { torrent: string }> {
@@ -32,6 +33,7 @@ export function addTorrentCommands (program: Command): void {
   common(program.command('seed <path>'))
     .description('make a torrent of a file or folder and seed it; prints the info hash and magnet link')
     .option('--tracker <url>', 'announce URL (repeatable)', collect)
+    .option('--webseed <url>', 'web seed (BEP 19 url-list): an http(s) URL serving the file, or for a folder the URL its folder is under (repeatable)', collect)
     .option('--peer <host:port>', 'connect to this peer (repeatable)', collect)
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--piece-length <size>', 'piece length, a power of two (default: chosen from the size)')
@@ -44,6 +46,7 @@ export function addTorrentCommands (program: Command): void {
       const torrent = await api.seed({
         path: resolve(path),
         trackers: options.tracker ?? [],
+        webSeeds: options.webseed ?? [],
         peers: validatePeers(options.peer),
         private: options.private ?? false,
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
@@ -57,11 +60,11 @@ export function addTorrentCommands (program: Command): void {
       print(options, torrent, () => `seeding ${torrent.name} (${formatBytes(torrent.length ?? 0)})\ninfo hash: ${torrent.infoHash}\nmagnet:    ${torrent.magnet}${options.floor !== undefined ? `\nmarket:    ${marketSummary(torrent)}` : ''}`)
     })
 
-  common(program.command('add <magnet-or-torrent>'))
+  fileOptions(common(program.command('add <magnet-or-torrent>')))
     .description('download a magnet link or .torrent file (data already in --out is checked and seeded)')
     .option('--out <dir>', 'download directory (default: the daemon\'s)')
     .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect)
-    .option('--wait', 'show progress and exit 0 only when every piece is verified')
+    .option('--wait', 'show progress and exit 0 only when every piece (of the chosen files) is verified')
     .option('--paused', 'add without starting')
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--download-limit <rate>', 'download limit for this torrent')
@@ -70,8 +73,10 @@ export function addTorrentCommands (program: Command): void {
     .option('--target <rate>', 'with --bid auto: the download rate wanted, e.g. 10MiB/s (auto-bid pays only while below it)')
     .option('--floor <price>', 'when seeding it, the lowest bid to sell upload slots for')
     .action(async (source: string, options: AddFlags) => {
+      const files = fileSelectionOf(options)
       const body = {
         ...(await readSource(source)),
+        ...(files ? { files } : {}),
         peers: validatePeers(options.peer),
         paused: options.paused ?? false,
         ...(options.out !== undefined ? { directory: resolve(options.out) } : {}),
