@@ -2,6 +2,7 @@ import BitField from 'bitfield'
 import type { Logger } from 'winston'
 import { BufferPool, type PieceHasher } from './hasher.js'
 import type { TorrentMeta } from './metainfo.js'
+import { checkPiece } from './piece-check.js'
 import type { EngineSettings } from './settings.js'
 import { PieceStorage } from './storage.js'
 
@@ -127,7 +128,7 @@ export class TorrentContent {
         while (next < indices.length && !this.init.stopped()) {
           const index = indices[next++]!
           const data = await this.storage.readPiece(index, buffer)
-          if (await hasher.verify(data, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) this.markVerified(index)
+          if (await checkPiece(hasher, meta, index, data)) this.markVerified(index)
           this.checkedPieces++
         }
       } finally {

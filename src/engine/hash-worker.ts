@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
+import { pieceRoot } from './v2/merkle.js'
 
 export interface HashRequest {
   readonly id: number
   /** A view of shared memory (see BufferPool): the worker reads the piece in place. */
   readonly data: Uint8Array
   readonly expected: Uint8Array
-  readonly algorithm: 'sha1' | 'sha256'
+  /** 'merkle': `expected` is the root of BEP 52's subtree of `leaves` leaves over the piece's 16 KiB blocks. */
+  readonly algorithm: 'sha1' | 'sha256' | 'merkle'
+  readonly leaves?: number
 }
 
 /**
@@ -34,8 +37,8 @@ export interface HashReply {
   readonly error?: string
 }
 
-export function pieceMatches ({ data, expected, algorithm }: Pick<HashRequest, 'data' | 'expected' | 'algorithm'>): boolean {
-  const digest = createHash(algorithm).update(data).digest()
+export function pieceMatches ({ data, expected, algorithm, leaves }: Pick<HashRequest, 'data' | 'expected' | 'algorithm' | 'leaves'>): boolean {
+  const digest = algorithm === 'merkle' ? pieceRoot(data, leaves ?? 1) : createHash(algorithm).update(data).digest()
   return digest.length === expected.length && digest.equals(expected)
 }
 

@@ -37,10 +37,11 @@ export class PieceHasher {
   constructor (readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {}
 
   /** `data` should live in shared memory (see BufferPool) so the worker reads it in place. */
-  verify (data: Uint8Array, expected: Uint8Array, algorithm: HashRequest['algorithm'] = 'sha1'): Promise<boolean> {
+  verify (data: Uint8Array, expected: Uint8Array, algorithm: HashRequest['algorithm'] = 'sha1', leaves?: number): Promise<boolean> {
     // A view is cloned with its whole underlying buffer: `expected` points into the table of all
     // piece hashes, so it travels as a copy of its own 20 bytes.
-    return this.send(BACKLOG_PER_THREAD, (id) => ({ id, data, expected: new Uint8Array(expected), algorithm })).then((reply) => reply.valid)
+    const copy = new Uint8Array(expected)
+    return this.send(BACKLOG_PER_THREAD, (id) => ({ id, data, expected: copy, algorithm, ...(leaves ? { leaves } : {}) })).then((reply) => reply.valid)
   }
 
   /**

@@ -1,6 +1,9 @@
 import bencode from 'bencode'
 import parseTorrent, { toMagnetURI, toTorrentFile, type ParsedTorrent } from 'parse-torrent'
 import { InvalidTorrentError, errorMessage } from '../util/errors.js'
+import { decodeComponent } from './torrent-paths.js'
+import { bdecode, topLevelSpans, type BDict } from './v2/bdecode.js'
+import { isV2Info, parseV2, type V2Meta } from './v2/metainfo-v2.js'
 
 export interface TorrentFileEntry {
   /** Path relative to the download directory, components joined with '/'. */
@@ -17,8 +20,12 @@ export interface TorrentMeta {
   readonly pieceLength: number
   readonly length: number
   readonly pieceCount: number
-  /** SHA-1 piece hashes, 20 bytes each, concatenated. */
+  /** SHA-1 piece hashes, 20 bytes each, concatenated (empty for a v2-only torrent). */
   readonly pieceHashes: Buffer
+  /**
+   * The content's files. In a v2 or hybrid torrent each starts at a piece boundary and the gaps
+   * between them (BEP 52's alignment, a hybrid's BEP 47 pad files) are zeros that no file holds.
+   */
   readonly files: readonly TorrentFileEntry[]
   readonly announce: readonly string[]
   readonly private: boolean
@@ -26,11 +33,21 @@ export interface TorrentMeta {
   readonly torrentFile: Buffer
   /** The bencoded info dictionary (served to peers through ut_metadata). */
   readonly infoBuffer: Buffer
+  /** BEP 52's half, for a v2-only or hybrid torrent: its pieces are checked by merkle roots. */
+  readonly v2?: V2Meta
+}
+
+export type TorrentVersion = 'v1' | 'v2' | 'hybrid'
+
+export function versionOf (meta: Pick<TorrentMeta, 'v2'>): TorrentVersion {
+  return meta.v2 ? (meta.v2.hybrid ? 'hybrid' : 'v2') : 'v1'
 }
 
 /** What a magnet link gives before the metadata arrives. */
 export interface MagnetInfo {
   readonly infoHash: string
+  /** A `btmh` topic's SHA-256 info hash (64 hex digits): the torrent is v2 (or, with a btih as well, hybrid). */
+  readonly infoHashV2?: string
   readonly name?: string
   readonly announce: readonly string[]
   readonly peerAddresses: readonly string[]
@@ -45,9 +62,19 @@ export function pieceLengthOf (meta: Pick<TorrentMeta, 'pieceLength' | 'length' 
   return meta.pieceLength
 }
 
+/**
+ * The bytes of a piece that belong to a file: what is fetched and hashed. A v2 piece ends with its
+ * file (the rest, up to the next file's piece, is zeros); a v1 piece is all data.
+ */
+export function pieceDataLength (meta: Pick<TorrentMeta, 'pieceLength' | 'length' | 'pieceCount' | 'v2'>, index: number): number {
+  return meta.v2 ? meta.v2.pieceData[index]! : pieceLengthOf(meta, index)
+}
+
 export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> {
   if (data.length > MAX_TORRENT_FILE_BYTES) throw new InvalidTorrentError('torrent file is larger than 50 MiB')
   if (data[0] !== 0x64) throw new InvalidTorrentError('not a .torrent file (it must start with a bencoded dictionary)')
+  const v2 = v2Parts(Buffer.from(data))
+  if (v2 && !v2.info.has('pieces')) return v2OnlyMeta(Buffer.from(data), v2)
   let parsed: ParsedTorrent
   try {
     parsed = await parseTorrent(data)
@@ -55,7 +82,79 @@ export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> 
     throw new InvalidTorrentError(`not a valid .torrent file: ${errorMessage(err)}`, { cause: err })
   }
   if (!parsed.info || !parsed.infoBuffer) throw new InvalidTorrentError('not a valid .torrent file: no info dictionary')
-  return metaFromParsed(parsed)
+  const meta = metaFromParsed(parsed)
+  return v2 ? hybridMeta(meta, Buffer.from(data), v2) : meta
+}
+
+interface V2Parts {
+  readonly info: BDict
+  readonly infoBytes: Buffer
+  readonly spans: Map<string, Buffer>
+}
+
+/** The info dictionary as sent (its bytes are what the v2 info hash is of), when it says `meta version` 2. */
+function v2Parts (data: Buffer): V2Parts | undefined {
+  let spans: Map<string, Buffer>
+  try {
+    spans = topLevelSpans(data)
+  } catch {
+    return undefined // not for v2 to judge: the v1 parser says what is wrong with it
+  }
+  const infoBytes = spans.get('info')
+  if (!infoBytes) return undefined
+  const info = bdecode(infoBytes)
+  if (!(info instanceof Map) || !isV2Info(info)) return undefined
+  return { info, infoBytes, spans }
+}
+
+function v2OnlyMeta (data: Buffer, { info, infoBytes, spans }: V2Parts): TorrentMeta {
+  const name = decodeComponent(info.get('name.utf-8') ?? info.get('name'), 'name')
+  const layers = spans.get('piece layers')
+  const v2 = parseV2(info, infoBytes, name, layers ? bdecode(layers) : undefined)
+  const pieceLength = info.get('piece length') as number
+  const announce = announceOf(data)
+  return {
+    infoHash: v2.infoHash.slice(0, 40),
+    name,
+    pieceLength,
+    length: v2.length,
+    pieceCount: v2.pieceData.length,
+    pieceHashes: Buffer.alloc(0),
+    files: v2.files.map(({ path, length, offset }) => ({ path, length, offset })),
+    announce,
+    private: info.get('private') === 1,
+    torrentFile: data,
+    infoBuffer: Buffer.from(infoBytes),
+    v2
+  }
+}
+
+/**
+ * A hybrid is read as v1 (its info hash and trackers unchanged), then its v2 half must describe
+ * the same files at the same offsets; the pad files of its v1 list hold no data and are dropped.
+ */
+function hybridMeta (meta: TorrentMeta, data: Buffer, { info, infoBytes, spans }: V2Parts): TorrentMeta {
+  const layers = spans.get('piece layers')
+  const v2 = parseV2(info, infoBytes, meta.name, layers ? bdecode(layers) : undefined)
+  const v1Files = meta.files.filter((file) => !isPadPath(file.path, meta.name))
+  const same = v1Files.length === v2.files.length && v2.files.every((file, i) => {
+    const other = v1Files[i]!
+    return other.path === file.path && other.length === file.length && (file.length === 0 || other.offset === file.offset)
+  })
+  if (!same || v2.pieceData.length !== meta.pieceCount) throw new InvalidTorrentError('the hybrid torrent\'s v1 and v2 halves describe different files')
+  return { ...meta, files: v2.files.map(({ path, length, offset }) => ({ path, length, offset })), torrentFile: data, v2 }
+}
+
+function isPadPath (path: string, name: string): boolean {
+  return path.startsWith(`${name}/.pad/`)
+}
+
+function announceOf (data: Buffer): string[] {
+  const decoded = bencode.decode(data) as { announce?: Uint8Array, 'announce-list'?: Uint8Array[][] }
+  const urls = new Set<string>()
+  for (const tier of decoded['announce-list'] ?? []) for (const url of tier) urls.add(Buffer.from(url).toString('utf8'))
+  if (decoded.announce) urls.add(Buffer.from(decoded.announce).toString('utf8'))
+  return [...urls]
 }
 
 /** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers. */
@@ -79,26 +178,46 @@ export async function parseMagnet (uri: string): Promise<MagnetInfo> {
       throw new InvalidTorrentError(`malformed magnet link: the btih info hash "${btih}" is not 40 hex digits (or 32 base32 characters)`)
     }
   }
+  const infoHashV2 = btmhOf(topics)
+  const hasBtih = topics.some((topic) => /^urn:btih:/i.test(topic))
   let parsed: ParsedTorrent
   try {
-    parsed = await parseTorrent(uri)
+    // parse-torrent wants a btih: a v2-only magnet is looked up by its truncated v2 hash (BEP 52).
+    parsed = await parseTorrent(infoHashV2 && !hasBtih ? `${uri}&xt=urn:btih:${infoHashV2.slice(0, 40)}` : uri)
   } catch (err) {
     throw new InvalidTorrentError(`malformed magnet link: ${errorMessage(err)}`, { cause: err })
   }
   const infoHash = parsed.infoHash?.toLowerCase()
   if (!infoHash || !INFO_HASH_V1.test(infoHash)) {
-    throw new InvalidTorrentError('malformed magnet link: it carries no valid btih info hash')
+    throw new InvalidTorrentError('malformed magnet link: it carries no valid btih or btmh info hash')
   }
   return {
     infoHash,
+    ...(infoHashV2 ? { infoHashV2 } : {}),
     ...(parsed.name ? { name: String(parsed.name) } : {}),
     announce: parsed.announce ?? [],
     peerAddresses: parsed.peerAddresses ?? []
   }
 }
 
-export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce'>): string {
-  return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce] })
+/** The SHA-256 info hash of a `btmh` topic (multihash 0x12 0x20: SHA-256, 32 bytes), if the magnet has one. */
+function btmhOf (topics: readonly string[]): string | undefined {
+  let found: string | undefined
+  for (const topic of topics) {
+    const btmh = /^urn:btmh:(.*)$/i.exec(topic)?.[1]
+    if (btmh === undefined) continue
+    if (!/^1220[0-9a-f]{64}$/i.test(btmh)) throw new InvalidTorrentError(`malformed magnet link: the btmh "${btmh}" is not a SHA-256 multihash (1220 and 64 hex digits)`)
+    found = btmh.slice(4).toLowerCase()
+  }
+  return found
+}
+
+export function magnetLink (meta: Pick<TorrentMeta, 'infoHash' | 'name' | 'announce' | 'v2'>): string {
+  const v2 = meta.v2
+  if (!v2) return toMagnetURI({ infoHash: meta.infoHash, name: meta.name, announce: [...meta.announce] })
+  const topics = [...(v2.hybrid ? [`xt=urn:btih:${meta.infoHash}`] : []), `xt=urn:btmh:1220${v2.infoHash}`]
+  const rest = [`dn=${encodeURIComponent(meta.name)}`, ...meta.announce.map((url) => `tr=${encodeURIComponent(url)}`)]
+  return `magnet:?${[...topics, ...rest].join('&')}`
 }
 
 function metaFromParsed (parsed: ParsedTorrent): TorrentMeta {
@@ -158,12 +277,4 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
     offset += length
     return entry
   })
-}
-
-function decodeComponent (value: unknown, field: string): string {
-  const text = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : typeof value === 'string' ? value : undefined
-  if (text === undefined || text === '' || text === '.' || text === '..' || /[/\\\0]/.test(text)) {
-    throw new InvalidTorrentError(`unsafe or missing path component in ${field}`)
-  }
-  return text
 }

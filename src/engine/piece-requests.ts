@@ -4,7 +4,7 @@ import { BLOCK_SIZE, blockLength, clearPiece, forgetBlocksFrom, newPieceProgress
 import type { PeerConnections } from './connections.js'
 import type { TorrentContent } from './content.js'
 import type { BlockCharge } from './market-port.js'
-import { pieceLengthOf } from './metainfo.js'
+import { pieceDataLength } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
 import type { RateLimitChain } from './rate-limiter.js'
@@ -157,7 +157,7 @@ export class PieceRequests {
         !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
     })
     if (index < 0) return undefined
-    const piece = newPieceProgress(index, pieceLengthOf(content.meta, index), content.pool.acquire()!)
+    const piece = newPieceProgress(index, pieceDataLength(content.meta, index), content.pool.acquire()!)
     this.inProgress.set(index, piece)
     return piece
   }

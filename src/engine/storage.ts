@@ -81,6 +81,8 @@ export class PieceStorage {
   /** Reads a whole piece into `into` (which must hold at least the piece's length). */
   async readPiece (index: number, into: Uint8Array): Promise<Uint8Array> {
     const length = pieceLengthOf(this.meta, index)
+    // A v2 piece may end in the gap before the next file's piece: zeros, which no file holds.
+    if (this.meta.v2) into.fill(0, 0, length)
     await Promise.all(this.segments(index).map(async (segment) => {
       await this.use(segment.fileIndex, (handle) => readFully(handle, into, segment.pieceOffset, segment.length, segment.position))
     }))
