@@ -62,5 +62,15 @@ for (const format of ['v2', 'hybrid'] as const) {
     const result = await downloader.done
     t.equal(result.failed, 0, 'libtorrent saw no failed pieces')
     t.same(await sameFiles(join(work, 'source'), join(work, 'lt'), FILES), [], 'libtorrent\'s copy from bidtorrent is byte-equal')
+
+    const info = await runCli(['info', meta.infoHash, '--data-dir', leecher.dataDir])
+    t.match(info.stdout, new RegExp(`v2 hash: +${made.v2}`), 'info shows the v2 hash')
+    t.match(info.stdout, new RegExp(`version: +${format}`), 'and the version')
+    if (format === 'hybrid') {
+      // A peer that knows only the v2 hash greets us with its first 20 bytes: the hybrid's other swarm.
+      const v2Only = await startLibtorrent(t, ['--mode', 'download', '--magnet', `magnet:?xt=urn:btmh:1220${made.v2}`, '--save', join(work, 'lt-v2'), '--peer', `127.0.0.1:${leecher.peerPort}`])
+      t.equal((await v2Only.done).failed, 0, 'libtorrent joined by the v2 hash, took the metadata from us and downloaded')
+      t.same(await sameFiles(join(work, 'source'), join(work, 'lt-v2'), FILES), [], 'byte-equal through the v2 swarm')
+    }
   })
 }

@@ -37,6 +37,16 @@ export interface TorrentMeta {
   readonly v2?: V2Meta
 }
 
+/**
+ * The 20-byte hashes of the swarms a torrent is in (handshakes, trackers, the DHT): its info hash,
+ * and for a hybrid the truncated v2 hash as well, the swarm of v2-only peers.
+ */
+export function swarmHashes (torrent: Pick<TorrentMeta, 'infoHash' | 'v2'> | Pick<MagnetInfo, 'infoHash' | 'infoHashV2'>): string[] {
+  const v2 = 'v2' in torrent ? torrent.v2?.infoHash : 'infoHashV2' in torrent ? torrent.infoHashV2 : undefined
+  const truncated = v2?.slice(0, 40)
+  return truncated && truncated !== torrent.infoHash ? [torrent.infoHash, truncated] : [torrent.infoHash]
+}
+
 export type TorrentVersion = 'v1' | 'v2' | 'hybrid'
 
 export function versionOf (meta: Pick<TorrentMeta, 'v2'>): TorrentVersion {

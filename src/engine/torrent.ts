@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
-import { announceTorrent } from './announce.js'
+import { announceTorrent, type Announcer } from './announce.js'
 import { contributionsOf, sendersOf, type PieceProgress } from './blocks.js'
 import type { PeerConnections } from './connections.js'
 import { contentParts, type ContentParts } from './content-parts.js'
@@ -39,7 +39,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   private readonly run = new RunState()
   private readonly parts: SwarmParts
   private data: ContentParts | undefined
-  private discovery: ReturnType<typeof announceTorrent>
+  private discovery: Announcer | undefined
   private tick: NodeJS.Timeout | undefined
   private lastTickAt = Date.now()
   private readonly stats = new TransferStats()
