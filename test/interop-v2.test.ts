@@ -67,6 +67,10 @@ for (const format of ['v2', 'hybrid'] as const) {
     t.match(info.stdout, new RegExp(`v2 hash: +${made.v2}`), 'info shows the v2 hash')
     t.match(info.stdout, new RegExp(`version: +${format}`), 'and the version')
     if (format === 'hybrid') {
+      const magnetLeecher = await startDaemon(t)
+      const byMagnet = await runCli(['add', `magnet:?xt=urn:btih:${made.v1!}&xt=urn:btmh:1220${made.v2}`, '--out', join(work, 'bt-magnet'), '--peer', `127.0.0.1:${seeder.port}`, '--data-dir', magnetLeecher.dataDir, '--wait', '--json'])
+      t.equal(byMagnet.code, 0, byMagnet.stderr)
+      t.same(await sameFiles(join(work, 'source'), join(work, 'bt-magnet'), FILES), [], 'a hybrid magnet fetched from libtorrent is byte-equal')
       // A peer that knows only the v2 hash greets us with its first 20 bytes: the hybrid's other swarm.
       const v2Only = await startLibtorrent(t, ['--mode', 'download', '--magnet', `magnet:?xt=urn:btmh:1220${made.v2}`, '--save', join(work, 'lt-v2'), '--peer', `127.0.0.1:${leecher.peerPort}`])
       t.equal((await v2Only.done).failed, 0, 'libtorrent joined by the v2 hash, took the metadata from us and downloaded')
@@ -74,3 +78,19 @@ for (const format of ['v2', 'hybrid'] as const) {
     }
   })
 }
+
+t.test('a hybrid torrent made by bidtorrent (seed --format hybrid): libtorrent\'s info hashes, and libtorrent downloads it from bidtorrent', async (t) => {
+  const work = await tempDir(t)
+  await writeFixture(join(work, 'source'), FILES)
+  const made = await libtorrentTorrent(work, 'hybrid')
+  const seeder = await startDaemon(t)
+  const ours = join(work, 'ours.torrent')
+  const seeded = await runCli(['seed', join(work, 'source', 'v2pack'), '--format', 'hybrid', '--piece-length', String(PIECE), '--save-torrent', ours, '--data-dir', seeder.dataDir, '--json'])
+  t.equal(seeded.code, 0, seeded.stderr)
+  const view = JSON.parse(seeded.stdout) as TorrentView
+  t.same([view.infoHash, view.infoHashV2, view.version], [made.v1, made.v2, 'hybrid'], 'both info hashes are those of libtorrent\'s create_torrent')
+  const downloader = await startLibtorrent(t, ['--mode', 'download', '--torrent', ours, '--save', join(work, 'lt'), '--peer', `127.0.0.1:${seeder.peerPort}`])
+  t.equal((await downloader.done).failed, 0, 'libtorrent saw no failed pieces')
+  t.same(await sameFiles(join(work, 'source'), join(work, 'lt'), FILES), [], 'libtorrent\'s copy is byte-equal')
+  t.same(await padsOnDisk(join(work, 'source')), [], 'seeding put no pad file beside the user\'s files')
+})

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import bencode from 'bencode'
+import { createTorrentFrom } from '../src/engine/create.js'
 import { magnetLink, parseMagnet, parseTorrentFile, pieceDataLength } from '../src/engine/metainfo.js'
 import { bdecode, topLevelSpans } from '../src/engine/v2/bdecode.js'
 import { MERKLE_BLOCK, blockHashes, merkleRoot, pieceRoot, piecesRootOfLayer, zeroRoot } from '../src/engine/v2/merkle.js'
@@ -20,9 +21,9 @@ const FILES = [
 const PIECE = 64 * KiB
 const sha256 = (...parts: Uint8Array[]): Buffer => parts.reduce((hash, part) => hash.update(part), createHash('sha256')).digest()
 
-async function libtorrentTorrent (work: string, format: string): Promise<Buffer> {
+async function libtorrentTorrent (work: string, format: string, path = join(work, 'src', 'pack')): Promise<Buffer> {
   const file = join(work, `${format}.torrent`)
-  const child = spawn(SYSTEM_PYTHON, [new URL('../../testkit/lt_create.py', import.meta.url).pathname, '--format', format, '--piece-length', String(PIECE), join(work, 'src', 'pack'), file], { stdio: 'ignore' })
+  const child = spawn(SYSTEM_PYTHON, [new URL('../../testkit/lt_create.py', import.meta.url).pathname, '--format', format, '--piece-length', String(PIECE), path, file], { stdio: 'ignore' })
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
   if (code !== 0) throw new Error(`lt_create.py exited with ${code}`)
   return readFile(file)
@@ -97,4 +98,17 @@ t.test('hostile v2 metainfo is refused with a clear error', async (t) => {
   t.throws(() => bdecode(Buffer.from('l'.repeat(100) + 'e'.repeat(100))), /nests too deep/)
   t.throws(() => bdecode(Buffer.from('5:ab')), /cut short/)
   await t.rejects(parseMagnet('magnet:?xt=urn:btmh:1220abcd'), /not a SHA-256 multihash/)
+})
+
+t.test('bidtorrent makes the v2 and hybrid torrents libtorrent makes (same info hashes), a folder and a single file', async (t) => {
+  const work = await tempDir(t)
+  await writeFixture(join(work, 'src'), [...FILES, { path: 'pack/empty.txt', size: 0 }, { path: 'pack/deep/er/x.bin', size: 3 * PIECE }])
+  for (const format of ['v2', 'hybrid'] as const) {
+    for (const path of [join(work, 'src', 'pack'), join(work, 'src', 'pack', 'big.bin')]) {
+      const theirs = await parseTorrentFile(await libtorrentTorrent(work, format, path))
+      const ours = await createTorrentFrom(path, { format, pieceLength: PIECE })
+      t.same([ours.infoHash, ours.v2?.infoHash], [theirs.infoHash, theirs.v2?.infoHash], `${format} of ${path.slice(work.length)}`)
+      t.same(topLevelSpans(ours.torrentFile).get('piece layers'), topLevelSpans(theirs.torrentFile).get('piece layers'), 'and the same piece layers')
+    }
+  }
 })

@@ -93,6 +93,7 @@ export class TorrentService {
     const meta = await createTorrentFrom(body.path, {
       trackers: body.trackers,
       private: body.private,
+      format: body.format,
       hasher: this.engine.hasher,
       limits: this.seedLimits,
       ...(onProgress ? { onProgress } : {}),

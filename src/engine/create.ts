@@ -1,6 +1,7 @@
 import bencode from 'bencode'
 import { BidtorrentError, InvalidTorrentError, UsageError } from '../util/errors.js'
-import { FORMATS, defaultPieceLength, type CreationFormat, type FormatName } from './creation-format.js'
+import { defaultPieceLength, v1Format, type CreationFormat, type FormatMaker } from './creation-format.js'
+import { hybridFormat, v2Format } from './v2/creation-v2.js'
 import { BufferPool, PieceHasher } from './hasher.js'
 import { parseTorrentFile, type TorrentMeta } from './metainfo.js'
 import { walkSeedPath, type SeedContent, type SeedLimits } from './seed-path.js'
@@ -27,6 +28,10 @@ export interface CreateOptions {
   /** Called after each read is hashed, and once the walk is done (nothing hashed yet). */
   readonly onProgress?: (progress: CreationProgress) => void
 }
+
+/** The formats `seed` can make, by name. */
+export const FORMATS = { v1: v1Format, v2: v2Format, hybrid: hybridFormat } satisfies Record<string, FormatMaker>
+export type FormatName = keyof typeof FORMATS
 
 const CREATED_BY = 'bidtorrent/0.1.0'
 const NO_LIMITS: SeedLimits = { maxFiles: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }
@@ -61,7 +66,7 @@ export async function createTorrentFrom (path: string, options: CreateOptions = 
       if (!options.hasher) await hasher.destroy()
     }
     signal?.throwIfAborted()
-    return await parseTorrentFile(bencode.encode(torrentOf(content.name, pieceLength, format, options)))
+    return await parseTorrentFile(encodeTorrent(torrentOf(content.name, pieceLength, format, options), format.torrentTail?.()))
   } catch (err) {
     if (signal?.aborted) throw new BidtorrentError('ECANCELLED', `making the torrent of ${path} was cancelled`)
     throw err
@@ -77,9 +82,14 @@ function torrentOf (name: string, pieceLength: number, format: CreationFormat, o
     encoding: 'UTF-8',
     'created by': CREATED_BY,
     ...(trackers.length > 0 ? { announce: trackers[0], 'announce-list': trackers.map((url) => [url]) } : {}),
-    ...(options.comment ? { comment: options.comment } : {}),
-    ...format.torrentFields?.()
+    ...(options.comment ? { comment: options.comment } : {})
   }
+}
+
+function encodeTorrent (fields: Record<string, unknown>, tail: Buffer | undefined): Buffer {
+  const encoded = Buffer.from(bencode.encode(fields))
+  // The tail's keys sort last: it goes before the dictionary's closing 'e'.
+  return tail ? Buffer.concat([encoded.subarray(0, -1), tail, encoded.subarray(-1)]) : encoded
 }
 
 /**
@@ -102,8 +112,10 @@ async function hashContent (content: SeedContent, format: CreationFormat, hasher
         signal?.throwIfAborted()
         const read = next.value
         await source.read(read.segments, buffer)
-        format.record(read, await hasher.digest(buffer.subarray(0, read.length), format.digests, CREATION_BACKLOG))
-        progress.hashedBytes += read.length
+        const dataLength = read.dataLength ?? read.length
+        buffer.fill(0, dataLength, read.length)
+        format.record(read, await hasher.digest(buffer.subarray(0, read.length), format.digests, CREATION_BACKLOG, dataLength))
+        progress.hashedBytes += dataLength
         onProgress?.({ ...progress })
       }
     } catch (err) {

@@ -19,6 +19,8 @@ export interface HashRequest {
 export interface SliceDigest {
   readonly algorithm: 'sha1' | 'sha256'
   readonly sliceLength: number
+  /** Over the request's first `dataLength` bytes only (v2's leaves stop at the file's end; a hybrid's v1 pieces go on through the pad zeros). */
+  readonly dataOnly?: boolean
 }
 
 /** Digests to compute, not to compare (making a torrent): one per slice, for each of `digests`. */
@@ -27,6 +29,7 @@ export interface DigestRequest {
   /** A view of shared memory, as for HashRequest. */
   readonly data: Uint8Array
   readonly digests: readonly SliceDigest[]
+  readonly dataLength?: number
 }
 
 export interface HashReply {
@@ -58,7 +61,10 @@ export function sliceDigests (data: Uint8Array, { algorithm, sliceLength }: Slic
 }
 
 function answer (request: HashRequest | DigestRequest): HashReply {
-  if ('digests' in request) return { id: request.id, valid: true, digests: request.digests.map((digest) => sliceDigests(request.data, digest)) }
+  if ('digests' in request) {
+    const { data, dataLength } = request
+    return { id: request.id, valid: true, digests: request.digests.map((digest) => sliceDigests(digest.dataOnly ? data.subarray(0, dataLength) : data, digest)) }
+  }
   return { id: request.id, valid: pieceMatches(request) }
 }
 

@@ -48,8 +48,8 @@ export class PieceHasher {
    * Computes digests of `data` by slices (SliceDigest), one array per entry of `digests`. Making a
    * torrent keeps every thread busy, so a thread is added as soon as one has `backlog` waiting.
    */
-  async digest (data: Uint8Array, digests: readonly SliceDigest[], backlog = BACKLOG_PER_THREAD): Promise<Uint8Array[]> {
-    const reply = await this.send(backlog, (id): DigestRequest => ({ id, data, digests }))
+  async digest (data: Uint8Array, digests: readonly SliceDigest[], backlog = BACKLOG_PER_THREAD, dataLength = data.length): Promise<Uint8Array[]> {
+    const reply = await this.send(backlog, (id): DigestRequest => ({ id, data, digests, dataLength }))
     if (reply.digests?.length !== digests.length) throw new Error('the hash worker sent no digests')
     return reply.digests
   }

@@ -93,7 +93,10 @@ export async function parseTorrentFile (data: Uint8Array): Promise<TorrentMeta> 
   }
   if (!parsed.info || !parsed.infoBuffer) throw new InvalidTorrentError('not a valid .torrent file: no info dictionary')
   const meta = metaFromParsed(parsed)
-  return v2 ? hybridMeta(meta, Buffer.from(data), v2) : meta
+  // A hybrid's metadata from peers comes without piece layers (they travel in hash messages, not
+  // yet asked for): its v1 half alone is a complete torrent.
+  if (!v2 || !v2.spans.has('piece layers')) return meta
+  return hybridMeta(meta, Buffer.from(data), v2)
 }
 
 interface V2Parts {
