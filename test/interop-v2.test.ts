@@ -71,6 +71,7 @@ for (const format of ['v2', 'hybrid'] as const) {
       const byMagnet = await runCli(['add', `magnet:?xt=urn:btih:${made.v1!}&xt=urn:btmh:1220${made.v2}`, '--out', join(work, 'bt-magnet'), '--peer', `127.0.0.1:${seeder.port}`, '--data-dir', magnetLeecher.dataDir, '--wait', '--json'])
       t.equal(byMagnet.code, 0, byMagnet.stderr)
       t.same(await sameFiles(join(work, 'source'), join(work, 'bt-magnet'), FILES), [], 'a hybrid magnet fetched from libtorrent is byte-equal')
+      t.same(await padsOnDisk(join(work, 'bt-magnet')), [], 'with no pad file on disk')
       // A peer that knows only the v2 hash greets us with its first 20 bytes: the hybrid's other swarm.
       const v2Only = await startLibtorrent(t, ['--mode', 'download', '--magnet', `magnet:?xt=urn:btmh:1220${made.v2}`, '--save', join(work, 'lt-v2'), '--peer', `127.0.0.1:${leecher.peerPort}`])
       t.equal((await v2Only.done).failed, 0, 'libtorrent joined by the v2 hash, took the metadata from us and downloaded')

@@ -50,7 +50,8 @@ t.test('libtorrent\'s v2 torrent: every piece hashes to its piece layer entry, e
   const v2 = meta.v2!
   t.equal(meta.pieceCount, 4 + 1 + 1)
   t.equal(meta.length, meta.pieceCount * PIECE, 'every file, the last too, ends at a piece boundary')
-  t.same(meta.files.map((file) => file.offset), [0, 4 * PIECE, 5 * PIECE])
+  t.same(meta.files.filter((file) => !file.pad).map((file) => file.offset), [0, 4 * PIECE, 5 * PIECE])
+  t.same(meta.files.filter((file) => file.pad).map((file) => file.length), [PIECE - (200 * KiB + 3) % PIECE, PIECE - 20 * KiB, PIECE - 5], 'the alignment is pad files (zeros, never on disk)')
   for (const [i, file] of FILES.entries()) {
     const data = await readFile(join(work, 'src', file.path))
     const entry = v2.files[i]!
@@ -69,7 +70,7 @@ t.test('libtorrent\'s v2 torrent: every piece hashes to its piece layer entry, e
   t.equal(magnet.infoHash, v2.infoHash.slice(0, 40), 'a btmh magnet joins the swarm of the truncated v2 hash')
 })
 
-t.test('a hybrid keeps its v1 info hash, and its v1 pad files stay out of the file list', async (t) => {
+t.test('a hybrid keeps its v1 info hash and its v1 file list, pad files marked', async (t) => {
   const work = await tempDir(t)
   await writeFixture(join(work, 'src'), FILES)
   const torrent = await libtorrentTorrent(work, 'hybrid')
@@ -77,7 +78,7 @@ t.test('a hybrid keeps its v1 info hash, and its v1 pad files stay out of the fi
   const v1Info = (bencode.decode(torrent) as { info: unknown }).info
   t.equal(meta.infoHash, createHash('sha1').update(bencode.encode(v1Info)).digest('hex'))
   t.equal(meta.pieceHashes.length, meta.pieceCount * 20)
-  t.same(meta.files.map((file) => file.path), FILES.map((file) => file.path))
+  t.same(meta.files.filter((file) => !file.pad).map((file) => file.path), FILES.map((file) => file.path))
   const magnet = await parseMagnet(magnetLink(meta))
   t.same([magnet.infoHash, magnet.infoHashV2], [meta.infoHash, meta.v2!.infoHash], 'a hybrid magnet carries both topics')
 })

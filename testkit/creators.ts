@@ -38,3 +38,24 @@ export async function libtorrentInfoHash (target: string, pieceLength: number): 
   if (made.code !== 0) throw new Error(`libtorrent's create_torrent failed: ${made.stderr}`)
   return made.stdout.trim()
 }
+
+const LIBTORRENT_MAKE = `
+import sys, libtorrent as lt
+target, piece_length, kind, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+fs = lt.file_storage()
+lt.add_files(fs, target)
+flags = {'v1-padded': lt.create_torrent.v1_only | lt.create_torrent.canonical_files, 'hybrid': 0, 'v2': lt.create_torrent.v2_only}[kind]
+t = lt.create_torrent(fs, piece_length, flags=flags)
+lt.set_piece_hashes(t, __import__('os').path.dirname(target))
+open(out, 'wb').write(lt.bencode(t.generate()))
+`
+
+/**
+ * Writes a .torrent of `target` made by libtorrent's create_torrent to `out`: `v1-padded` is v1
+ * with the pad files (BEP 47) that align each file to a piece, as a v2 torrent lays them out;
+ * `hybrid` and `v2` are libtorrent's defaults for those (a hybrid torrent's v1 half has pad files).
+ */
+export async function libtorrentTorrent (target: string, pieceLength: number, kind: 'v1-padded' | 'hybrid' | 'v2', out: string): Promise<void> {
+  const made = await run(SYSTEM_PYTHON, ['-c', LIBTORRENT_MAKE, target, String(pieceLength), kind, out])
+  if (made.code !== 0) throw new Error(`libtorrent's create_torrent failed: ${made.stderr}`)
+}

@@ -3,6 +3,7 @@ import type { Logger } from 'winston'
 import { BufferPool, type PieceHasher } from './hasher.js'
 import type { TorrentMeta } from './metainfo.js'
 import { checkPiece } from './piece-check.js'
+import { PadSpace } from './pad-space.js'
 import type { EngineSettings } from './settings.js'
 import { PieceStorage } from './storage.js'
 
@@ -27,6 +28,7 @@ export interface ContentInit {
 export class TorrentContent {
   readonly meta: TorrentMeta
   readonly storage: PieceStorage
+  readonly pads: PadSpace
   /** Buffers of pieces being downloaded (and checked): bounds the memory in flight. */
   readonly pool: BufferPool
   private have: BitField
@@ -41,6 +43,7 @@ export class TorrentContent {
     this.meta = meta
     this.have = new BitField(meta.pieceCount)
     this.storage = new PieceStorage(meta, init.directory)
+    this.pads = new PadSpace(meta)
     this.pool = new BufferPool(meta.pieceLength, Math.max(4, Math.floor(settings.maxInFlightBytes / meta.pieceLength)))
   }
 
@@ -87,6 +90,8 @@ export class TorrentContent {
     } else if (!await this.storage.nothingPresent()) {
       await this.checkExisting()
     }
+    // A piece of nothing but pad files is never downloaded: its zeros are hashed here.
+    await this.checkExisting((index) => this.pads.padOnly.has(index) && !this.have.get(index))
     this.piecesFromResume = this.count
     if (this.init.stopped()) return
     if (!this.complete) await this.storage.allocate()

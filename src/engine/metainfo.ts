@@ -3,7 +3,7 @@ import parseTorrent, { toMagnetURI, toTorrentFile, type ParsedTorrent } from 'pa
 import { InvalidTorrentError, errorMessage } from '../util/errors.js'
 import { decodeComponent } from './torrent-paths.js'
 import { bdecode, topLevelSpans, type BDict } from './v2/bdecode.js'
-import { isV2Info, parseV2, type V2Meta } from './v2/metainfo-v2.js'
+import { isV2Info, parseV2, type V2File, type V2Meta } from './v2/metainfo-v2.js'
 
 export interface TorrentFileEntry {
   /** Path relative to the download directory, components joined with '/'. */
@@ -11,6 +11,11 @@ export interface TorrentFileEntry {
   readonly length: number
   /** Offset of the file's first byte in the torrent's byte stream. */
   readonly offset: number
+  /**
+   * A pad file (BEP 47): zeros that align the next file to a piece boundary. It is never created,
+   * read or written; its bytes are zeros in memory.
+   */
+  readonly pad: boolean
 }
 
 /** Everything the engine needs to know about a torrent's content. */
@@ -23,8 +28,9 @@ export interface TorrentMeta {
   /** SHA-1 piece hashes, 20 bytes each, concatenated (empty for a v2-only torrent). */
   readonly pieceHashes: Buffer
   /**
-   * The content's files. In a v2 or hybrid torrent each starts at a piece boundary and the gaps
-   * between them (BEP 52's alignment, a hybrid's BEP 47 pad files) are zeros that no file holds.
+   * The content's files, pad files (BEP 47: zeros, never on disk) among them. In a v2 or hybrid
+   * torrent each file starts at a piece boundary: a hybrid's v1 half lists its pads, a v2-only
+   * torrent's implied alignment is made explicit as pad files here (withPads).
    */
   readonly files: readonly TorrentFileEntry[]
   readonly announce: readonly string[]
@@ -73,8 +79,8 @@ export function pieceLengthOf (meta: Pick<TorrentMeta, 'pieceLength' | 'length' 
 }
 
 /**
- * The bytes of a piece that belong to a file: what is fetched and hashed. A v2 piece ends with its
- * file (the rest, up to the next file's piece, is zeros); a v1 piece is all data.
+ * The bytes of a piece that a v2 merkle root covers: a v2 piece ends with its file (the pad after
+ * it is not hashed); a v1 piece is hashed whole, pads included.
  */
 export function pieceDataLength (meta: Pick<TorrentMeta, 'pieceLength' | 'length' | 'pieceCount' | 'v2'>, index: number): number {
   return meta.v2 ? meta.v2.pieceData[index]! : pieceLengthOf(meta, index)
@@ -133,7 +139,7 @@ function v2OnlyMeta (data: Buffer, { info, infoBytes, spans }: V2Parts): Torrent
     length: v2.length,
     pieceCount: v2.pieceData.length,
     pieceHashes: Buffer.alloc(0),
-    files: v2.files.map(({ path, length, offset }) => ({ path, length, offset })),
+    files: withPads(v2.files, name, pieceLength),
     announce,
     private: info.get('private') === 1,
     torrentFile: data,
@@ -149,17 +155,24 @@ function v2OnlyMeta (data: Buffer, { info, infoBytes, spans }: V2Parts): Torrent
 function hybridMeta (meta: TorrentMeta, data: Buffer, { info, infoBytes, spans }: V2Parts): TorrentMeta {
   const layers = spans.get('piece layers')
   const v2 = parseV2(info, infoBytes, meta.name, layers ? bdecode(layers) : undefined)
-  const v1Files = meta.files.filter((file) => !isPadPath(file.path, meta.name))
+  const v1Files = meta.files.filter((file) => !file.pad)
   const same = v1Files.length === v2.files.length && v2.files.every((file, i) => {
     const other = v1Files[i]!
     return other.path === file.path && other.length === file.length && (file.length === 0 || other.offset === file.offset)
   })
   if (!same || v2.pieceData.length !== meta.pieceCount) throw new InvalidTorrentError('the hybrid torrent\'s v1 and v2 halves describe different files')
-  return { ...meta, files: v2.files.map(({ path, length, offset }) => ({ path, length, offset })), torrentFile: data, v2 }
+  return { ...meta, torrentFile: data, v2 }
 }
 
-function isPadPath (path: string, name: string): boolean {
-  return path.startsWith(`${name}/.pad/`)
+/** A v2-only torrent's files with the alignment BEP 52 implies made explicit: a pad file (zeros, never on disk) after each file that ends mid-piece. */
+function withPads (files: readonly V2File[], name: string, pieceLength: number): TorrentFileEntry[] {
+  const entries: TorrentFileEntry[] = []
+  for (const { path, length, offset } of files) {
+    entries.push({ path, length, offset, pad: false })
+    const pad = (pieceLength - (length % pieceLength)) % pieceLength
+    if (length > 0 && pad > 0) entries.push({ path: `${name}/.pad/${pad}`, length: pad, offset: offset + length, pad: true })
+  }
+  return entries
 }
 
 function announceOf (data: Buffer): string[] {
@@ -271,7 +284,7 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
   const rawFiles = info.files
   if (rawFiles === undefined) {
     const length = Number(info.length)
-    return [{ path: name, length, offset: 0 }]
+    return [{ path: name, length, offset: 0, pad: false }]
   }
   if (!Array.isArray(rawFiles) || rawFiles.length === 0) throw new InvalidTorrentError('info.files is empty')
   let offset = 0
@@ -284,10 +297,21 @@ function safeFileList (info: Record<string, unknown>, name: string): TorrentFile
     const length = Number(file.length)
     if (!Number.isSafeInteger(length) || length < 0) throw new InvalidTorrentError(`info.files[${i}].length is invalid`)
     const path = [name, ...components].join('/')
-    if (seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
-    seen.add(path)
-    const entry = { path, length, offset }
+    const pad = isPadFile(file.attr, components)
+    // Pad files of one length share one path ('.pad/N'): only real files must be unique.
+    if (!pad && seen.has(path)) throw new InvalidTorrentError(`duplicate file path "${path}"`)
+    if (!pad) seen.add(path)
+    const entry = { path, length, offset, pad }
     offset += length
     return entry
   })
+}
+
+/**
+ * As libtorrent reads them: the BEP 47 attribute 'p', or BitComet's older convention of a name
+ * holding '_____padding_file_' (no attribute). A '.pad/N' path alone makes no pad file.
+ */
+function isPadFile (attr: unknown, components: readonly string[]): boolean {
+  const flags = attr instanceof Uint8Array ? Buffer.from(attr).toString('latin1') : typeof attr === 'string' ? attr : ''
+  return flags.includes('p') || components.some((part) => part.includes('_____padding_file_'))
 }

@@ -4,7 +4,7 @@ import { BLOCK_SIZE, blockLength, clearPiece, forgetBlocksFrom, newPieceProgress
 import type { PeerConnections } from './connections.js'
 import type { TorrentContent } from './content.js'
 import type { BlockCharge } from './market-port.js'
-import { pieceDataLength } from './metainfo.js'
+import { pieceLengthOf } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { pickRarestPiece } from './piece-picker.js'
 import type { RateLimitChain } from './rate-limiter.js'
@@ -153,11 +153,12 @@ export class PieceRequests {
       pieceCount: content.meta.pieceCount,
       availability: this.init.availability.counts,
       random: this.init.random,
-      wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) &&
+      wanted: (i) => !content.has(i) && !this.inProgress.has(i) && peerHas(peer, i) && !content.pads.padOnly.has(i) &&
         !(this.failedSenders.get(i)?.has(peer.address) && this.someoneElseHas(peer, i))
     })
     if (index < 0) return undefined
-    const piece = newPieceProgress(index, pieceDataLength(content.meta, index), content.pool.acquire()!)
+    const piece = newPieceProgress(index, pieceLengthOf(content.meta, index), content.pool.acquire()!)
+    content.pads.fill(piece)
     this.inProgress.set(index, piece)
     return piece
   }
@@ -245,6 +246,7 @@ export class PieceRequests {
   /** Forgets every block of a piece, so it is fetched again from scratch. */
   restart (piece: PieceProgress): void {
     clearPiece(piece)
+    this.init.content.pads.fill(piece)
     // Blocks still requested from anyone are no longer tracked for this attempt.
     for (const peer of this.init.peers.values()) {
       for (let block = 0; block < piece.blockCount; block++) peer.outstanding.delete(this.keyOf(piece.index, block))

@@ -1,24 +1,16 @@
 import { mkdir, open, rmdir, stat, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { FilePool } from './file-pool.js'
+import { pieceSpans } from './file-spans.js'
 import { pieceLengthOf, type TorrentFileEntry, type TorrentMeta } from './metainfo.js'
 
 /** Open files per torrent at most (libtorrent keeps 40 per session by default). */
 const MAX_OPEN_FILES = 64
 
-interface Segment {
-  readonly file: TorrentFileEntry
-  readonly fileIndex: number
-  /** Offset inside the file. */
-  readonly position: number
-  /** Offset inside the piece. */
-  readonly pieceOffset: number
-  readonly length: number
-}
-
 /**
  * Maps pieces onto the torrent's files and moves whole pieces in single reads and writes:
- * the engine never touches the disk per block.
+ * the engine never touches the disk per block. Pad files (BEP 47) are never on disk: they read as
+ * zeros and writes to them go nowhere.
  */
 export class PieceStorage {
   private readonly files: FilePool
@@ -38,9 +30,14 @@ export class PieceStorage {
     return join(this.directory, ...file.path.split('/'))
   }
 
+  /** The files that exist on disk: all but the pad files. */
+  private realFiles (): TorrentFileEntry[] {
+    return this.meta.files.filter((file) => !file.pad)
+  }
+
   /** True when every file exists with at least its full length (data may still be unverified). */
   async filesPresent (): Promise<boolean> {
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const info = await stat(this.filePath(file)).catch(() => null)
       if (!info || !info.isFile() || info.size < file.length) return false
     }
@@ -49,7 +46,7 @@ export class PieceStorage {
 
   /** True when no byte of the content exists on disk yet (nothing to check). */
   async nothingPresent (): Promise<boolean> {
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const info = await stat(this.filePath(file)).catch(() => null)
       if (info && info.size > 0) return false
     }
@@ -58,7 +55,7 @@ export class PieceStorage {
 
   /** Creates missing directories and files as sparse files of their final length; never truncates data. */
   async allocate (): Promise<void> {
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const path = this.filePath(file)
       await mkdir(dirname(path), { recursive: true })
       const handle = await open(path, 'a')
@@ -72,8 +69,8 @@ export class PieceStorage {
   }
 
   async writePiece (index: number, data: Uint8Array): Promise<void> {
-    await Promise.all(this.segments(index).map(async (segment) => {
-      await this.use(segment.fileIndex, (handle) => writeFully(handle, data, segment.pieceOffset, segment.length, segment.position))
+    await Promise.all(pieceSpans(this.meta, index).filter((segment) => !segment.file.pad).map(async (segment) => {
+      await this.use(segment.fileIndex, (handle) => writeFully(handle, data, segment.rangeOffset, segment.length, segment.position))
       this.dirty.add(segment.fileIndex)
     }))
   }
@@ -81,10 +78,9 @@ export class PieceStorage {
   /** Reads a whole piece into `into` (which must hold at least the piece's length). */
   async readPiece (index: number, into: Uint8Array): Promise<Uint8Array> {
     const length = pieceLengthOf(this.meta, index)
-    // A v2 piece may end in the gap before the next file's piece: zeros, which no file holds.
-    if (this.meta.v2) into.fill(0, 0, length)
-    await Promise.all(this.segments(index).map(async (segment) => {
-      await this.use(segment.fileIndex, (handle) => readFully(handle, into, segment.pieceOffset, segment.length, segment.position))
+    await Promise.all(pieceSpans(this.meta, index).map(async (segment) => {
+      if (segment.file.pad) into.fill(0, segment.rangeOffset, segment.rangeOffset + segment.length)
+      else await this.use(segment.fileIndex, (handle) => readFully(handle, into, segment.rangeOffset, segment.length, segment.position))
     }))
     return into.subarray(0, length)
   }
@@ -115,7 +111,7 @@ export class PieceStorage {
     await this.close()
     const root = resolve(this.directory)
     const folders = new Set<string>()
-    for (const file of this.meta.files) {
+    for (const file of this.realFiles()) {
       const path = resolve(this.filePath(file))
       await rm(path, { force: true })
       for (let folder = dirname(path); folder !== root && folder.startsWith(`${root}${sep}`); folder = dirname(folder)) folders.add(folder)
@@ -142,29 +138,6 @@ export class PieceStorage {
     })
   }
 
-  private segments (index: number): Segment[] {
-    const start = index * this.meta.pieceLength
-    const end = start + pieceLengthOf(this.meta, index)
-    const files = this.meta.files
-    // Binary search for the first file that ends after `start`.
-    let low = 0
-    let high = files.length - 1
-    while (low < high) {
-      const mid = (low + high) >>> 1
-      const file = files[mid]!
-      if (file.offset + file.length <= start) low = mid + 1
-      else high = mid
-    }
-    const segments: Segment[] = []
-    for (let fileIndex = low; fileIndex < files.length; fileIndex++) {
-      const file = files[fileIndex]!
-      if (file.offset >= end) break
-      const from = Math.max(start, file.offset)
-      const to = Math.min(end, file.offset + file.length)
-      if (to > from) segments.push({ file, fileIndex, position: from - file.offset, pieceOffset: from - start, length: to - from })
-    }
-    return segments
-  }
 }
 
 async function writeFully (handle: FileHandle, data: Uint8Array, offset: number, length: number, position: number): Promise<void> {

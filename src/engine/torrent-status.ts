@@ -150,6 +150,6 @@ export function statusOf (source: StatusSource): TorrentStatus {
     startedAt: source.startedAt,
     completedAt: source.completedAt,
     lastRechokeMicros: parts.choking.lastRechokeMicros,
-    files: meta ? meta.files.map((file) => ({ path: file.path, length: file.length })) : []
+    files: meta ? meta.files.filter((file) => !file.pad).map((file) => ({ path: file.path, length: file.length })) : []
   }
 }
