@@ -66,6 +66,12 @@ for (const format of ['v2', 'hybrid'] as const) {
     const info = await runCli(['info', meta.infoHash, '--data-dir', leecher.dataDir])
     t.match(info.stdout, new RegExp(`v2 hash: +${made.v2}`), 'info shows the v2 hash')
     t.match(info.stdout, new RegExp(`version: +${format}`), 'and the version')
+    if (format === 'v2') {
+      // After the metadata (ut_metadata), libtorrent asks for the piece layers with hash requests (BEP 52): we answer from ours.
+      const byMagnet = await startLibtorrent(t, ['--mode', 'download', '--magnet', `magnet:?xt=urn:btmh:1220${made.v2}`, '--save', join(work, 'lt-magnet'), '--peer', `127.0.0.1:${leecher.peerPort}`])
+      t.equal((await byMagnet.done).failed, 0, 'libtorrent fetched the v2-only torrent from bidtorrent by magnet: metadata and piece layers')
+      t.same(await sameFiles(join(work, 'source'), join(work, 'lt-magnet'), FILES), [], 'byte-equal')
+    }
     if (format === 'hybrid') {
       const magnetLeecher = await startDaemon(t)
       const byMagnet = await runCli(['add', `magnet:?xt=urn:btih:${made.v1!}&xt=urn:btmh:1220${made.v2}`, '--out', join(work, 'bt-magnet'), '--peer', `127.0.0.1:${seeder.port}`, '--data-dir', magnetLeecher.dataDir, '--wait', '--json'])

@@ -7,6 +7,7 @@ import bencode from 'bencode'
 import { createTorrentFrom } from '../src/engine/create.js'
 import { magnetLink, parseMagnet, parseTorrentFile, pieceDataLength } from '../src/engine/metainfo.js'
 import { bdecode, topLevelSpans } from '../src/engine/v2/bdecode.js'
+import { answerHashRequest, encodeHashMessage, parseHashRequest } from '../src/engine/v2/hash-messages.js'
 import { MERKLE_BLOCK, blockHashes, merkleRoot, pieceRoot, piecesRootOfLayer, zeroRoot } from '../src/engine/v2/merkle.js'
 import { SYSTEM_PYTHON } from '../testkit/clients.js'
 import { tempDir } from '../testkit/daemon.js'
@@ -112,4 +113,28 @@ t.test('bidtorrent makes the v2 and hybrid torrents libtorrent makes (same info 
       t.same(topLevelSpans(ours.torrentFile).get('piece layers'), topLevelSpans(theirs.torrentFile).get('piece layers'), 'and the same piece layers')
     }
   }
+})
+
+t.test('hash requests (BEP 52) are answered from the piece layers, with uncles that prove them to the pieces root', async (t) => {
+  const work = await tempDir(t)
+  await writeFixture(join(work, 'src'), FILES)
+  const meta = await parseTorrentFile(await libtorrentTorrent(work, 'v2'))
+  const v2 = meta.v2!
+  const big = v2.files[0]!
+  const piecesRoot = big.piecesRoot!
+  const pieceHeight = Math.log2(PIECE / (16 * KiB))
+  const whole = answerHashRequest(v2, PIECE, { piecesRoot, base: pieceHeight, index: 0, count: 4, proofLayers: 0 })!
+  t.same(piecesRootOfLayer(Buffer.concat(whole), PIECE), piecesRoot, 'the whole piece layer')
+  const [h2, h3, uncle] = answerHashRequest(v2, PIECE, { piecesRoot, base: pieceHeight, index: 2, count: 2, proofLayers: 1 })!
+  t.same(sha256(uncle!, sha256(h2!, h3!)), piecesRoot, 'half of it and the uncle that proves it')
+  t.equal(answerHashRequest(v2, PIECE, { piecesRoot, base: 0, index: 0, count: 4, proofLayers: 0 }), undefined, 'the block layer is not kept: rejected')
+  t.equal(answerHashRequest(v2, PIECE, { piecesRoot, base: pieceHeight, index: 1, count: 2, proofLayers: 0 }), undefined, 'a range not aligned to its count: rejected')
+  t.equal(answerHashRequest(v2, PIECE, { piecesRoot: Buffer.alloc(32), base: pieceHeight, index: 0, count: 4, proofLayers: 0 }), undefined, 'an unknown root: rejected')
+  const request = { piecesRoot, base: pieceHeight, index: 0, count: 4, proofLayers: 0 }
+  const reject = encodeHashMessage(request)
+  t.equal(reject[4], 23)
+  const asked = Buffer.from(reject.subarray(4))
+  asked[0] = 21
+  t.same(parseHashRequest(asked), request, 'a request round-trips')
+  t.equal(parseHashRequest(asked.subarray(0, 20)), undefined, 'a short one is ignored')
 })

@@ -3,12 +3,14 @@ import utMetadata from 'ut_metadata'
 import utPex from 'ut_pex'
 import type { Logger } from 'winston'
 import type { Choking } from './choking.js'
+import type { TorrentMeta } from './metainfo.js'
 import type { MarketPort } from './market-port.js'
 import type { Peer, UploadRequest } from './peer.js'
 import type { PeerPieces } from './peer-pieces.js'
 import { pexOf } from './pex.js'
 import type { PieceRequests } from './piece-requests.js'
 import type { Uploads } from './uploads.js'
+import { HASH_REQUEST, answerHashRequest, encodeHashMessage, parseHashRequest } from './v2/hash-messages.js'
 
 /** Where a connected peer's messages go: the torrent's parts (those of its content once the metadata is known). */
 export interface PeerRoutes {
@@ -57,8 +59,8 @@ export function routePeerMessages (peer: Peer, routes: PeerRoutes): void {
 
 export interface WireSetup {
   readonly listenPort: number
-  /** The info dictionary, once known: served to peers that ask (ut_metadata). */
-  readonly infoBuffer: Uint8Array | undefined
+  /** The metadata, once known: its info dictionary is served to peers that ask (ut_metadata), a v2 torrent's piece layers too (hash requests). */
+  readonly meta: TorrentMeta | undefined
   readonly pex: boolean
   readonly market: MarketPort | undefined
 }
@@ -67,9 +69,19 @@ export interface WireSetup {
 export function installExtensions (wire: Peer['wire'], setup: WireSetup): void {
   wire.extendedHandshake.v = 'bidtorrent/0.1.0'
   wire.extendedHandshake.p = setup.listenPort
-  wire.use(utMetadata(setup.infoBuffer))
+  wire.use(utMetadata(setup.meta?.infoBuffer))
   if (setup.pex) wire.use(utPex())
   setup.market?.prepareWire(wire)
+  const v2 = setup.meta?.v2
+  if (v2) {
+    wire.advertiseV2 = true
+    const pieceLength = setup.meta!.pieceLength
+    wire.on('unknownmessage', (message: Uint8Array) => {
+      if (message[0] !== HASH_REQUEST) return
+      const request = parseHashRequest(message)
+      if (request) wire.sendMessage(encodeHashMessage(request, answerHashRequest(v2, pieceLength, request)))
+    })
+  }
 }
 
 /** A peer that called us says in its extended handshake where it listens: the address PEX passes on. */

@@ -215,7 +215,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   /** Installs the extensions; must run before our handshake is sent. */
   prepareWire (wire: Peer['wire']): void {
     const pex = this.init.settings.pex && !(this.meta?.private ?? false)
-    installExtensions(wire, { listenPort: this.init.listenPort(), infoBuffer: this.meta?.infoBuffer, pex, market: this.market })
+    installExtensions(wire, { listenPort: this.init.listenPort(), meta: this.meta, pex, market: this.market })
   }
 
   /** Both handshakes are done: the peer's messages go to the parts that handle them. */
