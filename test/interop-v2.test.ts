@@ -71,6 +71,13 @@ for (const format of ['v2', 'hybrid'] as const) {
       const byMagnet = await startLibtorrent(t, ['--mode', 'download', '--magnet', `magnet:?xt=urn:btmh:1220${made.v2}`, '--save', join(work, 'lt-magnet'), '--peer', `127.0.0.1:${leecher.peerPort}`])
       t.equal((await byMagnet.done).failed, 0, 'libtorrent fetched the v2-only torrent from bidtorrent by magnet: metadata and piece layers')
       t.same(await sameFiles(join(work, 'source'), join(work, 'lt-magnet'), FILES), [], 'byte-equal')
+
+      const magnetLeecher = await startDaemon(t)
+      const fetched = await runCli(['add', `magnet:?xt=urn:btmh:1220${made.v2}`, '--out', join(work, 'bt-magnet'), '--peer', `127.0.0.1:${seeder.port}`, '--data-dir', magnetLeecher.dataDir, '--wait', '--json'])
+      t.equal(fetched.code, 0, fetched.stderr)
+      t.equal((JSON.parse(fetched.stdout) as TorrentView).hashFailures, 0, 'every piece passed its merkle check against piece layers fetched from libtorrent')
+      t.same(await sameFiles(join(work, 'source'), join(work, 'bt-magnet'), FILES), [], 'bidtorrent fetched a v2-only magnet from libtorrent, byte-equal')
+      t.same(await padsOnDisk(join(work, 'bt-magnet')), [], 'with no pad file on disk')
     }
     if (format === 'hybrid') {
       const magnetLeecher = await startDaemon(t)

@@ -8,6 +8,9 @@ import { createTorrentFrom } from '../src/engine/create.js'
 import { magnetLink, parseMagnet, parseTorrentFile, pieceDataLength } from '../src/engine/metainfo.js'
 import { bdecode, topLevelSpans } from '../src/engine/v2/bdecode.js'
 import { answerHashRequest, encodeHashMessage, parseHashRequest } from '../src/engine/v2/hash-messages.js'
+import { layerRequests, provenHashes } from '../src/engine/v2/layer-fetch.js'
+import type { V2Meta } from '../src/engine/v2/metainfo-v2.js'
+import { randomBytes } from 'node:crypto'
 import { MERKLE_BLOCK, blockHashes, merkleRoot, pieceRoot, piecesRootOfLayer, zeroRoot } from '../src/engine/v2/merkle.js'
 import { SYSTEM_PYTHON } from '../testkit/clients.js'
 import { tempDir } from '../testkit/daemon.js'
@@ -137,4 +140,22 @@ t.test('hash requests (BEP 52) are answered from the piece layers, with uncles t
   asked[0] = 21
   t.same(parseHashRequest(asked), request, 'a request round-trips')
   t.equal(parseHashRequest(asked.subarray(0, 20)), undefined, 'a short one is ignored')
+})
+
+t.test('a piece layer of 1000 pieces is fetched in chunks of 512, each proven to the pieces root by its uncles', async (t) => {
+  const pieceCount = 1000
+  const layer = randomBytes(pieceCount * 32)
+  const piecesRoot = piecesRootOfLayer(layer, PIECE)
+  const v2 = { files: [{ path: 'x', length: pieceCount * PIECE, offset: 0, piecesRoot, firstPiece: 0, pieceCount }], pieceRoots: layer } as unknown as V2Meta
+  const requests = layerRequests({ piecesRoot, pieceCount }, PIECE)
+  t.same(requests.map((request) => [request.index, request.count]), [[0, 512], [512, 512]])
+  const parts = requests.map((request) => {
+    const answer = Buffer.concat(answerHashRequest(v2, PIECE, request)!)
+    t.ok(answer.length > request.count * 32, 'with uncles')
+    const tampered = Buffer.from(answer)
+    tampered[tampered.length - 1]! ^= 1
+    t.equal(provenHashes(request, tampered), undefined, 'a wrong uncle proves nothing')
+    return provenHashes(request, answer)!
+  })
+  t.same(Buffer.concat(parts).subarray(0, pieceCount * 32), layer, 'the layer, proven')
 })

@@ -3,7 +3,7 @@ import parseTorrent, { toMagnetURI, toTorrentFile, type ParsedTorrent } from 'pa
 import { InvalidTorrentError, errorMessage } from '../util/errors.js'
 import { decodeComponent } from './torrent-paths.js'
 import { bdecode, topLevelSpans, type BDict } from './v2/bdecode.js'
-import { isV2Info, parseV2, type V2File, type V2Meta } from './v2/metainfo-v2.js'
+import { isV2Info, layersNeeded, parseV2, type V2File, type V2Meta } from './v2/metainfo-v2.js'
 
 export interface TorrentFileEntry {
   /** Path relative to the download directory, components joined with '/'. */
@@ -183,8 +183,23 @@ function announceOf (data: Buffer): string[] {
   return [...urls]
 }
 
-/** Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the magnet's trackers. */
-export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[]): Promise<TorrentMeta> {
+/** Fetches piece layers from peers (BEP 52 hash requests), keyed by pieces root as latin1 strings. */
+export type LayerFetcher = (needed: ReturnType<typeof layersNeeded>, pieceLength: number) => Promise<Map<string, Buffer>>
+
+/**
+ * Builds the metadata fetched from peers (BEP 9: ut_metadata hands over `{ info }`), adding the
+ * magnet's trackers. A v2-only info dictionary comes without its piece layers: `fetchLayers` asks
+ * peers for them (each proven against its pieces root), and parsing checks them once more.
+ */
+export async function metaFromPeers (torrent: Uint8Array, announce: readonly string[], fetchLayers?: LayerFetcher): Promise<TorrentMeta> {
+  const raw = Buffer.from(torrent)
+  const v2 = v2Parts(raw)
+  if (v2 && !v2.info.has('pieces')) {
+    const needed = layersNeeded(v2.info)
+    if (needed.length > 0 && !fetchLayers) throw new InvalidTorrentError('a v2 torrent\'s piece layers are needed')
+    const layers = needed.length > 0 ? await fetchLayers!(needed, v2.info.get('piece length') as number) : new Map<string, Buffer>()
+    return parseTorrentFile(rawTorrent(announce, v2.infoBytes, layers))
+  }
   let decoded: { info?: unknown }
   try {
     decoded = bencode.decode(torrent) as { info?: unknown }
@@ -192,6 +207,18 @@ export async function metaFromPeers (torrent: Uint8Array, announce: readonly str
     throw new InvalidTorrentError(`peers sent metadata that is not bencoded: ${errorMessage(err)}`, { cause: err })
   }
   return parseTorrentFile(bencode.encode({ info: decoded.info, announce: announce[0], 'announce-list': announce.map((url) => [url]) }))
+}
+
+/** A .torrent around an info dictionary kept as it was sent (its bytes are the v2 info hash's), with piece layers. */
+function rawTorrent (announce: readonly string[], infoBytes: Buffer, layers: Map<string, Buffer>): Buffer {
+  const trackers = Buffer.from(bencode.encode(announce.length > 0 ? { announce: announce[0], 'announce-list': announce.map((url) => [url]) } : {}))
+  const parts: Uint8Array[] = [trackers.subarray(0, -1), Buffer.from('4:info'), infoBytes, Buffer.from('12:piece layersd')]
+  for (const key of [...layers.keys()].sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')))) {
+    const layer = layers.get(key)!
+    parts.push(Buffer.from(`${key.length}:`), Buffer.from(key, 'latin1'), Buffer.from(`${layer.length}:`), layer)
+  }
+  parts.push(Buffer.from('ee'))
+  return Buffer.concat(parts)
 }
 
 export async function parseMagnet (uri: string): Promise<MagnetInfo> {

@@ -11,6 +11,7 @@ import { pexOf } from './pex.js'
 import type { PieceRequests } from './piece-requests.js'
 import type { Uploads } from './uploads.js'
 import { HASH_REQUEST, answerHashRequest, encodeHashMessage, parseHashRequest } from './v2/hash-messages.js'
+import { v2InfoHash } from './v2/metainfo-v2.js'
 
 /** Where a connected peer's messages go: the torrent's parts (those of its content once the metadata is known). */
 export interface PeerRoutes {
@@ -63,6 +64,8 @@ export interface WireSetup {
   readonly meta: TorrentMeta | undefined
   readonly pex: boolean
   readonly market: MarketPort | undefined
+  /** A v2 magnet's SHA-256 info hash, before the metadata: what the metadata must hash to. */
+  readonly infoHashV2?: string | undefined
 }
 
 /** Installs our extensions on a new wire; runs before our handshake is sent. */
@@ -72,6 +75,7 @@ export function installExtensions (wire: Peer['wire'], setup: WireSetup): void {
   wire.use(utMetadata(setup.meta?.infoBuffer))
   if (setup.pex) wire.use(utPex())
   setup.market?.prepareWire(wire)
+  if (!setup.meta && setup.infoHashV2) checkMetadataBySha256(wire, setup.infoHashV2)
   const v2 = setup.meta?.v2
   if (v2) {
     wire.advertiseV2 = true
@@ -81,6 +85,36 @@ export function installExtensions (wire: Peer['wire'], setup: WireSetup): void {
       const request = parseHashRequest(message)
       if (request) wire.sendMessage(encodeHashMessage(request, answerHashRequest(v2, pieceLength, request)))
     })
+  }
+}
+
+interface MetadataState extends EventEmitter {
+  _metadataComplete: boolean
+  _metadataSize: number
+  metadata: Uint8Array
+  cancel (): void
+  setMetadata (metadata: Uint8Array): Promise<boolean>
+}
+
+/**
+ * ut_metadata checks what peers sent by SHA-1 against the handshake's hash; a v2 magnet's is the
+ * truncated SHA-256 of the info dictionary (BEP 52). Its check is replaced by SHA-256 against the
+ * whole v2 hash, and the info dictionary handed on as sent (ut_metadata re-encodes it).
+ */
+function checkMetadataBySha256 (wire: Peer['wire'], infoHashV2: string): void {
+  wire.advertiseV2 = true
+  const extension = wire.ut_metadata as MetadataState | undefined
+  if (!extension) return
+  extension.setMetadata = async (metadata: Uint8Array): Promise<boolean> => {
+    if (extension._metadataComplete) return true
+    if (v2InfoHash(metadata) !== infoHashV2) return false
+    extension.cancel()
+    extension.metadata = metadata
+    extension._metadataComplete = true
+    extension._metadataSize = metadata.length
+    wire.extendedHandshake.metadata_size = metadata.length
+    extension.emit('metadata', Buffer.concat([Buffer.from('d4:info'), metadata, Buffer.from('e')]))
+    return true
   }
 }
 

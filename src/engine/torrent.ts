@@ -9,6 +9,7 @@ import { TorrentEvents, type TorrentState } from './events.js'
 import type { MarketPort } from './market-port.js'
 import { feedMarket } from './market-feed.js'
 import { metaFromPeers, type TorrentMeta } from './metainfo.js'
+import { fetchPieceLayers } from './v2/layer-fetch.js'
 import type { Peer } from './peer.js'
 import { askForMetadata, installExtensions, learnListenAddress, routePeerMessages } from './peer-wiring.js'
 import type { TorrentInit } from './torrent-init.js'
@@ -215,7 +216,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   /** Installs the extensions; must run before our handshake is sent. */
   prepareWire (wire: Peer['wire']): void {
     const pex = this.init.settings.pex && !(this.meta?.private ?? false)
-    installExtensions(wire, { listenPort: this.init.listenPort(), meta: this.meta, pex, market: this.market })
+    installExtensions(wire, { listenPort: this.init.listenPort(), meta: this.meta, pex, market: this.market, infoHashV2: this.init.magnet?.infoHashV2 })
   }
 
   /** Both handshakes are done: the peer's messages go to the parts that handle them. */
@@ -268,7 +269,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     if (this.meta || this.fetchingMetadata || this.run.destroyed) return
     this.fetchingMetadata = true
     try {
-      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [])
+      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [], (needed, length) => fetchPieceLayers(() => [...this.peers.values()].map((peer) => peer.wire), needed, length))
       if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
       this.meta = meta
       this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })

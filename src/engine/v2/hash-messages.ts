@@ -34,10 +34,17 @@ export function parseHashRequest (message: Uint8Array): HashRequest | undefined 
 
 /** A whole message (length prefix included): hashes (22) with `hashes`, or a reject (23) without. */
 export function encodeHashMessage (request: HashRequest, hashes?: readonly Buffer[]): Buffer {
-  const body = hashes ? Buffer.concat(hashes) : Buffer.alloc(0)
+  return encode(hashes ? HASHES : HASH_REJECT, request, hashes ? Buffer.concat(hashes) : Buffer.alloc(0))
+}
+
+export function encodeHashRequest (request: HashRequest): Buffer {
+  return encode(HASH_REQUEST, request, Buffer.alloc(0))
+}
+
+function encode (id: number, request: HashRequest, body: Buffer): Buffer {
   const message = Buffer.alloc(4 + HEADER_BYTES + body.length)
   message.writeUInt32BE(HEADER_BYTES + body.length, 0)
-  message[4] = hashes ? HASHES : HASH_REJECT
+  message[4] = id
   request.piecesRoot.copy(message, 5)
   message.writeUInt32BE(request.base, 37)
   message.writeUInt32BE(request.index, 41)

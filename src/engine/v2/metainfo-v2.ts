@@ -124,3 +124,13 @@ function layerOf (layers: BDict, piecesRoot: Buffer, pieceCount: number, pieceLe
   if (!piecesRootOfLayer(layer, pieceLength).equals(piecesRoot)) throw new InvalidTorrentError(`the piece layer of "${path}" does not match its pieces root`)
   return layer
 }
+
+/** The files of a v2 info dictionary longer than one piece: their piece layers must come from somewhere (the .torrent, or peers). */
+export function layersNeeded (info: BDict): Array<{ piecesRoot: Buffer, pieceCount: number }> {
+  const pieceLength = info.get('piece length')
+  const tree = info.get('file tree')
+  if (typeof pieceLength !== 'number' || pieceLength < MERKLE_BLOCK || !(tree instanceof Map)) throw new InvalidTorrentError('a v2 info dictionary needs a piece length and a file tree')
+  return walkTree(tree, [], 0)
+    .filter((file) => file.length > pieceLength)
+    .map((file) => ({ piecesRoot: file.piecesRoot!, pieceCount: Math.ceil(file.length / pieceLength) }))
+}
