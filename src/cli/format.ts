@@ -24,6 +24,8 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
   const lines = [
     `name:        ${torrent.name}`,
     `info hash:   ${torrent.infoHash}`,
+    ...(torrent.infoHashV2 ? [`v2 hash:     ${torrent.infoHashV2}`] : []),
+    ...(torrent.version ? [`version:     ${torrent.version}`] : []),
     `state:       ${torrent.state}${torrent.error ? ` (${torrent.error})` : ''}`,
     `progress:    ${percent(torrent.progress)} (${torrent.verifiedPieces}/${torrent.pieceCount ?? '?'} pieces verified)`,
     `size:        ${torrent.length === null ? 'unknown until metadata arrives' : formatBytes(torrent.length)}${torrent.wantedLength !== null && torrent.files.some((file) => file.priority === 'skip') ? ` (${formatBytes(torrent.wantedLength)} of it chosen, ${formatBytes(torrent.wantedVerified)} verified)` : ''}`,

@@ -50,6 +50,8 @@ export const seedRequestSchema = z.object({
   trackers: z.array(z.string().url()).max(100).default([]),
   webSeeds: z.array(z.string().url().max(2048).refine((url) => /^https?:\/\//i.test(url), 'a web seed is an http or https URL')).max(100).default([]),
   pieceLength: z.number().int().min(16 * 1024).max(64 * 1024 * 1024).refine((n) => (n & (n - 1)) === 0, 'piece length must be a power of two').optional(),
+  /** v1 (BEP 3, the default), v2 (BEP 52) or hybrid (both, one byte stream). */
+  format: z.enum(['v1', 'v2', 'hybrid']).default('v1'),
   private: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),
   uploadLimit: rateSchema.default(0),

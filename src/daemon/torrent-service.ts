@@ -2,7 +2,8 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { Logger } from 'winston'
 import { createTorrentFrom, type CreationProgress } from '../engine/create.js'
 import type { SeedLimits } from '../engine/seed-path.js'
-import { magnetLink, parseMagnet, parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
+import { magnetLink, parseMagnet } from '../engine/magnet.js'
+import { parseTorrentFile, type MagnetInfo, type TorrentMeta } from '../engine/metainfo.js'
 import type { PeerInfo } from '../engine/torrent.js'
 import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-engine.js'
 import { NO_PAYMENTS } from '../market/market-types.js'
@@ -101,6 +102,7 @@ export class TorrentService {
       trackers: body.trackers,
       webSeeds: body.webSeeds,
       private: body.private,
+      format: body.format,
       hasher: this.engine.hasher,
       limits: this.seedLimits,
       ...(onProgress ? { onProgress } : {}),

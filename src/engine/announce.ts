@@ -2,7 +2,7 @@ import type { Client as DHT } from 'bittorrent-dht'
 import Discovery from 'torrent-discovery'
 import type { Logger } from 'winston'
 import { errorMessage } from '../util/errors.js'
-import type { MagnetInfo, TorrentMeta } from './metainfo.js'
+import { swarmHashes, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import type { EngineSettings } from './settings.js'
 
 export interface AnnounceContext {
@@ -23,15 +23,31 @@ export interface AnnounceFeed {
   readonly left: () => number
 }
 
+/** The discoveries of a torrent's swarms, stopped and told of completion together. */
+export interface Announcer {
+  complete (): void
+  destroy (): void
+}
+
 /**
  * Finds peers for a torrent through its trackers, the DHT and local discovery (none of them for a
- * private torrent but its trackers). Undefined when there is nowhere to look.
+ * private torrent but its trackers), in each of its swarms: a hybrid announces its v2 hash too, so
+ * v2-only peers find it. Undefined when there is nowhere to look.
  */
-export function announceTorrent (context: AnnounceContext, meta: TorrentMeta | undefined, feed: AnnounceFeed): Discovery | undefined {
-  const { infoHash, settings, logger: log } = context
+export function announceTorrent (context: AnnounceContext, meta: TorrentMeta | undefined, feed: AnnounceFeed): Announcer | undefined {
   const announce = [...(meta?.announce ?? context.magnet?.announce ?? [])]
   const isPrivate = meta?.private ?? false
-  if (announce.length === 0 && (!context.dht || isPrivate) && !settings.lsd) return undefined
+  if (announce.length === 0 && (!context.dht || isPrivate) && !context.settings.lsd) return undefined
+  const hashes = swarmHashes(meta ?? context.magnet ?? { infoHash: context.infoHash })
+  const discoveries = hashes.map((infoHash) => discover(context, infoHash, announce, isPrivate, feed))
+  return {
+    complete: () => { for (const discovery of discoveries) discovery.complete() },
+    destroy: () => { for (const discovery of discoveries) discovery.destroy() }
+  }
+}
+
+function discover (context: AnnounceContext, infoHash: string, announce: string[], isPrivate: boolean, feed: AnnounceFeed): Discovery {
+  const { settings, logger: log } = context
   const discovery = new Discovery({
     infoHash,
     peerId: context.peerId,

@@ -3,6 +3,7 @@ import type { Logger } from 'winston'
 import { BufferPool, type PieceHasher } from './hasher.js'
 import { FileSelection, type FilePriority } from './file-selection.js'
 import type { TorrentMeta } from './metainfo.js'
+import { checkPiece } from './piece-check.js'
 import { PadSpace } from './pad-space.js'
 import { PartsFile } from './parts-file.js'
 import type { EngineSettings } from './settings.js'
@@ -196,7 +197,7 @@ export class TorrentContent {
         while (next < indices.length && !this.init.stopped()) {
           const index = indices[next++]!
           const data = await this.storage.readPiece(index, buffer)
-          if (await hasher.verify(data, meta.pieceHashes.subarray(index * 20, index * 20 + 20))) this.markVerified(index)
+          if (await checkPiece(hasher, meta, index, data)) this.markVerified(index)
           this.checkedPieces++
         }
       } finally {

@@ -1,6 +1,7 @@
 import bencode from 'bencode'
 import { BidtorrentError, InvalidTorrentError, UsageError } from '../util/errors.js'
-import { FORMATS, defaultPieceLength, type CreationFormat, type FormatName } from './creation-format.js'
+import { defaultPieceLength, v1Format, type CreationFormat, type FormatMaker } from './creation-format.js'
+import { hybridFormat, v2Format } from './v2/creation-v2.js'
 import { BufferPool, PieceHasher } from './hasher.js'
 import { parseTorrentFile, type TorrentMeta } from './metainfo.js'
 import { walkSeedPath, type SeedContent, type SeedLimits } from './seed-path.js'
@@ -29,6 +30,10 @@ export interface CreateOptions {
   /** Called after each read is hashed, and once the walk is done (nothing hashed yet). */
   readonly onProgress?: (progress: CreationProgress) => void
 }
+
+/** The formats `seed` can make, by name. */
+export const FORMATS = { v1: v1Format, v2: v2Format, hybrid: hybridFormat } satisfies Record<string, FormatMaker>
+export type FormatName = keyof typeof FORMATS
 
 const CREATED_BY = 'bidtorrent/0.1.0'
 const NO_LIMITS: SeedLimits = { maxFiles: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }
@@ -63,7 +68,7 @@ export async function createTorrentFrom (path: string, options: CreateOptions = 
       if (!options.hasher) await hasher.destroy()
     }
     signal?.throwIfAborted()
-    return await parseTorrentFile(bencode.encode(torrentOf(content.name, pieceLength, format, options)))
+    return await parseTorrentFile(encodeTorrent(torrentOf(content.name, pieceLength, format, options), format.torrentTail?.()))
   } catch (err) {
     if (signal?.aborted) throw new BidtorrentError('ECANCELLED', `making the torrent of ${path} was cancelled`)
     throw err
@@ -80,9 +85,17 @@ function torrentOf (name: string, pieceLength: number, format: CreationFormat, o
     'created by': CREATED_BY,
     ...(trackers.length > 0 ? { announce: trackers[0], 'announce-list': trackers.map((url) => [url]) } : {}),
     ...(options.comment ? { comment: options.comment } : {}),
-    ...(options.webSeeds && options.webSeeds.length > 0 ? { 'url-list': [...options.webSeeds] } : {}),
-    ...format.torrentFields?.()
+    ...(options.webSeeds && options.webSeeds.length > 0 ? { 'url-list': [...options.webSeeds] } : {})
   }
+}
+
+function encodeTorrent (fields: Record<string, unknown>, tail: Buffer | undefined): Buffer {
+  if (!tail) return Buffer.from(bencode.encode(fields))
+  // The tail holds 'piece layers': a dictionary's keys are sorted, so those after it ('url-list') follow it.
+  const before: Record<string, unknown> = {}
+  const after: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(fields)) (key < 'piece layers' ? before : after)[key] = value
+  return Buffer.concat([Buffer.from(bencode.encode(before)).subarray(0, -1), tail, Buffer.from(bencode.encode(after)).subarray(1)])
 }
 
 /**
@@ -105,8 +118,10 @@ async function hashContent (content: SeedContent, format: CreationFormat, hasher
         signal?.throwIfAborted()
         const read = next.value
         await source.read(read.segments, buffer)
-        format.record(read, await hasher.digest(buffer.subarray(0, read.length), format.digests, CREATION_BACKLOG))
-        progress.hashedBytes += read.length
+        const dataLength = read.dataLength ?? read.length
+        buffer.fill(0, dataLength, read.length)
+        format.record(read, await hasher.digest(buffer.subarray(0, read.length), format.digests, CREATION_BACKLOG, dataLength))
+        progress.hashedBytes += dataLength
         onProgress?.({ ...progress })
       }
     } catch (err) {

@@ -16,6 +16,8 @@ export interface ContentRead {
   readonly firstPiece: number
   readonly length: number
   readonly segments: readonly ReadSegment[]
+  /** The bytes the segments fill; up to `length` the rest are zeros (a hybrid's pad after a file). Default: `length`. */
+  readonly dataLength?: number
 }
 
 /**
@@ -40,15 +42,18 @@ export interface CreationFormat {
   record (read: ContentRead, digests: readonly Uint8Array[]): void
   /** The info dictionary's fields that depend on the format, once every read is recorded. */
   infoFields (): Record<string, unknown>
-  /** Fields of the .torrent beside the info dictionary (v2's `piece layers`), once every read is recorded. */
-  torrentFields? (): Record<string, unknown>
+  /**
+   * Bencoded key/value pairs of the .torrent that sort after every other key (v2's `piece layers`,
+   * whose binary keys the bencode package cannot write), once every read is recorded.
+   */
+  torrentTail? (): Buffer
 }
 
 /** Makes a format's plan for some content at a piece length. */
 export type FormatMaker = (content: SeedContent, pieceLength: number) => CreationFormat
 
 /** A read is this long at most (whole pieces, one at least): few enough requests that small pieces cost nothing per piece. */
-const READ_BYTES = 4 * 1024 * 1024
+export const READ_BYTES = 4 * 1024 * 1024
 
 /**
  * The piece length create-torrent (webtorrent) chooses, so that `seed` without `--piece-length`
@@ -102,7 +107,3 @@ export const v1Format: FormatMaker = (content, pieceLength) => {
     })
   }
 }
-
-/** The formats `seed` can make, by name (v2 and hybrid join them). */
-export const FORMATS = { v1: v1Format } satisfies Record<string, FormatMaker>
-export type FormatName = keyof typeof FORMATS

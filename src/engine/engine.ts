@@ -5,7 +5,7 @@ import { Client as DHT } from 'bittorrent-dht'
 import type { Logger } from 'winston'
 import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { PieceHasher } from './hasher.js'
-import type { MagnetInfo, TorrentMeta } from './metainfo.js'
+import { swarmHashes, type MagnetInfo, type TorrentMeta } from './metainfo.js'
 import { Peer } from './peer.js'
 import { TokenBucket } from './rate-limiter.js'
 import type { EngineParts, EngineSettings } from './settings.js'
@@ -44,6 +44,8 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
   private readonly torrents = new Map<string, Torrent<Market>>()
   /** sha1('req2' + info hash) → info hash: how an encrypted (MSE) handshake names its torrent. */
   private readonly torrentsByObfuscatedHash = new Map<string, string>()
+  /** Every swarm hash a peer may greet us with, to the torrent's own: a hybrid is also in its v2 swarm (BEP 52). */
+  private readonly swarms = new Map<string, string>()
   /** The hash threads: verification, rechecks and making torrents share them. */
   readonly hasher = new PieceHasher()
   private readonly uploadBucket: TokenBucket
@@ -176,7 +178,10 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
       ...(options.market ? { market: options.market } : {})
     })
     this.torrents.set(infoHash, torrent)
-    this.torrentsByObfuscatedHash.set(obfuscatedHash(infoHash), infoHash)
+    for (const hash of swarmHashes(options.meta ?? options.magnet!)) {
+      this.swarms.set(hash, infoHash)
+      this.torrentsByObfuscatedHash.set(obfuscatedHash(hash), hash)
+    }
     if (options.paused) await torrent.pause()
     for (const address of options.peers ?? []) torrent.addPeerAddress(address)
     torrent.start().catch((err: unknown) => this.log.error('torrent start failed', { infoHash, error: errorMessage(err) }))
@@ -187,7 +192,11 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     const torrent = this.torrents.get(infoHash)
     if (!torrent) return
     this.torrents.delete(infoHash)
-    this.torrentsByObfuscatedHash.delete(obfuscatedHash(infoHash))
+    for (const [hash, owner] of this.swarms) {
+      if (owner !== infoHash) continue
+      this.swarms.delete(hash)
+      this.torrentsByObfuscatedHash.delete(obfuscatedHash(hash))
+    }
     await torrent.destroy(options)
   }
 
@@ -228,7 +237,7 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
       wire.setInfoHash(infoHash)
     })
     wire.once('handshake', (infoHash: string, peerId: string) => {
-      const torrent = this.torrents.get(infoHash)
+      const torrent = this.torrents.get(this.swarms.get(infoHash) ?? '')
       const refused = !torrent ? 'no such torrent' : encryption === 'require' && encryptionOf(wire) === 'none' ? 'plaintext, and encryption is required' : torrent.acceptsPeer(peerId, address, 'incoming') ? undefined : 'not accepted'
       if (!torrent || refused !== undefined) {
         this.log.debug('refused incoming peer', { peer: address, infoHash, transport, reason: refused })

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
+import { pieceRoot } from './v2/merkle.js'
 
 export interface HashRequest {
   readonly id: number
   /** A view of shared memory (see BufferPool): the worker reads the piece in place. */
   readonly data: Uint8Array
   readonly expected: Uint8Array
-  readonly algorithm: 'sha1' | 'sha256'
+  /** 'merkle': `expected` is the root of BEP 52's subtree of `leaves` leaves over the piece's 16 KiB blocks. */
+  readonly algorithm: 'sha1' | 'sha256' | 'merkle'
+  readonly leaves?: number
 }
 
 /**
@@ -16,6 +19,8 @@ export interface HashRequest {
 export interface SliceDigest {
   readonly algorithm: 'sha1' | 'sha256'
   readonly sliceLength: number
+  /** Over the request's first `dataLength` bytes only (v2's leaves stop at the file's end; a hybrid's v1 pieces go on through the pad zeros). */
+  readonly dataOnly?: boolean
 }
 
 /** Digests to compute, not to compare (making a torrent): one per slice, for each of `digests`. */
@@ -24,6 +29,7 @@ export interface DigestRequest {
   /** A view of shared memory, as for HashRequest. */
   readonly data: Uint8Array
   readonly digests: readonly SliceDigest[]
+  readonly dataLength?: number
 }
 
 export interface HashReply {
@@ -34,8 +40,8 @@ export interface HashReply {
   readonly error?: string
 }
 
-export function pieceMatches ({ data, expected, algorithm }: Pick<HashRequest, 'data' | 'expected' | 'algorithm'>): boolean {
-  const digest = createHash(algorithm).update(data).digest()
+export function pieceMatches ({ data, expected, algorithm, leaves }: Pick<HashRequest, 'data' | 'expected' | 'algorithm' | 'leaves'>): boolean {
+  const digest = algorithm === 'merkle' ? pieceRoot(data, leaves ?? 1) : createHash(algorithm).update(data).digest()
   return digest.length === expected.length && digest.equals(expected)
 }
 
@@ -55,7 +61,10 @@ export function sliceDigests (data: Uint8Array, { algorithm, sliceLength }: Slic
 }
 
 function answer (request: HashRequest | DigestRequest): HashReply {
-  if ('digests' in request) return { id: request.id, valid: true, digests: request.digests.map((digest) => sliceDigests(request.data, digest)) }
+  if ('digests' in request) {
+    const { data, dataLength } = request
+    return { id: request.id, valid: true, digests: request.digests.map((digest) => sliceDigests(digest.dataOnly ? data.subarray(0, dataLength) : data, digest)) }
+  }
   return { id: request.id, valid: pieceMatches(request) }
 }
 

@@ -37,18 +37,19 @@ export class PieceHasher {
   constructor (readonly maxThreads = Math.max(1, Math.min(4, availableParallelism()))) {}
 
   /** `data` should live in shared memory (see BufferPool) so the worker reads it in place. */
-  verify (data: Uint8Array, expected: Uint8Array, algorithm: HashRequest['algorithm'] = 'sha1'): Promise<boolean> {
+  verify (data: Uint8Array, expected: Uint8Array, algorithm: HashRequest['algorithm'] = 'sha1', leaves?: number): Promise<boolean> {
     // A view is cloned with its whole underlying buffer: `expected` points into the table of all
     // piece hashes, so it travels as a copy of its own 20 bytes.
-    return this.send(BACKLOG_PER_THREAD, (id) => ({ id, data, expected: new Uint8Array(expected), algorithm })).then((reply) => reply.valid)
+    const copy = new Uint8Array(expected)
+    return this.send(BACKLOG_PER_THREAD, (id) => ({ id, data, expected: copy, algorithm, ...(leaves ? { leaves } : {}) })).then((reply) => reply.valid)
   }
 
   /**
    * Computes digests of `data` by slices (SliceDigest), one array per entry of `digests`. Making a
    * torrent keeps every thread busy, so a thread is added as soon as one has `backlog` waiting.
    */
-  async digest (data: Uint8Array, digests: readonly SliceDigest[], backlog = BACKLOG_PER_THREAD): Promise<Uint8Array[]> {
-    const reply = await this.send(backlog, (id): DigestRequest => ({ id, data, digests }))
+  async digest (data: Uint8Array, digests: readonly SliceDigest[], backlog = BACKLOG_PER_THREAD, dataLength = data.length): Promise<Uint8Array[]> {
+    const reply = await this.send(backlog, (id): DigestRequest => ({ id, data, digests, dataLength }))
     if (reply.digests?.length !== digests.length) throw new Error('the hash worker sent no digests')
     return reply.digests
   }

@@ -3,12 +3,15 @@ import utMetadata from 'ut_metadata'
 import utPex from 'ut_pex'
 import type { Logger } from 'winston'
 import type { Choking } from './choking.js'
+import type { TorrentMeta } from './metainfo.js'
 import type { MarketPort } from './market-port.js'
 import type { Peer, UploadRequest } from './peer.js'
 import type { PeerPieces } from './peer-pieces.js'
 import { pexOf } from './pex.js'
 import type { PieceRequests } from './piece-requests.js'
 import type { Uploads } from './uploads.js'
+import { HASH_REQUEST, answerHashRequest, encodeHashMessage, parseHashRequest } from './v2/hash-messages.js'
+import { v2InfoHash } from './v2/metainfo-v2.js'
 
 /** Where a connected peer's messages go: the torrent's parts (those of its content once the metadata is known). */
 export interface PeerRoutes {
@@ -57,19 +60,62 @@ export function routePeerMessages (peer: Peer, routes: PeerRoutes): void {
 
 export interface WireSetup {
   readonly listenPort: number
-  /** The info dictionary, once known: served to peers that ask (ut_metadata). */
-  readonly infoBuffer: Uint8Array | undefined
+  /** The metadata, once known: its info dictionary is served to peers that ask (ut_metadata), a v2 torrent's piece layers too (hash requests). */
+  readonly meta: TorrentMeta | undefined
   readonly pex: boolean
   readonly market: MarketPort | undefined
+  /** A v2 magnet's SHA-256 info hash, before the metadata: what the metadata must hash to. */
+  readonly infoHashV2?: string | undefined
 }
 
 /** Installs our extensions on a new wire; runs before our handshake is sent. */
 export function installExtensions (wire: Peer['wire'], setup: WireSetup): void {
   wire.extendedHandshake.v = 'bidtorrent/0.1.0'
   wire.extendedHandshake.p = setup.listenPort
-  wire.use(utMetadata(setup.infoBuffer))
+  wire.use(utMetadata(setup.meta?.infoBuffer))
   if (setup.pex) wire.use(utPex())
   setup.market?.prepareWire(wire)
+  if (!setup.meta && setup.infoHashV2) checkMetadataBySha256(wire, setup.infoHashV2)
+  const v2 = setup.meta?.v2
+  if (v2) {
+    wire.advertiseV2 = true
+    const pieceLength = setup.meta!.pieceLength
+    wire.on('unknownmessage', (message: Uint8Array) => {
+      if (message[0] !== HASH_REQUEST) return
+      const request = parseHashRequest(message)
+      if (request) wire.sendMessage(encodeHashMessage(request, answerHashRequest(v2, pieceLength, request)))
+    })
+  }
+}
+
+interface MetadataState extends EventEmitter {
+  _metadataComplete: boolean
+  _metadataSize: number
+  metadata: Uint8Array
+  cancel (): void
+  setMetadata (metadata: Uint8Array): Promise<boolean>
+}
+
+/**
+ * ut_metadata checks what peers sent by SHA-1 against the handshake's hash; a v2 magnet's is the
+ * truncated SHA-256 of the info dictionary (BEP 52). Its check is replaced by SHA-256 against the
+ * whole v2 hash, and the info dictionary handed on as sent (ut_metadata re-encodes it).
+ */
+function checkMetadataBySha256 (wire: Peer['wire'], infoHashV2: string): void {
+  wire.advertiseV2 = true
+  const extension = wire.ut_metadata as MetadataState | undefined
+  if (!extension) return
+  extension.setMetadata = async (metadata: Uint8Array): Promise<boolean> => {
+    if (extension._metadataComplete) return true
+    if (v2InfoHash(metadata) !== infoHashV2) return false
+    extension.cancel()
+    extension.metadata = metadata
+    extension._metadataComplete = true
+    extension._metadataSize = metadata.length
+    wire.extendedHandshake.metadata_size = metadata.length
+    extension.emit('metadata', Buffer.concat([Buffer.from('d4:info'), metadata, Buffer.from('e')]))
+    return true
+  }
 }
 
 /** A peer that called us says in its extended handshake where it listens: the address PEX passes on. */

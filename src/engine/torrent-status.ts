@@ -3,7 +3,7 @@ import type { ContentParts } from './content-parts.js'
 import type { TorrentState } from './events.js'
 import { fileProgress, type FileProgress } from './file-selection.js'
 import type { MarketPort, PeerMarketView } from './market-port.js'
-import type { TorrentMeta } from './metainfo.js'
+import { versionOf, type TorrentMeta, type TorrentVersion } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { encryptionOf, type Encryption, type Transport } from './peer-socket.js'
 import type { SwarmParts } from './torrent-parts.js'
@@ -35,6 +35,10 @@ export interface PeerInfo {
 
 export interface TorrentStatus {
   readonly infoHash: string
+  /** A v2 or hybrid torrent's SHA-256 info hash (64 hex digits; `infoHash` is then the v1 hash, or the first 40 digits of this). */
+  readonly infoHashV2: string | null
+  /** BEP 3 (v1), BEP 52 (v2) or both (hybrid); null until the metadata is known. */
+  readonly version: TorrentVersion | null
   readonly name: string
   readonly state: TorrentState
   readonly error: string | null
@@ -135,6 +139,8 @@ export function statusOf (source: StatusSource): TorrentStatus {
   const wantedVerified = chosen.reduce((sum, file) => sum + file.verified, 0)
   return {
     ...source.torrent,
+    infoHashV2: meta?.v2?.infoHash ?? null,
+    version: meta ? versionOf(meta) : null,
     length: meta?.length ?? null,
     pieceLength: meta?.pieceLength ?? null,
     pieceCount: meta?.pieceCount ?? null,

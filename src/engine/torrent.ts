@@ -1,7 +1,7 @@
 import type { Logger } from 'winston'
 import { UsageError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
-import { announceTorrent } from './announce.js'
+import { announceTorrent, type Announcer } from './announce.js'
 import { contributionsOf, sendersOf, type PieceProgress } from './blocks.js'
 import type { PeerConnections } from './connections.js'
 import { contentParts, type ContentParts } from './content-parts.js'
@@ -10,6 +10,7 @@ import type { FilePriority } from './file-selection.js'
 import type { MarketPort } from './market-port.js'
 import { feedMarket } from './market-feed.js'
 import { metaFromPeers, type TorrentMeta } from './metainfo.js'
+import { fetchPieceLayers } from './v2/layer-fetch.js'
 import type { Peer } from './peer.js'
 import { askForMetadata, installExtensions, learnListenAddress, routePeerMessages } from './peer-wiring.js'
 import type { TorrentInit } from './torrent-init.js'
@@ -40,7 +41,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   private readonly run = new RunState()
   private readonly parts: SwarmParts
   private data: ContentParts | undefined
-  private discovery: ReturnType<typeof announceTorrent>
+  private discovery: Announcer | undefined
   private tick: NodeJS.Timeout | undefined
   private lastTickAt = Date.now()
   private readonly stats = new TransferStats()
@@ -226,7 +227,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   /** Installs the extensions; must run before our handshake is sent. */
   prepareWire (wire: Peer['wire']): void {
     const pex = this.init.settings.pex && !(this.meta?.private ?? false)
-    installExtensions(wire, { listenPort: this.init.listenPort(), infoBuffer: this.meta?.infoBuffer, pex, market: this.market })
+    installExtensions(wire, { listenPort: this.init.listenPort(), meta: this.meta, pex, market: this.market, infoHashV2: this.init.magnet?.infoHashV2 })
   }
 
   /** Both handshakes are done: the peer's messages go to the parts that handle them. */
@@ -279,7 +280,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     if (this.meta || this.fetchingMetadata || this.run.destroyed) return
     this.fetchingMetadata = true
     try {
-      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [], this.init.magnet?.webSeeds)
+      const meta = await metaFromPeers(torrentFile, this.init.magnet?.announce ?? [], this.init.magnet?.webSeeds, (needed, length) => fetchPieceLayers(() => [...this.peers.values()].map((peer) => peer.wire), needed, length))
       if (meta.infoHash !== this.infoHash) throw new Error('metadata does not match the info hash')
       this.meta = meta
       this.log.info('metadata received', { infoHash: this.infoHash, name: meta.name, length: meta.length })

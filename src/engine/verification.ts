@@ -3,6 +3,7 @@ import { errorMessage } from '../util/errors.js'
 import type { PieceProgress } from './blocks.js'
 import type { TorrentContent } from './content.js'
 import type { PieceHasher } from './hasher.js'
+import { checkPiece } from './piece-check.js'
 
 /** What became of a piece whose blocks are all in. */
 export type Verdict =
@@ -54,13 +55,12 @@ export class PieceVerifier {
     const { log, infoHash } = this.init
     piece.verifying = true
     const data = piece.buffer.subarray(0, piece.length)
-    const expected = content.meta.pieceHashes.subarray(piece.index * 20, piece.index * 20 + 20)
     let valid: boolean | undefined
     // A hash thread that dies (it is restarted) says nothing about the data: try once more, and if
     // hashing still fails, fetch the piece again without blaming its senders.
     for (let attempt = 1; attempt <= 2 && valid === undefined; attempt++) {
       try {
-        valid = await this.init.hasher.verify(data, expected)
+        valid = await checkPiece(this.init.hasher, content.meta, piece.index, data)
       } catch (err) {
         log.error('hashing failed', { infoHash, piece: piece.index, attempt, error: errorMessage(err) })
       }

@@ -49,6 +49,8 @@ export class BoundedWire extends Wire {
   protocolError: string | undefined
   /** When the peer last sent us anything (ms): a silent connection is timed out. */
   lastReceivedAt = Date.now()
+  /** Set before our handshake for a v2 torrent: its reserved bit says we speak BEP 52's hash messages. */
+  advertiseV2 = false
   private carry: Buffer = Buffer.alloc(0)
   private carried = 0
 
@@ -56,6 +58,23 @@ export class BoundedWire extends Wire {
    * Sends many request messages in one buffer. Unlike `request()`, it keeps no per-block state in
    * the wire (the torrent tracks what it asked for), so a block costs 17 bytes and no allocation.
    */
+  /** Sends a message built whole (length prefix included): BEP 52's hash messages, which bittorrent-protocol does not know. */
+  sendMessage (message: Uint8Array): void {
+    ;(this as unknown as WireParser)._push(message)
+  }
+
+  override handshake (infoHash: string | Uint8Array, peerId: string | Uint8Array, extensions?: object): void {
+    const parser = this as unknown as WireParser
+    const push = parser._push
+    // bittorrent-protocol builds the reserved bytes itself: BEP 52's bit (0x10 in the last) goes in as the handshake is pushed.
+    if (this.advertiseV2) parser._push = (data) => { if (data.length === 68 && data[0] === 19) data[27]! |= 0x10; push.call(this, data) }
+    try {
+      super.handshake(infoHash, peerId, extensions)
+    } finally {
+      parser._push = push
+    }
+  }
+
   requestBlocks (blocks: Uint32Array, count: number): void {
     if (count === 0) return
     const message = Buffer.allocUnsafe(count * 17)

@@ -9,7 +9,7 @@ import { marketOptions, type MarketFlags } from '../market-flags.js'
 import { client, collect, common, print, validatePeers, validateRate, type CommonOptions } from '../options.js'
 import { creationProgress, waitForCompletion } from '../progress.js'
 
-type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; private?: boolean; saveTorrent?: string; floor?: string }
+type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; format?: string; private?: boolean; saveTorrent?: string; floor?: string }
 type AddFlags = CommonOptions & MarketFlags & FileFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
 
 /** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
@@ -28,6 +28,11 @@ async function readSource (source: string): Promise<{ magnet: string } | { torre
   return { torrent: data.toString('base64') }
 }
 
+function formatOption (format: string | undefined): 'v1' | 'v2' | 'hybrid' {
+  if (format === undefined || format === 'v1' || format === 'v2' || format === 'hybrid') return format ?? 'v1'
+  throw new UsageError(`--format must be v1, v2 or hybrid, not "${format}"`)
+}
+
 /** `seed` and `add`: a torrent made of a path, or fetched from a magnet link or a .torrent file. */
 export function addTorrentCommands (program: Command): void {
   common(program.command('seed <path>'))
@@ -37,6 +42,7 @@ export function addTorrentCommands (program: Command): void {
     .option('--peer <host:port>', 'connect to this peer (repeatable)', collect)
     .option('--upload-limit <rate>', 'upload limit for this torrent')
     .option('--piece-length <size>', 'piece length, a power of two (default: chosen from the size)')
+    .option('--format <format>', 'v1, v2 (BEP 52) or hybrid (both: v1 and v2 peers alike)', 'v1')
     .option('--private', 'mark the torrent private (no DHT, no PEX)')
     .option('--save-torrent <file>', 'also write the .torrent file here')
     .option('--floor <price>', 'the lowest bid to sell upload slots for, e.g. 0.001BTT/MiB (default: the daemon\'s marketFloor)')
@@ -51,6 +57,7 @@ export function addTorrentCommands (program: Command): void {
         private: options.private ?? false,
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
         ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {}),
+        format: formatOption(options.format),
         ...marketOptions(options)
       }, (progress) => display.update(progress)).finally(() => display.stop())
       if (options.saveTorrent) {
