@@ -4,9 +4,9 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
 import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
-import { seedFile, startDaemon, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
-import { sameFiles } from '../testkit/fixture.js'
-import { run, waitFor } from '../testkit/process.js'
+import { seedFile, startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
+import { sameFiles, writeFixture } from '../testkit/fixture.js'
+import { run, runCli, waitFor } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
 
@@ -106,4 +106,37 @@ t.test('the RPC\'s protections: credentials, the session id exchange, the Host h
   t.match(JSON.parse(unknown.body), { result: /not recognized/ }, 'an unknown method: an error in result, as Transmission answers')
   const garbage = await raw(daemon, { host: '127.0.0.1', authorization: basic, 'x-transmission-session-id': sessionId as string }, '{not json')
   t.match(JSON.parse(garbage.body), { result: /not valid JSON/ }, 'a body that is not JSON: a clear error')
+})
+
+t.test('file selection through the RPC: transmission-remote skips a file, and it is not downloaded', async (t) => {
+  const seeder = await startDaemon(t)
+  const work = await tempDir(t)
+  const files = [{ path: 'album/one.bin', size: 2 * MiB }, { path: 'album/two.bin', size: 2 * MiB }, { path: 'album/three.bin', size: 2 * MiB }]
+  await writeFixture(join(work, 'source'), files)
+  const torrentFile = join(work, 'album.torrent')
+  const seeded = await runCli(['seed', join(work, 'source', 'album'), '--save-torrent', torrentFile, '--data-dir', seeder.dataDir, '--json'])
+  t.equal(seeded.code, 0, seeded.stderr)
+  const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+  const leecher = await startDaemon(t)
+  const out = join(work, 'out')
+  await leecher.api.request('POST', '/v1/torrents', { torrent: (await readFile(torrentFile)).toString('base64'), directory: out, paused: true, peers: [`127.0.0.1:${seeder.peerPort}`] })
+
+  const paths = (await leecher.torrent(infoHash)).files.map((file) => file.path)
+  const two = paths.indexOf('album/two.bin')
+  const three = paths.indexOf('album/three.bin')
+  const listing = await remote(leecher, ['-t', infoHash, '-f'])
+  t.match(listing.out, /3 files/, `the files as Transmission lists them:\n${listing.out}`)
+  const skipped = await remote(leecher, ['-t', infoHash, '-G', String(two)])
+  t.equal(skipped.code, 0, skipped.out)
+  t.equal((await remote(leecher, ['-t', infoHash, '-ph', String(three)])).code, 0, 'a priority set')
+  t.equal((await remote(leecher, ['-t', infoHash, '-s'])).code, 0, 'started')
+  await waitComplete(leecher, infoHash)
+  const view = await leecher.torrent(infoHash)
+  t.equal(view.files[two]!.priority, 'skip', 'the daemon holds the file as skipped')
+  t.equal(view.files[three]!.priority, 'high', 'and the other at high priority')
+  const after = await remote(leecher, ['-t', infoHash, '-f'])
+  t.match(after.out, /100%\s+High\s+Yes/, `the high priority file, complete:\n${after.out}`)
+  t.match(after.out, /No\s+[\d.]+ MB\s+album\/two\.bin/, 'the skipped one, not wanted')
+  t.notOk(existsSync(join(out, 'album', 'two.bin')), 'the skipped file is not on disk')
+  t.same(await sameFiles(join(work, 'source'), out, files.filter((file) => file.path !== 'album/two.bin')), [], 'the others are byte-equal')
 })

@@ -73,6 +73,7 @@ export class DaemonMetrics {
       ({ metric: new Gauge({ name, help, labelNames: TORRENT, registers: [registry] }), read })
     this.torrentSeries = [
       counter('bidtorrent_torrent_downloaded_bytes_total', 'Payload bytes received, this run', (t) => t.downloaded),
+      counter('bidtorrent_torrent_downloaded_from_web_seeds_bytes_total', 'Of those, from web seeds (BEP 19): what the swarm did not carry', (t) => t.downloadedFromWebSeeds),
       counter('bidtorrent_torrent_uploaded_bytes_total', 'Payload bytes sent to peers, this run', (t) => t.uploaded),
       counter('bidtorrent_torrent_wasted_bytes_total', 'Bytes received and thrown away (duplicates, failed pieces), this run', (t) => t.wasted),
       counter('bidtorrent_torrent_hash_failures_total', 'Pieces that failed their hash check, this run', (t) => t.hashFailures),

@@ -25,12 +25,20 @@ export class PieceStorage {
     this.files = new FilePool(maxOpenFiles, (fileIndex) => this.open(fileIndex))
   }
 
-  /** Sets apart the files not `wanted` that are not on disk (one on disk stays where it is). */
+  /**
+   * Sets apart the files not `wanted` that hold no data on disk. One that holds data stays where
+   * it is; one that holds none (the sparse file made for it when it was wanted: not a block
+   * written) goes, so a file skipped after the torrent was added is not left in the user's folder.
+   */
   async setApart (wanted: (fileIndex: number) => boolean): Promise<void> {
     if (!this.parts) return
     for (const [fileIndex, file] of this.meta.files.entries()) {
-      if (file.pad || wanted(fileIndex)) continue
-      if (!await stat(this.filePath(file)).catch(() => null)) this.apart.add(fileIndex)
+      if (file.pad || wanted(fileIndex) || this.apart.has(fileIndex)) continue
+      const path = this.filePath(file)
+      const info = await stat(path).catch(() => null)
+      if (info && !(info.isFile() && info.blocks === 0 && info.size === file.length && file.length > 0)) continue
+      if (info) await rm(path, { force: true })
+      this.apart.add(fileIndex)
     }
   }
 

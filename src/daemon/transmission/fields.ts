@@ -63,6 +63,9 @@ function peerOf (peer: PeerInfo): Record<string, unknown> {
   }
 }
 
+/** Transmission's file priorities: -1 low, 0 normal, 1 high (a skipped file is `wanted: false`, at normal). */
+const PRIORITY_CODES = { skip: 0, low: -1, normal: 0, high: 1 } as const
+
 export interface FieldContext {
   readonly id: number
   readonly peers: readonly PeerInfo[]
@@ -73,7 +76,8 @@ export interface FieldContext {
 export function torrentFields (view: TorrentView, context: FieldContext): Record<string, unknown> {
   const length = view.length ?? 0
   const have = haveValid(view)
-  const left = Math.max(0, length - have)
+  const wanted = view.wantedLength ?? length
+  const left = Math.max(0, wanted - view.wantedVerified)
   const sending = context.peers.filter((peer) => !peer.peerChoking && peer.amInterested).length
   const getting = context.peers.filter((peer) => !peer.amChoking && peer.peerInterested).length
   const market = view.market
@@ -85,7 +89,7 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     error: view.state === 'error' ? 3 : 0,
     errorString: view.error ?? '',
     totalSize: length,
-    sizeWhenDone: length,
+    sizeWhenDone: wanted,
     leftUntilDone: left,
     haveValid: have,
     haveUnchecked: 0,
@@ -106,7 +110,7 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     peersConnected: view.peers,
     peersSendingToUs: sending,
     peersGettingFromUs: getting,
-    webseedsSendingToUs: 0,
+    webseedsSendingToUs: view.webSeeds.filter((seed) => seed.state === 'fetching').length,
     downloadDir: view.directory,
     addedDate: Math.floor(context.addedAt / 1000),
     startDate: Math.floor(view.startedAt / 1000),
@@ -127,10 +131,10 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     seedRatioLimit: 0,
     seedIdleMode: 0,
     seedIdleLimit: 0,
-    files: view.files.map((file) => ({ name: file.path, length: file.length, bytesCompleted: view.progress === 1 ? file.length : 0 })),
-    fileStats: view.files.map((file) => ({ bytesCompleted: view.progress === 1 ? file.length : 0, wanted: true, priority: 0 })),
-    priorities: view.files.map(() => 0),
-    wanted: view.files.map(() => 1),
+    files: view.files.map((file) => ({ name: file.path, length: file.length, bytesCompleted: file.verified })),
+    fileStats: view.files.map((file) => ({ bytesCompleted: file.verified, wanted: file.priority !== 'skip', priority: PRIORITY_CODES[file.priority] })),
+    priorities: view.files.map((file) => PRIORITY_CODES[file.priority]),
+    wanted: view.files.map((file) => (file.priority === 'skip' ? 0 : 1)),
     peers: context.peers.map(peerOf),
     trackers: [],
     trackerStats: [],

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { UsageError, errorMessage } from '../../util/errors.js'
-import { addRequestSchema, parseInput } from '../api-schemas.js'
+import { addRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
 import type { TorrentView } from '../api-types.js'
 import type { TorrentService } from '../torrent-service.js'
 import { pickFields, torrentFields } from './fields.js'
@@ -71,6 +71,30 @@ async function torrentFileFrom (url: string): Promise<Buffer> {
   const body = Buffer.from(await response.arrayBuffer())
   if (body.length > MAX_TORRENT_FILE_BYTES) throw new RpcError(`${url} is larger than 50 MiB`)
   return body
+}
+
+const FILE_KEYS = ['files-wanted', 'files-unwanted', 'priority-high', 'priority-normal', 'priority-low'] as const
+const SET_KEYS = new Set<string>(['ids', 'uploadLimited', 'downloadLimited', ...FILE_KEYS])
+
+function fileIndexes (value: unknown, name: string, count: number): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || !value.every((index) => Number.isInteger(index) && index >= 0 && index < count)) {
+    throw new RpcError(`${name} must list file numbers from 0 to ${count - 1}`)
+  }
+  return value.map(String)
+}
+
+/**
+ * Transmission's file changes as a file selection: a wanted file that was skipped comes back at
+ * normal priority (one already wanted keeps its own), an unwanted one is skipped, and the
+ * priority lists set levels. Undefined when the call changes no file.
+ */
+function fileChange (view: TorrentView, args: Arguments): FilesRequest | undefined {
+  const count = view.files.length
+  const [wanted, unwanted, high, normal, low] = FILE_KEYS.map((key) => fileIndexes(args[key], key, count))
+  const revived = wanted!.filter((index) => view.files[Number(index)]!.priority === 'skip')
+  const change = { skip: unwanted!, priority: { high: high!, normal: [...normal!, ...revived], low: low! } }
+  return [change.skip, high, change.priority.normal, low].some((list) => list!.length > 0) ? change : undefined
 }
 
 /** The methods of Transmission's RPC that bidtorrent answers, over its own torrent service. */
@@ -182,16 +206,20 @@ export class RpcMethods {
   private async torrentSet (args: Arguments): Promise<Arguments> {
     const limits: { uploadLimit?: number, downloadLimit?: number } = {}
     for (const key of Object.keys(args)) {
-      if (key === 'ids') continue
       if (key === 'uploadLimit') limits.uploadLimit = kiloBytes(args[key], key)
       else if (key === 'downloadLimit') limits.downloadLimit = kiloBytes(args[key], key)
-      else if (key === 'uploadLimited' || key === 'downloadLimited') continue
-      else throw new RpcError(`torrent-set: "${key}" is not supported by bidtorrent`)
+      else if (!SET_KEYS.has(key)) throw new RpcError(`torrent-set: "${key}" is not supported by bidtorrent`)
     }
     // Transmission keeps a limit's value apart from whether it applies; here 0 is no limit.
     if (args.uploadLimited === false) limits.uploadLimit = 0
     if (args.downloadLimited === false) limits.downloadLimit = 0
-    return await this.each(args, (view) => this.context.torrents.setLimits(this.context.torrents.find(view.infoHash), limits))
+    const { torrents } = this.context
+    return await this.each(args, async (view) => {
+      const torrent = torrents.find(view.infoHash)
+      if (Object.keys(limits).length > 0) await torrents.setLimits(torrent, limits)
+      const selection = fileChange(view, args)
+      if (selection) await torrents.setFiles(torrent, selection)
+    })
   }
 
   private async freeSpace (args: Arguments): Promise<Arguments> {
