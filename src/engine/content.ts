@@ -96,15 +96,15 @@ export class TorrentContent {
 
   /**
    * New priorities for the user's files: a file set apart that is wanted now is made, and its bytes
-   * from the parts file moved into it; one no longer wanted that holds no data yet is set apart.
+   * from the parts file moved into it (pieces being written must have settled: see PieceStorage.place);
+   * one no longer wanted that holds no data yet is set apart.
    */
   async select (priorities: readonly FilePriority[]): Promise<void> {
     this.selection = new FileSelection(this.meta, priorities)
     this.priorities = priorities
     this.countWanted()
-    for (let fileIndex = 0; fileIndex < this.meta.files.length; fileIndex++) {
-      if (this.selection.wantsFile(fileIndex)) await this.storage.place(fileIndex, (piece) => this.have.get(piece))
-    }
+    const wanted = this.meta.files.map((_, fileIndex) => fileIndex).filter((fileIndex) => this.selection.wantsFile(fileIndex))
+    await this.storage.place(wanted, (piece) => this.have.get(piece))
     await this.storage.setApart((fileIndex) => this.selection.wantsFile(fileIndex))
   }
 

@@ -1,7 +1,7 @@
 import { mkdir, open, rmdir, stat, rm, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
 import { FilePool } from './file-pool.js'
-import { pieceSpans } from './file-spans.js'
+import { pieceSpans, type FileSpan } from './file-spans.js'
 import { pieceLengthOf, type TorrentFileEntry, type TorrentMeta } from './metainfo.js'
 import type { PartsFile } from './parts-file.js'
 
@@ -42,36 +42,35 @@ export class PieceStorage {
     }
   }
 
-  isApart (fileIndex: number): boolean {
-    return this.apart.has(fileIndex)
-  }
-
   /**
-   * A file set apart is wanted now: it is made in the user's folder, and the bytes of it that
-   * `verified` pieces hold (only its first and last pieces can be shared) move there from the parts file.
+   * Files set apart that are wanted now: they are made in the user's folder, and the bytes of them
+   * that `verified` pieces hold (only a file's first and last pieces can be shared) move there from
+   * the parts file. What to move is decided, and the files leave the set, before the first await:
+   * a piece written from then on goes to the file (the caller lets writes under way settle first).
    */
-  async place (fileIndex: number, verified: (piece: number) => boolean): Promise<void> {
-    if (!this.apart.has(fileIndex)) return
-    const file = this.meta.files[fileIndex]!
+  async place (fileIndexes: readonly number[], verified: (piece: number) => boolean): Promise<void> {
     const { pieceLength } = this.meta
-    const edges = new Set([Math.floor(file.offset / pieceLength), Math.floor((file.offset + Math.max(0, file.length - 1)) / pieceLength)])
-    const moved: Array<{ position: number, data: Buffer }> = []
-    for (const piece of edges) {
-      if (!verified(piece)) continue
-      const span = pieceSpans(this.meta, piece).find((one) => one.fileIndex === fileIndex)
-      if (!span) continue
+    const moves: FileSpan[] = []
+    const placed = fileIndexes.filter((fileIndex) => this.apart.has(fileIndex))
+    for (const fileIndex of placed) {
+      this.apart.delete(fileIndex)
+      const file = this.meta.files[fileIndex]!
+      const edges = new Set([Math.floor(file.offset / pieceLength), Math.floor((file.offset + Math.max(0, file.length - 1)) / pieceLength)])
+      for (const piece of edges) {
+        const span = verified(piece) ? pieceSpans(this.meta, piece).find((one) => one.fileIndex === fileIndex) : undefined
+        if (span) moves.push(span)
+      }
+    }
+    for (const fileIndex of placed) await this.allocateFile(this.meta.files[fileIndex]!)
+    for (const span of moves) {
       const data = Buffer.alloc(span.length)
-      await this.parts!.read(file.offset + span.position, data, 0, span.length)
-      moved.push({ position: span.position, data })
+      await this.parts!.read(span.file.offset + span.position, data, 0, span.length)
+      await this.use(span.fileIndex, (handle) => writeFully(handle, data, 0, data.length, span.position))
+      this.dirty.add(span.fileIndex)
     }
-    this.apart.delete(fileIndex)
-    await this.allocateFile(file)
-    for (const { position, data } of moved) {
-      await this.use(fileIndex, (handle) => writeFully(handle, data, 0, data.length, position))
-      this.dirty.add(fileIndex)
-    }
+    if (placed.length === 0) return
     await this.sync()
-    if (this.apart.size === 0) await this.parts!.delete()
+    if (this.apart.size === 0) await this.parts?.delete()
   }
 
   /** How many of the torrent's files are open now. */

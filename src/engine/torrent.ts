@@ -150,14 +150,13 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     return this.destroying
   }
 
-  setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void {
-    this.parts.limits.set(limits)
-  }
+  setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void { this.parts.limits.set(limits) }
 
   /** New priorities for the user's files (TorrentContent.select): a torrent done downloads again, or one finishes. */
   async setFilePriorities (priorities: readonly FilePriority[]): Promise<void> {
     if (!this.data || this.state === 'checking') throw new UsageError(`${this.name}: files can be chosen once its metadata is in and its check is done`)
     const wasComplete = this.complete
+    await this.parts.verifier.settle()
     await this.data.content.select(priorities)
     if (this.state === 'seeding' && !this.complete) this.setState('downloading')
     if (this.state === 'downloading' && this.complete && !wasComplete) this.onComplete()
