@@ -56,6 +56,7 @@ t.test('transmission-remote drives bidtorrent: list, add by magnet and by file, 
   t.match(addedFile.out, /responded: "success"/, 'added from a .torrent file (sent as metainfo)')
   const duplicate = await remote(leecher, ['-a', second.torrentFile])
   t.match(duplicate.out, /duplicate torrent|responded: "success"/, `the same file again is a duplicate: ${duplicate.out.trim()}`)
+  t.equal((await leecher.api.request<TorrentView[]>('GET', '/v1/torrents')).length, 2, 'and is not added twice')
   await leecher.api.request('POST', `/v1/torrents/${second.torrent.infoHash}/peers`, { peers: [`127.0.0.1:${seeder.peerPort}`] })
   await waitComplete(leecher, second.torrent.infoHash)
 

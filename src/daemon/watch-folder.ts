@@ -2,13 +2,13 @@ import { watch, type FSWatcher } from 'node:fs'
 import { readFile, readdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'winston'
+import { MAX_TORRENT_FILE_BYTES } from '../engine/metainfo.js'
 import { InvalidTorrentError, errorMessage } from '../util/errors.js'
 
 /** A folder is looked at again this often even without a change notice (inotify misses network filesystems). */
 const RESCAN_MS = 10_000
 /** A .torrent that does not parse is given this long to be written completely before it is called invalid. */
 const SETTLE_MS = 10_000
-const MAX_TORRENT_FILE_BYTES = 50 * 1024 * 1024
 
 /**
  * Adds every .torrent file that appears in a folder (Transmission's watch-dir), then renames it to

@@ -73,7 +73,8 @@ export interface MagnetInfo {
   readonly peerAddresses: readonly string[]
 }
 
-const MAX_TORRENT_FILE_BYTES = 50 * 1024 * 1024
+/** The largest .torrent read, from a file, the watch folder or a URL. */
+export const MAX_TORRENT_FILE_BYTES = 50 * 1024 * 1024
 const MAX_PIECE_LENGTH = 64 * 1024 * 1024
 export const INFO_HASH_V1 = /^[0-9a-f]{40}$/
 

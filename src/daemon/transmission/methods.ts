@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
-import { UsageError, errorMessage } from '../../util/errors.js'
+import { MAX_TORRENT_FILE_BYTES } from '../../engine/metainfo.js'
+import { errorMessage } from '../../util/errors.js'
 import { addRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
 import type { TorrentView } from '../api-types.js'
 import type { TorrentService } from '../torrent-service.js'
@@ -9,7 +10,6 @@ import { pickFields, torrentFields } from './fields.js'
 /** The RPC version this answers as: Transmission 3.00's (16), and the oldest it still serves. */
 export const RPC_VERSION = 16
 export const RPC_VERSION_MINIMUM = 14
-const MAX_TORRENT_FILE_BYTES = 50 * 1024 * 1024
 
 export interface RpcContext {
   readonly torrents: TorrentService
@@ -233,16 +233,9 @@ export class RpcMethods {
     }
   }
 
+  /** Acts on each selected torrent; an error (a BidtorrentError says what is wrong) becomes the RPC's result. */
   private async each (args: Arguments, act: (view: TorrentView) => Promise<unknown>): Promise<Arguments> {
-    const selected = this.ids.select(this.context.torrents.list(), args.ids)
-    for (const view of selected) {
-      try {
-        await act(view)
-      } catch (err) {
-        if (err instanceof UsageError) throw new RpcError(err.message)
-        throw err
-      }
-    }
+    for (const view of this.ids.select(this.context.torrents.list(), args.ids)) await act(view)
     return {}
   }
 }
