@@ -117,9 +117,11 @@ t.test('a dead chain endpoint pauses claims without losing them, and the market 
   t.equal(await settlement.fundsOf(channel, parseEther('2')), parseEther('1'), 'a voucher above it makes it look again; the endpoint is down, so the last read answers')
   await t.rejects(settlement.redeem(voucherRecord(p, channel, 1, parseEther('0.3'))), 'redeeming cannot finish while the endpoint is down')
   t.same((await store.claims.all()).map((record) => record.state), ['decided'], 'the decision to claim is kept')
+  t.same(await settlement.health(), { pendingClaims: 1, chainErrors: 3 }, 'the metrics see the claim waiting and the three failed chain calls (two reads, the claim)')
   relay.restore()
   await new ClaimQueue(store.claims, chain).run()
   t.equal(await claimedOnChain(p, channel), parseEther('0.3'), 'when the endpoint returns the claim goes through')
+  t.equal((await settlement.health()).pendingClaims, 0, 'and no claim waits')
 
   // A claim signed and written down, then the endpoint dies before it is sent.
   await new ClaimQueue(store.claims, chain).decide(voucherRecord(p, channel, 2, parseEther('0.5')))

@@ -64,6 +64,18 @@ t.test('Prometheus scrapes both sides of a paid transfer: the counters equal the
   t.ok(sameBtt(await value(`bidtorrent_market_spent_btt_total{job="buyer",info_hash="${infoHash}"}`), spent), `spent: ${spent} base units, what the seller confirmed`)
   t.ok(sameBtt(await value(`bidtorrent_market_bid_btt_per_mib{job="buyer",info_hash="${infoHash}"}`), bought.market!.bid), 'the bid, 40 BTT per MiB')
   t.ok(sameBtt(await value(`bidtorrent_market_floor_btt_per_mib{job="seller",info_hash="${infoHash}"}`), sold.market!.floor), 'the floor, 20 BTT per MiB')
+  await waitFor('the voucher counts scraped to equal the markets\' own', async () => {
+    const [buying, selling] = [(await buyer.daemon.torrent(infoHash)).market!.vouchers, (await seller.daemon.torrent(infoHash)).market!.vouchers]
+    const sent = await value(`bidtorrent_market_vouchers_sent_total{job="buyer",info_hash="${infoHash}"}`)
+    const accepted = await value(`bidtorrent_market_vouchers_accepted_total{job="seller",info_hash="${infoHash}"}`)
+    return selling.accepted > 0 && sent === buying.sent && accepted === selling.accepted ? { buying, selling } : undefined
+  }, 60_000).then(({ buying, selling }) => {
+    t.ok(selling.accepted <= buying.sent + buying.resent, `the seller accepted ${selling.accepted} of the ${buying.sent} vouchers sent (${buying.resent} resent)`)
+    t.same(selling.refused, {}, 'and refused none')
+  })
+  t.ok((await value(`bidtorrent_market_receipts_total{job="buyer",info_hash="${infoHash}"}`) ?? 0) > 0, 'the buyer counts the seller\'s receipts')
+  t.ok((await value('bidtorrent_hash_checks_total{job="buyer"}') ?? 0) >= bought.piecesDownloaded, 'every piece the buyer verified went through the hash threads')
+  t.equal(await value('bidtorrent_settlement_pending_claims{job="seller"}'), undefined, 'the embedded settlement has no claim queue to show')
   t.ok((await value(`bidtorrent_api_request_duration_seconds_count{job="buyer",route="/metrics",status="200"}`) ?? 0) > 0, 'the API counts its own requests, scrapes among them')
   t.ok((await value('bidtorrent_process_resident_memory_bytes{job="seller"}') ?? 0) > 0, 'process metrics')
 })

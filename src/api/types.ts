@@ -9,7 +9,7 @@ export type {
 export type { AddBody, BidBody, FilesBody, FloorBody, LimitsBody, OpenChannelBody, SeedBody, TopUpBody, WithdrawBody } from '../daemon/api-schemas.js'
 export type { PeerInfo, TorrentStatus } from '../engine/torrent.js'
 export type { CreationProgress } from '../engine/create.js'
-export type { AutoBidView, MarketNotice, PeerMarketView, SellerBidView, TradeTotals } from '../market/torrent-market.js'
+export type { AutoBidView, MarketNotice, PeerMarketView, SellerBidView, TradeTotals, VoucherTally } from '../market/torrent-market.js'
 export type { ChannelView, WalletBalance } from '../settlement/chain-wallet.js'
 export type { RedemptionRecord } from '../settlement/records.js'
 

@@ -1,6 +1,6 @@
 import type { DerivedAmount } from '../config/money.js'
 import type { PeerInfo, TorrentEvent, TorrentStatus } from '../engine/torrent.js'
-import type { AutoBidView, MarketNotice, SellerBidView, TradeTotals } from '../market/torrent-market.js'
+import type { AutoBidView, MarketNotice, SellerBidView, TradeTotals, VoucherTally } from '../market/torrent-market.js'
 import type { ChannelView } from '../settlement/chain-wallet.js'
 import type { FaultCounts } from './faults.js'
 import type { RedemptionRecord } from '../settlement/records.js'
@@ -43,6 +43,8 @@ export interface TorrentMarketView {
   readonly notices: readonly MarketNotice[]
   /** This run's metered trade per wallet (see TradeTotals). */
   readonly trades: readonly TradeTotals[]
+  /** This run's voucher counts, as buyer and as seller (see VoucherTally). */
+  readonly vouchers: Readonly<VoucherTally>
 }
 
 /** One channel in earnings or spending. */

@@ -105,7 +105,7 @@ export class Daemon {
       memory: process.memoryUsage(),
       apiPort
     })
-    apiPort = await startApi(life, { settings, dataDir, downloads, store, market, engine, service, faults, status, token, log })
+    apiPort = await startApi(life, { settings, dataDir, downloads, store, market, engine, service, faults, networkLog, status, token, log })
     await life.start('timers', () => ({
       resume: setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000),
       idle: collectWhenIdle(IDLE_COLLECTION_INTERVAL_MS)
@@ -156,6 +156,7 @@ interface ApiParts {
   readonly engine: MarketEngine
   readonly service: TorrentService
   readonly faults: FaultCounter | undefined
+  readonly networkLog: NetworkLog
   readonly status: () => DaemonStatus
   readonly token: string
   readonly log: Logger
@@ -163,13 +164,16 @@ interface ApiParts {
 
 /** The control API with what it serves: the torrents, the books, the chain, metrics and Transmission's RPC. */
 async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
-  const { settings, dataDir, downloads, store, market, engine, service, faults, status, token, log } = parts
+  const { settings, dataDir, downloads, store, market, engine, service, faults, networkLog, status, token, log } = parts
   const vouchers = new VoucherService(store, market)
   const metrics = new DaemonMetrics({
     torrents: () => service.list(),
     peers: (infoHash) => service.peers(infoHash),
     earnings: market ? () => vouchers.earnings() : undefined,
     spending: market ? () => vouchers.spending() : undefined,
+    settlement: market?.settlement.health?.bind(market.settlement),
+    peerProblems: () => networkLog.counts(),
+    hashChecks: () => engine.hasher.checks,
     faults: () => faults?.counted ?? null
   })
   const transmission = new TransmissionRpc({

@@ -2,6 +2,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { PeerInfo } from '../engine/torrent.js'
 import { BTT_DECIMALS } from '../money/price.js'
+import type { SettlementHealth } from '../settlement/settlement.js'
 import type { FaultCounts } from './faults.js'
 import type { TorrentView, VoucherTotals } from './api-types.js'
 
@@ -12,6 +13,12 @@ export interface MetricSources {
   /** Undefined when the market is off. */
   readonly earnings: (() => Promise<VoucherTotals>) | undefined
   readonly spending: (() => Promise<VoucherTotals>) | undefined
+  /** Undefined unless settlement is on a chain. */
+  readonly settlement: (() => Promise<SettlementHealth>) | undefined
+  /** Warnings peers caused, by message (NetworkLog.counts). */
+  readonly peerProblems: () => ReadonlyMap<string, number>
+  /** Pieces hash-checked on the hash threads and the seconds they took, this run. */
+  readonly hashChecks: () => Readonly<{ pieces: number, seconds: number }>
   readonly faults: () => FaultCounts | null
 }
 
@@ -21,6 +28,7 @@ interface Snapshot {
   readonly peers: ReadonlyMap<string, readonly PeerInfo[]>
   readonly earnings: VoucherTotals | undefined
   readonly spending: VoucherTotals | undefined
+  readonly settlement: SettlementHealth | undefined
   readonly faults: FaultCounts | null
 }
 
@@ -88,7 +96,14 @@ export class DaemonMetrics {
       gauge('bidtorrent_torrent_unreachable_peers', 'Known peers whose last call failed', (t) => t.unreachablePeers.length),
       gauge('bidtorrent_market_bid_btt_per_mib', 'Our bid, BTT per MiB (0: no bid)', (t) => btt(t.market?.bid)),
       gauge('bidtorrent_market_floor_btt_per_mib', 'The floor in force, BTT per MiB (0: sells nothing)', (t) => btt(t.market?.floor)),
-      gauge('bidtorrent_market_signed_not_accepted_btt', 'Signed to sellers and not yet confirmed by them, BTT', (t) => btt(t.market?.signedNotAccepted))
+      gauge('bidtorrent_market_signed_not_accepted_btt', 'Signed to sellers and not yet confirmed by them, BTT', (t) => btt(t.market?.signedNotAccepted)),
+      counter('bidtorrent_market_vouchers_sent_total', 'As buyer: vouchers signed and sent to sellers, this run', (t) => t.market?.vouchers.sent ?? 0),
+      counter('bidtorrent_market_vouchers_resent_total', 'As buyer: the latest voucher sent again on a new connection, this run', (t) => t.market?.vouchers.resent ?? 0),
+      counter('bidtorrent_market_receipts_total', 'As buyer: receipts from sellers for our vouchers, this run', (t) => t.market?.vouchers.receipts ?? 0),
+      counter('bidtorrent_market_vouchers_refused_by_sellers_total', 'As buyer: our vouchers that sellers refused, this run', (t) => t.market?.vouchers.refusedBySeller ?? 0),
+      counter('bidtorrent_market_vouchers_received_total', 'As seller: vouchers that arrived from buyers, this run', (t) => t.market?.vouchers.received ?? 0),
+      counter('bidtorrent_market_vouchers_accepted_total', 'As seller: vouchers checked and stored, this run', (t) => t.market?.vouchers.accepted ?? 0),
+      counter('bidtorrent_market_vouchers_repeated_total', 'As seller: vouchers that were the one already held, this run', (t) => t.market?.vouchers.repeated ?? 0)
     ]
   }
 
@@ -109,6 +124,7 @@ export class DaemonMetrics {
       peers: new Map(torrents.map((torrent) => [torrent.infoHash, sources.peers(torrent.infoHash)])),
       earnings: await sources.earnings?.(),
       spending: await sources.spending?.(),
+      settlement: await sources.settlement?.(),
       faults: sources.faults()
     }
     this.fill(snapshot)
@@ -132,12 +148,32 @@ export class DaemonMetrics {
         for (const [slot, count] of bySlot) set({ info_hash: torrent.infoHash, name: torrent.name, slot }, count)
       }
     })
+    this.counter('bidtorrent_market_vouchers_refused_total', 'As seller: vouchers refused by our checks, by the code the buyer was told, this run', [...TORRENT, 'code'], (set) => {
+      for (const torrent of snapshot.torrents) {
+        for (const [code, count] of Object.entries(torrent.market?.vouchers.refused ?? {})) set({ info_hash: torrent.infoHash, name: torrent.name, code }, count)
+      }
+    })
+    this.gauge('bidtorrent_market_clearing_rate_btt_per_mib', 'As seller: the lowest rate a paid slot pays now, BTT per MiB (0: no paid slot)', TORRENT, (set) => {
+      for (const torrent of snapshot.torrents) set({ info_hash: torrent.infoHash, name: torrent.name }, btt(clearingRate(snapshot.peers.get(torrent.infoHash) ?? [])))
+    })
     this.counter('bidtorrent_market_earned_btt_total', 'Earned from stored vouchers (the best per channel), BTT', ['info_hash'], (set) => {
       for (const torrent of snapshot.earnings?.torrents ?? []) set({ info_hash: torrent.infoHash }, btt(torrent.total))
     })
     this.counter('bidtorrent_market_spent_btt_total', 'Paid: what sellers confirmed holding, BTT', ['info_hash'], (set) => {
       for (const torrent of snapshot.spending?.torrents ?? []) set({ info_hash: torrent.infoHash }, btt(torrent.total))
     })
+    this.counter('bidtorrent_peer_problems_total', 'What peers did wrong (wire errors, refused vouchers, bans), by the log line it wrote, this run', ['problem'], (set) => {
+      for (const [problem, count] of this.sources.peerProblems()) set({ problem }, count)
+    })
+    const checks = this.sources.hashChecks()
+    this.counter('bidtorrent_hash_checks_total', 'Pieces hash-checked on the hash threads, this run', [], (set) => set({}, checks.pieces))
+    this.counter('bidtorrent_hash_check_seconds_total', 'Time from asking for a piece\'s hash check to its answer, summed, this run', [], (set) => set({}, checks.seconds))
+    const { settlement } = snapshot
+    // Registered only with a chain: a metric with no labels shows 0 even when never set.
+    if (settlement) {
+      this.gauge('bidtorrent_settlement_pending_claims', 'Claims on chain decided or sent and not yet final', [], (set) => set({}, settlement.pendingClaims))
+      this.counter('bidtorrent_settlement_chain_errors_total', 'Chain calls that failed (a dead or slow endpoint), this run', [], (set) => set({}, settlement.chainErrors))
+    }
     this.processMetrics()
     this.gauge('bidtorrent_faults', 'Errors that reached the last-resort handlers (each is a bug)', ['kind'], (set) => {
       if (!snapshot.faults) return
@@ -173,6 +209,17 @@ export class DaemonMetrics {
     metric.reset()
     fill((labels, value) => setTo(metric, labels, value))
   }
+}
+
+/** What the auction clears at: the lowest rate charged among the paid slots (0n when none is paid). */
+function clearingRate (peers: readonly PeerInfo[]): bigint {
+  let lowest: bigint | undefined
+  for (const peer of peers) {
+    if (peer.slot !== 'paid' || !peer.market) continue
+    const rate = BigInt(peer.market.rateToThem)
+    if (rate > 0n && (lowest === undefined || rate < lowest)) lowest = rate
+  }
+  return lowest ?? 0n
 }
 
 /** Counters only add: one set from the books is a reset (done before) and one add. */

@@ -159,6 +159,7 @@ export function marketView (market: TorrentMarket): TorrentMarketView {
     autoBid: market.autoBidView,
     sellers: market.sellers(),
     notices: market.notices(),
-    trades: market.tradeTotals()
+    trades: market.tradeTotals(),
+    vouchers: { ...market.vouchers, refused: { ...market.vouchers.refused } }
   }
 }

@@ -27,7 +27,7 @@ export class PeerDiscipline {
    */
   misbehaved (peer: Peer, what: string): void {
     const strikes = this.init.bans.strikeForProtocol(peer.address)
-    this.init.networkLog.warn(peer.address, 'peer disconnected: it sent ' + what, { infoHash: this.init.infoHash, strikes })
+    this.init.networkLog.warn(peer.address, 'peer disconnected: it broke the protocol', { infoHash: this.init.infoHash, sent: what, strikes })
     if (strikes >= PROTOCOL_STRIKES_TO_BAN) this.ban(peer.address, `${strikes} protocol violations`)
   }
 

@@ -66,7 +66,9 @@ export class BuyerPayments {
   resendLatest (connection: Connection, counterparty: Counterparty): void {
     this.market.book.enqueue(counterparty, async () => {
       const latest = counterparty.latestSent
-      if (latest && counterparty.connections.has(connection)) connection.extension.send({ type: 'voucher', ...latest })
+      if (!latest || !counterparty.connections.has(connection)) return
+      connection.extension.send({ type: 'voucher', ...latest })
+      this.market.vouchers.resent++
     })
   }
 
@@ -100,6 +102,7 @@ export class BuyerPayments {
       log.debug('a seller sent a receipt for another channel', { infoHash, seller: counterparty.wallet })
       return
     }
+    this.market.vouchers.receipts++
     counterparty.sellerLimit = receipt.limit
     // Receipts only ever supersede one another: one step handles the newest, however many arrive.
     const scheduled = counterparty.pendingReceipt !== undefined
@@ -179,6 +182,9 @@ export class BuyerPayments {
     counterparty.committed = committed
     counterparty.ledger = recordPaid(counterparty.ledger, amount)
     // A seller that is not connected now gets it when it comes back (see resendLatest).
-    connectionTo(counterparty)?.extension.send({ type: 'voucher', ...voucher })
+    const connection = connectionTo(counterparty)
+    if (!connection) return
+    connection.extension.send({ type: 'voucher', ...voucher })
+    this.market.vouchers.sent++
   }
 }

@@ -7,6 +7,7 @@ import type { BidMessage, BidResponseMessage, MarketHandshake, ReceiptMessage, R
 import type { MarketExtension } from './extension.js'
 import type { BlockCharge, MarketConfig, MarketHooks } from './market-types.js'
 import { channelIdFor, signedVoucherOf, type SignedVoucher } from '../money/voucher.js'
+import type { VoucherTally } from './voucher-tally.js'
 
 /** One connection to a peer that speaks the extension: what was said on this wire. */
 export interface Connection {
@@ -218,4 +219,6 @@ export interface MarketContext {
   readonly book: CounterpartyBook
   /** This run's meters per wallet, kept for the run (one small record per wallet traded with). */
   readonly trades: Map<string, PeerLedger>
+  /** This run's voucher counts, both sides (see VoucherTally). */
+  readonly vouchers: VoucherTally
 }

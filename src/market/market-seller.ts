@@ -5,6 +5,7 @@ import type { BidMessage, MarketMessage, RejectCode, VoucherMessage } from './co
 import { hex, type Connection, type Counterparty, type MarketContext } from './counterparties.js'
 import type { TorrentMarketOptions } from './market-types.js'
 import { MAX_AMOUNT, formatBtt, isUsd } from '../money/price.js'
+import { countRefusal } from './voucher-tally.js'
 
 /**
  * A seller extends at least this much data on credit at the quoted rate: a bidder pays for pieces as
@@ -145,6 +146,7 @@ export class MarketSeller {
   receive (address: string, connection: Connection, voucher: VoucherMessage): void {
     const counterparty = connection.counterparty
     if (!counterparty) return
+    this.market.vouchers.received++
     const scheduled = counterparty.pendingVoucher !== undefined
     counterparty.pendingVoucher = { voucher, from: connection }
     if (scheduled) return
@@ -156,13 +158,14 @@ export class MarketSeller {
   }
 
   private async accept (address: string, counterparty: Counterparty, connection: Connection, voucher: VoucherMessage): Promise<void> {
-    const { config, hooks, book, infoHash } = this.market
+    const { config, hooks, book, infoHash, vouchers } = this.market
     const channel = hex(voucher.channel)
     const stored = await config.store.receivedVouchers.get(channel)
     const funds = await config.settlement.fundsOf(channel, voucher.amount)
     // The payer re-sends its latest voucher on every new connection: the one we hold changes
     // nothing, and the receipt tells the payer that we hold it.
     if (stored && stored.nonce === voucher.nonce && stored.amount === voucher.amount.toString() && stored.signature === hex(voucher.signature)) {
+      vouchers.repeated++
       return this.sendReceipt(connection, counterparty, funds)
     }
     const best = stored ? { nonce: stored.nonce, amount: BigInt(stored.amount) } : undefined
@@ -175,6 +178,7 @@ export class MarketSeller {
       funds
     }, best)
     if (!verdict.ok) {
+      countRefusal(vouchers, verdict.code)
       config.networkLog.warn(address, 'refused a voucher', { infoHash, code: verdict.code, reason: verdict.reason })
       reject(connection, verdict.code, 'voucher', verdict.reason)
       return this.sendReceipt(connection, counterparty, funds)
@@ -185,6 +189,7 @@ export class MarketSeller {
     const before = standing(counterparty.ledger, thresholds)
     counterparty.ledger = recordReceived(counterparty.ledger, voucher.amount)
     counterparty.receivedNonce = voucher.nonce
+    vouchers.accepted++
     this.sendReceipt(connection, counterparty, funds)
     config.onVoucherStored()
     if (before === 'cut-off' && standing(counterparty.ledger, thresholds) !== 'cut-off') hooks.requestRechoke()

@@ -10,8 +10,10 @@ import { MarketBuyer } from './market-buyer.js'
 import { MarketSeller } from './market-seller.js'
 import type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
 import type { Quote } from '../money/price.js'
+import { emptyVoucherTally, type VoucherTally } from './voucher-tally.js'
 
 export type { AutoBidView, BlockCharge, Contribution, MarketConfig, MarketHooks, MarketIdentity, MarketNotice, PaymentTotals, PeerMarketView, SellerBidView, TorrentMarketOptions, TorrentObservation, TradeTotals } from './market-types.js'
+export type { VoucherTally } from './voucher-tally.js'
 
 /** The warnings kept for the user per torrent (the newest; older ones stay in the log). */
 const NOTICES_KEPT = 20
@@ -44,6 +46,7 @@ export class TorrentMarket implements MarketPort {
       infoHash, config, hooks, log,
       book: new CounterpartyBook(infoHash, config, log),
       trades: new Map<string, PeerLedger>(),
+      vouchers: emptyVoucherTally(),
       notify: (message, fields) => this.notify(message, fields)
     }
     this.seller = new MarketSeller(this.context, options)
@@ -62,6 +65,11 @@ export class TorrentMarket implements MarketPort {
   /** What the budget counts (the most signed on each channel), what we signed, and what sellers confirmed: across runs. */
   get payments (): PaymentTotals {
     return this.buyer.payments
+  }
+
+  /** This run's voucher counts, as buyer and as seller. */
+  get vouchers (): Readonly<VoucherTally> {
+    return this.context.vouchers
   }
 
   /** Warnings for the user, oldest first. */
@@ -257,6 +265,7 @@ export class TorrentMarket implements MarketPort {
         return
       case 'voucher': return this.seller.receive(address, connection, message)
       case 'reject':
+        if (message.about === 'voucher') this.context.vouchers.refusedBySeller++
         this.config.networkLog.info(address, 'the peer refused a market message', { infoHash: this.infoHash, code: message.code, about: message.about, reason: message.reason })
         return this.buyer.refused(connection, message)
     }

@@ -5,7 +5,7 @@ import { channelIdFor, signedVoucherOf, type VoucherDomain } from '../money/vouc
 import { errorMessage } from '../util/errors.js'
 import type { ClaimQueue } from './claims.js'
 import type { RedemptionRecord, VoucherRecord } from './records.js'
-import type { Settlement } from './settlement.js'
+import type { Settlement, SettlementHealth } from './settlement.js'
 import type { ChannelChain, OnChainChannel } from './chain.js'
 
 export interface ChainSettlementOptions {
@@ -40,6 +40,7 @@ export class ChainSettlement implements Settlement {
   private readonly lastSeen = new Map<string, OnChainChannel>()
   /** Our account's 20 bytes: a channel backs our vouchers only if it pays them. */
   private readonly account: Buffer
+  private chainErrors = 0
 
   constructor (
     readonly backend: 'evm' | 'tron',
@@ -60,10 +61,25 @@ export class ChainSettlement implements Settlement {
       else this.lastSeen.delete(channel)
       return found
     } catch (err) {
+      this.chainErrors++
       const known = this.lastSeen.get(channel)
       this.log.warn('the chain endpoint failed; using the channel as last read', { channel, error: errorMessage(err), known: known !== undefined })
       return known
     }
+  }
+
+  /** A chain step that throws to its caller still counts as a chain error. */
+  private async counted<T> (step: () => Promise<T>): Promise<T> {
+    try {
+      return await step()
+    } catch (err) {
+      this.chainErrors++
+      throw err
+    }
+  }
+
+  async health (): Promise<SettlementHealth> {
+    return { pendingClaims: (await this.queue.pending()).length, chainErrors: this.chainErrors }
   }
 
   /** A refund is pending, or the expiry is near: the channel must be claimed now and backs nothing new. */
@@ -98,7 +114,7 @@ export class ChainSettlement implements Settlement {
       const decided = await this.queue.decide(voucher)
       if (decided) this.log.info('claiming on chain', { channel: voucher.channel, nonce: voucher.nonce, amount: voucher.amount, ending })
     }
-    await this.queue.run(voucher.channel)
+    await this.counted(async () => this.queue.run(voucher.channel))
     return { channel: voucher.channel, amount: (await this.claimedOf(voucher.channel)).toString(), nonce: voucher.nonce, at: new Date().toISOString() }
   }
 
@@ -116,6 +132,7 @@ export class ChainSettlement implements Settlement {
     try {
       fee = await this.chain.claimFee(signedVoucherOf(voucher), found)
     } catch (err) {
+      this.chainErrors++
       this.log.warn('cannot estimate the claim\'s fee; the claim waits', { channel: voucher.channel, error: errorMessage(err) })
       return false
     }
@@ -130,7 +147,7 @@ export class ChainSettlement implements Settlement {
     const channel = Buffer.from(channelIdFor(tronAddressOf(this.account), payee, infoHash)).toString('hex')
     const expiry = (await this.chain.now()) + this.options.channelLifetimeSeconds
     await this.options.recordFunding?.(payee, infoHash)
-    const available = await this.chain.fundChannel(payee, infoHash, channel, funds, expiry)
+    const available = await this.counted(async () => this.chain.fundChannel(payee, infoHash, channel, funds, expiry))
     this.log.info('channel funded on chain', { channel, payee, funds: available.toString(), expiry })
     return available
   }

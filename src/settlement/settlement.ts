@@ -30,6 +30,15 @@ export interface Settlement {
    * the embedded backend, where nothing is locked.
    */
   fundChannel? (payee: string, infoHash: string, funds: bigint): Promise<bigint>
+  /** For an operator's metrics, on a backend with a chain: its claim queue and how often the chain failed it. */
+  health? (): Promise<SettlementHealth>
+}
+
+export interface SettlementHealth {
+  /** Claims decided or sent and not yet final. */
+  readonly pendingClaims: number
+  /** Chain calls that failed (a dead or slow endpoint), this run. */
+  readonly chainErrors: number
 }
 
 /**

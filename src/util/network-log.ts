@@ -22,6 +22,7 @@ export class NetworkLog {
   private total = 0
   private dropped = 0
   private readonly bySource = new Map<string, number>()
+  private readonly byMessage = new Map<string, number>()
 
   constructor (private readonly log: Logger, private readonly limits: NetworkLogLimits = DEFAULT_NETWORK_LOG_LIMITS, private readonly now: () => number = Date.now) {}
 
@@ -39,7 +40,16 @@ export class NetworkLog {
     this.write('debug', source, message, fields)
   }
 
+  /**
+   * Warnings and notes peers caused this run, by message, including those the rate limit kept out
+   * of the log: for metrics. Messages are fixed strings (details go in the fields), so this stays small.
+   */
+  counts (): ReadonlyMap<string, number> {
+    return this.byMessage
+  }
+
   private write (level: Level, source: string, message: string, fields: Record<string, unknown>): void {
+    if (level !== 'debug') this.byMessage.set(message, (this.byMessage.get(message) ?? 0) + 1)
     const now = this.now()
     if (now - this.windowStart >= this.limits.windowMs) this.rollOver(now)
     const fromSource = (this.bySource.get(source) ?? 0) + 1
