@@ -5,7 +5,7 @@ import { API_FILE, type ApiEndpoint } from '../daemon/api-types.js'
 import { BidtorrentError, DaemonUnreachableError, errorMessage } from '../util/errors.js'
 import type {
   AddBody, BidBody, ChannelClosed, CreationProgress, ChannelView, DaemonStatus, EventsPage, FilesBody, FloorBody, LimitsBody, OpenChannelBody, PeerInfo, RemovedTorrent, SeedBody,
-  SettleResult, TopUpBody, TorrentDetails, TorrentFile, TorrentView, VoucherTotals, WalletBalance, Withdrawal, WithdrawBody
+  SettleResult, SwarmHealthView, TopUpBody, TorrentDetails, TorrentFile, TorrentView, VoucherTotals, WalletBalance, Withdrawal, WithdrawBody
 } from './types.js'
 
 /** A torrent's path: its id (info hash, prefix or name) as the daemon finds it. */
@@ -109,6 +109,7 @@ export class ApiClient {
 
   torrent (id: string): Promise<TorrentDetails> { return this.request('GET', torrentPath(id)) }
   peers (id: string): Promise<PeerInfo[]> { return this.request('GET', `${torrentPath(id)}/peers`) }
+  health (id: string): Promise<SwarmHealthView> { return this.request('GET', `${torrentPath(id)}/health`) }
   torrentFile (id: string): Promise<TorrentFile> { return this.request('GET', `${torrentPath(id)}/torrent`) }
   pause (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/pause`) }
   resume (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/resume`) }

@@ -6,6 +6,7 @@ import { addDaemonCommand, addStatusCommand } from './commands/daemon.js'
 import { addDemoCommand } from './commands/demo.js'
 import { addEventsCommand } from './commands/events.js'
 import { addFilesCommand } from './commands/files.js'
+import { addHealthCommand } from './commands/health.js'
 import { addMarketCommands } from './commands/market.js'
 import { addTorrentCommands, addTorrentListCommands } from './commands/torrents.js'
 import { addWalletCommands } from './commands/wallet.js'
@@ -24,6 +25,7 @@ export function buildProgram (): Command {
   addTorrentCommands(program)
   addTorrentListCommands(program)
   addFilesCommand(program)
+  addHealthCommand(program)
   addStatusCommand(program)
   addEventsCommand(program)
   addMarketCommands(program)

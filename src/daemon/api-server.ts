@@ -9,6 +9,7 @@ import { readJson } from './http-body.js'
 import type { DaemonStatus } from './api-types.js'
 import type { ChainService } from './chain-service.js'
 import type { DaemonMetrics } from './metrics.js'
+import { swarmHealthView } from './swarm-health.js'
 import { RPC_PATH, type TransmissionRpc } from './transmission/rpc-server.js'
 import type { TorrentService } from './torrent-service.js'
 import type { VoucherService } from './voucher-service.js'
@@ -70,6 +71,7 @@ export class ApiServer {
       route('POST', '/v1/seed', ({ body, signal, progress }) => torrents.seed(parseInput(seedRequestSchema, body), signal, progress)),
       route('GET', '/v1/torrents/:id', ({ id }) => torrents.info(id)),
       route('GET', '/v1/torrents/:id/peers', ({ id }) => torrents.peers(id)),
+      route('GET', '/v1/torrents/:id/health', ({ id }) => swarmHealthView(torrents.info(id))),
       route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: torrents.torrentFile(id).toString('base64') })),
       route('POST', '/v1/torrents/:id/pause', ({ id }) => torrents.pause(id)),
       route('POST', '/v1/torrents/:id/resume', ({ id }) => torrents.resume(id)),

@@ -73,6 +73,32 @@ export interface TorrentView extends TorrentStatus {
   readonly market: TorrentMarketView | null
 }
 
+/** `GET /v1/torrents/:id/health`: see swarm-health.ts. */
+export interface SwarmHealthView {
+  readonly infoHash: string
+  readonly name: string
+  readonly state: TorrentView['state']
+  readonly seeds: number
+  readonly peers: number
+  /** Peers known from trackers, the DHT and PEX, connected or not. */
+  readonly knownPeers: number
+  /** Over the connected peers and ourselves (see SwarmCopies); null before the metadata. */
+  readonly distributedCopies: number | null
+  readonly rarestPieceCopies: number | null
+  /** Full copies made while we watched, this run (peers completing while connected, and ours). */
+  readonly completions: number
+  readonly completionsLastHour: number
+  /** From the torrent's start in this run to the first of them. */
+  readonly firstFullCopySeconds: number | null
+  readonly downloadedFromPeers: number
+  readonly downloadedFromWebSeeds: number
+  /** The share of our download the swarm carried rather than the web seeds; null before any. */
+  readonly offloadRatio: number | null
+  /** What this daemon charged buyers this run, and per hour, base units (null: the market is off). */
+  readonly earnedThisRun: string | null
+  readonly earnedPerHour: string | null
+}
+
 /** `GET /v1/torrents/:id`: the torrent and its connected peers. */
 export type TorrentDetails = TorrentView & { peerList: PeerInfo[] }
 

@@ -26,6 +26,7 @@ export class PieceAvailability {
         if (this.counts[i]! < MAX_COUNT) this.counts[i]!++
       }
     }
+    peer.heldPieces = had
     if (had === this.pieceCount) this.markSeed(peer)
   }
 
@@ -37,8 +38,13 @@ export class PieceAvailability {
     peer.seed = true
   }
 
-  have (peer: Peer, index: number): void {
-    if (peer.availabilityCounted && !peer.seed && this.counts[index]! < MAX_COUNT) this.counts[index]!++
+  /** A have from the peer. True when it was the peer's last missing piece: it is a seed from now on. */
+  have (peer: Peer, index: number): boolean {
+    if (!peer.availabilityCounted || peer.seed) return false
+    if (this.counts[index]! < MAX_COUNT) this.counts[index]!++
+    if (++peer.heldPieces < this.pieceCount) return false
+    this.markSeed(peer)
+    return true
   }
 
   haveAll (peer: Peer): void {

@@ -7,6 +7,8 @@ export interface PeerPiecesInit {
   /** The content's parts, once the metadata is known. */
   readonly data: () => { readonly content: TorrentContent, readonly availability: PieceAvailability, readonly requests: PieceRequests } | undefined
   readonly drop: (peer: Peer, reason: string) => void
+  /** The peer announced its last missing piece while connected to us: a new full copy in the swarm. */
+  readonly completed: (peer: Peer) => void
 }
 
 /**
@@ -59,9 +61,20 @@ export class PeerPieces {
     const data = this.init.data()
     if (!data) return
     if (index >= data.content.meta.pieceCount) return this.init.drop(peer, `have for piece ${index} out of range`)
-    data.availability.have(peer, index)
+    // A peer that had nothing may send no bitfield (BEP 3) or a have-none before metadata: it is
+    // counted at its first have, which its bitfield already holds.
+    if (!peer.availabilityCounted) {
+      if (!this.accept(peer)) return
+    } else if (data.availability.have(peer, index)) {
+      this.init.completed(peer)
+    }
     if (!data.content.has(index) && data.content.wants(index) && !peer.wire.amInterested) peer.wire.interested()
     data.requests.fill(peer)
+  }
+
+  /** The peer has nothing yet (BEP 6): counted now, so that its haves count as they come. */
+  onHaveNone (peer: Peer): void {
+    if (this.accept(peer)) this.updateInterest(peer)
   }
 
   onHaveAll (peer: Peer): void {

@@ -33,7 +33,7 @@ export function routePeerMessages (peer: Peer, routes: PeerRoutes): void {
   wire.on('bitfield', () => peerPieces.onBitfield(peer))
   wire.on('have', (index: number) => peerPieces.onHave(peer, index))
   wire.on('have-all', () => peerPieces.onHaveAll(peer))
-  wire.on('have-none', () => peerPieces.updateInterest(peer))
+  wire.on('have-none', () => peerPieces.onHaveNone(peer))
   wire.on('unchoke', () => requests()?.fill(peer))
   wire.on('choke', () => { if (!wire.hasFast) requests()?.release(peer) })
   wire.on('reject', (index: number, offset: number) => requests()?.releaseBlock(peer, index, offset))

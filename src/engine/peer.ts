@@ -34,6 +34,8 @@ export class Peer {
   seed = false
   /** The peer's pieces were added to the torrent's availability counts. */
   availabilityCounted = false
+  /** Pieces the peer has, as counted into availability (its bitfield, then its haves). */
+  heldPieces = 0
   slotKind: SlotKind | undefined
   /** This peer's share of a capped upload rate in the market (0 = no share of its own). */
   readonly uploadShare = new TokenBucket(0)

@@ -8,6 +8,7 @@ import type { MarketPort } from './market-port.js'
 import type { Peer } from './peer.js'
 import { PeerPieces } from './peer-pieces.js'
 import { PexGossip } from './pex.js'
+import { CompletionLog } from './swarm-health.js'
 import { TorrentLimits } from './rate-limiter.js'
 import type { TorrentInit } from './torrent-init.js'
 import { PieceVerifier } from './verification.js'
@@ -36,6 +37,8 @@ export interface SwarmParts {
   readonly gossip: PexGossip<Peer>
   readonly peerPieces: PeerPieces
   readonly limits: TorrentLimits
+  /** Full copies made in the swarm while we watched (peers completing, and our own download). */
+  readonly completions: CompletionLog
 }
 
 export interface SwarmHooks {
@@ -94,6 +97,7 @@ export function swarmParts<Market extends MarketPort> (init: TorrentInit<Market>
     resumeUploads: (peer) => { void data()?.uploads.pump(peer) }
   })
   const gossip = new PexGossip<Peer>(() => peers.values(), (peer) => peers.isCurrent(peer))
-  const peerPieces = new PeerPieces({ data, drop })
-  return { bans, peers, discipline, verifier, choking, gossip, peerPieces, limits }
+  const completions = new CompletionLog()
+  const peerPieces = new PeerPieces({ data, drop, completed: () => completions.completed() })
+  return { bans, peers, discipline, verifier, choking, gossip, peerPieces, limits, completions }
 }

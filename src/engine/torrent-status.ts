@@ -6,6 +6,7 @@ import type { MarketPort, PeerMarketView } from './market-port.js'
 import { versionOf, type TorrentMeta, type TorrentVersion } from './metainfo.js'
 import type { Peer } from './peer.js'
 import { encryptionOf, type Encryption, type Transport } from './peer-socket.js'
+import { swarmCopies, type CompletionSummary } from './swarm-health.js'
 import type { SwarmParts } from './torrent-parts.js'
 import type { TransferStats } from './transfer-stats.js'
 import type { WebSeedStatus } from './web-seed.js'
@@ -86,6 +87,14 @@ export interface TorrentStatus {
   readonly files: readonly FileProgress[]
   /** The torrent's web seeds: each one's state (why one is not used), bytes and errors. */
   readonly webSeeds: readonly WebSeedStatus[]
+  /** How the swarm we see is doing: its copies of the torrent and the full copies made. */
+  readonly swarm: SwarmHealth
+}
+
+export interface SwarmHealth extends CompletionSummary {
+  /** See SwarmCopies; null before the metadata. */
+  readonly distributedCopies: number | null
+  readonly rarestPieceCopies: number | null
 }
 
 /** One connected peer, for the user. */
@@ -171,6 +180,20 @@ export function statusOf (source: StatusSource): TorrentStatus {
     wantedLength: meta ? wantedLength : null,
     wantedVerified,
     files,
-    webSeeds: source.data?.webSeeds.status() ?? []
+    webSeeds: source.data?.webSeeds.status() ?? [],
+    swarm: swarmHealthOf(source)
+  }
+}
+
+function swarmHealthOf (source: StatusSource): SwarmHealth {
+  const { parts, data } = source
+  const seeds = [...parts.peers.values()].filter((peer) => peer.seed).length
+  const copies = data ? swarmCopies(data.availability.counts, seeds, (piece) => data.content.has(piece)) : undefined
+  // Our own download is a full copy made in this run; a torrent found complete at start is not.
+  const ownAt = source.completedAt !== null && source.piecesDownloaded > 0 ? source.completedAt : null
+  return {
+    distributedCopies: copies?.distributedCopies ?? null,
+    rarestPieceCopies: copies?.rarestPieceCopies ?? null,
+    ...parts.completions.summary(ownAt)
   }
 }
