@@ -53,6 +53,8 @@ export const seedRequestSchema = z.object({
   /** v1 (BEP 3, the default), v2 (BEP 52) or hybrid (both, one byte stream). */
   format: z.enum(['v1', 'v2', 'hybrid']).default('v1'),
   private: z.boolean().default(false),
+  /** Initial seeding (BEP 16). */
+  superSeed: z.boolean().default(false),
   peers: z.array(peerAddress).max(1000).default([]),
   uploadLimit: rateSchema.default(0),
   floor: quoteSchema.optional()

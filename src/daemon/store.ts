@@ -28,6 +28,8 @@ export interface TorrentRecord {
   readonly filePriorities?: readonly FilePriority[]
   /** A selection given with a magnet link, applied when the metadata arrives. */
   readonly fileSelection?: FileSelectionSpec
+  /** Initial seeding (BEP 16) while complete. */
+  readonly superSeed?: boolean
 }
 
 export interface ResumeRecord {

@@ -125,6 +125,7 @@ export class TorrentService {
       uploadLimit: body.uploadLimit,
       downloadLimit: 0,
       peers: body.peers,
+      ...(body.superSeed ? { superSeed: true } : {}),
       ...this.markets.recordFields(body)
     }
     // The content was hashed a moment ago to make the torrent: it is all verified.
@@ -153,6 +154,7 @@ export class TorrentService {
       peers: record.peers,
       uploadLimit: record.uploadLimit,
       downloadLimit: record.downloadLimit,
+      superSeed: record.superSeed ?? false,
       ...(await this.markets.marketFor(record, start.paymentsBefore))
     })
     recorded = torrent

@@ -33,6 +33,8 @@ export interface AddTorrentOptions<Market extends MarketPort = MarketPort> {
   readonly market?: TorrentInit<Market>['market']
   readonly selectFiles?: TorrentInit['selectFiles']
   readonly partsPath?: string
+  /** Initial seeding (BEP 16) once complete: see SuperSeeding. */
+  readonly superSeed?: boolean
 }
 
 /**
@@ -175,6 +177,7 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
       connect: (address) => this.connectOutgoing(address, torrent),
       uploadLimit: options.uploadLimit ?? 0,
       downloadLimit: options.downloadLimit ?? 0,
+      superSeed: options.superSeed ?? false,
       ...(options.market ? { market: options.market } : {})
     })
     this.torrents.set(infoHash, torrent)

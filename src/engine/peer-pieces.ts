@@ -2,6 +2,7 @@ import { bitfieldProblem, markHasAll, peerHas, type PieceAvailability } from './
 import type { TorrentContent } from './content.js'
 import type { Peer } from './peer.js'
 import type { PieceRequests } from './piece-requests.js'
+import type { SuperSeeding } from './super-seeding.js'
 
 export interface PeerPiecesInit {
   /** The content's parts, once the metadata is known. */
@@ -9,6 +10,7 @@ export interface PeerPiecesInit {
   readonly drop: (peer: Peer, reason: string) => void
   /** The peer announced its last missing piece while connected to us: a new full copy in the swarm. */
   readonly completed: (peer: Peer) => void
+  readonly superSeeding: SuperSeeding
 }
 
 /**
@@ -26,6 +28,7 @@ export class PeerPieces {
       if (wire.hasFast) wire.haveNone()
       return
     }
+    if (this.init.superSeeding.greet(peer)) return
     if (wire.hasFast && content.haveCount === 0) wire.haveNone()
     else if (wire.hasFast && content.hasAll) wire.haveAll()
     else wire.bitfield(content.bitfield)
@@ -68,6 +71,7 @@ export class PeerPieces {
     } else if (data.availability.have(peer, index)) {
       this.init.completed(peer)
     }
+    this.init.superSeeding.onHave(peer, index)
     if (!data.content.has(index) && data.content.wants(index) && !peer.wire.amInterested) peer.wire.interested()
     data.requests.fill(peer)
   }

@@ -36,6 +36,8 @@ export class Peer {
   availabilityCounted = false
   /** Pieces the peer has, as counted into availability (its bitfield, then its haves). */
   heldPieces = 0
+  /** While we super-seed to it (BEP 16): the pieces we offered it, the only ones it may ask us for. */
+  superSeedPieces: number[] | undefined
   slotKind: SlotKind | undefined
   /** This peer's share of a capped upload rate in the market (0 = no share of its own). */
   readonly uploadShare = new TokenBucket(0)

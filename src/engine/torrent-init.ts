@@ -36,6 +36,8 @@ export interface TorrentInit<Market extends MarketPort = MarketPort> {
   readonly beforeVerified?: (index: number) => Promise<void>
   readonly uploadLimit?: number
   readonly downloadLimit?: number
+  /** Initial seeding (BEP 16) once complete: see SuperSeeding. */
+  readonly superSeed?: boolean
   /** The priorities of the user's files once the metadata is known (all normal when it gives none). */
   readonly selectFiles?: (meta: TorrentMeta) => FilePriority[] | undefined
   /**

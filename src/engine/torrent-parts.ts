@@ -8,6 +8,7 @@ import type { MarketPort } from './market-port.js'
 import type { Peer } from './peer.js'
 import { PeerPieces } from './peer-pieces.js'
 import { PexGossip } from './pex.js'
+import { SuperSeeding } from './super-seeding.js'
 import { CompletionLog } from './swarm-health.js'
 import { TorrentLimits } from './rate-limiter.js'
 import type { TorrentInit } from './torrent-init.js'
@@ -39,6 +40,8 @@ export interface SwarmParts {
   readonly limits: TorrentLimits
   /** Full copies made in the swarm while we watched (peers completing, and our own download). */
   readonly completions: CompletionLog
+  /** Initial seeding (BEP 16), off unless asked for. */
+  readonly superSeeding: SuperSeeding
 }
 
 export interface SwarmHooks {
@@ -98,6 +101,8 @@ export function swarmParts<Market extends MarketPort> (init: TorrentInit<Market>
   })
   const gossip = new PexGossip<Peer>(() => peers.values(), (peer) => peers.isCurrent(peer))
   const completions = new CompletionLog()
-  const peerPieces = new PeerPieces({ data, drop, completed: () => completions.completed() })
-  return { bans, peers, discipline, verifier, choking, gossip, peerPieces, limits, completions }
+  const superSeeding = new SuperSeeding({ peers: () => peers.values(), data, random: init.parts.random })
+  superSeeding.set(init.superSeed ?? false)
+  const peerPieces = new PeerPieces({ data, drop, completed: () => completions.completed(), superSeeding })
+  return { bans, peers, discipline, verifier, choking, gossip, peerPieces, limits, completions, superSeeding }
 }

@@ -89,6 +89,8 @@ export interface TorrentStatus {
   readonly webSeeds: readonly WebSeedStatus[]
   /** How the swarm we see is doing: its copies of the torrent and the full copies made. */
   readonly swarm: SwarmHealth
+  /** Initial seeding (BEP 16) is on: peers that connect are offered a piece or two at a time. */
+  readonly superSeeding: boolean
 }
 
 export interface SwarmHealth extends CompletionSummary {
@@ -181,7 +183,8 @@ export function statusOf (source: StatusSource): TorrentStatus {
     wantedVerified,
     files,
     webSeeds: source.data?.webSeeds.status() ?? [],
-    swarm: swarmHealthOf(source)
+    swarm: swarmHealthOf(source),
+    superSeeding: parts.superSeeding.enabled
   }
 }
 

@@ -66,6 +66,10 @@ export class Uploads {
       request.respond(new Error('invalid request'))
       return
     }
+    if (peer.superSeedPieces && !peer.superSeedPieces.includes(index)) {
+      request.respond(new Error('piece not offered (super-seeding)'))
+      return
+    }
     if (peer.uploadQueue.length >= MAX_UPLOAD_QUEUE) {
       request.respond(new Error('too many requests'))
       return

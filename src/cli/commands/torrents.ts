@@ -9,7 +9,7 @@ import { marketOptions, type MarketFlags } from '../market-flags.js'
 import { client, collect, common, print, validatePeers, validateRate, type CommonOptions } from '../options.js'
 import { creationProgress, waitForCompletion } from '../progress.js'
 
-type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; format?: string; private?: boolean; saveTorrent?: string; floor?: string }
+type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; format?: string; private?: boolean; superSeed?: boolean; saveTorrent?: string; floor?: string }
 type AddFlags = CommonOptions & MarketFlags & FileFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
 
 /** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
@@ -44,6 +44,7 @@ export function addTorrentCommands (program: Command): void {
     .option('--piece-length <size>', 'piece length, a power of two (default: chosen from the size)')
     .option('--format <format>', 'v1, v2 (BEP 52) or hybrid (both: v1 and v2 peers alike)', 'v1')
     .option('--private', 'mark the torrent private (no DHT, no PEX)')
+    .option('--super-seed', 'initial seeding (BEP 16): offer each peer a piece or two at a time, so that a lone seed sends each piece about once')
     .option('--save-torrent <file>', 'also write the .torrent file here')
     .option('--floor <price>', 'the lowest bid to sell upload slots for, e.g. 0.001BTT/MiB (default: the daemon\'s marketFloor)')
     .action(async (path: string, options: SeedFlags) => {
@@ -55,6 +56,7 @@ export function addTorrentCommands (program: Command): void {
         webSeeds: options.webseed ?? [],
         peers: validatePeers(options.peer),
         private: options.private ?? false,
+        ...(options.superSeed ? { superSeed: true } : {}),
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
         ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {}),
         format: formatOption(options.format),
