@@ -6,8 +6,9 @@ import { MERKLE_BLOCK } from './v2/merkle.js'
 
 /** Pieces whose block hashes are kept once computed: a peer repairing a piece asks for one, maybe twice. */
 const CACHED_PIECES = 16
-/** Block layers computed at once; a request past this is rejected, so peers cannot queue disk reads and hashing without end. */
+/** Block layers computed at once, and waiting their turn: a request past both is rejected, so peers cannot queue disk reads and hashing without end. */
 const MAX_CONCURRENT = 2
+const MAX_WAITING = 16
 
 /**
  * The block hashes (BEP 52's layer 0) of pieces we have, for peers that ask for them to find a
@@ -17,6 +18,8 @@ const MAX_CONCURRENT = 2
 export class BlockLayers {
   private readonly cache = new LRUCache<number, Buffer>({ max: CACHED_PIECES })
   private readonly computing = new Map<number, Promise<Buffer | undefined>>()
+  private active = 0
+  private readonly waiting: Array<() => void> = []
 
   constructor (private readonly content: TorrentContent, private readonly hasher: PieceHasher) {}
 
@@ -26,10 +29,21 @@ export class BlockLayers {
     if (cached) return Promise.resolve(cached)
     const running = this.computing.get(index)
     if (running) return running
-    if (!this.content.has(index) || this.computing.size >= MAX_CONCURRENT) return Promise.resolve(undefined)
-    const computed = this.compute(index).catch(() => undefined).finally(() => this.computing.delete(index))
+    if (!this.content.has(index) || this.computing.size >= MAX_CONCURRENT + MAX_WAITING) return Promise.resolve(undefined)
+    const computed = this.inTurn(() => this.compute(index)).catch(() => undefined).finally(() => this.computing.delete(index))
     this.computing.set(index, computed)
     return computed
+  }
+
+  private async inTurn<T> (work: () => Promise<T>): Promise<T> {
+    if (this.active >= MAX_CONCURRENT) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.active++
+    try {
+      return await work()
+    } finally {
+      this.active--
+      this.waiting.shift()?.()
+    }
   }
 
   private async compute (index: number): Promise<Buffer | undefined> {

@@ -15,6 +15,8 @@ import { MERKLE_BLOCK } from './v2/merkle.js'
 
 /** Peers asked at once for a failed piece's block hashes: the first proven answer wins. */
 const PEERS_ASKED = 3
+/** How long peers are looked for and asked before the whole piece is fetched again instead. */
+const SEARCH_MS = 15_000
 
 /** What is to be fetched again of a piece that failed its hash check, and whom to blame. */
 export interface FailedPiece {
@@ -47,6 +49,8 @@ export interface RepairInit {
   readonly meta: TorrentMeta
   readonly hasher: PieceHasher
   readonly peers: () => Iterable<Peer>
+  /** Whether the piece is still to be repaired (the torrent alive, the piece not given up). */
+  readonly wanted: (piece: PieceProgress) => boolean
 }
 
 /**
@@ -61,13 +65,28 @@ export async function findBadBlocks (init: RepairInit, piece: PieceProgress): Pr
   const request = v2 && blockLayerRequest(v2, meta.pieceLength, piece.index)
   if (!v2 || !request) return undefined
   const root = v2.pieceRoots.subarray(piece.index * 32, piece.index * 32 + 32)
-  const wires = [...init.peers()].filter((peer) => peer.wire.peerSpeaksV2 && peerHas(peer, piece.index)).slice(0, PEERS_ASKED).map((peer) => peer.wire)
-  const expected = await firstProven(wires, request, root)
+  const expected = await askPeers(init, piece, (wires) => firstProven(wires, request, root))
   if (!expected) return undefined
   const dataLength = pieceDataLength(meta, piece.index)
   const [actual] = await init.hasher.digest(piece.buffer.subarray(0, dataLength), [{ algorithm: 'sha256', sliceLength: MERKLE_BLOCK }])
   if (!actual) return undefined
   return mismatchedBlocks(actual, expected, Math.ceil(dataLength / BLOCK_SIZE))
+}
+
+/**
+ * Asks peers that speak BEP 52 and have the piece, a few at a time, each once. A peer able to
+ * answer may not be there yet (just connecting, its bitfield not in): asking goes on until one
+ * answers or SEARCH_MS have passed.
+ */
+async function askPeers (init: RepairInit, piece: PieceProgress, ask: (wires: Array<Peer['wire']>) => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
+  const asked = new Set<Peer['wire']>()
+  for (const deadline = Date.now() + SEARCH_MS; Date.now() < deadline && init.wanted(piece);) {
+    const wires = [...init.peers()].filter((peer) => peer.wire.peerSpeaksV2 && peerHas(peer, piece.index) && !asked.has(peer.wire)).slice(0, PEERS_ASKED).map((peer) => peer.wire)
+    for (const wire of wires) asked.add(wire)
+    const hashes = wires.length > 0 ? await ask(wires) : await new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))
+    if (hashes) return hashes
+  }
+  return undefined
 }
 
 function firstProven (wires: ReadonlyArray<Peer['wire']>, request: HashRequest, root: Uint8Array): Promise<Buffer | undefined> {
@@ -90,7 +109,6 @@ export interface FailureContext extends RepairInit {
   readonly events: TorrentEvents
   readonly log: Logger
   readonly infoHash: string
-  readonly destroyed: () => boolean
 }
 
 /**
@@ -101,7 +119,7 @@ export interface FailureContext extends RepairInit {
 export async function pieceFailed (context: FailureContext, piece: PieceProgress): Promise<void> {
   const { requests, webSeeds } = context.data
   const bad = requests.fromWebSeed(piece) ? undefined : await findBadBlocks(context, piece).catch(() => undefined)
-  if (context.destroyed() || !requests.isCurrent(piece)) return
+  if (!context.wanted(piece)) return
   const failed = failedPiece(piece, bad)
   const badBlocks = failed.badBlocks ?? null
   context.stats.waste(failed.wasted)

@@ -320,7 +320,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   private onHashFailure (piece: PieceProgress): Promise<void> {
     const context = { meta: this.meta!, hasher: this.init.hasher, peers: () => this.peers.values(), data: this.data!, discipline: this.parts.discipline, stats: this.stats }
-    return pieceFailed({ ...context, events: this.events, log: this.log, infoHash: this.infoHash, destroyed: () => this.run.destroyed }, piece)
+    return pieceFailed({ ...context, events: this.events, log: this.log, infoHash: this.infoHash, wanted: (p) => !this.run.destroyed && this.data?.requests.isCurrent(p) === true }, piece)
   }
 
   private onComplete (): void {
