@@ -10,6 +10,7 @@ import { blockLayerRequest, mismatchedBlocks, pieceOfBlockRequest, provenBlockHa
 import { answerBlockRequest } from '../src/engine/v2/hash-messages.js'
 import { provenHashes } from '../src/engine/v2/layer-fetch.js'
 import { MERKLE_BLOCK, blockHashes, nextPowerOfTwo } from '../src/engine/v2/merkle.js'
+import { startLibtorrent } from '../testkit/clients.js'
 import { seedFile, startDaemon, tempDir, waitComplete } from '../testkit/daemon.js'
 import { startEvilPeer } from '../testkit/evil-peer.js'
 import { sameFiles, writeFixture } from '../testkit/fixture.js'
@@ -136,4 +137,26 @@ t.test('no peer sends block hashes: the whole piece is fetched again, as before'
   const { events } = await leecher.api.request<EventsPage>('GET', '/v1/events?after=0')
   const failure = events.find(({ event }) => event.type === 'hash-failed')?.event
   t.same(failure?.type === 'hash-failed' && failure.badBlocks, null, 'the failure names no bad block: the whole piece went again')
+})
+
+t.test('libtorrent as the honest seeder: it answers the request for a failed piece\'s block hashes (it sets no v2 handshake bit in a v2-only swarm)', async (t) => {
+  const work = await tempDir(t)
+  const files = [{ path: 'data.bin', size: 16 * PIECE + 5000 }]
+  await writeFixture(join(work, 'source'), files)
+  const meta = await createTorrentFrom(join(work, 'source', 'data.bin'), { format: 'v2', pieceLength: PIECE })
+  const torrentFile = join(work, 'data.torrent')
+  await writeFile(torrentFile, meta.torrentFile)
+  const seeder = await startLibtorrent(t, ['--mode', 'seed', '--torrent', torrentFile, '--save', join(work, 'source'), '--upload-limit', String(1024 * 1024)])
+  let corrupted = 0
+  const evil = await startEvilPeer(meta, join(work, 'source'), { corrupts: (_index, offset) => offset === 5 * MERKLE_BLOCK && corrupted++ < 3 })
+  t.teardown(() => evil.close())
+  const leecher = await startDaemon(t)
+  const added = await runCli(['add', torrentFile, '--out', join(work, 'out'), '--data-dir', leecher.dataDir,
+    '--peer', `127.0.0.1:${evil.port}`, '--peer', `127.0.0.1:${seeder.port}`])
+  t.equal(added.code, 0, added.stderr)
+  const done = await waitComplete(leecher, meta.infoHash)
+  t.same(await sameFiles(join(work, 'source'), join(work, 'out'), files), [], 'the file ends byte-equal')
+  t.equal(done.hashFailures, 3, 'three pieces failed')
+  t.equal(done.blocksRefetched, 3, 'only their bad blocks were fetched again: libtorrent sent their block hashes')
+  t.ok(done.bannedPeers.includes(`127.0.0.1:${evil.port}`), 'the bad peer is banned')
 })

@@ -81,12 +81,20 @@ export async function findBadBlocks (init: RepairInit, piece: PieceProgress): Pr
 async function askPeers (init: RepairInit, piece: PieceProgress, ask: (wires: Array<Peer['wire']>) => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
   const asked = new Set<Peer['wire']>()
   for (const deadline = Date.now() + SEARCH_MS; Date.now() < deadline && init.wanted(piece);) {
-    const wires = [...init.peers()].filter((peer) => peer.wire.peerSpeaksV2 && peerHas(peer, piece.index) && !asked.has(peer.wire)).slice(0, PEERS_ASKED).map((peer) => peer.wire)
+    const wires = [...init.peers()].filter((peer) => speaksV2(init.meta, peer) && peerHas(peer, piece.index) && !asked.has(peer.wire)).slice(0, PEERS_ASKED).map((peer) => peer.wire)
     for (const wire of wires) asked.add(wire)
     const hashes = wires.length > 0 ? await ask(wires) : await new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))
     if (hashes) return hashes
   }
   return undefined
+}
+
+/**
+ * Whether the peer takes hash requests. In a v2-only swarm every peer does: libtorrent sets
+ * BEP 52's handshake bit only in a hybrid's v1 swarm (and drops a v1 peer that sends hash messages).
+ */
+function speaksV2 (meta: TorrentMeta, peer: Peer): boolean {
+  return meta.v2?.hybrid === false || peer.wire.peerSpeaksV2
 }
 
 function firstProven (wires: ReadonlyArray<Peer['wire']>, request: HashRequest, root: Uint8Array): Promise<Buffer | undefined> {
