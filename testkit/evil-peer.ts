@@ -14,6 +14,8 @@ export type Delivery = 'corrupt' | 'withhold' | 'honest'
 
 export interface EvilPeerOptions {
   readonly delivery?: Delivery
+  /** With 'corrupt': which blocks to corrupt (asked as each is requested); the rest are sent right. Default: every one. */
+  readonly corrupts?: (index: number, offset: number) => boolean
   /** Speak the market extension with this floor: answer each bid with a paid slot at its price. */
   readonly marketFloor?: bigint
   /** With `marketFloor`: refuse every voucher (with this code), answering each with a receipt for nothing. */
@@ -94,7 +96,7 @@ export async function startEvilPeer (meta: TorrentMeta, dataDirectory: string, o
       const piece = Buffer.alloc(pieceLengthOf(meta, index))
       storage.readPiece(index, piece).then((data) => {
         const block = Buffer.from(data.subarray(offset, offset + length))
-        if (options.delivery === 'honest') return respond(null, block)
+        if (options.delivery === 'honest' || options.corrupts?.(index, offset) === false) return respond(null, block)
         for (let i = 0; i < block.length; i += 997) block[i] = block[i]! ^ 0xff
         peer.corruptBlocksSent++
         respond(null, block)

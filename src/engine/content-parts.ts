@@ -1,5 +1,6 @@
 import type { Logger } from 'winston'
 import { PieceAvailability } from './availability.js'
+import { BlockLayers } from './block-layers.js'
 import type { PieceProgress } from './blocks.js'
 import type { PeerConnections } from './connections.js'
 import { TorrentContent } from './content.js'
@@ -22,6 +23,8 @@ export interface ContentParts {
   readonly requests: PieceRequests
   readonly uploads: Uploads
   readonly webSeeds: WebSeeds
+  /** Block hashes of pieces we have, for peers repairing a v2 piece (BEP 52 hash requests for layer 0). */
+  readonly blockLayers: BlockLayers
 }
 
 export interface ContentPartsInit {
@@ -75,5 +78,5 @@ export function contentParts (init: ContentPartsInit): ContentParts {
     downloading: init.downloading,
     destroyed: init.destroyed
   })
-  return { content, availability, requests, uploads, webSeeds }
+  return { content, availability, requests, uploads, webSeeds, blockLayers: new BlockLayers(content, init.hasher) }
 }

@@ -13,7 +13,12 @@ export type TorrentEvent =
   | { readonly type: 'peer-connected', readonly address: string }
   /** A piece passed its hash check and is written; `senders` sent its blocks. */
   | { readonly type: 'piece-verified', readonly index: number, readonly senders: readonly string[] }
-  | { readonly type: 'hash-failed', readonly index: number, readonly senders: readonly string[] }
+  /**
+   * A piece failed its hash check; `senders` sent the bad data and are blamed. `badBlocks`: the
+   * blocks of a v2 piece its block hashes (BEP 52) found bad, the only ones fetched again; null
+   * when the whole piece is fetched again.
+   */
+  | { readonly type: 'hash-failed', readonly index: number, readonly senders: readonly string[], readonly badBlocks: readonly number[] | null }
   | { readonly type: 'peer-banned', readonly address: string, readonly reason: string }
   /** Every piece is verified (downloaded in this run, or found complete at start). */
   | { readonly type: 'complete' }

@@ -10,8 +10,9 @@ import type { PeerPieces } from './peer-pieces.js'
 import { pexOf } from './pex.js'
 import type { PieceRequests } from './piece-requests.js'
 import type { Uploads } from './uploads.js'
-import { HASH_REQUEST, answerHashRequest, encodeHashMessage, parseHashRequest } from './v2/hash-messages.js'
-import { v2InfoHash } from './v2/metainfo-v2.js'
+import { pieceOfBlockRequest } from './v2/block-layer.js'
+import { HASH_REQUEST, answerBlockRequest, answerHashRequest, encodeHashMessage, parseHashRequest } from './v2/hash-messages.js'
+import { v2InfoHash, type V2Meta } from './v2/metainfo-v2.js'
 
 /** Where a connected peer's messages go: the torrent's parts (those of its content once the metadata is known). */
 export interface PeerRoutes {
@@ -66,6 +67,8 @@ export interface WireSetup {
   readonly market: MarketPort | undefined
   /** A v2 magnet's SHA-256 info hash, before the metadata: what the metadata must hash to. */
   readonly infoHashV2?: string | undefined
+  /** The block hashes of a piece we have (BlockLayers.of), to answer requests for a v2 piece's base layer. */
+  readonly blockHashes?: (piece: number) => Promise<Buffer | undefined> | undefined
 }
 
 /** Installs our extensions on a new wire; runs before our handshake is sent. */
@@ -79,13 +82,25 @@ export function installExtensions (wire: Peer['wire'], setup: WireSetup): void {
   const v2 = setup.meta?.v2
   if (v2) {
     wire.advertiseV2 = true
-    const pieceLength = setup.meta!.pieceLength
-    wire.on('unknownmessage', (message: Uint8Array) => {
-      if (message[0] !== HASH_REQUEST) return
-      const request = parseHashRequest(message)
-      if (request) wire.sendMessage(encodeHashMessage(request, answerHashRequest(v2, pieceLength, request)))
-    })
+    serveHashRequests(wire, v2, setup.meta!.pieceLength, setup.blockHashes)
   }
+}
+
+/**
+ * Answers BEP 52 hash requests: piece layers and above from the tree we hold; one piece's block
+ * hashes (base layer 0, what a peer asks when a piece failed for it) computed from the piece on disk.
+ */
+function serveHashRequests (wire: Peer['wire'], v2: V2Meta, pieceLength: number, blockHashes: WireSetup['blockHashes']): void {
+  wire.on('unknownmessage', (message: Uint8Array) => {
+    if (message[0] !== HASH_REQUEST) return
+    const request = parseHashRequest(message)
+    if (!request) return
+    const piece = pieceOfBlockRequest(v2, pieceLength, request)
+    if (piece === undefined) return wire.sendMessage(encodeHashMessage(request, answerHashRequest(v2, pieceLength, request)))
+    void Promise.resolve(blockHashes?.(piece)).then((hashes) => {
+      wire.sendMessage(encodeHashMessage(request, hashes && answerBlockRequest(v2, pieceLength, request, piece, hashes)))
+    })
+  })
 }
 
 interface MetadataState extends EventEmitter {

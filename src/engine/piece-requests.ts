@@ -54,6 +54,8 @@ export class PieceRequests {
   private refillTimer: NodeJS.Timeout | undefined
   /** Blocks asked of a second peer in endgame (the first was still outstanding). */
   endgameRequests = 0
+  /** Blocks fetched again alone because their piece failed and its block hashes named them bad (BEP 52). */
+  blocksRefetched = 0
 
   constructor (private readonly init: RequestsInit) {
     this.blocksPerPiece = Math.ceil(init.content.meta.pieceLength / BLOCK_SIZE)
@@ -318,6 +320,28 @@ export class PieceRequests {
       for (let block = 0; block < piece.blockCount; block++) peer.outstanding.delete(this.keyOf(piece.index, block))
       if (peer.activePiece === piece.index) peer.activePiece = undefined
     }
+    this.fillAll()
+  }
+
+  /** Whether a web seed fetches the piece whole (its blocks are nobody's to fetch again alone). */
+  fromWebSeed (piece: PieceProgress): boolean {
+    return this.webSeedPieces.has(piece.index)
+  }
+
+  /** Forgets only the bad blocks of a failed piece: they are fetched again, the good ones kept (and paid for once it verifies). */
+  refetchBlocks (piece: PieceProgress, blocks: readonly number[]): void {
+    for (const block of blocks) {
+      if (!piece.received[block]) continue
+      piece.received[block] = 0
+      piece.senders[block] = undefined
+      piece.charges[block] = undefined
+      piece.receivedCount--
+      if (block < piece.cursor) piece.cursor = block
+      this.blocksRefetched++
+    }
+    piece.verifying = false
+    // A peer whose current piece this is would otherwise take its blocks again without the check of failed senders.
+    for (const peer of this.init.peers.values()) if (peer.activePiece === piece.index) peer.activePiece = undefined
     this.fillAll()
   }
 

@@ -73,6 +73,8 @@ export interface TorrentStatus {
   readonly piecesDownloaded: number
   /** Blocks asked of a second peer in endgame (the first was still outstanding). */
   readonly endgameRequests: number
+  /** Blocks of failed v2 pieces that their block hashes found bad, fetched again alone (not the whole piece). */
+  readonly blocksRefetched: number
   /** When this torrent was added in this run of the daemon (ms since the epoch). */
   readonly startedAt: number
   /** When the last piece was verified in this run, if it was (a torrent complete on arrival has none). */
@@ -176,6 +178,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     piecesFromResume: content?.piecesFromResume ?? 0,
     piecesDownloaded: source.piecesDownloaded,
     endgameRequests: source.data?.requests.endgameRequests ?? 0,
+    blocksRefetched: source.data?.requests.blocksRefetched ?? 0,
     startedAt: source.startedAt,
     completedAt: source.completedAt,
     lastRechokeMicros: parts.choking.lastRechokeMicros,

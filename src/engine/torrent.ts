@@ -3,6 +3,7 @@ import { UsageError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { announceTorrent, type Announcer } from './announce.js'
 import { contributionsOf, sendersOf, type PieceProgress } from './blocks.js'
+import { pieceFailed } from './block-repair.js'
 import type { PeerConnections } from './connections.js'
 import { contentParts, type ContentParts } from './content-parts.js'
 import { TorrentEvents, type TorrentState } from './events.js'
@@ -226,7 +227,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   /** Installs the extensions; must run before our handshake is sent. */
   prepareWire (wire: Peer['wire']): void {
     const pex = this.init.settings.pex && !(this.meta?.private ?? false)
-    installExtensions(wire, { listenPort: this.init.listenPort(), meta: this.meta, pex, market: this.market, infoHashV2: this.init.magnet?.infoHashV2 })
+    installExtensions(wire, { listenPort: this.init.listenPort(), meta: this.meta, pex, market: this.market, infoHashV2: this.init.magnet?.infoHashV2, blockHashes: (piece) => this.data?.blockLayers.of(piece) })
   }
 
   /** Both handshakes are done: the peer's messages go to the parts that handle them. */
@@ -317,14 +318,9 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     else requests.fillAll()
   }
 
-  private onHashFailure (piece: PieceProgress): void {
-    this.stats.waste(piece.length)
-    const senders = sendersOf(piece)
-    this.log.warn('piece failed its hash check', { infoHash: this.infoHash, piece: piece.index, senders })
-    this.events.emit({ type: 'hash-failed', index: piece.index, senders })
-    this.data!.requests.failedFrom(piece, senders)
-    this.parts.discipline.hashFailed(this.data!.webSeeds.blame(senders))
-    this.data!.requests.restart(piece)
+  private onHashFailure (piece: PieceProgress): Promise<void> {
+    const context = { meta: this.meta!, hasher: this.init.hasher, peers: () => this.peers.values(), data: this.data!, discipline: this.parts.discipline, stats: this.stats }
+    return pieceFailed({ ...context, events: this.events, log: this.log, infoHash: this.infoHash, wanted: (p) => !this.run.destroyed && this.data?.requests.isCurrent(p) === true }, piece)
   }
 
   private onComplete (): void {

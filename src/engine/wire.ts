@@ -51,6 +51,8 @@ export class BoundedWire extends Wire {
   lastReceivedAt = Date.now()
   /** Set before our handshake for a v2 torrent: its reserved bit says we speak BEP 52's hash messages. */
   advertiseV2 = false
+  /** The peer's handshake set BEP 52's bit: it may be sent hash requests (a v1-only client might take one for a protocol error). */
+  peerSpeaksV2 = false
   private carry: Buffer = Buffer.alloc(0)
   private carried = 0
 
@@ -217,7 +219,7 @@ export function fieldsInRange (message: Uint8Array): boolean {
   return true
 }
 
-type Overrides = Pick<WireParser, '_onMessageLength'> & { _write: BoundedWire['parseChunk'] }
+type Overrides = Pick<WireParser, '_onMessageLength'> & { _write: BoundedWire['parseChunk'], _onHandshakeBuffer: Parser }
 const boundedProto = BoundedWire.prototype as unknown as Overrides
 boundedProto._write = BoundedWire.prototype.parseChunk
 const parentOnMessageLength = (Wire.prototype as unknown as WireParser)._onMessageLength
@@ -229,4 +231,10 @@ boundedProto._onMessageLength = function (this: Wire, buffer: Uint8Array): void 
     return
   }
   parentOnMessageLength.call(this, buffer)
+}
+const parentOnHandshake = (Wire.prototype as unknown as Overrides)._onHandshakeBuffer
+boundedProto._onHandshakeBuffer = function (this: Wire, handshake: Uint8Array): void {
+  // The handshake after its length byte: 19 bytes of protocol name, then the 8 reserved bytes.
+  (this as unknown as BoundedWire).peerSpeaksV2 = ((handshake[26] ?? 0) & 0x10) !== 0
+  parentOnHandshake.call(this, handshake)
 }

@@ -45,7 +45,7 @@ function describe (event: TorrentEventView): string {
     case 'metadata': return `${event.name} (${event.length} bytes, ${event.pieceCount} pieces)`
     case 'peer-connected': return event.address
     case 'piece-verified': return `piece ${event.index} from ${event.senders.join(', ')}`
-    case 'hash-failed': return `piece ${event.index} from ${event.senders.join(', ')}`
+    case 'hash-failed': return `piece ${event.index}${event.badBlocks ? ` (bad blocks ${event.badBlocks.join(', ')})` : ''} from ${event.senders.join(', ')}`
     case 'peer-banned': return `${event.address}: ${event.reason}`
     case 'complete': return ''
   }

@@ -114,3 +114,29 @@ export function answerHashRequest (v2: V2Meta, pieceLength: number, request: Has
   }
   return out
 }
+
+/**
+ * Our answer to a request for one piece's block hashes (base layer 0): `blockHashes` (the piece's
+ * data blocks, from its verified data) padded with zero hashes to the subtree's leaves, then the
+ * uncles above the piece, from its file's piece layer tree, as get_hashes lays them out.
+ */
+export function answerBlockRequest (v2: V2Meta, pieceLength: number, request: HashRequest, piece: number, blockHashes: Buffer): Buffer[] | undefined {
+  const file = v2.files.find((entry) => entry.piecesRoot?.equals(request.piecesRoot))
+  const { count, proofLayers } = request
+  if (!file || blockHashes.length > count * HASH_BYTES) return undefined
+  const out: Buffer[] = []
+  for (let i = 0; i < count; i++) out.push(i * HASH_BYTES < blockHashes.length ? blockHashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES) : Buffer.alloc(HASH_BYTES))
+  const height = Math.log2(count)
+  if (proofLayers < height) return out
+  // A file of one piece has no tree above it: its piece's hash is the pieces root.
+  if (file.pieceCount < 2) return undefined
+  const layers = treeOf(v2, file.firstPiece, file.pieceCount, pieceLength)
+  const position = piece - file.firstPiece
+  // Uncle i sits i layers above the piece layer, below the root (which has no sibling).
+  for (let level = 0; level <= proofLayers - height; level++) {
+    const uncle = level < layers.length - 1 ? layers[level]![(position >> level) ^ 1] : undefined
+    if (!uncle) return undefined
+    out.push(uncle)
+  }
+  return out
+}

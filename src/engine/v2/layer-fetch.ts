@@ -53,8 +53,12 @@ export function provenHashes (request: HashRequest, payload: Buffer): Buffer | u
   return node.equals(request.piecesRoot) && position === 0 ? payload.subarray(0, count * HASH_BYTES) : undefined
 }
 
-/** Sends one request to one peer and waits for its proven answer (undefined: rejected, unproven, or no answer in time). */
-function ask (wire: BoundedWire, request: HashRequest): Promise<Buffer | undefined> {
+/**
+ * Sends one request to one peer and waits for its answer, as `prove` accepts it (its hashes;
+ * undefined: rejected, unproven, or no answer in time). By default the hashes are proven up to
+ * the pieces root.
+ */
+export function askHashes (wire: BoundedWire, request: HashRequest, prove = (payload: Buffer) => provenHashes(request, payload)): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const done = (result: Buffer | undefined): void => {
       clearTimeout(timer)
@@ -66,7 +70,7 @@ function ask (wire: BoundedWire, request: HashRequest): Promise<Buffer | undefin
       if ((message[0] !== HASHES && message[0] !== HASH_REJECT) || message.length < 49) return
       const view = Buffer.from(message)
       if (!view.subarray(1, 33).equals(request.piecesRoot) || view.readUInt32BE(33) !== request.base || view.readUInt32BE(37) !== request.index) return
-      done(message[0] === HASHES ? provenHashes(request, view.subarray(49)) : undefined)
+      done(message[0] === HASHES ? prove(view.subarray(49)) : undefined)
     }
     const onClose = (): void => done(undefined)
     const timer = setTimeout(() => done(undefined), ANSWER_MS)
@@ -92,7 +96,7 @@ export async function fetchPieceLayers (wires: () => BoundedWire[], needed: read
         if (Date.now() > deadline) throw new Error('no peer sent the piece layers (BEP 52 hash requests)')
         const candidates = wires()
         const wire = candidates[turn % Math.max(1, candidates.length)]
-        if (wire) hashes = await ask(wire, request)
+        if (wire) hashes = await askHashes(wire, request)
         else await new Promise((resolve) => setTimeout(resolve, 1000))
       }
       parts.push(hashes)
