@@ -71,11 +71,13 @@ t.test('a seeder stops at its seed ratio: paused, the reason in info and the eve
   const again = await startDaemon(t, { dataDir: seeder.dataDir })
   const restored = await again.torrent(infoHash)
   t.match(restored, { state: 'paused', labels: ['linux', 'iso'], seedLimits: { ratio: 1, stoppedBy: 'seed ratio 1.00 reached' } }, 'after a restart: still paused, with its reason, labels and limit')
+  t.ok(restored.seedLimits.uploadedEver >= 2 * MiB && restored.seedLimits.ratioNow >= 1, `the last run's uploads still count: ${restored.seedLimits.uploadedEver} bytes`)
 
   t.equal((await runCli(['resume', infoHash, '--data-dir', again.dataDir])).code, 0)
   const resumed = await again.torrent(infoHash)
   t.match(resumed.seedLimits, { stoppedBy: null }, 'started again: the reason is gone')
-  t.equal(resumed.seedLimits.ratio, 1, 'this run has uploaded nothing yet: its ratio limit stays')
+  t.equal(resumed.seedLimits.ratio, 'none', 'started again at its ratio: its ratio limit is off, as Transmission does')
+  t.equal((await again.torrent(infoHash)).state, 'seeding', 'and it seeds on')
 })
 
 t.test('the idle limit with the remove action: a torrent idle for the limit is removed, its data kept; one with --seed-idle none stays', async (t) => {

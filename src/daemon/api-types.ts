@@ -77,7 +77,9 @@ export interface SeedLimitsView {
   readonly ratioLimit: number | null
   readonly idleLimitSeconds: number | null
   readonly action: SeedLimitAction
-  /** Uploaded over the size of the chosen files (this run's uploads). */
+  /** Bytes uploaded in all its runs (since it was added). */
+  readonly uploadedEver: number
+  /** `uploadedEver` over the size of the chosen files. */
   readonly ratioNow: number
   /** Why the daemon stopped it ("seed ratio 2.00 reached"); null once started again. */
   readonly stoppedBy: string | null

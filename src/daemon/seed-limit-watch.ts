@@ -44,7 +44,7 @@ export class SeedLimitWatch {
       const idleSeconds = this.idleSeconds(view, now)
       const { seedLimits } = view
       const verdict = seedVerdict(
-        { seeding: true, uploaded: view.uploaded, sizeWhenDone: view.wantedLength ?? view.length ?? 0, idleSeconds },
+        { seeding: true, uploaded: seedLimits.uploadedEver, sizeWhenDone: view.wantedLength ?? view.length ?? 0, idleSeconds },
         { ratio: seedLimits.ratioLimit, idleSeconds: seedLimits.idleLimitSeconds })
       if (verdict.stop && !this.acting.has(view.infoHash)) {
         await this.act(view, { type: 'seed-limit', limit: verdict.limit, action: seedLimits.action, reason: verdict.reason })
@@ -70,8 +70,9 @@ export class SeedLimitWatch {
       if (event.action === 'remove') {
         await this.torrents.remove(view.infoHash, false)
       } else {
-        await this.torrents.pause(view.infoHash)
+        // The reason first: whoever sees it paused sees why.
         await this.torrents.options.stopped(view.infoHash, event.reason)
+        await this.torrents.pause(view.infoHash)
       }
       this.activity.delete(view.infoHash)
     } catch (err) {

@@ -34,6 +34,8 @@ export interface TorrentRecord {
   /** Seed limits: absent = the daemon's (seedRatioLimit, seedIdleLimit); the idle limit in seconds. */
   readonly seedRatio?: SeedLimitChoice
   readonly seedIdle?: SeedLimitChoice
+  /** Bytes uploaded in every run, as of the last save: the seed ratio counts them all (Transmission's uploadedEver). */
+  readonly uploadedEver?: number
   /** Why the daemon stopped it (a seed limit reached), until the user starts it again. */
   readonly stoppedBy?: string
 }

@@ -1,5 +1,6 @@
 import type { AddRequest, OptionsRequest } from './api-schemas.js'
 import type { SeedLimitsView } from './api-types.js'
+import { updateRecord } from './torrent-records.js'
 import { limitInForce, seedRatioOf, type SeedLimitChoice } from './seed-limits.js'
 import type { SessionSettings } from './session-settings.js'
 import type { StateStore, TorrentRecord } from './store.js'
@@ -10,12 +11,15 @@ interface Options {
   readonly seedRatio: SeedLimitChoice
   readonly seedIdle: SeedLimitChoice
   readonly stoppedBy: string | null
+  /** Uploaded in the runs before this one. */
+  readonly uploadedBefore: number
 }
 
-const NO_OPTIONS: Options = { labels: [], seedRatio: 'global', seedIdle: 'global', stoppedBy: null }
+const NO_OPTIONS: Options = { labels: [], seedRatio: 'global', seedIdle: 'global', stoppedBy: null, uploadedBefore: 0 }
 
 /** Transfer figures the seed limits read. */
 interface Transfer {
+  /** In this run. */
   readonly uploaded: number
   readonly wantedLength: number | null
   readonly length: number | null
@@ -24,6 +28,7 @@ interface Transfer {
 /** Each torrent's labels and seed limits, and why the daemon stopped it (a seed limit reached). */
 export class TorrentOptions {
   private readonly byHash = new Map<string, Options>()
+  private readonly savedUploads = new Map<string, number>()
 
   constructor (private readonly store: StateStore, readonly session: SessionSettings) {}
 
@@ -41,12 +46,22 @@ export class TorrentOptions {
       labels: record.labels ?? [],
       seedRatio: record.seedRatio ?? 'global',
       seedIdle: record.seedIdle ?? 'global',
-      stoppedBy: record.stoppedBy ?? null
+      stoppedBy: record.stoppedBy ?? null,
+      uploadedBefore: record.uploadedEver ?? 0
     })
   }
 
   forget (infoHash: string): void {
     this.byHash.delete(infoHash)
+    this.savedUploads.delete(infoHash)
+  }
+
+  /** Stores what the torrent has uploaded in all (with the resume data): a restart does not reset its ratio. */
+  async saveUploads (infoHash: string, uploadedThisRun: number): Promise<void> {
+    const total = this.of(infoHash).uploadedBefore + uploadedThisRun
+    if ((this.savedUploads.get(infoHash) ?? this.of(infoHash).uploadedBefore) === total) return
+    await updateRecord(this.store, infoHash, { uploadedEver: total })
+    this.savedUploads.set(infoHash, total)
   }
 
   of (infoHash: string): Options {
@@ -75,8 +90,8 @@ export class TorrentOptions {
   async started (infoHash: string, transfer: Transfer): Promise<void> {
     const options = this.of(infoHash)
     if (options.stoppedBy === null) return
-    const ratio = this.limits(options, transfer).ratioLimit
-    const reached = ratio !== null && seedRatioOf(transfer.uploaded, transfer.wantedLength ?? transfer.length ?? 0) >= ratio
+    const { ratioLimit, ratioNow } = this.limits(options, transfer)
+    const reached = ratioLimit !== null && ratioNow >= ratioLimit
     await this.save(infoHash, { ...options, stoppedBy: null, ...(reached ? { seedRatio: 'none' as const } : {}) })
   }
 
@@ -87,13 +102,15 @@ export class TorrentOptions {
 
   private limits (options: Options, transfer: Transfer): SeedLimitsView {
     const global = this.session.seedLimits
+    const uploadedEver = options.uploadedBefore + transfer.uploaded
     return {
       ratio: options.seedRatio,
       idle: options.seedIdle,
       ratioLimit: limitInForce(options.seedRatio, global.ratio),
       idleLimitSeconds: limitInForce(options.seedIdle, global.idleSeconds),
       action: global.action,
-      ratioNow: seedRatioOf(transfer.uploaded, transfer.wantedLength ?? transfer.length ?? 0),
+      uploadedEver,
+      ratioNow: seedRatioOf(uploadedEver, transfer.wantedLength ?? transfer.length ?? 0),
       stoppedBy: options.stoppedBy
     }
   }

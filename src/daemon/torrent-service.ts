@@ -210,9 +210,10 @@ export class TorrentService {
 
   async resume (id: string): Promise<TorrentView> {
     const torrent = this.find(id)
+    // Before it runs: the seed-limit watch must not see it seeding with its old limit.
+    await this.options.started(torrent.infoHash, torrent.status())
     torrent.resume()
     await updateRecord(this.store, torrent.infoHash, { paused: false })
-    await this.options.started(torrent.infoHash, torrent.status())
     return this.view(torrent)
   }
 
@@ -261,7 +262,11 @@ export class TorrentService {
 
   /** Writes resume data for every torrent (periodically and at shutdown). */
   async saveAllResume (): Promise<void> {
-    await Promise.all(this.engine.list().map((torrent) => this.saveResume(torrent)))
+    await Promise.all(this.engine.list().map(async (torrent) => {
+      await this.saveResume(torrent)
+      await this.options.saveUploads(torrent.infoHash, torrent.status().uploaded)
+        .catch((err: unknown) => this.log.error('cannot save the bytes uploaded', { infoHash: torrent.infoHash, error: errorMessage(err) }))
+    }))
   }
 
   private readonly lastSaved = new Map<string, string>()
