@@ -141,4 +141,8 @@ t.test('labels and seed limits through Transmission\'s RPC: transmission-remote 
   t.equal(added.result, 'success', JSON.stringify(added))
   t.match(await daemon.torrent('ab'.repeat(20)), { directory: folder, labels: ['later'] }, 'a torrent added next goes there, with the labels torrent-add gave')
   t.match((await rpcCall(daemon.dataDir, 'torrent-set', { ids: [infoHash], labels: ['bad,label'] })).result, /comma/, 'a label with a comma: refused')
+  t.equal((await rpcCall(daemon.dataDir, 'torrent-set', { ids: [infoHash], seedIdleMode: 1, seedIdleLimit: 10 })).result, 'success')
+  t.match((await daemon.torrent(infoHash)).seedLimits, { idle: 600, idleLimitSeconds: 600 }, 'torrent-set seedIdleMode 1: its own idle limit, in minutes')
+  t.match((await rpcCall(daemon.dataDir, 'torrent-get', { ids: [infoHash], fields: ['seedIdleMode', 'seedIdleLimit'] })).arguments, { torrents: [{ seedIdleMode: 1, seedIdleLimit: 10 }] })
+  t.match((await rpcCall(daemon.dataDir, 'torrent-set', { ids: [infoHash], seedRatioMode: 7 })).result, /seedRatioMode must be 0/, 'an unknown mode: refused')
 })

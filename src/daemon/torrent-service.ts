@@ -34,7 +34,7 @@ export class TorrentService {
     /** Each torrent's labels and seed limits. */
     readonly options: TorrentOptions,
     /** The most files and bytes `seed` considers. */
-    private readonly seedLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 },
+    private readonly seedPathLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 },
     /** Where the parts files of torrents with unwanted files go (the daemon's state, not the user's folders). */
     private readonly partsDirectory = join(defaultDirectory, '.bidtorrent-parts')
   ) {}
@@ -109,7 +109,7 @@ export class TorrentService {
       private: body.private,
       format: body.format,
       hasher: this.engine.hasher,
-      limits: this.seedLimits,
+      limits: this.seedPathLimits,
       ...(onProgress ? { onProgress } : {}),
       ...(body.pieceLength ? { pieceLength: body.pieceLength } : {})
     }, signal)

@@ -95,13 +95,15 @@ export function torrentLimitFields (view: TorrentView): Arguments {
 
 export const TORRENT_LIMIT_KEYS = ['labels', 'seedRatioLimit', 'seedRatioMode', 'seedIdleLimit', 'seedIdleMode'] as const
 
-function choiceOf (mode: unknown, value: number | undefined, current: SeedLimitChoice, name: string): SeedLimitChoice | undefined {
+/** Mode 1 without a value keeps the torrent's own, or takes the limit in force now (Transmission starts a torrent's own at the session's). */
+function choiceOf (mode: unknown, value: number | undefined, current: SeedLimitChoice, inForce: number | null, name: string): SeedLimitChoice | undefined {
   if (mode === undefined) return value
   if (mode === MODES.global) return 'global'
   if (mode === MODES.none) return 'none'
   if (mode !== MODES.own) throw new UsageError(`${name} must be 0 (the session's), 1 (its own) or 2 (none)`)
   if (value !== undefined) return value
   if (typeof current === 'number') return current
+  if (inForce !== null) return inForce
   throw new UsageError(`${name} 1 needs its limit too`)
 }
 
@@ -112,8 +114,8 @@ function choiceOf (mode: unknown, value: number | undefined, current: SeedLimitC
 export function torrentLimitChange (view: TorrentView, args: Arguments): OptionsRequest | undefined {
   if (!TORRENT_LIMIT_KEYS.some((key) => args[key] !== undefined)) return undefined
   const idleMinutes = numberArg(args, 'seedIdleLimit', 525_600)
-  const ratio = choiceOf(args.seedRatioMode, numberArg(args, 'seedRatioLimit', 10_000), view.seedLimits.ratio, 'seedRatioMode')
-  const idle = choiceOf(args.seedIdleMode, idleMinutes === undefined ? undefined : Math.round(idleMinutes) * 60, view.seedLimits.idle, 'seedIdleMode')
+  const ratio = choiceOf(args.seedRatioMode, numberArg(args, 'seedRatioLimit', 10_000), view.seedLimits.ratio, view.seedLimits.ratioLimit, 'seedRatioMode')
+  const idle = choiceOf(args.seedIdleMode, idleMinutes === undefined ? undefined : Math.round(idleMinutes) * 60, view.seedLimits.idle, view.seedLimits.idleLimitSeconds, 'seedIdleMode')
   return parseInput(optionsRequestSchema, {
     ...(args.labels !== undefined ? { labels: args.labels } : {}),
     ...(ratio !== undefined ? { seedRatio: ratio } : {}),
