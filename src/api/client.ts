@@ -4,7 +4,7 @@ import { NDJSON } from '../daemon/api-stream.js'
 import { API_FILE, type ApiEndpoint } from '../daemon/api-types.js'
 import { BidtorrentError, DaemonUnreachableError, errorMessage } from '../util/errors.js'
 import type {
-  AddBody, BidBody, ChannelClosed, CreationProgress, ChannelView, DaemonStatus, EventsPage, FilesBody, FloorBody, LimitsBody, OpenChannelBody, PeerInfo, RemovedTorrent, SeedBody,
+  AddBody, BidBody, ChannelClosed, CreationProgress, ChannelView, DaemonStatus, EventsPage, FilesBody, FloorBody, LimitsBody, OpenChannelBody, OptionsBody, PeerInfo, RemovedTorrent, SeedBody,
   SettleResult, SwarmHealthView, TopUpBody, TorrentDetails, TorrentFile, TorrentView, VoucherTotals, WalletBalance, Withdrawal, WithdrawBody
 } from './types.js'
 
@@ -116,6 +116,8 @@ export class ApiClient {
   setLimits (id: string, body: LimitsBody): Promise<TorrentView> { return this.request('PATCH', `${torrentPath(id)}/limits`, body) }
   bid (id: string, body: BidBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/bid`, body) }
   floor (id: string, body: FloorBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/floor`, body) }
+  /** Labels and seed limits. */
+  setOptions (id: string, body: OptionsBody): Promise<TorrentView> { return this.request('PATCH', `${torrentPath(id)}/options`, body) }
   files (id: string, body: FilesBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/files`, body) }
   remove (id: string, deleteData: boolean): Promise<RemovedTorrent> { return this.request('DELETE', `${torrentPath(id)}?deleteData=${deleteData ? 'true' : 'false'}`) }
   earnings (): Promise<VoucherTotals> { return this.request('GET', '/v1/earnings') }

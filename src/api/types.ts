@@ -4,9 +4,9 @@
  * this layer, defines the ones it builds in daemon/api-types.ts).
  */
 export type {
-  ApiEndpoint, ChannelClosed, ChannelTotal, DaemonEvent, DaemonStatus, EventsPage, RemovedTorrent, SettleResult, SwarmHealthView, TorrentDetails, TorrentFile, TorrentEventView, TorrentMarketView, TorrentView, VoucherTotals, Withdrawal
+  ApiEndpoint, ChannelClosed, ChannelTotal, DaemonEvent, DaemonStatus, EventsPage, RemovedTorrent, SeedLimitsView, SettleResult, SwarmHealthView, TorrentDetails, TorrentFile, TorrentEventView, TorrentMarketView, TorrentView, VoucherTotals, Withdrawal
 } from '../daemon/api-types.js'
-export type { AddBody, BidBody, FilesBody, FloorBody, LimitsBody, OpenChannelBody, SeedBody, TopUpBody, WithdrawBody } from '../daemon/api-schemas.js'
+export type { AddBody, BidBody, FilesBody, FloorBody, LimitsBody, OpenChannelBody, OptionsBody, SeedBody, TopUpBody, WithdrawBody } from '../daemon/api-schemas.js'
 export type { PeerInfo, TorrentStatus } from '../engine/torrent.js'
 export type { CreationProgress } from '../engine/create.js'
 export type { AutoBidView, MarketNotice, PeerMarketView, SellerBidView, TradeTotals, VoucherTally } from '../market/torrent-market.js'

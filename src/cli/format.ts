@@ -1,6 +1,6 @@
 import type { PeerInfo, SellerBidView, TorrentView, VoucherTotals } from '../api/types.js'
 import { formatQuote, isUsd, quoteFromText, readableBtt, readablePrice } from '../money/price.js'
-import { formatBytes, formatRate } from '../util/units.js'
+import { formatBytes, formatDuration, formatRate } from '../util/units.js'
 
 export function percent (fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`
@@ -16,7 +16,8 @@ export function torrentLine (torrent: TorrentView): string {
     `↓ ${formatRate(torrent.downloadRate)}`.padStart(14),
     `↑ ${formatRate(torrent.uploadRate)}`.padStart(14),
     `${torrent.peers} peers`.padStart(9),
-    torrent.name
+    torrent.name,
+    ...(torrent.labels.length > 0 ? [`[${torrent.labels.join(', ')}]`] : [])
   ].join('  ')
 }
 
@@ -26,13 +27,15 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     `info hash:   ${torrent.infoHash}`,
     ...(torrent.infoHashV2 ? [`v2 hash:     ${torrent.infoHashV2}`] : []),
     ...(torrent.version ? [`version:     ${torrent.version}`] : []),
-    `state:       ${torrent.state}${torrent.error ? ` (${torrent.error})` : ''}`,
+    `state:       ${torrent.state}${torrent.error ? ` (${torrent.error})` : ''}${torrent.seedLimits.stoppedBy ? ` (${torrent.seedLimits.stoppedBy})` : ''}`,
     `progress:    ${percent(torrent.progress)} (${torrent.verifiedPieces}/${torrent.pieceCount ?? '?'} pieces verified)`,
     `size:        ${torrent.length === null ? 'unknown until metadata arrives' : formatBytes(torrent.length)}${torrent.wantedLength !== null && torrent.files.some((file) => file.priority === 'skip') ? ` (${formatBytes(torrent.wantedLength)} of it chosen, ${formatBytes(torrent.wantedVerified)} verified)` : ''}`,
     `directory:   ${torrent.directory}`,
     `downloaded:  ${formatBytes(torrent.downloaded)}  (${formatRate(torrent.downloadRate)})${torrent.webSeeds.length > 0 ? `: ${formatBytes(torrent.downloadedFromPeers)} from peers, ${formatBytes(torrent.downloadedFromWebSeeds)} from web seeds` : ''}`,
     `uploaded:    ${formatBytes(torrent.uploaded)}  (${formatRate(torrent.uploadRate)})`,
     `limits:      up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`,
+    `seeding:     ${seedLimitsLine(torrent)}`,
+    ...(torrent.labels.length > 0 ? [`labels:      ${torrent.labels.join(', ')}`] : []),
     `peers:       ${torrent.peers} (${torrent.seeds} seeds), ${torrent.knownPeers} known`,
     `hash fails:  ${torrent.hashFailures}${torrent.bannedPeers.length ? `, banned: ${torrent.bannedPeers.join(', ')}` : ''}`,
     `magnet:      ${torrent.magnet}`
@@ -67,6 +70,16 @@ export function torrentDetails (torrent: TorrentView & { peerList?: PeerInfo[] }
     for (const peer of torrent.unreachablePeers) lines.push(`  ${unreachableLine(peer)}`)
   }
   return lines.join('\n')
+}
+
+/** A torrent's seed limits in force, whose they are, and its ratio now. */
+export function seedLimitsLine (torrent: Pick<TorrentView, 'seedLimits'>): string {
+  const { ratio, idle, ratioLimit, idleLimitSeconds, action, ratioNow } = torrent.seedLimits
+  const whose = (choice: typeof ratio): string => (choice === 'global' ? ' (the daemon\'s)' : '')
+  const ratioText = ratioLimit === null ? 'no ratio limit' : `ratio limit ${ratioLimit.toFixed(2)}${whose(ratio)}`
+  const idleText = idleLimitSeconds === null ? 'no idle limit' : `idle limit ${formatDuration(idleLimitSeconds)}${whose(idle)}`
+  const then = ratioLimit !== null || idleLimitSeconds !== null ? `, then ${action}` : ''
+  return `ratio ${ratioNow.toFixed(2)}; ${ratioText}, ${idleText}${then}`
 }
 
 /** One line a file: its number (for --only and --skip), priority, bytes verified of its size, path. */

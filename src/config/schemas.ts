@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { errorMessage } from '../util/errors.js'
 import { addressRule, isWalletAddress } from '../money/address.js'
 import { isUsdAmount, parseAmount, parseMoney, parsePrice, parseQuote, type Money, type Quote } from '../money/price.js'
-import { parseRate, parseSize } from '../util/units.js'
+import { parseDuration, parseRate, parseSize } from '../util/units.js'
 
 function parsed (parse: (value: string | number) => number): z.ZodType<number, string | number> {
   return z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -17,6 +17,16 @@ function parsed (parse: (value: string | number) => number): z.ZodType<number, s
 
 /** A transfer rate: `20MiB/s`, `500KB/s`, `0` (unlimited) or bytes per second as a number. */
 export const rateSchema = parsed(parseRate)
+
+/** A duration with its unit (`30m`, `5s`, `2h`, `1d`), as whole seconds. */
+export const durationSchema = z.string().transform((value, ctx) => {
+  try {
+    return parseDuration(value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) })
+    return z.NEVER
+  }
+})
 
 /** A byte size: `64MiB`, `1.5GB` or bytes as a number. */
 export const sizeSchema = parsed((value) => (typeof value === 'number' ? value : parseSize(value)))

@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
 import { PROJECT_ROOT } from '../util/project.js'
 import { BACKENDS } from '../money/backends.js'
-import { addressSchema, moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
+import { addressSchema, durationSchema, moneySchema, positiveMoneySchema, quoteSchema, rateSchema, sizeSchema } from './schemas.js'
 
 const port = z.number().int().min(0).max(65535)
 const seconds = z.number().positive().max(86_400)
@@ -127,6 +127,14 @@ export const settingsSchema = z.object({
    * environment (BIDTORRENT_TORRENT_ID, _NAME, _DIR, _PATH, and Transmission's TR_TORRENT_*).
    */
   onComplete: z.string().min(1).nullable(),
+  /**
+   * Stop seeding a torrent once it uploaded this many times its size (Transmission's seedRatioLimit),
+   * or once it was idle (no byte sent or received) this long (`30m`, `2h`); null = never. A torrent
+   * may set its own. Then `seedLimitAction`: pause it, or remove it (its data stays).
+   */
+  seedRatioLimit: z.number().min(0).max(10_000).nullable(),
+  seedIdleLimit: durationSchema.nullable(),
+  seedLimitAction: z.enum(['pause', 'remove']),
   /** .torrent files that appear in this folder are added, then renamed to NAME.torrent.added (Transmission's watch-dir). */
   watchFolder: z.string().min(1).nullable(),
   logFormat: z.enum(['json', 'pretty'])

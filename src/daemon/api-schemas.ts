@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path'
 import { z } from 'zod'
-import { addressSchema, amountSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
+import { addressSchema, amountSchema, durationSchema, moneySchema, quoteSchema, rateSchema } from '../config/schemas.js'
 import { isUsdAmount } from '../money/price.js'
 import { isPeerAddress } from '../util/address.js'
 import { UsageError } from '../util/errors.js'
@@ -25,7 +25,28 @@ export const filesRequestSchema = fileSelectionSchema
   .refine((body) => [body.only, body.skip, body.priority?.low, body.priority?.normal, body.priority?.high].some((list) => list && list.length > 0),
     'say which files: only, skip or priority')
 
+/** Labels as Transmission takes them: trimmed, not empty, no commas (its lists are comma-separated); duplicates dropped. */
+export const labelsSchema = z.array(z.string().trim().min(1, 'an empty label').max(64, 'a label of more than 64 characters')
+  .refine((label) => !label.includes(','), 'a label cannot hold a comma').refine((label) => !/\p{Cc}/u.test(label), 'a label cannot hold control characters'))
+  .max(32, 'more than 32 labels').transform((labels) => [...new Set(labels)])
+
+const limitChoice = z.enum(['global', 'none'])
+/** A torrent's seed ratio limit: its own number, the daemon's setting (`global`), or `none`. */
+export const seedRatioSchema = z.union([limitChoice, z.number().min(0).max(10_000)])
+/** A torrent's seeding idle limit: its own duration (`30m`), `global` or `none`; seconds once parsed. */
+export const seedIdleSchema = z.union([limitChoice, durationSchema])
+
+/** What a torrent keeps beside its transfer: labels and seed limits (`PATCH /v1/torrents/:id/options`, and at add). */
+const optionFields = {
+  labels: labelsSchema.optional(),
+  seedRatio: seedRatioSchema.optional(),
+  seedIdle: seedIdleSchema.optional()
+}
+export const optionsRequestSchema = z.object(optionFields).strict()
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'say what to change: labels, seedRatio or seedIdle')
+
 export const addRequestSchema = z.object({
+  ...optionFields,
   files: fileSelectionSchema.optional(),
   /** A .torrent file, base64. */
   torrent: z.string().max(70 * 1024 * 1024).optional(),
@@ -46,6 +67,7 @@ export const addRequestSchema = z.object({
   .refine((body) => body.bid === undefined || body.bid === 0n || (body.budget !== undefined && (isUsdAmount(body.budget) ? body.budget.usd : body.budget) > 0n), { message: 'a bid needs a budget above zero (the daemon never spends without both)', path: ['budget'] })
 
 export const seedRequestSchema = z.object({
+  ...optionFields,
   path: absolutePath,
   trackers: z.array(z.string().url()).max(100).default([]),
   webSeeds: z.array(z.string().url().max(2048).refine((url) => /^https?:\/\//i.test(url), 'a web seed is an http or https URL')).max(100).default([]),
@@ -82,6 +104,7 @@ export type LimitsBody = z.input<typeof limitsRequestSchema>
 export type BidBody = z.input<typeof bidRequestSchema>
 export type FloorBody = z.input<typeof floorRequestSchema>
 export type FilesBody = z.input<typeof filesRequestSchema>
+export type OptionsBody = z.input<typeof optionsRequestSchema>
 export type OpenChannelBody = z.input<typeof openChannelSchema>
 export type TopUpBody = z.input<typeof topUpSchema>
 export type WithdrawBody = z.input<typeof withdrawSchema>
@@ -97,6 +120,7 @@ export type WithdrawRequest = z.output<typeof withdrawSchema>
 export type BidRequest = z.output<typeof bidRequestSchema>
 export type FloorRequest = z.output<typeof floorRequestSchema>
 export type FilesRequest = z.output<typeof filesRequestSchema>
+export type OptionsRequest = z.output<typeof optionsRequestSchema>
 
 /** A request body as its schema reads it, or a usage error (HTTP 400) naming each field at fault. */
 export function parseInput<T extends z.ZodType> (schema: T, input: unknown): z.output<T> {

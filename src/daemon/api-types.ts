@@ -4,6 +4,7 @@ import type { AutoBidView, MarketNotice, SellerBidView, TradeTotals, VoucherTall
 import type { ChannelView } from '../settlement/chain-wallet.js'
 import type { FaultCounts } from './faults.js'
 import type { RedemptionRecord } from '../settlement/records.js'
+import type { SeedLimitAction, SeedLimitChoice } from './seed-limits.js'
 
 /**
  * What the control API answers, as JSON (bigints as decimal strings). The daemon builds these;
@@ -68,9 +69,29 @@ export interface VoucherTotals {
   readonly torrents: ReadonlyArray<{ readonly infoHash: string, readonly total: string, readonly peers: readonly ChannelTotal[] }>
 }
 
+/** A torrent's seed limits: its own settings, the limits in force, and whether one stopped it. */
+export interface SeedLimitsView {
+  /** The torrent's settings: `global` follows the daemon's (seedRatioLimit, seedIdleLimit). */
+  readonly ratio: SeedLimitChoice
+  /** In seconds when a number. */
+  readonly idle: SeedLimitChoice
+  /** In force now, its own or the daemon's; null: none. */
+  readonly ratioLimit: number | null
+  readonly idleLimitSeconds: number | null
+  readonly action: SeedLimitAction
+  /** Bytes uploaded in all its runs (since it was added). */
+  readonly uploadedEver: number
+  /** `uploadedEver` over the size of the chosen files. */
+  readonly ratioNow: number
+  /** Why the daemon stopped it ("seed ratio 2.00 reached"); null once started again. */
+  readonly stoppedBy: string | null
+}
+
 export interface TorrentView extends TorrentStatus {
   readonly magnet: string
   readonly market: TorrentMarketView | null
+  readonly labels: readonly string[]
+  readonly seedLimits: SeedLimitsView
 }
 
 /** `GET /v1/torrents/:id/health`: see swarm-health.ts. */
@@ -155,9 +176,20 @@ export interface DaemonStatus {
   readonly apiPort: number
 }
 
+/** The daemon's own event for a torrent: a seed limit reached, and what it did about it. */
+export interface SeedLimitEvent {
+  readonly type: 'seed-limit'
+  readonly limit: 'ratio' | 'idle'
+  readonly action: SeedLimitAction
+  readonly reason: string
+}
+
+/** What the event log records: the engine's events for a torrent, and the daemon's. */
+export type LoggedEvent = TorrentEvent | SeedLimitEvent
+
 /** A torrent event as the API sends it (src/engine/events.ts; metadata by name and size). */
 export type TorrentEventView =
-  | Exclude<TorrentEvent, { type: 'metadata' }>
+  | Exclude<LoggedEvent, { type: 'metadata' }>
   | { readonly type: 'metadata', readonly name: string, readonly length: number, readonly pieceCount: number }
 
 export interface DaemonEvent {

@@ -25,7 +25,10 @@ import { Lifecycle } from './lifecycle.js'
 import type { MarketEngine } from './market-engine.js'
 import { DaemonMetrics } from './metrics.js'
 import { CompletionCommand, runOnCompletion } from './on-complete.js'
+import { SeedLimitWatch } from './seed-limit-watch.js'
+import { SessionSettings } from './session-settings.js'
 import { StateStore } from './store.js'
+import { TorrentOptions } from './torrent-options.js'
 import { TransmissionRpc } from './transmission/rpc-server.js'
 import { WatchFolder } from './watch-folder.js'
 import { TorrentMarkets } from './torrent-markets.js'
@@ -76,8 +79,16 @@ export class Daemon {
       await started.start()
       return started
     }, (started) => started.stop())
+    const session = new SessionSettings({ ...settings, downloadDir: downloads }, {
+      setRates: (rates) => engine.setGlobalLimits(rates),
+      setDownloadDir: async (directory) => {
+        await writableFolder(directory)
+        // Called only once the daemon runs: the torrents exist by then.
+        service.setDefaultDirectory(directory)
+      }
+    })
     const service = await life.start('torrents', async () => {
-      const torrents = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid),
+      const torrents = new TorrentService(engine, store, downloads, log, new TorrentMarkets(store, log, market, settings.autoBid), new TorrentOptions(store, session),
         { maxFiles: settings.seedMaxFiles, maxBytes: settings.seedMaxBytes }, join(dataDir, 'parts'))
       if (settings.onComplete) runOnCompletion(torrents, new CompletionCommand(settings.onComplete, log))
       try {
@@ -105,12 +116,14 @@ export class Daemon {
       memory: process.memoryUsage(),
       apiPort
     })
-    apiPort = await startApi(life, { settings, dataDir, downloads, store, market, engine, service, faults, networkLog, status, token, log })
+    apiPort = await startApi(life, { settings, dataDir, session, store, market, engine, service, faults, networkLog, status, token, log })
     await life.start('timers', () => ({
+      seedLimits: startSeedLimits(service, log),
       resume: setInterval(() => { void service.saveAllResume() }, settings.resumeSaveIntervalSeconds * 1000),
       idle: collectWhenIdle(IDLE_COLLECTION_INTERVAL_MS)
     }), (timers) => {
       clearInterval(timers.resume)
+      timers.seedLimits.stop()
       timers.idle.stop()
     })
     if (settings.watchFolder !== null) await startWatchFolder(life, resolve(settings.watchFolder), service, log)
@@ -150,7 +163,7 @@ async function writePrivate (path: string, text: string): Promise<void> {
 interface ApiParts {
   readonly settings: Settings
   readonly dataDir: string
-  readonly downloads: string
+  readonly session: SessionSettings
   readonly store: StateStore
   readonly market: DaemonMarket | undefined
   readonly engine: MarketEngine
@@ -164,7 +177,7 @@ interface ApiParts {
 
 /** The control API with what it serves: the torrents, the books, the chain, metrics and Transmission's RPC. */
 async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
-  const { settings, dataDir, downloads, store, market, engine, service, faults, networkLog, status, token, log } = parts
+  const { settings, dataDir, session, store, market, engine, service, faults, networkLog, status, token, log } = parts
   const vouchers = new VoucherService(store, market)
   const metrics = new DaemonMetrics({
     torrents: () => service.list(),
@@ -180,7 +193,7 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     torrents: service,
     version: `3.00 (bidtorrent ${VERSION})`,
     peerPort: () => engine.listenPort,
-    downloadDir: downloads,
+    session,
     configDir: dataDir
   }, token, settings.rpcAllowedHosts, log)
   const api = new ApiServer({
@@ -193,6 +206,12 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
   }, token, log)
   return await life.start('control API', () => api.listen(settings.apiPort),
     () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
+}
+
+function startSeedLimits (torrents: TorrentService, log: Logger): SeedLimitWatch {
+  const watch = new SeedLimitWatch(torrents, log)
+  watch.start()
+  return watch
 }
 
 async function startWatchFolder (life: Lifecycle, folder: string, service: TorrentService, log: Logger): Promise<void> {

@@ -1,5 +1,4 @@
-import type { TorrentEvent } from '../engine/events.js'
-import type { DaemonEvent, EventsPage, TorrentEventView } from './api-types.js'
+import type { DaemonEvent, EventsPage, LoggedEvent, TorrentEventView } from './api-types.js'
 
 /** Events kept for the API: the newest; a client that falls further behind starts again from the oldest kept. */
 const EVENTS_KEPT = 1000
@@ -10,17 +9,17 @@ const EVENTS_KEPT = 1000
  */
 export class EventLog {
   private readonly kept: DaemonEvent[] = []
-  private readonly listeners: Array<(infoHash: string, event: TorrentEvent) => void> = []
+  private readonly listeners: Array<(infoHash: string, event: LoggedEvent) => void> = []
   private nextSeq = 1
 
-  record (infoHash: string, event: TorrentEvent): void {
+  record (infoHash: string, event: LoggedEvent): void {
     this.kept.push({ seq: this.nextSeq++, at: new Date().toISOString(), infoHash, event: viewOf(event) })
     if (this.kept.length > EVENTS_KEPT) this.kept.shift()
     for (const listener of this.listeners) listener(infoHash, event)
   }
 
   /** Every event of every torrent, as it is recorded (the daemon's own reactions: onComplete). */
-  subscribe (listener: (infoHash: string, event: TorrentEvent) => void): void {
+  subscribe (listener: (infoHash: string, event: LoggedEvent) => void): void {
     this.listeners.push(listener)
   }
 
@@ -32,7 +31,7 @@ export class EventLog {
 }
 
 /** An event as JSON carries it: the metadata event names the torrent instead of carrying its info dictionary. */
-function viewOf (event: TorrentEvent): TorrentEventView {
+function viewOf (event: LoggedEvent): TorrentEventView {
   if (event.type !== 'metadata') return event
   const { name, length, pieceCount } = event.meta
   return { type: 'metadata', name, length, pieceCount }

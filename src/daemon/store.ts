@@ -1,5 +1,6 @@
 import type { FilePriority, FileSelectionSpec } from '../engine/file-selection.js'
 import type { ClaimRecord } from '../settlement/claims.js'
+import type { SeedLimitChoice } from './seed-limits.js'
 import type { AcceptedRecord, FundedChannelRecord, PaidPiecesRecord, RedemptionRecord, VoucherRecord } from '../settlement/records.js'
 import type { SettlementStore } from '../settlement/voucher-store.js'
 import { SyncedDatabase } from '../store/database.js'
@@ -30,6 +31,15 @@ export interface TorrentRecord {
   readonly fileSelection?: FileSelectionSpec
   /** Initial seeding (BEP 16) while complete. */
   readonly superSeed?: boolean
+  /** The user's labels (Transmission's and qBittorrent's): short, no commas. */
+  readonly labels?: readonly string[]
+  /** Seed limits: absent = the daemon's (seedRatioLimit, seedIdleLimit); the idle limit in seconds. */
+  readonly seedRatio?: SeedLimitChoice
+  readonly seedIdle?: SeedLimitChoice
+  /** Bytes uploaded in every run, as of the last save: the seed ratio counts them all (Transmission's uploadedEver). */
+  readonly uploadedEver?: number
+  /** Why the daemon stopped it (a seed limit reached), until the user starts it again. */
+  readonly stoppedBy?: string
 }
 
 export interface ResumeRecord {

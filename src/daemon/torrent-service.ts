@@ -9,13 +9,14 @@ import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { PaymentTotals } from '../market/torrent-market.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
+import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, OptionsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
 import type { RemovedTorrent, TorrentDetails, TorrentView } from './api-types.js'
 import { RecentPieces } from './recent-pieces.js'
 import { EventLog } from './event-log.js'
 import type { StateStore, TorrentRecord } from './store.js'
 import { marketView, type TorrentMarkets } from './torrent-markets.js'
 import { changeFiles, filesSelector, partsPathOf, prioritiesAtAdd, removePartsFile } from './torrent-files.js'
+import { TorrentOptions } from './torrent-options.js'
 import { allPieces, orBitfields, updateRecord } from './torrent-records.js'
 
 /** The daemon's torrents through the control API: their lifecycle, and the link between the engine and the durable state. */
@@ -26,12 +27,14 @@ export class TorrentService {
   constructor (
     private readonly engine: Engine,
     private readonly store: StateStore,
-    private readonly defaultDirectory: string,
+    private defaultDirectory: string,
     private readonly log: Logger,
     /** Each torrent's bid, budget and floor. */
     private readonly markets: TorrentMarkets,
+    /** Each torrent's labels and seed limits. */
+    readonly options: TorrentOptions,
     /** The most files and bytes `seed` considers. */
-    private readonly seedLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 },
+    private readonly seedPathLimits: SeedLimits = { maxFiles: 200_000, maxBytes: 8 * 1024 ** 4 },
     /** Where the parts files of torrents with unwanted files go (the daemon's state, not the user's folders). */
     private readonly partsDirectory = join(defaultDirectory, '.bidtorrent-parts')
   ) {}
@@ -69,6 +72,7 @@ export class TorrentService {
       for (const address of body.peers) existing.addPeerAddress(address, true)
       await this.markets.change(existing, body)
       if (body.files) await changeFiles(existing, this.store, body.files)
+      if (body.labels !== undefined || body.seedRatio !== undefined || body.seedIdle !== undefined) await this.options.change(infoHash, body)
       return this.view(existing)
     }
     const filePriorities = meta ? prioritiesAtAdd(meta, body.files) : undefined
@@ -85,6 +89,7 @@ export class TorrentService {
       peers: body.peers,
       ...(filePriorities ? { filePriorities } : {}),
       ...(!meta && body.files ? { fileSelection: body.files } : {}),
+      ...TorrentOptions.recordFields(body),
       ...this.markets.recordFields(body)
     }
     await this.store.putTorrent(record)
@@ -104,7 +109,7 @@ export class TorrentService {
       private: body.private,
       format: body.format,
       hasher: this.engine.hasher,
-      limits: this.seedLimits,
+      limits: this.seedPathLimits,
       ...(onProgress ? { onProgress } : {}),
       ...(body.pieceLength ? { pieceLength: body.pieceLength } : {})
     }, signal)
@@ -126,6 +131,7 @@ export class TorrentService {
       downloadLimit: 0,
       peers: body.peers,
       ...(body.superSeed ? { superSeed: true } : {}),
+      ...TorrentOptions.recordFields(body),
       ...this.markets.recordFields(body)
     }
     // The content was hashed a moment ago to make the torrent: it is all verified.
@@ -140,6 +146,7 @@ export class TorrentService {
   private async startTorrent (record: TorrentRecord, start: TorrentStart): Promise<Torrent> {
     const { meta, magnet, resumeBitfield, recheckBitfield } = start
     let recorded: Torrent | undefined
+    this.options.load(record)
     const recent = new RecentPieces(record.infoHash, () => recorded?.verifiedBitfield(), this.store.recentPieces, this.log)
     const torrent = await this.engine.add({
       ...(meta ? { meta } : {}),
@@ -205,6 +212,8 @@ export class TorrentService {
 
   async resume (id: string): Promise<TorrentView> {
     const torrent = this.find(id)
+    // Before it runs: the seed-limit watch must not see it seeding with its old limit.
+    await this.options.started(torrent.infoHash, torrent.status())
     torrent.resume()
     await updateRecord(this.store, torrent.infoHash, { paused: false })
     return this.view(torrent)
@@ -214,6 +223,7 @@ export class TorrentService {
     const torrent = this.find(id)
     await this.store.deleteTorrent(torrent.infoHash)
     await this.engine.remove(torrent.infoHash, { deleteData })
+    this.options.forget(torrent.infoHash)
     // Without the torrent its parts file is of no use, whether its data is kept or not.
     await removePartsFile(this.partsDirectory, torrent.infoHash)
     this.log.info('torrent removed', { infoHash: torrent.infoHash, deleteData })
@@ -230,6 +240,17 @@ export class TorrentService {
     return this.view(torrent)
   }
 
+  /** Changes a torrent's labels and seed limits. */
+  async setOptions (torrent: Torrent, body: OptionsRequest): Promise<TorrentView> {
+    await this.options.change(torrent.infoHash, body)
+    return this.view(torrent)
+  }
+
+  /** Where torrents added from now on are saved unless their request says (Transmission's session-set download-dir). */
+  setDefaultDirectory (directory: string): void {
+    this.defaultDirectory = directory
+  }
+
   /** Changes which files are downloaded, and their priorities (engine/file-selection.ts). */
   async setFiles (torrent: Torrent, body: FilesRequest): Promise<TorrentView> {
     await changeFiles(torrent, this.store, body)
@@ -243,7 +264,11 @@ export class TorrentService {
 
   /** Writes resume data for every torrent (periodically and at shutdown). */
   async saveAllResume (): Promise<void> {
-    await Promise.all(this.engine.list().map((torrent) => this.saveResume(torrent)))
+    await Promise.all(this.engine.list().map(async (torrent) => {
+      await this.saveResume(torrent)
+      await this.options.saveUploads(torrent.infoHash, torrent.status().uploaded)
+        .catch((err: unknown) => this.log.error('cannot save the bytes uploaded', { infoHash: torrent.infoHash, error: errorMessage(err) }))
+    }))
   }
 
   private readonly lastSaved = new Map<string, string>()
@@ -292,7 +317,7 @@ export class TorrentService {
   private view (torrent: Torrent): TorrentView {
     const status = torrent.status()
     const magnet = torrent.meta ? magnetLink(torrent.meta) : `magnet:?xt=urn:btih:${torrent.infoHash}`
-    return { ...status, magnet, market: torrent.market ? marketView(torrent.market) : null }
+    return { ...status, magnet, market: torrent.market ? marketView(torrent.market) : null, ...this.options.view(torrent.infoHash, status) }
   }
 }
 

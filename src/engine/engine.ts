@@ -70,6 +70,12 @@ export class Engine<Market extends MarketPort = MarketPort> extends EventEmitter
     return this.port
   }
 
+  /** Changes the daemon-wide rate limits at once (bytes per second, 0 = none), for every torrent. */
+  setGlobalLimits (limits: { readonly uploadLimit: number, readonly downloadLimit: number }): void {
+    this.uploadBucket.setRate(limits.uploadLimit)
+    this.downloadBucket.setRate(limits.downloadLimit)
+  }
+
   get dhtPort (): number | undefined {
     return this.dht ? this.port : undefined
   }

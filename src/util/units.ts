@@ -63,3 +63,22 @@ export function formatBytes (bytes: number): string {
 export function formatRate (bytesPerSecond: number): string {
   return `${formatBytes(Math.round(bytesPerSecond))}/s`
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
+
+/** Parses a duration such as `30m`, `5s`, `1.5h` or `2d` into whole seconds (the unit is required: Transmission counts minutes, we count seconds). */
+export function parseDuration (text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$/i.exec(text)
+  if (!match) throw new UsageError(`invalid duration "${text}" (examples: 30m, 5s, 2h, 1d)`)
+  const seconds = Math.round(Number(match[1]) * DURATION_UNITS[match[2]!.toLowerCase()]!)
+  if (!Number.isSafeInteger(seconds) || seconds > 365 * 86_400) throw new UsageError(`duration "${text}" is longer than a year`)
+  return seconds
+}
+
+/** Seconds as the largest unit that divides them: 1800 → `30m`, 90 → `90s`. */
+export function formatDuration (seconds: number): string {
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`
+  }
+  return `${seconds}s`
+}

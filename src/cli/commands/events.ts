@@ -48,5 +48,6 @@ function describe (event: TorrentEventView): string {
     case 'hash-failed': return `piece ${event.index}${event.badBlocks ? ` (bad blocks ${event.badBlocks.join(', ')})` : ''} from ${event.senders.join(', ')}`
     case 'peer-banned': return `${event.address}: ${event.reason}`
     case 'complete': return ''
+    case 'seed-limit': return `${event.reason}: ${event.action === 'pause' ? 'paused' : 'removed (its data kept)'}`
   }
 }

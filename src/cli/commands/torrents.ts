@@ -3,14 +3,15 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { UsageError, errorMessage } from '../../util/errors.js'
 import { formatBytes, formatRate, parseSize } from '../../util/units.js'
-import { marketSummary, peerLine, torrentDetails, torrentLine } from '../format.js'
+import { marketSummary, peerLine, seedLimitsLine, torrentDetails, torrentLine } from '../format.js'
 import { fileOptions, fileSelectionOf, type FileFlags } from '../file-flags.js'
 import { marketOptions, type MarketFlags } from '../market-flags.js'
+import { optionFlags, optionsOf, type OptionFlags } from '../option-flags.js'
 import { client, collect, common, print, validatePeers, validateRate, type CommonOptions } from '../options.js'
 import { creationProgress, waitForCompletion } from '../progress.js'
 
-type SeedFlags = CommonOptions & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; format?: string; private?: boolean; superSeed?: boolean; saveTorrent?: string; floor?: string }
-type AddFlags = CommonOptions & MarketFlags & FileFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
+type SeedFlags = CommonOptions & OptionFlags & { tracker?: string[]; webseed?: string[]; peer?: string[]; uploadLimit?: string; pieceLength?: string; format?: string; private?: boolean; superSeed?: boolean; saveTorrent?: string; floor?: string }
+type AddFlags = CommonOptions & MarketFlags & FileFlags & OptionFlags & { out?: string; peer?: string[]; wait?: boolean; paused?: boolean; uploadLimit?: string; downloadLimit?: string }
 
 /** Resolves an `add` argument: a magnet link, a bare info hash, or a .torrent file path. */
 async function readSource (source: string): Promise<{ magnet: string } | { torrent: string }> {
@@ -35,7 +36,7 @@ function formatOption (format: string | undefined): 'v1' | 'v2' | 'hybrid' {
 
 /** `seed` and `add`: a torrent made of a path, or fetched from a magnet link or a .torrent file. */
 export function addTorrentCommands (program: Command): void {
-  common(program.command('seed <path>'))
+  optionFlags(common(program.command('seed <path>')))
     .description('make a torrent of a file or folder and seed it; prints the info hash and magnet link')
     .option('--tracker <url>', 'announce URL (repeatable)', collect)
     .option('--webseed <url>', 'web seed (BEP 19 url-list): an http(s) URL serving the file, or for a folder the URL its folder is under (repeatable)', collect)
@@ -60,6 +61,7 @@ export function addTorrentCommands (program: Command): void {
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
         ...(options.pieceLength !== undefined ? { pieceLength: parseSize(options.pieceLength) } : {}),
         format: formatOption(options.format),
+        ...optionsOf(options),
         ...marketOptions(options)
       }, (progress) => display.update(progress)).finally(() => display.stop())
       if (options.saveTorrent) {
@@ -69,7 +71,7 @@ export function addTorrentCommands (program: Command): void {
       print(options, torrent, () => `seeding ${torrent.name} (${formatBytes(torrent.length ?? 0)})\ninfo hash: ${torrent.infoHash}\nmagnet:    ${torrent.magnet}${options.floor !== undefined ? `\nmarket:    ${marketSummary(torrent)}` : ''}`)
     })
 
-  fileOptions(common(program.command('add <magnet-or-torrent>')))
+  optionFlags(fileOptions(common(program.command('add <magnet-or-torrent>'))))
     .description('download a magnet link or .torrent file (data already in --out is checked and seeded)')
     .option('--out <dir>', 'download directory (default: the daemon\'s)')
     .option('--peer <host:port>', 'connect to this peer directly (repeatable)', collect)
@@ -91,6 +93,7 @@ export function addTorrentCommands (program: Command): void {
         ...(options.out !== undefined ? { directory: resolve(options.out) } : {}),
         ...(options.uploadLimit !== undefined ? { uploadLimit: validateRate(options.uploadLimit, '--upload-limit') } : {}),
         ...(options.downloadLimit !== undefined ? { downloadLimit: validateRate(options.downloadLimit, '--download-limit') } : {}),
+        ...optionsOf(options),
         ...marketOptions(options)
       }
       const api = await client(options)
@@ -105,7 +108,7 @@ export function addTorrentCommands (program: Command): void {
     })
 }
 
-/** `wait`, `ls`, `info`, `peers`, `pause`, `resume`, `rm`, `limit`, `export`: the torrents the daemon has. */
+/** `wait`, `ls`, `info`, `peers`, `pause`, `resume`, `rm`, `limit`, `set`, `export`: the torrents the daemon has. */
 export function addTorrentListCommands (program: Command): void {
   common(program.command('wait <id>'))
     .description('show progress until every piece of a torrent is verified')
@@ -165,6 +168,17 @@ export function addTorrentListCommands (program: Command): void {
         ...(options.download !== undefined ? { downloadLimit: validateRate(options.download, '--download') } : {})
       })
       print(options, torrent, () => `limits for ${torrent.name}: up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`)
+    })
+
+  optionFlags(common(program.command('set <id>')))
+    .description('change a torrent\'s labels (--label replaces them all) and seed limits')
+    .option('--clear-labels', 'remove every label')
+    .action(async (id: string, options: CommonOptions & OptionFlags & { clearLabels?: boolean }) => {
+      if (options.clearLabels && options.label !== undefined) throw new UsageError('give --label or --clear-labels, not both')
+      const body = { ...optionsOf(options), ...(options.clearLabels ? { labels: [] } : {}) }
+      if (Object.keys(body).length === 0) throw new UsageError('give --label, --clear-labels, --seed-ratio and/or --seed-idle')
+      const torrent = await (await client(options)).setOptions(id, body)
+      print(options, torrent, () => `${torrent.name}: labels ${torrent.labels.length > 0 ? torrent.labels.join(', ') : 'none'}; ${seedLimitsLine(torrent)}`)
     })
 
   common(program.command('export <id> <file>'))

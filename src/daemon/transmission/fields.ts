@@ -1,5 +1,6 @@
 import type { PeerInfo } from '../../engine/torrent.js'
 import type { TorrentView } from '../api-types.js'
+import { torrentLimitFields } from './limits.js'
 
 /**
  * Transmission's names for a torrent's figures (docs/rpc-spec.md, torrent-get), made from ours.
@@ -97,7 +98,6 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     percentDone: view.progress,
     metadataPercentComplete: view.pieceCount === null ? 0 : 1,
     recheckProgress: view.state === 'checking' && view.pieceCount ? view.checkedPieces / view.pieceCount : 0,
-    isFinished: false,
     isStalled: view.state === 'downloading' && view.downloadRate === 0,
     isPrivate: false,
     rateDownload: view.downloadRate,
@@ -120,17 +120,13 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     pieceSize: view.pieceLength ?? 0,
     magnetLink: view.magnet,
     queuePosition: context.id,
-    labels: [],
     uploadLimit: Math.round(view.uploadLimit / 1000),
     uploadLimited: view.uploadLimit > 0,
     downloadLimit: Math.round(view.downloadLimit / 1000),
     downloadLimited: view.downloadLimit > 0,
     honorsSessionLimits: true,
     bandwidthPriority: 0,
-    seedRatioMode: 0,
-    seedRatioLimit: 0,
-    seedIdleMode: 0,
-    seedIdleLimit: 0,
+    ...torrentLimitFields(view),
     files: view.files.map((file) => ({ name: file.path, length: file.length, bytesCompleted: file.verified })),
     fileStats: view.files.map((file) => ({ bytesCompleted: file.verified, wanted: file.priority !== 'skip', priority: PRIORITY_CODES[file.priority] })),
     priorities: view.files.map((file) => PRIORITY_CODES[file.priority]),

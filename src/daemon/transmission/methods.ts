@@ -4,8 +4,10 @@ import { MAX_TORRENT_FILE_BYTES } from '../../engine/metainfo.js'
 import { errorMessage } from '../../util/errors.js'
 import { addRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
 import type { TorrentView } from '../api-types.js'
+import type { SessionSettings } from '../session-settings.js'
 import type { TorrentService } from '../torrent-service.js'
 import { pickFields, torrentFields } from './fields.js'
+import { TORRENT_LIMIT_KEYS, sessionLimitFields, sessionSet, torrentLimitChange } from './limits.js'
 
 /** The RPC version this answers as: Transmission 3.00's (16), and the oldest it still serves. */
 export const RPC_VERSION = 16
@@ -16,7 +18,8 @@ export interface RpcContext {
   readonly version: string
   readonly sessionId: () => string
   readonly peerPort: () => number
-  readonly downloadDir: string
+  /** The settings session-set changes (and session-get reads: the download folder, the limits). */
+  readonly session: SessionSettings
   readonly configDir: string
 }
 
@@ -74,7 +77,7 @@ async function torrentFileFrom (url: string): Promise<Buffer> {
 }
 
 const FILE_KEYS = ['files-wanted', 'files-unwanted', 'priority-high', 'priority-normal', 'priority-low'] as const
-const SET_KEYS = new Set<string>(['ids', 'uploadLimited', 'downloadLimited', ...FILE_KEYS])
+const SET_KEYS = new Set<string>(['ids', 'uploadLimited', 'downloadLimited', ...FILE_KEYS, ...TORRENT_LIMIT_KEYS])
 
 function fileIndexes (value: unknown, name: string, count: number): string[] {
   if (value === undefined) return []
@@ -106,6 +109,7 @@ export class RpcMethods {
   async call (method: string, args: Arguments): Promise<Arguments> {
     switch (method) {
       case 'session-get': return this.sessionGet(args)
+      case 'session-set': return await sessionSet(this.context.session, args).then(() => ({}))
       case 'session-stats': return this.sessionStats()
       case 'torrent-get': return this.torrentGet(args)
       case 'torrent-add': return await this.torrentAdd(args)
@@ -126,7 +130,6 @@ export class RpcMethods {
       'rpc-version': RPC_VERSION,
       'rpc-version-minimum': RPC_VERSION_MINIMUM,
       'session-id': context.sessionId(),
-      'download-dir': context.downloadDir,
       'config-dir': context.configDir,
       'peer-port': context.peerPort(),
       'start-added-torrents': true,
@@ -134,11 +137,7 @@ export class RpcMethods {
       'incomplete-dir-enabled': false,
       'download-queue-enabled': false,
       'seed-queue-enabled': false,
-      'speed-limit-down-enabled': false,
-      'speed-limit-up-enabled': false,
-      'alt-speed-enabled': false,
-      'seedRatioLimited': false,
-      'idle-seeding-limit-enabled': false,
+      ...sessionLimitFields(context.session),
       'blocklist-enabled': false,
       units: {
         'speed-units': ['kB/s', 'MB/s', 'GB/s', 'TB/s'],
@@ -188,6 +187,7 @@ export class RpcMethods {
     const view = await this.context.torrents.add(parseInput(addRequestSchema, {
       ...source,
       ...(directory !== undefined ? { directory } : {}),
+      ...(args.labels !== undefined ? { labels: args.labels } : {}),
       paused: args.paused === true
     }))
     const summary = { id: this.ids.of(view.infoHash), name: view.name, hashString: view.infoHash }
@@ -219,6 +219,8 @@ export class RpcMethods {
       if (Object.keys(limits).length > 0) await torrents.setLimits(torrent, limits)
       const selection = fileChange(view, args)
       if (selection) await torrents.setFiles(torrent, selection)
+      const options = torrentLimitChange(view, args)
+      if (options) await torrents.setOptions(torrent, options)
     })
   }
 
