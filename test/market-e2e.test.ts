@@ -93,7 +93,10 @@ t.test('a libtorrent peer downloads as usual from a seeder that is serving a bid
 })
 
 t.test('auto-bid (opt-in) pays only while paying helps: it keeps a bid that bought speed, undoes one that bought none, and pays exactly', async (t) => {
-  const size = 24 * MiB
+  // Two trials of 10 s each after the first raise, all while the 1 MiB/s seeder still limits the
+  // download: 24 MiB (shared with the free peer, which also passes pieces on) ended before the
+  // second verdict on a busy machine.
+  const size = 48 * MiB
   // Uniform price: the only bidder pays the floor, whatever it bids, so a raise above it buys nothing.
   const seller = await marketDaemon(t, { env: { BIDTORRENT_MARKET_CLEARING: 'uniform' } })
   const buyer = await marketDaemon(t, { env: { BIDTORRENT_AUTO_BID: 'true' } })
