@@ -39,18 +39,21 @@ export function Dashboard ({ api, onLogout }: { api: Api, onLogout: () => void }
 function AddTorrent ({ api, onAdded }: { api: Api, onAdded: () => void }) {
   const [magnet, setMagnet] = useState('')
   const [file, setFile] = useState<File | null>(null)
+  const [peers, setPeers] = useState('')
   const [paused, setPaused] = useState(false)
   const action = useAction()
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault()
+    const options = { paused, peers: peers.split(/[\s,]+/).filter(Boolean) }
     const ok = await action.run(async () => {
-      if (file) await api.add({ torrent: await fileToBase64(file), paused })
-      else if (magnet.trim()) await api.add({ magnet: magnet.trim(), paused })
+      if (file) await api.add({ torrent: await fileToBase64(file), ...options })
+      else if (magnet.trim()) await api.add({ magnet: magnet.trim(), ...options })
       else throw new Error('paste a magnet link or choose a .torrent file')
     })
     if (ok) {
       setMagnet('')
       setFile(null)
+      setPeers('')
       const input = (event.currentTarget as HTMLFormElement).querySelector<HTMLInputElement>('input[type=file]')
       if (input) input.value = ''
       onAdded()
@@ -60,6 +63,7 @@ function AddTorrent ({ api, onAdded }: { api: Api, onAdded: () => void }) {
     <form class="add" onSubmit={(event) => { void submit(event) }}>
       <input name="magnet" placeholder="magnet:?xt=urn:btih:…" value={magnet} onInput={(event) => setMagnet(event.currentTarget.value)} />
       <input name="torrent" type="file" accept=".torrent,application/x-bittorrent" onChange={(event) => setFile(event.currentTarget.files?.[0] ?? null)} />
+      <input name="peers" placeholder="peers: HOST:PORT, … (optional)" value={peers} onInput={(event) => setPeers(event.currentTarget.value)} />
       <label><input name="paused" type="checkbox" checked={paused} onChange={(event) => setPaused(event.currentTarget.checked)} /> start paused</label>
       <button type="submit" disabled={action.busy}>Add</button>
       {action.error && <span class="error" role="alert">{action.error}</span>}

@@ -77,7 +77,7 @@ function Bid ({ api, torrent, onChanged }: { api: Api, torrent: TorrentDetails, 
   return (
     <>
       <h3>Market</h3>
-      <p class="market-summary">Bid <span class="bid">{market.autoBid ? `auto (${btt(market.bid)} BTT/MiB)` : `${btt(market.bid)} BTT/MiB`}</span> ·
+      <p class="market-summary">Bid <span class="bid-now">{market.autoBid ? `auto (${btt(market.bid)} BTT/MiB)` : `${btt(market.bid)} BTT/MiB`}</span> ·
         budget {btt(market.budget)} BTT · paid {btt(market.paid)} BTT · floor {btt(market.floor)} BTT/MiB</p>
       <form class="bid" onSubmit={submit}>
         <input name="price" placeholder="bid: 0.001BTT/MiB, 5000 (base units) or auto" value={price} onInput={(event) => setPrice(event.currentTarget.value)} />
