@@ -187,5 +187,8 @@ t.test('in the dashboard: log in, add a magnet, bid (the seller ranks us), watch
   await page.locator('nav button', { hasText: 'Market' }).click()
   await page.waitForSelector('figure.chart svg polyline.down')
   await page.locator('section.book.spent h3').filter({ hasText: /Spent: 0\.\d*[1-9]/ }).waitFor({ timeout: 60_000 })
+  const swarm = page.locator(`table.swarms tr[data-infohash="${pack.infoHash}"]`)
+  await swarm.locator('td.copies').filter({ hasText: /^\d+\.\d{3}$/ }).waitFor()
+  t.match(await swarm.locator('td.rarest').textContent(), /^\d+$/, 'the swarm\'s rarest piece is counted')
   await shot(page, '7-market')
 })

@@ -4,6 +4,7 @@ import { TokenBucket, RateLimitChain } from '../src/engine/rate-limiter.js'
 import { parseRate, parseSize } from '../src/util/units.js'
 import { banKeyOf } from '../src/engine/bans.js'
 import { isCallableAddress } from '../src/util/address.js'
+import { swarmHealth } from '../src/engine/torrent-status.js'
 
 t.test('rarest first picks the least available wanted piece', async (t) => {
   const availability = Uint16Array.from([5, 2, 9, 1, 3])
@@ -81,4 +82,11 @@ t.test('addresses learned from the swarm: the unspecified address, broadcast and
   for (const address of ['127.0.0.1:6881', '10.0.0.1:51413', '223.255.255.255:1', '[::1]:6881', '[2001:db8::1]:6881', 'peer.example:6881']) {
     t.ok(isCallableAddress(address), address)
   }
+})
+
+t.test('swarm health: distributed copies are the rarest piece\'s copies plus the share of pieces with more; seeds count once per piece', async (t) => {
+  t.same(swarmHealth(Uint16Array.from([0, 1, 1, 2]), 0), { distributedCopies: 0.75, rarestPieceCopies: 0 }, 'a piece nobody has: under one copy')
+  t.same(swarmHealth(Uint16Array.from([1, 1, 2, 2]), 1), { distributedCopies: 2.5, rarestPieceCopies: 2 })
+  t.same(swarmHealth(Uint16Array.from([0, 0, 0]), 3), { distributedCopies: 3, rarestPieceCopies: 3 }, 'seeds only')
+  t.same(swarmHealth(Uint16Array.from([0, 1, 1]), 0), { distributedCopies: 0.666, rarestPieceCopies: 0 }, 'rounded down: never more copies than there are')
 })

@@ -86,6 +86,30 @@ export interface TorrentStatus {
   readonly files: readonly FileProgress[]
   /** The torrent's web seeds: each one's state (why one is not used), bytes and errors. */
   readonly webSeeds: readonly WebSeedStatus[]
+  /** The trackers it announces to (from the .torrent or the magnet link). */
+  readonly trackers: readonly string[]
+  /** How well the connected peers cover the torrent (us left out); null until the metadata is known. */
+  readonly swarm: SwarmHealth | null
+}
+
+export interface SwarmHealth {
+  /**
+   * Whole copies among the connected peers, and the share of a next one (Transmission's
+   * "availability"): the rarest piece's copies, plus the fraction of pieces that have more.
+   */
+  readonly distributedCopies: number
+  /** Connected peers holding the piece fewest of them hold (0: some piece is in no peer's hands). */
+  readonly rarestPieceCopies: number
+}
+
+/** Copies of each piece are its count among non-seeds (`counts`) plus one per seed. */
+export function swarmHealth (counts: Uint16Array, seeds: number): SwarmHealth {
+  if (counts.length === 0) return { distributedCopies: seeds, rarestPieceCopies: seeds }
+  let rarest = Infinity
+  for (const count of counts) rarest = Math.min(rarest, count)
+  let more = 0
+  for (const count of counts) if (count > rarest) more++
+  return { distributedCopies: Math.floor((seeds + rarest + more / counts.length) * 1000) / 1000, rarestPieceCopies: seeds + rarest }
 }
 
 /** One connected peer, for the user. */
@@ -137,6 +161,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
   const chosen = files.filter((file) => file.priority !== 'skip')
   const wantedLength = chosen.reduce((sum, file) => sum + file.length, 0)
   const wantedVerified = chosen.reduce((sum, file) => sum + file.verified, 0)
+  const seeds = [...peers.values()].filter((peer) => peer.seed).length
   return {
     ...source.torrent,
     infoHashV2: meta?.v2?.infoHash ?? null,
@@ -155,7 +180,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     downloadRate: Math.round(stats.downloadRate),
     uploadRate: Math.round(stats.uploadRate),
     peers: peers.size,
-    seeds: [...peers.values()].filter((peer) => peer.seed).length,
+    seeds,
     knownPeers: peers.known,
     uploadLimit: parts.limits.uploadLimit,
     downloadLimit: parts.limits.downloadLimit,
@@ -171,6 +196,8 @@ export function statusOf (source: StatusSource): TorrentStatus {
     wantedLength: meta ? wantedLength : null,
     wantedVerified,
     files,
-    webSeeds: source.data?.webSeeds.status() ?? []
+    webSeeds: source.data?.webSeeds.status() ?? [],
+    trackers: meta?.announce ?? [],
+    swarm: source.data ? swarmHealth(source.data.availability.counts, seeds) : null
   }
 }

@@ -4,7 +4,7 @@ import { Api, fileToBase64 } from './api.js'
 import { Detail } from './detail.js'
 import { bytes, eta, rate } from './format.js'
 import { useAction, usePoll } from './hooks.js'
-import { Market } from './market.js'
+import { Market, useThroughput } from './market.js'
 import { Progress } from './progress.js'
 
 export function Dashboard ({ api, onLogout }: { api: Api, onLogout: () => void }) {
@@ -12,6 +12,7 @@ export function Dashboard ({ api, onLogout }: { api: Api, onLogout: () => void }
   const [selected, setSelected] = useState<string | null>(null)
   const status = usePoll(() => api.status(), 5000)
   const torrents = usePoll(() => api.torrents(), 1000)
+  const samples = useThroughput(torrents.data)
   return (
     <div class="page">
       <header>
@@ -31,7 +32,7 @@ export function Dashboard ({ api, onLogout }: { api: Api, onLogout: () => void }
           {selected && <Detail key={selected} api={api} id={selected} onClose={() => setSelected(null)} />}
         </main>
       )}
-      {view === 'market' && <Market api={api} torrents={torrents.data ?? []} />}
+      {view === 'market' && <Market api={api} torrents={torrents.data ?? []} samples={samples} />}
     </div>
   )
 }

@@ -17,6 +17,8 @@ export function Detail ({ api, id, onClose }: { api: Api, id: string, onClose: (
       <Files api={api} torrent={torrent} onChanged={details.refresh} />
       <Bid api={api} torrent={torrent} onChanged={details.refresh} />
       <Peers peers={torrent.peerList} />
+      <h3>Trackers</h3>
+      {torrent.trackers.length > 0 ? <ul class="trackers">{torrent.trackers.map((url) => <li key={url}>{url}</li>)}</ul> : <p class="muted">None: peers come from the DHT, PEX, local discovery or the user.</p>}
       {torrent.webSeeds.length > 0 && (
         <>
           <h3>Web seeds</h3>

@@ -7,18 +7,24 @@ import { usePoll } from './hooks.js'
 /** Samples kept for the chart: five minutes at one a second. */
 const SAMPLES = 300
 
-interface Sample { readonly down: number, readonly up: number }
+export interface Sample { readonly down: number, readonly up: number }
 
 /** Earned and spent, per torrent and per peer; the swarms' health; the throughput of the last minutes. */
-export function Market ({ api, torrents }: { api: Api, torrents: readonly TorrentView[] }) {
-  const earnings = usePoll(() => api.earnings(), 3000)
-  const spending = usePoll(() => api.spending(), 3000)
+/** The total rates of each torrent list polled, kept while the dashboard is open (whichever view shows). */
+export function useThroughput (torrents: readonly TorrentView[] | undefined): readonly Sample[] {
   const [samples, setSamples] = useState<readonly Sample[]>([])
   useEffect(() => {
+    if (!torrents) return
     const down = torrents.reduce((sum, torrent) => sum + torrent.downloadRate, 0)
     const up = torrents.reduce((sum, torrent) => sum + torrent.uploadRate, 0)
     setSamples((before) => [...before, { down, up }].slice(-SAMPLES))
   }, [torrents])
+  return samples
+}
+
+export function Market ({ api, torrents, samples }: { api: Api, torrents: readonly TorrentView[], samples: readonly Sample[] }) {
+  const earnings = usePoll(() => api.earnings(), 3000)
+  const spending = usePoll(() => api.spending(), 3000)
   const names = new Map(torrents.map((torrent) => [torrent.infoHash, torrent.name]))
   return (
     <main class="market">
@@ -30,9 +36,10 @@ export function Market ({ api, torrents }: { api: Api, torrents: readonly Torren
       </div>
       <h3>Swarms</h3>
       <table class="swarms">
-        <thead><tr><th>Torrent</th><th>Seeds</th><th>Peers</th><th>Known</th><th>Bid</th><th>Floor</th><th>Paid</th></tr></thead>
+        <thead><tr><th>Torrent</th><th>Seeds</th><th>Peers</th><th>Known</th><th>Distributed copies</th><th>Rarest piece</th><th>Bid</th><th>Floor</th><th>Paid</th></tr></thead>
         <tbody>{torrents.map((torrent) => (
-          <tr key={torrent.infoHash}><td>{torrent.name}</td><td>{torrent.seeds}</td><td>{torrent.peers}</td><td>{torrent.knownPeers}</td>
+          <tr key={torrent.infoHash} data-infohash={torrent.infoHash}><td>{torrent.name}</td><td>{torrent.seeds}</td><td>{torrent.peers}</td><td>{torrent.knownPeers}</td>
+            <td class="copies">{torrent.swarm ? torrent.swarm.distributedCopies.toFixed(3) : '—'}</td><td class="rarest">{torrent.swarm?.rarestPieceCopies ?? '—'}</td>
             <td>{btt(torrent.market?.bid)}</td><td>{btt(torrent.market?.floor)}</td><td>{btt(torrent.market?.paid)}</td></tr>
         ))}</tbody>
       </table>
@@ -56,13 +63,13 @@ function Book ({ title, totals, error, names }: { title: string, totals: Voucher
   )
 }
 
-/** Download and upload rates as two lines, scaled to the highest rate seen in the window. */
+/** Download and upload rates as two lines, the latest at the right, scaled to the highest rate in the window. */
 function Chart ({ samples }: { samples: readonly Sample[] }) {
   const width = 600
   const height = 120
   const top = Math.max(1, ...samples.map((sample) => Math.max(sample.down, sample.up)))
   const line = (pick: (sample: Sample) => number): string => samples
-    .map((sample, i) => `${((i / Math.max(1, SAMPLES - 1)) * width).toFixed(1)},${(height - (pick(sample) / top) * height).toFixed(1)}`).join(' ')
+    .map((sample, i) => `${(width - ((samples.length - 1 - i) / (SAMPLES - 1)) * width).toFixed(1)},${(height - (pick(sample) / top) * height).toFixed(1)}`).join(' ')
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label="download and upload rate">
