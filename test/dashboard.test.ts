@@ -131,6 +131,9 @@ t.test('in the dashboard: log in, add a magnet, bid (the seller ranks us), watch
 
   const browser = await launch(t)
   const page = await logIn(browser, buyer.daemon)
+  await page.reload()
+  await page.waitForSelector('table.torrents')
+  t.pass('a reload keeps the tab logged in (the token is in its session storage)')
   await shot(page, '1-logged-in')
   await page.fill('input[name=magnet]', `${movie.magnet}&x.pe=${sellerPeer}`)
   await page.click('form.add button[type=submit]')

@@ -24,14 +24,14 @@ const torrentPath = (id: string): string => `/v1/torrents/${encodeURIComponent(i
  * (no cookie, so another site's page cannot make the browser send it).
  */
 export class Api {
-  constructor (private readonly token: string) {}
+  /** `expired` hears a 401: the daemon restarted (a new token each start) and the user must log in again. */
+  constructor (private readonly token: string, private readonly expired: () => void = () => {}) {}
 
   /** Checks the token against the daemon and keeps it for this tab. */
-  static async login (token: string): Promise<Api> {
-    const api = new Api(token.trim())
-    await api.status()
+  static async login (token: string, expired: () => void): Promise<Api> {
+    await new Api(token.trim()).status()
     sessionStorage.setItem(TOKEN_KEY, token.trim())
-    return api
+    return new Api(token.trim(), expired)
   }
 
   async request<T> (method: string, path: string, body?: unknown): Promise<T> {
@@ -48,6 +48,7 @@ export class Api {
     } catch {
       throw new ApiError(response.status, `the daemon answered HTTP ${response.status} with something that is not JSON`)
     }
+    if (response.status === 401) this.expired()
     if (!response.ok) {
       const error = (payload as { error?: { message?: string } } | undefined)?.error
       throw new ApiError(response.status, error?.message ?? `the daemon answered HTTP ${response.status}`)
