@@ -1,4 +1,4 @@
-import type { AddBody, BidBody, DaemonStatus, FilesBody, PeerInfo, RemovedTorrent, TorrentDetails, TorrentView, VoucherTotals } from '../api/types.js'
+import type { AddBody, BidBody, ChannelView, DaemonStatus, FilesBody, PeerInfo, RemovedTorrent, TorrentDetails, TorrentView, VoucherTotals, WalletBalance } from '../api/types.js'
 
 /** Where the token lives for this tab only: gone when the tab closes, never sent as a cookie. */
 const TOKEN_KEY = 'bidtorrent.token'
@@ -68,6 +68,8 @@ export class Api {
   bid (id: string, body: BidBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/bid`, body) }
   earnings (): Promise<VoucherTotals> { return this.request('GET', '/v1/earnings') }
   spending (): Promise<VoucherTotals> { return this.request('GET', '/v1/spending') }
+  wallet (): Promise<WalletBalance> { return this.request('GET', '/v1/wallet') }
+  channels (): Promise<ChannelView[]> { return this.request('GET', '/v1/channels') }
 }
 
 /** A .torrent file as the API takes it: base64. */

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import type { TorrentView } from '../api/types.js'
 import { Api, fileToBase64 } from './api.js'
 import { Detail } from './detail.js'
@@ -42,6 +42,7 @@ function AddTorrent ({ api, onAdded }: { api: Api, onAdded: () => void }) {
   const [file, setFile] = useState<File | null>(null)
   const [peers, setPeers] = useState('')
   const [paused, setPaused] = useState(false)
+  const fileInput = useRef<HTMLInputElement>(null)
   const action = useAction()
   const submit = async (event: Event): Promise<void> => {
     event.preventDefault()
@@ -55,15 +56,14 @@ function AddTorrent ({ api, onAdded }: { api: Api, onAdded: () => void }) {
       setMagnet('')
       setFile(null)
       setPeers('')
-      const input = (event.currentTarget as HTMLFormElement).querySelector<HTMLInputElement>('input[type=file]')
-      if (input) input.value = ''
+      if (fileInput.current) fileInput.current.value = ''
       onAdded()
     }
   }
   return (
     <form class="add" onSubmit={(event) => { void submit(event) }}>
       <input name="magnet" placeholder="magnet:?xt=urn:btih:…" value={magnet} onInput={(event) => setMagnet(event.currentTarget.value)} />
-      <input name="torrent" type="file" accept=".torrent,application/x-bittorrent" onChange={(event) => setFile(event.currentTarget.files?.[0] ?? null)} />
+      <input ref={fileInput} name="torrent" type="file" accept=".torrent,application/x-bittorrent" onChange={(event) => setFile(event.currentTarget.files?.[0] ?? null)} />
       <input name="peers" placeholder="peers: HOST:PORT, … (optional)" value={peers} onInput={(event) => setPeers(event.currentTarget.value)} />
       <label><input name="paused" type="checkbox" checked={paused} onChange={(event) => setPaused(event.currentTarget.checked)} /> start paused</label>
       <button type="submit" disabled={action.busy}>Add</button>

@@ -29,13 +29,16 @@ export function eta (left: number, perSecond: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`
 }
 
-/** BTT base units (decimal strings, 18 decimals) as BTT. */
-export function btt (units: string | null | undefined): string {
-  if (units === null || units === undefined || units === '') return '—'
-  const value = BigInt(units)
-  const negative = value < 0n
-  const abs = negative ? -value : value
-  const whole = abs / 10n ** 18n
-  const fraction = (abs % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '')
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`
+/** An amount in base units (a decimal string) with `decimals` decimals, all of them kept. */
+export function units (text: string, decimals: number): string {
+  const value = BigInt(text)
+  const abs = value < 0n ? -value : value
+  const scale = 10n ** BigInt(decimals)
+  const fraction = (abs % scale).toString().padStart(decimals, '0').replace(/0+$/, '')
+  return `${value < 0n ? '-' : ''}${abs / scale}${fraction ? `.${fraction}` : ''}`
+}
+
+/** BTT base units (decimal strings; BTT has 18 decimals) as BTT. */
+export function btt (text: string | null | undefined): string {
+  return text === null || text === undefined || text === '' ? '—' : units(text, 18)
 }

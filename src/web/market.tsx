@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import type { TorrentView, VoucherTotals } from '../api/types.js'
 import type { Api } from './api.js'
-import { btt, rate } from './format.js'
+import { btt, rate, units } from './format.js'
 import { usePoll } from './hooks.js'
 
 /** Samples kept for the chart: five minutes at one a second. */
@@ -34,6 +34,7 @@ export function Market ({ api, torrents, samples }: { api: Api, torrents: readon
         <Book title="Earned" totals={earnings.data} error={earnings.error} names={names} />
         <Book title="Spent" totals={spending.data} error={spending.error} names={names} />
       </div>
+      <Wallet api={api} />
       <h3>Swarms</h3>
       <table class="swarms">
         <thead><tr><th>Torrent</th><th>Seeds</th><th>Peers</th><th>Known</th><th>Distributed copies</th><th>Rarest piece</th><th>Bid</th><th>Floor</th><th>Paid</th></tr></thead>
@@ -79,5 +80,26 @@ function Chart ({ samples }: { samples: readonly Sample[] }) {
       </svg>
       <figcaption><span class="down">▬ down</span> <span class="up">▬ up</span> · top {rate(top)}</figcaption>
     </figure>
+  )
+}
+
+/** The wallet's balances and its payment channels, when the daemon settles on a chain. */
+function Wallet ({ api }: { api: Api }) {
+  const wallet = usePoll(() => api.wallet(), 10_000)
+  const channels = usePoll(() => api.channels(), 10_000)
+  if (!wallet.data) return <section class="wallet"><h3>Wallet</h3><p class="muted">{wallet.error ?? 'Loading…'}</p></section>
+  const { tron, native, nativeCurrency, chainId, token } = wallet.data
+  return (
+    <section class="wallet">
+      <h3>Wallet {tron}</h3>
+      <p>{units(native, nativeCurrency.decimals)} {nativeCurrency.symbol} on chain {chainId}{token ? ` · deposit token ${btt(token.balance)} BTT` : ''}</p>
+      <table class="channels">
+        <thead><tr><th>Channel</th><th>Role</th><th>With</th><th>Deposited</th><th>Paid</th><th>Claimed</th><th>State</th></tr></thead>
+        <tbody>{(channels.data ?? []).map((channel) => (
+          <tr key={channel.channel}><td>{channel.channel}</td><td>{channel.role}</td><td>{channel.counterpart}</td><td>{btt(channel.deposited)}</td>
+            <td>{btt(channel.paid)}</td><td>{btt(channel.claimed)}</td><td>{channel.state}</td></tr>
+        ))}</tbody>
+      </table>
+    </section>
   )
 }
