@@ -117,7 +117,7 @@ export class Daemon {
     if (settings.watchFolder !== null) await startWatchFolder(life, resolve(settings.watchFolder), service, log)
     const daemon = new Daemon(dataDir, log, life, engine, apiPort)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
-    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
+    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}`, dashboard: `http://${API_HOST}:${apiPort}/` })
     return daemon
   }
 
