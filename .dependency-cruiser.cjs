@@ -40,6 +40,27 @@ module.exports = {
       to: { path: '^src/(engine|market|settlement|daemon)/', pathNot: '^src/daemon/(daemon|faults|logger)[.]ts$' }
     },
     {
+      name: 'web-only-api-types',
+      comment: 'the dashboard (web/) runs in the browser and talks to the daemon over HTTP only: of src/ it imports the API\'s types, nothing else',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { path: '^src/', pathNot: ['^src/web/', '^src/api/types[.]ts$'] }
+    },
+    {
+      name: 'web-types-only',
+      comment: 'and those as types (`import type`): no daemon code is bundled into the page',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { path: '^src/api/', dependencyTypesNot: ['type-only'] }
+    },
+    {
+      name: 'web-uses-preact-only',
+      comment: 'the dashboard\'s one library is Preact (compiled in at build time; no other UI package, no CDN)',
+      severity: 'error',
+      from: { path: '^src/web/', pathNot: '^src/web/vite[.]config[.]ts$' },
+      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '(^|/)node_modules/preact/' }
+    },
+    {
       name: 'no-circular',
       comment: 'modules that import each other, however far round',
       severity: 'error',
@@ -73,6 +94,6 @@ module.exports = {
     exclude: { path: '^(dist|node_modules)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] }
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.tsx', '.js'] }
   }
 }

@@ -6,6 +6,7 @@ import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError,
 import { addRequestSchema, bidRequestSchema, filesRequestSchema, floorRequestSchema, limitsRequestSchema, openChannelSchema, optionsRequestSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
 import { NDJSON, ProgressLines, serialize } from './api-stream.js'
 import { readJson } from './http-body.js'
+import { crossOriginWrite, hostAllowed } from './http-guard.js'
 import type { DaemonStatus } from './api-types.js'
 import type { ChainService } from './chain-service.js'
 import type { DaemonMetrics } from './metrics.js'
@@ -13,6 +14,7 @@ import { swarmHealthView } from './swarm-health.js'
 import { RPC_PATH, type TransmissionRpc } from './transmission/rpc-server.js'
 import type { TorrentService } from './torrent-service.js'
 import type { VoucherService } from './voucher-service.js'
+import { WebUi } from './web-ui.js'
 
 export const API_HOST = '127.0.0.1'
 
@@ -27,6 +29,12 @@ export interface ApiServices {
   readonly status: () => DaemonStatus
   readonly metrics: DaemonMetrics
   readonly transmission: TransmissionRpc
+}
+
+/** Who may reach the API by name (see http-guard.ts), and where the built dashboard is. */
+export interface ApiAccess {
+  readonly allowedHosts: readonly string[]
+  readonly webRoot: string
 }
 
 interface Route {
@@ -53,8 +61,10 @@ export class ApiServer {
 
   private readonly metrics: DaemonMetrics
   private readonly transmission: TransmissionRpc
+  private readonly web: WebUi
 
-  constructor ({ torrents, vouchers, chain, status, metrics, transmission }: ApiServices, token: string, private readonly log: Logger) {
+  constructor ({ torrents, vouchers, chain, status, metrics, transmission }: ApiServices, token: string, private readonly access: ApiAccess, private readonly log: Logger) {
+    this.web = new WebUi(access.webRoot)
     this.metrics = metrics
     this.transmission = transmission
     this.token = Buffer.from(token)
@@ -127,13 +137,23 @@ export class ApiServer {
     response.once('finish', () => {
       this.metrics.observeRequest(request.method ?? '', counted, response.statusCode, Number(process.hrtime.bigint() - started) / 1e9)
     })
-    const path = (request.url ?? '/').split('?')[0]
+    const path = (request.url ?? '/').split('?')[0] ?? '/'
     // Transmission's remotes speak its RPC with its own auth and session ids (see TransmissionRpc);
     // transmission-remote asks for the path with a slash at its end.
     if (path === RPC_PATH || path === `${RPC_PATH}/`) {
       counted = RPC_PATH
       return await this.transmission.handle(request, response)
     }
+    if (!hostAllowed(request.headers.host, this.access.allowedHosts)) {
+      request.resume()
+      return send(response, 421, { error: { code: 'EHOST', message: 'this address is not allowed by bidtorrent (use an IP address, localhost, or add the name to rpcAllowedHosts)' } })
+    }
+    if (crossOriginWrite(request)) {
+      request.resume()
+      return send(response, 403, { error: { code: 'ECROSSORIGIN', message: 'a page on another site may not change anything here' } })
+    }
+    // The dashboard's files need no token (they hold no data); the API calls they make do.
+    if ((request.method === 'GET' || request.method === 'HEAD') && !isApiPath(path) && await this.web.serve(path, request.method === 'HEAD', response)) return
     if (!this.authorized(request)) {
       request.resume()
       return send(response, 401, { error: { code: 'EUNAUTHORIZED', message: 'missing or wrong API token' } })
@@ -167,6 +187,10 @@ export class ApiServer {
     request.resume()
     send(response, allowed ? 405 : 404, { error: { code: allowed ? 'EMETHOD' : 'ENOROUTE', message: `${request.method ?? ''} ${url.pathname} is not an API call` } })
   }
+}
+
+function isApiPath (path: string): boolean {
+  return path.startsWith('/v1/') || path === '/metrics'
 }
 
 /** `?after=N`: a whole number from 0 (0 when absent). */

@@ -14,6 +14,7 @@ import type { ChainWallet } from '../settlement/chain-wallet.js'
 import type { SettlementRounds } from '../settlement/settlement.js'
 import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
+import { WEB_ROOT } from '../util/project.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
 import { ApiServer, API_HOST } from './api-server.js'
 import { addRequestSchema, parseInput } from './api-schemas.js'
@@ -129,7 +130,7 @@ export class Daemon {
     if (settings.watchFolder !== null) await startWatchFolder(life, resolve(settings.watchFolder), service, log)
     const daemon = new Daemon(dataDir, log, life, engine, apiPort)
     await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
-    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
+    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}`, dashboard: `http://${API_HOST}:${apiPort}/` })
     return daemon
   }
 
@@ -203,7 +204,7 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     transmission,
     chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
     status
-  }, token, log)
+  }, token, { allowedHosts: settings.rpcAllowedHosts, webRoot: WEB_ROOT }, log)
   return await life.start('control API', () => api.listen(settings.apiPort),
     () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
 }

@@ -89,6 +89,8 @@ export interface TorrentStatus {
   readonly files: readonly FileProgress[]
   /** The torrent's web seeds: each one's state (why one is not used), bytes and errors. */
   readonly webSeeds: readonly WebSeedStatus[]
+  /** The trackers it announces to (from the .torrent or the magnet link). */
+  readonly trackers: readonly string[]
   /** How the swarm we see is doing: its copies of the torrent and the full copies made. */
   readonly swarm: SwarmHealth
   /** Initial seeding (BEP 16) is on: peers that connect are offered a piece or two at a time. */
@@ -150,6 +152,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
   const chosen = files.filter((file) => file.priority !== 'skip')
   const wantedLength = chosen.reduce((sum, file) => sum + file.length, 0)
   const wantedVerified = chosen.reduce((sum, file) => sum + file.verified, 0)
+  const seeds = [...peers.values()].filter((peer) => peer.seed).length
   return {
     ...source.torrent,
     infoHashV2: meta?.v2?.infoHash ?? null,
@@ -168,7 +171,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     downloadRate: Math.round(stats.downloadRate),
     uploadRate: Math.round(stats.uploadRate),
     peers: peers.size,
-    seeds: [...peers.values()].filter((peer) => peer.seed).length,
+    seeds,
     knownPeers: peers.known,
     uploadLimit: parts.limits.uploadLimit,
     downloadLimit: parts.limits.downloadLimit,
@@ -186,6 +189,7 @@ export function statusOf (source: StatusSource): TorrentStatus {
     wantedVerified,
     files,
     webSeeds: source.data?.webSeeds.status() ?? [],
+    trackers: meta?.announce ?? [],
     swarm: swarmHealthOf(source),
     superSeeding: parts.superSeeding.enabled
   }

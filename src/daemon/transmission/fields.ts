@@ -132,7 +132,7 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     priorities: view.files.map((file) => PRIORITY_CODES[file.priority]),
     wanted: view.files.map((file) => (file.priority === 'skip' ? 0 : 1)),
     peers: context.peers.map(peerOf),
-    trackers: [],
+    trackers: view.trackers.map((announce, id) => ({ id, announce, scrape: '', tier: id })),
     trackerStats: [],
     'bidtorrent-bid': market?.bid ?? '0',
     'bidtorrent-budget': market?.budget ?? '0',

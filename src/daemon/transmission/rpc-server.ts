@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isIP } from 'node:net'
 import type { Logger } from 'winston'
 import { BidtorrentError, errorMessage } from '../../util/errors.js'
+import { hostAllowed } from '../http-guard.js'
 import { readJson } from '../http-body.js'
 import { RpcError, RpcMethods, type RpcContext } from './methods.js'
 
@@ -28,7 +28,7 @@ export class TransmissionRpc {
   }
 
   async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (!this.hostAllowed(request.headers.host)) {
+    if (!hostAllowed(request.headers.host, this.allowedHosts)) {
       request.resume()
       return sendPlain(response, 421, 'Misdirected Request: this address is not allowed by bidtorrent (use an IP address, localhost, or add the name to rpcAllowedHosts)')
     }
@@ -60,13 +60,6 @@ export class TransmissionRpc {
       if (!(err instanceof RpcError) && !(err instanceof BidtorrentError)) this.log.error('Transmission RPC request failed', { error: errorMessage(err) })
       return sendJson(response, { result: errorMessage(err), arguments: {}, ...(tag !== undefined ? { tag } : {}) })
     }
-  }
-
-  private hostAllowed (host: string | undefined): boolean {
-    if (host === undefined) return false
-    const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')
-    if (isIP(name) !== 0 || name === 'localhost') return true
-    return this.allowedHosts.some((allowed) => allowed.toLowerCase() === name.toLowerCase())
   }
 
   private authorized (header: string | undefined): boolean {
