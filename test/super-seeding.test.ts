@@ -41,4 +41,11 @@ t.test('a lone seed super-seeding to three downloaders sends each piece about on
   t.ok(ratio < 1.6, `the seed sent ${ratio.toFixed(2)} copies of the torrent to three downloaders (without super-seeding, up to three)`)
   const received = await Promise.all(downloaders.map(async (daemon) => (await daemon.torrent(torrent.infoHash)).downloaded))
   t.ok(received.every((bytes) => bytes >= torrent.length!), 'each downloader received a whole copy, most of it from the others')
+
+  const off = await runCli(['set', torrent.infoHash, '--super-seed', 'off', '--data-dir', seeder.dataDir, '--json'])
+  t.equal(off.code, 0, off.stderr)
+  t.equal((JSON.parse(off.stdout) as TorrentView).superSeeding, false, '`set --super-seed off` turns it off')
+  const wrong = await runCli(['set', torrent.infoHash, '--super-seed', 'maybe', '--data-dir', seeder.dataDir])
+  t.equal(wrong.code, 2, 'a value other than on or off is a usage error')
+  t.match(wrong.stderr, /--super-seed is on or off/)
 })

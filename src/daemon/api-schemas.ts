@@ -42,8 +42,8 @@ const optionFields = {
   seedRatio: seedRatioSchema.optional(),
   seedIdle: seedIdleSchema.optional()
 }
-export const optionsRequestSchema = z.object(optionFields).strict()
-  .refine((body) => Object.values(body).some((value) => value !== undefined), 'say what to change: labels, seedRatio or seedIdle')
+export const optionsRequestSchema = z.object({ ...optionFields, superSeed: z.boolean().optional() }).strict()
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'say what to change: labels, seedRatio, seedIdle or superSeed')
 
 export const addRequestSchema = z.object({
   ...optionFields,

@@ -240,9 +240,13 @@ export class TorrentService {
     return this.view(torrent)
   }
 
-  /** Changes a torrent's labels and seed limits. */
+  /** Changes a torrent's labels, seed limits and super-seeding. */
   async setOptions (torrent: Torrent, body: OptionsRequest): Promise<TorrentView> {
     await this.options.change(torrent.infoHash, body)
+    if (body.superSeed !== undefined) {
+      await updateRecord(this.store, torrent.infoHash, { superSeed: body.superSeed })
+      torrent.setSuperSeeding(body.superSeed)
+    }
     return this.view(torrent)
   }
 

@@ -86,6 +86,11 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     return this.data?.content.bytesLeft() ?? Number.MAX_SAFE_INTEGER
   }
 
+  /** Initial seeding (BEP 16) on or off: see SuperSeeding. */
+  setSuperSeeding (on: boolean): void {
+    this.parts.superSeeding.set(on)
+  }
+
   /** A bid or a debt changed: rechoke at once (at most once a turn of the event loop), not at the next tick. */
   requestRechoke (): void {
     this.parts.choking.requestRechoke()

@@ -170,16 +170,7 @@ export function addTorrentListCommands (program: Command): void {
       print(options, torrent, () => `limits for ${torrent.name}: up ${torrent.uploadLimit ? formatRate(torrent.uploadLimit) : 'unlimited'}, down ${torrent.downloadLimit ? formatRate(torrent.downloadLimit) : 'unlimited'}`)
     })
 
-  optionFlags(common(program.command('set <id>')))
-    .description('change a torrent\'s labels (--label replaces them all) and seed limits')
-    .option('--clear-labels', 'remove every label')
-    .action(async (id: string, options: CommonOptions & OptionFlags & { clearLabels?: boolean }) => {
-      if (options.clearLabels && options.label !== undefined) throw new UsageError('give --label or --clear-labels, not both')
-      const body = { ...optionsOf(options), ...(options.clearLabels ? { labels: [] } : {}) }
-      if (Object.keys(body).length === 0) throw new UsageError('give --label, --clear-labels, --seed-ratio and/or --seed-idle')
-      const torrent = await (await client(options)).setOptions(id, body)
-      print(options, torrent, () => `${torrent.name}: labels ${torrent.labels.length > 0 ? torrent.labels.join(', ') : 'none'}; ${seedLimitsLine(torrent)}`)
-    })
+  addSetCommand(program)
 
   common(program.command('export <id> <file>'))
     .description('write a torrent\'s .torrent file')
@@ -187,5 +178,21 @@ export function addTorrentListCommands (program: Command): void {
       const { torrent } = await (await client(options)).torrentFile(id)
       await writeFile(resolve(file), Buffer.from(torrent, 'base64'))
       print(options, { file: resolve(file) }, () => `wrote ${resolve(file)}`)
+    })
+}
+
+/** `set`: a torrent's labels, seed limits and super-seeding. */
+function addSetCommand (program: Command): void {
+  optionFlags(common(program.command('set <id>')))
+    .description('change a torrent\'s labels (--label replaces them all), seed limits and super-seeding')
+    .option('--clear-labels', 'remove every label')
+    .option('--super-seed <on|off>', 'initial seeding (BEP 16), for peers that connect from now on')
+    .action(async (id: string, options: CommonOptions & OptionFlags & { clearLabels?: boolean, superSeed?: string }) => {
+      if (options.clearLabels && options.label !== undefined) throw new UsageError('give --label or --clear-labels, not both')
+      if (options.superSeed !== undefined && options.superSeed !== 'on' && options.superSeed !== 'off') throw new UsageError(`--super-seed is on or off, not "${options.superSeed}"`)
+      const body = { ...optionsOf(options), ...(options.clearLabels ? { labels: [] } : {}), ...(options.superSeed !== undefined ? { superSeed: options.superSeed === 'on' } : {}) }
+      if (Object.keys(body).length === 0) throw new UsageError('give --label, --clear-labels, --seed-ratio, --seed-idle and/or --super-seed')
+      const torrent = await (await client(options)).setOptions(id, body)
+      print(options, torrent, () => `${torrent.name}: labels ${torrent.labels.length > 0 ? torrent.labels.join(', ') : 'none'}; ${seedLimitsLine(torrent)}`)
     })
 }
