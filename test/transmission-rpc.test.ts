@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
@@ -33,6 +33,16 @@ async function raw (daemon: RunningDaemon, headers: Record<string, string>, body
     call.on('error', reject)
     call.end(body)
   })
+}
+
+/** One RPC call, the session id fetched first; its arguments, or an error with its result. */
+async function rpc (daemon: RunningDaemon, method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const { token } = await endpointOf(daemon)
+  const headers = { host: '127.0.0.1', authorization: `Basic ${Buffer.from(`anyone:${token}`).toString('base64')}` }
+  const sessionId = (await raw(daemon, headers)).headers['x-transmission-session-id'] as string
+  const answer = JSON.parse((await raw(daemon, { ...headers, 'x-transmission-session-id': sessionId }, JSON.stringify({ method, arguments: args }))).body) as { result: string, arguments: Record<string, unknown> }
+  if (answer.result !== 'success') throw new Error(`${method}: ${answer.result}`)
+  return answer.arguments
 }
 
 t.test('transmission-remote drives bidtorrent: list, add by magnet and by file, stop, start, info, remove with data', async (t) => {
@@ -140,4 +150,49 @@ t.test('file selection through the RPC: transmission-remote skips a file, and it
   t.match(after.out, /No\s+[\d.]+ MB\s+album\/two\.bin/, 'the skipped one, not wanted')
   t.notOk(existsSync(join(out, 'album', 'two.bin')), 'the skipped file is not on disk')
   t.same(await sameFiles(join(work, 'source'), out, files.filter((file) => file.path !== 'album/two.bin')), [], 'the others are byte-equal')
+})
+
+/** Flips one byte of a file on disk, as a failing disk or a careless user would. */
+async function corruptByte (path: string, position: number): Promise<void> {
+  const handle = await open(path, 'r+')
+  try {
+    const byte = Buffer.alloc(1)
+    await handle.read(byte, 0, 1, position)
+    byte[0] = byte[0]! ^ 0xff
+    await handle.write(byte, 0, 1, position)
+  } finally {
+    await handle.close()
+  }
+}
+
+t.test('transmission-remote --verify: a byte damaged on disk is found, its piece missing again and downloaded again', async (t) => {
+  const seeder = await startDaemon(t)
+  const seeded = await seedFile(t, seeder, 'verify-me.bin', 3 * MiB)
+  const { infoHash } = seeded.torrent
+  const leecher = await startDaemon(t, { env: { BIDTORRENT_DOWNLOAD_DIR: join(seeded.work, 'out') } })
+  await leecher.api.request('POST', '/v1/torrents', { magnet: seeded.torrent.magnet, peers: [`127.0.0.1:${seeder.peerPort}`] })
+  const before = await waitComplete(leecher, infoHash)
+
+  await corruptByte(join(seeded.work, 'out', 'verify-me.bin'), MiB + 1234)
+  const verified = await remote(leecher, ['-t', infoHash, '--verify'])
+  t.match(verified.out, /responded: "success"/, `verify asked: ${verified.out.trim()}`)
+  const again = await waitFor('the damaged piece downloaded again', async () => {
+    const view = await leecher.torrent(infoHash)
+    return view.state === 'seeding' && view.piecesDownloaded > before.piecesDownloaded ? view : undefined
+  }, 120_000)
+  t.equal(again.piecesDownloaded, before.piecesDownloaded + 1, 'exactly the damaged piece was fetched again')
+  t.same(await sameFiles(join(seeded.work, 'source'), join(seeded.work, 'out'), seeded.files), [], 'the file is whole again, byte-equal')
+
+  // The seeder alone (no one to fetch from): its damaged piece shows as missing.
+  await leecher.api.request('DELETE', `/v1/torrents/${infoHash}`)
+  await corruptByte(join(seeded.work, 'source', 'verify-me.bin'), 10)
+  const cli = await runCli(['verify', infoHash, '--wait', '--data-dir', seeder.dataDir, '--json'])
+  t.equal(cli.code, 0, cli.stderr)
+  const checked = JSON.parse(cli.stdout) as TorrentView
+  t.equal(checked.verifiedPieces, checked.pieceCount! - 1, 'bidtorrent verify --wait: one piece fewer verified')
+  t.equal(checked.state, 'downloading', 'and it wants that piece back')
+  const listed = await remote(seeder, ['-l'])
+  t.notMatch(listed.out, /100%.*verify-me\.bin/, `transmission-remote no longer lists it complete:\n${listed.out}`)
+  const fields = await rpc(seeder, 'torrent-get', { ids: [infoHash], fields: ['status', 'recheckProgress', 'percentDone'] })
+  t.match(fields, { torrents: [{ status: 4, recheckProgress: 0 }] }, 'status downloading once the check is over')
 })

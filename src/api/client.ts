@@ -112,6 +112,8 @@ export class ApiClient {
   torrentFile (id: string): Promise<TorrentFile> { return this.request('GET', `${torrentPath(id)}/torrent`) }
   pause (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/pause`) }
   resume (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/resume`) }
+  verify (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/verify`) }
+  reannounce (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/reannounce`) }
   setLimits (id: string, body: LimitsBody): Promise<TorrentView> { return this.request('PATCH', `${torrentPath(id)}/limits`, body) }
   bid (id: string, body: BidBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/bid`, body) }
   floor (id: string, body: FloorBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/floor`, body) }

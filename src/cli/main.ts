@@ -8,6 +8,7 @@ import { addEventsCommand } from './commands/events.js'
 import { addFilesCommand } from './commands/files.js'
 import { addMarketCommands } from './commands/market.js'
 import { addTorrentCommands, addTorrentListCommands } from './commands/torrents.js'
+import { addUpkeepCommands } from './commands/upkeep.js'
 import { addWalletCommands } from './commands/wallet.js'
 
 /** The whole program: its commands, grouped by topic in commands/, in the order `--help` lists them. */
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   addDaemonCommand(program)
   addTorrentCommands(program)
   addTorrentListCommands(program)
+  addUpkeepCommands(program)
   addFilesCommand(program)
   addStatusCommand(program)
   addEventsCommand(program)

@@ -73,6 +73,8 @@ export class ApiServer {
       route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: torrents.torrentFile(id).toString('base64') })),
       route('POST', '/v1/torrents/:id/pause', ({ id }) => torrents.pause(id)),
       route('POST', '/v1/torrents/:id/resume', ({ id }) => torrents.resume(id)),
+      route('POST', '/v1/torrents/:id/verify', ({ id }) => torrents.verify(id)),
+      route('POST', '/v1/torrents/:id/reannounce', ({ id }) => torrents.reannounce(id)),
       route('POST', '/v1/torrents/:id/peers', ({ id, body }) => torrents.addPeers(torrents.find(id), parseInput(peersRequestSchema, body))),
       route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => torrents.setLimits(torrents.find(id), parseInput(limitsRequestSchema, body))),
       route('POST', '/v1/torrents/:id/bid', ({ id, body }) => torrents.setBid(torrents.find(id), parseInput(bidRequestSchema, body))),

@@ -208,6 +208,24 @@ export class TorrentService {
     return this.view(torrent)
   }
 
+  /**
+   * Starts a check of the torrent's data on disk (the check runs on; its progress shows in the
+   * torrent's status); the resume data names what it found once it is done.
+   */
+  verify (id: string): TorrentView {
+    const torrent = this.find(id)
+    void torrent.recheck().then(() => this.saveResume(torrent), (err: unknown) => this.log.error('verify failed', { infoHash: torrent.infoHash, error: errorMessage(err) }))
+    this.log.info('verifying', { infoHash: torrent.infoHash, name: torrent.name })
+    return this.view(torrent)
+  }
+
+  /** Announces the torrent to its trackers now. */
+  reannounce (id: string): TorrentView {
+    const torrent = this.find(id)
+    torrent.reannounce()
+    return this.view(torrent)
+  }
+
   async remove (id: string, deleteData: boolean): Promise<RemovedTorrent> {
     const torrent = this.find(id)
     await this.store.deleteTorrent(torrent.infoHash)

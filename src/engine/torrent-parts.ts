@@ -3,13 +3,19 @@ import { PeerBans } from './bans.js'
 import { Choking } from './choking.js'
 import { PeerConnections } from './connections.js'
 import type { ContentParts } from './content-parts.js'
+import { sendersOf, type PieceProgress } from './blocks.js'
+import type { TorrentEvents } from './events.js'
+import type { Logger } from 'winston'
 import { PeerDiscipline } from './discipline.js'
+import { feedMarket } from './market-feed.js'
 import type { MarketPort } from './market-port.js'
 import type { Peer } from './peer.js'
 import { PeerPieces } from './peer-pieces.js'
 import { PexGossip } from './pex.js'
 import { TorrentLimits } from './rate-limiter.js'
+import type { EngineSettings } from './settings.js'
 import type { TorrentInit } from './torrent-init.js'
+import type { TransferStats } from './transfer-stats.js'
 import { PieceVerifier } from './verification.js'
 
 /** Where a torrent is in its life: what its parts ask before they act. */
@@ -96,4 +102,47 @@ export function swarmParts<Market extends MarketPort> (init: TorrentInit<Market>
   const gossip = new PexGossip<Peer>(() => peers.values(), (peer) => peers.isCurrent(peer))
   const peerPieces = new PeerPieces({ data, drop })
   return { bans, peers, discipline, verifier, choking, gossip, peerPieces, limits }
+}
+
+export interface TickContext {
+  readonly now: number
+  /** Seconds since the last tick. */
+  readonly elapsed: number
+  readonly stats: TransferStats
+  readonly settings: EngineSettings
+  /** The market to feed: none once the torrent is complete. */
+  readonly market: MarketPort | undefined
+}
+
+/** A torrent's work once a second: rates, silent peers, timed-out requests, choking, cached pieces, the market's view, more peers. */
+export function tickSwarm (parts: SwarmParts, data: ContentParts | undefined, { now, elapsed, stats, settings, market }: TickContext): void {
+  const { peers } = parts
+  stats.tick(elapsed)
+  peers.dropSilent(now)
+  for (const peer of peers.values()) {
+    peer.updateRates(elapsed)
+    data?.requests.tickPeer(peer, now, settings.requestTimeoutMs)
+  }
+  parts.choking.tick(now)
+  data?.uploads.expire(now)
+  if (market) feedMarket(market, peers.values(), data, data?.content.bytesLeft() ?? Number.MAX_SAFE_INTEGER, stats.downloadRate)
+  peers.connectMore()
+}
+
+export interface HashFailureContext extends Pick<SwarmParts, 'discipline'>, Pick<ContentParts, 'requests' | 'webSeeds'> {
+  readonly stats: TransferStats
+  readonly events: TorrentEvents
+  readonly log: Logger
+  readonly infoHash: string
+}
+
+/** A piece failed its hash check: its bytes are waste, its senders are blamed (and banned after too many), it is fetched again. */
+export function hashFailed (piece: PieceProgress, { stats, events, log, infoHash, requests, discipline, webSeeds }: HashFailureContext): void {
+  stats.waste(piece.length)
+  const senders = sendersOf(piece)
+  log.warn('piece failed its hash check', { infoHash, piece: piece.index, senders })
+  events.emit({ type: 'hash-failed', index: piece.index, senders })
+  requests.failedFrom(piece, senders)
+  discipline.hashFailed(webSeeds.blame(senders))
+  requests.restart(piece)
 }

@@ -112,6 +112,8 @@ export class RpcMethods {
       case 'torrent-start':
       case 'torrent-start-now': return await this.each(args, (view) => this.context.torrents.resume(view.infoHash))
       case 'torrent-stop': return await this.each(args, (view) => this.context.torrents.pause(view.infoHash))
+      case 'torrent-verify': return await this.each(args, (view) => Promise.resolve(this.context.torrents.verify(view.infoHash)))
+      case 'torrent-reannounce': return await this.each(args, (view) => Promise.resolve(this.context.torrents.reannounce(view.infoHash)))
       case 'torrent-remove': return await this.each(args, (view) => this.context.torrents.remove(view.infoHash, args['delete-local-data'] === true))
       case 'torrent-set': return await this.torrentSet(args)
       case 'free-space': return await this.freeSpace(args)

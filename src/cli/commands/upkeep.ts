@@ -1,0 +1,25 @@
+import type { Command } from 'commander'
+import { client, common, print, type CommonOptions } from '../options.js'
+import { waitForCheck } from '../progress.js'
+
+/** `verify`, `reannounce`: a torrent's data checked again, its trackers asked again. */
+export function addUpkeepCommands (program: Command): void {
+  common(program.command('verify <id>'))
+    .description('check a torrent\'s data on disk again; pieces that no longer match are downloaded again')
+    .option('--wait', 'show progress and return once the check is done')
+    .action(async (id: string, options: CommonOptions & { wait?: boolean }) => {
+      const api = await client(options)
+      let torrent = await api.verify(id)
+      if (options.wait) torrent = await waitForCheck(api, torrent.infoHash)
+      print(options, torrent, () => options.wait
+        ? `checked ${torrent.name}: ${torrent.verifiedPieces}/${torrent.pieceCount ?? 0} pieces verified`
+        : `verifying ${torrent.name}`)
+    })
+
+  common(program.command('reannounce <id>'))
+    .description('announce a torrent to its trackers now')
+    .action(async (id: string, options: CommonOptions) => {
+      const torrent = await (await client(options)).reannounce(id)
+      print(options, torrent, () => `announced ${torrent.name}`)
+    })
+}
