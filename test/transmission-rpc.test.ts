@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs'
-import { open, readFile } from 'node:fs/promises'
-import { request } from 'node:http'
+import { cp, mkdtemp, open, readFile, rm } from 'node:fs/promises'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
 import { seedFile, startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
-import { sameFiles, writeFixture } from '../testkit/fixture.js'
-import { run, runCli, waitFor } from '../testkit/process.js'
+import { sameFiles, sha256File, writeFixture } from '../testkit/fixture.js'
+import { run, runCli, waitFor, type Cleanup } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
 
@@ -195,4 +196,79 @@ t.test('transmission-remote --verify: a byte damaged on disk is found, its piece
   t.notMatch(listed.out, /100%.*verify-me\.bin/, `transmission-remote no longer lists it complete:\n${listed.out}`)
   const fields = await rpc(seeder, 'torrent-get', { ids: [infoHash], fields: ['status', 'recheckProgress', 'percentDone'] })
   t.match(fields, { torrents: [{ status: 4, recheckProgress: 0 }] }, 'status downloading once the check is over')
+})
+
+/** A tracker that counts announces and names no peers (an interval of an hour: a second announce soon is asked for). */
+async function countingTracker (t: Cleanup): Promise<{ url: string, announces: () => number }> {
+  let count = 0
+  const server = createServer((request, response) => {
+    if (request.url?.startsWith('/announce')) count++
+    response.end('d8:intervali3600e5:peers0:e')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/announce`, announces: () => count }
+}
+
+t.test('transmission-remote --reannounce: the tracker hears from the torrent at once', async (t) => {
+  const tracker = await countingTracker(t)
+  const seeder = await startDaemon(t)
+  const seeded = await seedFile(t, seeder, 'announced.bin', MiB, ['--tracker', tracker.url])
+  await waitFor('the first announce', () => (tracker.announces() > 0 ? true : undefined), 60_000)
+  const before = tracker.announces()
+  const answer = await remote(seeder, ['-t', seeded.torrent.infoHash, '--reannounce'])
+  t.match(answer.out, /responded: "success"/, answer.out.trim())
+  await waitFor('another announce', () => (tracker.announces() > before ? true : undefined), 60_000)
+  t.pass('announced again long before the tracker\'s interval')
+  t.equal((await runCli(['reannounce', seeded.torrent.infoHash, '--data-dir', seeder.dataDir])).code, 0, 'bidtorrent reannounce too')
+  await waitFor('a third announce', () => (tracker.announces() > before + 1 ? true : undefined), 60_000)
+})
+
+t.test('transmission-remote --move and --find: the data moves whole to the new folder, or is looked for and checked there', async (t) => {
+  const seeder = await startDaemon(t)
+  const work = await tempDir(t)
+  const files = [{ path: 'set/one.bin', size: 2 * MiB }, { path: 'set/deep/two.bin', size: 1 * MiB + 77 }]
+  await writeFixture(join(work, 'source'), files)
+  const seeded = await runCli(['seed', join(work, 'source', 'set'), '--data-dir', seeder.dataDir, '--json'])
+  t.equal(seeded.code, 0, seeded.stderr)
+  const { infoHash } = JSON.parse(seeded.stdout) as TorrentView
+  await cp(join(work, 'source'), join(work, 'reference'), { recursive: true })
+
+  const moved = await remote(seeder, ['-t', infoHash, '--move', join(work, 'moved')])
+  t.match(moved.out, /responded: "success"/, moved.out.trim())
+  const after = await waitFor('seeding from the new folder', async () => {
+    const view = await seeder.torrent(infoHash)
+    return view.state === 'seeding' && view.directory === join(work, 'moved') ? view : undefined
+  }, 60_000)
+  t.equal(after.verifiedPieces, after.pieceCount, 'every piece still verified')
+  t.same(await sameFiles(join(work, 'reference'), join(work, 'moved'), files), [], 'the files are in the new folder, byte-equal')
+  t.notOk(existsSync(join(work, 'source', 'set')), 'and gone from the old one, its emptied folders too')
+
+  // The data copied elsewhere by hand: --find points the torrent there, and it checks what it finds.
+  await cp(join(work, 'moved'), join(work, 'copy'), { recursive: true })
+  await corruptByte(join(work, 'copy', 'set', 'one.bin'), 5)
+  const found = await remote(seeder, ['-t', infoHash, '--find', join(work, 'copy')])
+  t.match(found.out, /responded: "success"/, found.out.trim())
+  const checked = await waitFor('checked in the folder named', async () => {
+    const view = await seeder.torrent(infoHash)
+    return view.directory === join(work, 'copy') && view.state !== 'checking' ? view : undefined
+  }, 60_000)
+  t.equal(checked.verifiedPieces, checked.pieceCount! - 1, 'the copy was checked: its damaged piece is missing')
+  t.ok(existsSync(join(work, 'moved', 'set', 'one.bin')), 'nothing was moved or deleted in the folder it left')
+
+  const refused = await runCli(['move', infoHash, join(work, 'moved'), '--data-dir', seeder.dataDir])
+  t.not(refused.code, 0, 'moving over files already there is refused')
+  t.match(refused.stderr, /already exists/, refused.stderr.trim())
+  t.ok(existsSync(join(work, 'copy', 'set', 'one.bin')), 'and the torrent\'s files stay where they are')
+
+  // Another filesystem (tmpfs): copied, compared, and only then deleted.
+  if (!existsSync('/dev/shm')) return
+  const elsewhere = await mkdtemp('/dev/shm/bidtorrent-move-')
+  t.teardown(() => rm(elsewhere, { recursive: true, force: true }))
+  const sums = await Promise.all(files.map((file) => sha256File(join(work, 'copy', file.path))))
+  const across = await runCli(['move', infoHash, elsewhere, '--data-dir', seeder.dataDir])
+  t.equal(across.code, 0, across.stderr)
+  t.same(await Promise.all(files.map((file) => sha256File(join(elsewhere, file.path)))), sums, 'moved to another filesystem, byte-equal')
+  t.notOk(existsSync(join(work, 'copy', 'set')), 'the originals deleted once copied')
+  t.equal((await seeder.torrent(infoHash)).directory, elsewhere, 'the torrent is there')
 })

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'winston'
 import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError, errorMessage } from '../util/errors.js'
-import { addRequestSchema, bidRequestSchema, filesRequestSchema, floorRequestSchema, limitsRequestSchema, openChannelSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
+import { addRequestSchema, bidRequestSchema, filesRequestSchema, floorRequestSchema, limitsRequestSchema, locationRequestSchema, openChannelSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
 import { NDJSON, ProgressLines, serialize } from './api-stream.js'
 import { readJson } from './http-body.js'
 import type { DaemonStatus } from './api-types.js'
@@ -75,6 +75,7 @@ export class ApiServer {
       route('POST', '/v1/torrents/:id/resume', ({ id }) => torrents.resume(id)),
       route('POST', '/v1/torrents/:id/verify', ({ id }) => torrents.verify(id)),
       route('POST', '/v1/torrents/:id/reannounce', ({ id }) => torrents.reannounce(id)),
+      route('POST', '/v1/torrents/:id/location', ({ id, body }) => torrents.setLocation(torrents.find(id), parseInput(locationRequestSchema, body))),
       route('POST', '/v1/torrents/:id/peers', ({ id, body }) => torrents.addPeers(torrents.find(id), parseInput(peersRequestSchema, body))),
       route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => torrents.setLimits(torrents.find(id), parseInput(limitsRequestSchema, body))),
       route('POST', '/v1/torrents/:id/bid', ({ id, body }) => torrents.setBid(torrents.find(id), parseInput(bidRequestSchema, body))),

@@ -9,13 +9,14 @@ import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { PaymentTotals } from '../market/torrent-market.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
+import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, LocationRequest, PeersRequest, SeedRequest } from './api-schemas.js'
 import type { RemovedTorrent, TorrentDetails, TorrentView } from './api-types.js'
 import { RecentPieces } from './recent-pieces.js'
 import { EventLog } from './event-log.js'
 import type { StateStore, TorrentRecord } from './store.js'
 import { marketView, type TorrentMarkets } from './torrent-markets.js'
 import { changeFiles, filesSelector, partsPathOf, prioritiesAtAdd, removePartsFile } from './torrent-files.js'
+import { checkDestination, moveTorrentFiles } from './torrent-location.js'
 import { allPieces, orBitfields, updateRecord } from './torrent-records.js'
 
 /** The daemon's torrents through the control API: their lifecycle, and the link between the engine and the durable state. */
@@ -224,6 +225,32 @@ export class TorrentService {
     const torrent = this.find(id)
     torrent.reannounce()
     return this.view(torrent)
+  }
+
+  /**
+   * Puts a torrent's data in another folder: with `move` its files go there (moveTorrentFiles) and
+   * it goes on with what it had; without, it looks there and checks what it finds. It stops
+   * meanwhile and starts again from its record, as at the daemon's start.
+   */
+  async setLocation (torrent: Torrent, body: LocationRequest): Promise<TorrentView> {
+    const { meta, infoHash } = torrent
+    const record = await this.store.getTorrent(infoHash)
+    const directory = resolve(body.directory)
+    if (!record || directory === resolve(record.directory)) return this.view(torrent)
+    const move = body.move && meta !== undefined
+    if (move) await checkDestination(meta, directory)
+    const had = move ? await torrent.durableBitfield() : undefined
+    await this.engine.remove(infoHash)
+    let placed: TorrentRecord = { ...record, directory }
+    const failure = move ? await moveTorrentFiles(meta, record.directory, directory, this.log).then(() => undefined, (err: unknown) => err) : undefined
+    if (failure !== undefined) placed = record
+    await this.store.putTorrent(placed)
+    if (!move) await this.store.deleteResume(infoHash)
+    const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
+    const restarted = await this.startTorrent(placed, { meta, magnet, resumeBitfield: had, paymentsBefore: await this.markets.paymentsOf(infoHash) })
+    if (failure !== undefined) throw failure
+    this.log.info('torrent moved', { infoHash, directory, movedData: move })
+    return this.view(restarted)
   }
 
   async remove (id: string, deleteData: boolean): Promise<RemovedTorrent> {

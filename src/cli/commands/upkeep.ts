@@ -1,8 +1,9 @@
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { client, common, print, type CommonOptions } from '../options.js'
 import { waitForCheck } from '../progress.js'
 
-/** `verify`, `reannounce`: a torrent's data checked again, its trackers asked again. */
+/** `verify`, `reannounce`, `move`: a torrent's data checked again, its trackers asked again, its data moved. */
 export function addUpkeepCommands (program: Command): void {
   common(program.command('verify <id>'))
     .description('check a torrent\'s data on disk again; pieces that no longer match are downloaded again')
@@ -21,5 +22,13 @@ export function addUpkeepCommands (program: Command): void {
     .action(async (id: string, options: CommonOptions) => {
       const torrent = await (await client(options)).reannounce(id)
       print(options, torrent, () => `announced ${torrent.name}`)
+    })
+
+  common(program.command('move <id> <dir>'))
+    .description('move a torrent\'s files to another folder (a rename, or a copy checked before the original goes)')
+    .option('--check-only', 'move nothing: look for the data in <dir> and check what is there')
+    .action(async (id: string, dir: string, options: CommonOptions & { checkOnly?: boolean }) => {
+      const torrent = await (await client(options)).setLocation(id, { directory: resolve(dir), move: options.checkOnly !== true })
+      print(options, torrent, () => `${options.checkOnly ? 'looking for' : 'moved'} ${torrent.name} in ${torrent.directory}`)
     })
 }

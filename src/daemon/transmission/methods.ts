@@ -114,6 +114,7 @@ export class RpcMethods {
       case 'torrent-stop': return await this.each(args, (view) => this.context.torrents.pause(view.infoHash))
       case 'torrent-verify': return await this.each(args, (view) => Promise.resolve(this.context.torrents.verify(view.infoHash)))
       case 'torrent-reannounce': return await this.each(args, (view) => Promise.resolve(this.context.torrents.reannounce(view.infoHash)))
+      case 'torrent-set-location': return await this.setLocation(args)
       case 'torrent-remove': return await this.each(args, (view) => this.context.torrents.remove(view.infoHash, args['delete-local-data'] === true))
       case 'torrent-set': return await this.torrentSet(args)
       case 'free-space': return await this.freeSpace(args)
@@ -222,6 +223,15 @@ export class RpcMethods {
       const selection = fileChange(view, args)
       if (selection) await torrents.setFiles(torrent, selection)
     })
+  }
+
+  /** Transmission's `move` is false unless given: the torrent then just looks for its data there. */
+  private async setLocation (args: Arguments): Promise<Arguments> {
+    const { location, move } = args
+    if (typeof location !== 'string' || !isAbsolute(location)) throw new RpcError('torrent-set-location needs an absolute "location"')
+    if (move !== undefined && typeof move !== 'boolean') throw new RpcError('move must be true or false')
+    const { torrents } = this.context
+    return await this.each(args, (view) => torrents.setLocation(torrents.find(view.infoHash), { directory: location, move: move ?? false }))
   }
 
   private async freeSpace (args: Arguments): Promise<Arguments> {
