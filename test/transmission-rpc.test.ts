@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
+import { BASE_UNITS_PER_BTT } from '../src/money/price.js'
 import { seedFile, startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
 import { sameFiles, sha256File, writeFixture } from '../testkit/fixture.js'
+import { marketDaemon } from '../testkit/market.js'
 import { run, runCli, waitFor, type Cleanup } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
@@ -271,4 +273,31 @@ t.test('transmission-remote --move and --find: the data moves whole to the new f
   t.same(await Promise.all(files.map((file) => sha256File(join(elsewhere, file.path)))), sums, 'moved to another filesystem, byte-equal')
   t.notOk(existsSync(join(work, 'copy', 'set')), 'the originals deleted once copied')
   t.equal((await seeder.torrent(infoHash)).directory, elsewhere, 'the torrent is there')
+})
+
+t.test('the market over the RPC: bidtorrent-set-bid, and bid, budget, spent and earned in torrent-get', async (t) => {
+  const seller = await marketDaemon(t)
+  const buyer = await marketDaemon(t)
+  const { work, torrent } = await seedFile(t, seller.daemon, 'market.bin', 2 * MiB, ['--floor', '20BTT/MiB'])
+  await buyer.daemon.api.request('POST', '/v1/torrents', { magnet: torrent.magnet, directory: join(work, 'out'), paused: true, peers: [`127.0.0.1:${seller.daemon.peerPort}`] })
+  await t.rejects(rpc(buyer.daemon, 'bidtorrent-set-bid', { ids: [torrent.infoHash], bid: '50BTT/MiB' }), /no budget/, 'a bid without a budget: refused, saying why')
+  await t.rejects(rpc(buyer.daemon, 'bidtorrent-set-bid', { ids: [torrent.infoHash], bid: 'lots' }), /price/, 'a bid that is not a price: refused')
+  await rpc(buyer.daemon, 'bidtorrent-set-bid', { ids: [torrent.infoHash], bid: '50BTT/MiB', budget: '10000BTT' })
+  const fields = ['bidtorrent-bid', 'bidtorrent-budget', 'bidtorrent-spent', 'bidtorrent-earned']
+  t.match(await rpc(buyer.daemon, 'torrent-get', { ids: [torrent.infoHash], fields }), {
+    torrents: [{ 'bidtorrent-bid': (50n * BASE_UNITS_PER_BTT).toString(), 'bidtorrent-budget': (10_000n * BASE_UNITS_PER_BTT).toString(), 'bidtorrent-spent': '0', 'bidtorrent-earned': '0' }]
+  }, 'the bid (base units per MiB) and the budget (base units), nothing spent yet')
+  await rpc(buyer.daemon, 'torrent-start', { ids: [torrent.infoHash] })
+  await waitComplete(buyer.daemon, torrent.infoHash)
+  const spent = await waitFor('the buyer\'s spending, confirmed', async () => {
+    const [row] = (await rpc(buyer.daemon, 'torrent-get', { ids: [torrent.infoHash], fields })).torrents as Array<Record<string, string>>
+    return BigInt(row!['bidtorrent-spent']!) > 0n ? BigInt(row!['bidtorrent-spent']!) : undefined
+  }, 60_000)
+  const earned = await waitFor('the seller\'s earnings', async () => {
+    const [row] = (await rpc(seller.daemon, 'torrent-get', { ids: [torrent.infoHash], fields })).torrents as Array<Record<string, string>>
+    return BigInt(row!['bidtorrent-earned']!) >= spent ? BigInt(row!['bidtorrent-earned']!) : undefined
+  }, 60_000)
+  t.ok(earned >= spent, `the seller earned what the buyer spent (${earned} >= ${spent})`)
+  await rpc(seller.daemon, 'bidtorrent-set-floor', { ids: [torrent.infoHash], floor: '30BTT/MiB' })
+  t.equal((await seller.daemon.torrent(torrent.infoHash)).market?.floor, (30n * BASE_UNITS_PER_BTT).toString(), 'bidtorrent-set-floor changes the floor')
 })

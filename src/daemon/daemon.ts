@@ -177,7 +177,8 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     version: `3.00 (bidtorrent ${VERSION})`,
     peerPort: () => engine.listenPort,
     downloadDir: downloads,
-    configDir: dataDir
+    configDir: dataDir,
+    earnings: market ? () => vouchers.earnings() : undefined
   }, token, settings.rpcAllowedHosts, log)
   const api = new ApiServer({
     torrents: service,

@@ -2,8 +2,8 @@ import { statfs } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { MAX_TORRENT_FILE_BYTES } from '../../engine/metainfo.js'
 import { errorMessage } from '../../util/errors.js'
-import { addRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
-import type { TorrentView } from '../api-types.js'
+import { addRequestSchema, bidRequestSchema, floorRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
+import type { TorrentView, VoucherTotals } from '../api-types.js'
 import type { TorrentService } from '../torrent-service.js'
 import { pickFields, torrentFields } from './fields.js'
 
@@ -18,6 +18,8 @@ export interface RpcContext {
   readonly peerPort: () => number
   readonly downloadDir: string
   readonly configDir: string
+  /** What peers paid for each torrent (the stored vouchers); absent when the market is off. */
+  readonly earnings?: (() => Promise<VoucherTotals>) | undefined
 }
 
 type Arguments = Record<string, unknown>
@@ -107,7 +109,7 @@ export class RpcMethods {
     switch (method) {
       case 'session-get': return this.sessionGet(args)
       case 'session-stats': return this.sessionStats()
-      case 'torrent-get': return this.torrentGet(args)
+      case 'torrent-get': return await this.torrentGet(args)
       case 'torrent-add': return await this.torrentAdd(args)
       case 'torrent-start':
       case 'torrent-start-now': return await this.each(args, (view) => this.context.torrents.resume(view.infoHash))
@@ -118,6 +120,8 @@ export class RpcMethods {
       case 'torrent-remove': return await this.each(args, (view) => this.context.torrents.remove(view.infoHash, args['delete-local-data'] === true))
       case 'torrent-set': return await this.torrentSet(args)
       case 'free-space': return await this.freeSpace(args)
+      case 'bidtorrent-set-bid': return await this.setBid(args)
+      case 'bidtorrent-set-floor': return await this.setFloor(args)
       default: throw new RpcError(`method name not recognized: ${method}`)
     }
   }
@@ -171,12 +175,14 @@ export class RpcMethods {
     }
   }
 
-  private torrentGet (args: Arguments): Arguments {
+  private async torrentGet (args: Arguments): Promise<Arguments> {
     const fields = stringList(args.fields, 'fields')
-    const { torrents } = this.context
+    const { torrents, earnings } = this.context
     const selected = this.ids.select(torrents.list(), args.ids)
+    const earned = fields.includes('bidtorrent-earned') && earnings ? new Map((await earnings()).torrents.map((row) => [row.infoHash, row.total])) : undefined
     const rows = selected.map((view) => pickFields(torrentFields(view, {
       id: this.ids.of(view.infoHash),
+      earned: earned?.get(view.infoHash) ?? '0',
       peers: fields.includes('peers') || fields.some((field) => field.startsWith('peers')) ? torrents.peers(view.infoHash) : [],
       addedAt: view.startedAt
     }), fields))
@@ -223,6 +229,20 @@ export class RpcMethods {
       const selection = fileChange(view, args)
       if (selection) await torrents.setFiles(torrent, selection)
     })
+  }
+
+  /** bidtorrent's own: a torrent's bid (`bid`, a price as `bid` takes it: "50BTT/MiB", "0" withdraws it) and `budget` ("100000BTT"). */
+  private async setBid (args: Arguments): Promise<Arguments> {
+    const { torrents } = this.context
+    const body = parseInput(bidRequestSchema, { price: args.bid, ...(args.budget !== undefined ? { budget: args.budget } : {}) })
+    return await this.each(args, (view) => torrents.setBid(torrents.find(view.infoHash), body))
+  }
+
+  /** bidtorrent's own: a torrent's floor (`floor`, a price; null: the daemon's default). */
+  private async setFloor (args: Arguments): Promise<Arguments> {
+    const { torrents } = this.context
+    const body = parseInput(floorRequestSchema, { floor: args.floor })
+    return await this.each(args, (view) => torrents.setFloor(torrents.find(view.infoHash), body))
   }
 
   /** Transmission's `move` is false unless given: the torrent then just looks for its data there. */
