@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
+import { apiUrlOf, isLoopback } from '../src/daemon/api-server.js'
 import { BASE_UNITS_PER_BTT } from '../src/money/price.js'
 import { seedFile, startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
 import { sameFiles, sha256File, writeFixture } from '../testkit/fixture.js'
@@ -300,4 +301,19 @@ t.test('the market over the RPC: bidtorrent-set-bid, and bid, budget, spent and 
   t.ok(earned >= spent, `the seller earned what the buyer spent (${earned} >= ${spent})`)
   await rpc(seller.daemon, 'bidtorrent-set-floor', { ids: [torrent.infoHash], floor: '30BTT/MiB' })
   t.equal((await seller.daemon.torrent(torrent.infoHash)).market?.floor, (30n * BASE_UNITS_PER_BTT).toString(), 'bidtorrent-set-floor changes the floor')
+})
+
+t.test('apiHost binds the control API and the RPC to the address the user names', async (t) => {
+  const named = await startDaemon(t, { env: { BIDTORRENT_API_HOST: '127.0.0.2' } })
+  const { url } = await endpointOf(named)
+  t.equal(new URL(url).hostname, '127.0.0.2', 'api.json names that address')
+  t.equal((await remote(named, ['-l'])).code, 0, 'transmission-remote reaches the RPC there')
+  t.equal((await runCli(['ls', '--data-dir', named.dataDir])).code, 0, 'and the CLI the API')
+  const loopback = await fetch(`http://127.0.0.1:${named.apiPort}/v1/status`).then(() => 'answered', (err: unknown) => ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code)
+  t.equal(loopback, 'ECONNREFUSED', 'nothing listens on 127.0.0.1 for it')
+  t.notMatch(named.logs(), /listen beyond this machine/, 'a loopback address: no warning')
+  await t.rejects(startDaemon(t, { env: { BIDTORRENT_API_HOST: 'example.com' } }), /apiHost must be an IP address/, 'a name that is not an address: the daemon refuses to start, saying why')
+  t.equal(apiUrlOf('0.0.0.0', 7070), 'http://127.0.0.1:7070', 'a wildcard is reached through the loopback')
+  t.equal(apiUrlOf('fe80::1', 7070), 'http://[fe80::1]:7070', 'an IPv6 address in brackets')
+  t.ok(isLoopback('::1') && isLoopback('127.0.0.2') && !isLoopback('0.0.0.0') && !isLoopback('192.168.1.2'), 'which addresses warn: all but the loopback')
 })

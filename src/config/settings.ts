@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs'
 import { homedir } from 'node:os'
+import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
@@ -25,6 +26,12 @@ export const settingsSchema = z.object({
   /** Encrypt the payload too (RC4) rather than only the handshake; false takes plaintext where the peer allows. */
   encryptPayload: z.boolean(),
   apiPort: port,
+  /**
+   * The address the control API (and its Transmission RPC) listens on: 127.0.0.1 unless the user
+   * names another (an IP address; 0.0.0.0 or :: for every one). Off the loopback, anyone who can
+   * reach it and holds the token drives the daemon, over plain HTTP.
+   */
+  apiHost: z.string().refine((value) => isIP(value) !== 0, 'apiHost must be an IP address (127.0.0.1, ::1, 0.0.0.0, :: or one of this machine\'s)'),
   /**
    * Host names the control API and its Transmission RPC answer to besides IP addresses and
    * localhost (Transmission's rpc-host-whitelist, against DNS rebinding).

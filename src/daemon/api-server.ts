@@ -15,6 +15,17 @@ import type { VoucherService } from './voucher-service.js'
 
 export const API_HOST = '127.0.0.1'
 
+/** Whether an address is the loopback (what the API listens on unless the user names another). */
+export function isLoopback (host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1'
+}
+
+/** How a client on this machine reaches an API listening on `host` (a wildcard through the loopback). */
+export function apiUrlOf (host: string, port: number): string {
+  const reach = host === '0.0.0.0' || host === '::' ? API_HOST : host
+  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`
+}
+
 /** `progress` is there when the client accepts progress lines (NDJSON, see api-stream.ts). */
 type Handler = (params: { id: string; body: unknown; query: URLSearchParams; signal: AbortSignal; progress: ((update: unknown) => void) | undefined }) => Promise<unknown> | unknown
 
@@ -42,8 +53,8 @@ class TextBody {
 }
 
 /**
- * The control API: JSON over HTTP, bound to 127.0.0.1 only, every request carrying the bearer
- * token the daemon wrote (mode 0600) into its data directory.
+ * The control API: JSON over HTTP, bound to 127.0.0.1 unless the user names another address
+ * (apiHost), every request carrying the bearer token the daemon wrote (mode 0600) into its data directory.
  */
 export class ApiServer {
   private server: Server | undefined
@@ -94,13 +105,13 @@ export class ApiServer {
     ]
   }
 
-  async listen (port: number): Promise<number> {
+  async listen (port: number, host = API_HOST): Promise<number> {
     const server = createServer((request, response) => { void this.handle(request, response) })
     server.requestTimeout = 5 * 60_000
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, API_HOST, () => {
+      server.listen(port, host, () => {
         server.off('error', reject)
         resolve()
       })

@@ -15,7 +15,7 @@ import type { SettlementRounds } from '../settlement/settlement.js'
 import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
-import { ApiServer, API_HOST } from './api-server.js'
+import { ApiServer, apiUrlOf, isLoopback } from './api-server.js'
 import { addRequestSchema, parseInput } from './api-schemas.js'
 import { API_FILE, API_TOKEN_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
 import { ChainService } from './chain-service.js'
@@ -115,8 +115,9 @@ export class Daemon {
     })
     if (settings.watchFolder !== null) await startWatchFolder(life, resolve(settings.watchFolder), service, log)
     const daemon = new Daemon(dataDir, log, life, engine, apiPort)
-    await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
-    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}` })
+    const url = apiUrlOf(settings.apiHost, apiPort)
+    await daemon.writeEndpoint({ url, token, pid: process.pid })
+    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: url, apiHost: settings.apiHost })
     return daemon
   }
 
@@ -188,7 +189,10 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
     status
   }, token, log)
-  return await life.start('control API', () => api.listen(settings.apiPort),
+  if (!isLoopback(settings.apiHost)) {
+    log.warn('the control API and the Transmission RPC listen beyond this machine (apiHost): anyone who reaches the address and has the token drives the daemon, over plain HTTP', { apiHost: settings.apiHost })
+  }
+  return await life.start('control API', () => api.listen(settings.apiPort, settings.apiHost),
     () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
 }
 
