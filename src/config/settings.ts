@@ -37,6 +37,8 @@ export const settingsSchema = z.object({
    * localhost (Transmission's rpc-host-whitelist, against DNS rebinding).
    */
   rpcAllowedHosts: z.array(z.string().min(1).max(253)).max(100),
+  /** A folder holding a web client for the RPC (Transmission's own), served at /transmission/web/; null: none. */
+  rpcWebFolder: z.string().min(1).nullable(),
   dht: z.boolean(),
   /** host:port pairs; null = the public bootstrap nodes. */
   dhtBootstrap: z.array(z.string()).nullable(),

@@ -10,6 +10,7 @@ import type { DaemonStatus } from './api-types.js'
 import type { ChainService } from './chain-service.js'
 import type { DaemonMetrics } from './metrics.js'
 import { RPC_PATH, type TransmissionRpc } from './transmission/rpc-server.js'
+import { WEB_PATH } from './transmission/web-folder.js'
 import type { TorrentService } from './torrent-service.js'
 import type { VoucherService } from './voucher-service.js'
 
@@ -144,6 +145,10 @@ export class ApiServer {
     if (path === RPC_PATH || path === `${RPC_PATH}/`) {
       counted = RPC_PATH
       return await this.transmission.handle(request, response)
+    }
+    if (path === WEB_PATH || path?.startsWith(`${WEB_PATH}/`)) {
+      counted = WEB_PATH
+      return await this.transmission.handleWeb(request, response)
     }
     if (!this.authorized(request)) {
       request.resume()

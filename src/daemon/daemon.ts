@@ -180,7 +180,7 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     downloadDir: downloads,
     configDir: dataDir,
     earnings: market ? () => vouchers.earnings() : undefined
-  }, token, settings.rpcAllowedHosts, log)
+  }, token, settings.rpcAllowedHosts, log, settings.rpcWebFolder === null ? null : resolve(settings.rpcWebFolder))
   const api = new ApiServer({
     torrents: service,
     vouchers,

@@ -147,6 +147,12 @@ export class RpcMethods {
       'seedRatioLimited': false,
       'idle-seeding-limit-enabled': false,
       'blocklist-enabled': false,
+      // Transmission's web client reads these numbers without checking they are there.
+      'blocklist-size': 0,
+      'speed-limit-down': 0,
+      'speed-limit-up': 0,
+      'alt-speed-down': 0,
+      'alt-speed-up': 0,
       units: {
         'speed-units': ['kB/s', 'MB/s', 'GB/s', 'TB/s'],
         'speed-bytes': 1000,
