@@ -5,8 +5,8 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { Transmission } from '@ctrl/transmission'
 import t from 'tap'
-import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
-import { seedFile, startDaemon, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
+import type { TorrentView } from '../src/api/types.js'
+import { endpointOf, seedFile, startDaemon, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
 import { sameFiles } from '../testkit/fixture.js'
 import { waitFor } from '../testkit/process.js'
 
@@ -16,10 +16,6 @@ import { waitFor } from '../testkit/process.js'
  */
 
 const MiB = 1024 * 1024
-
-async function endpointOf (daemon: RunningDaemon): Promise<ApiEndpoint> {
-  return JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiEndpoint
-}
 
 async function clientOf (daemon: RunningDaemon, options: { password?: string, host?: string, sessionId?: string } = {}): Promise<Transmission> {
   const { url, token } = await endpointOf(daemon)

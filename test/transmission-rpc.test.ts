@@ -4,19 +4,15 @@ import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
+import type { TorrentView } from '../src/api/types.js'
 import { apiUrlOf, isLoopback } from '../src/daemon/api-server.js'
 import { BASE_UNITS_PER_BTT } from '../src/money/price.js'
-import { seedFile, startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
+import { endpointOf, seedFile, startDaemon, tempDir, waitComplete, type RunningDaemon } from '../testkit/daemon.js'
 import { sameFiles, sha256File, writeFixture } from '../testkit/fixture.js'
 import { marketDaemon } from '../testkit/market.js'
 import { run, runCli, waitFor, type Cleanup } from '../testkit/process.js'
 
 const MiB = 1024 * 1024
-
-async function endpointOf (daemon: RunningDaemon): Promise<ApiEndpoint> {
-  return JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiEndpoint
-}
 
 /** Debian's transmission-remote against a daemon's RPC, with the API token as the password. */
 async function remote (daemon: RunningDaemon, args: readonly string[], password?: string): Promise<{ code: number | null, out: string }> {

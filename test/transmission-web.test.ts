@@ -1,18 +1,13 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import t from 'tap'
-import type { ApiEndpoint } from '../src/api/types.js'
-import { seedFile, startDaemon, tempDir, type RunningDaemon } from '../testkit/daemon.js'
+import { endpointOf, seedFile, startDaemon, tempDir, type RunningDaemon } from '../testkit/daemon.js'
 
 const WEB = '/usr/share/transmission/web'
 const MiB = 1024 * 1024
-
-async function endpointOf (daemon: RunningDaemon): Promise<ApiEndpoint> {
-  return JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiEndpoint
-}
 
 /** A GET with the path sent exactly as written (no URL normalization of `..`), and the password. */
 async function get (daemon: RunningDaemon, path: string, password?: string): Promise<{ status: number, body: string, type: string }> {
