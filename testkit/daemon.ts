@@ -1,7 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TorrentView } from '../src/api/types.js'
+import type { ApiEndpoint, TorrentView } from '../src/api/types.js'
 import { startChildDaemon, stopChild, type ChildDaemon } from '../src/dev/processes.js'
 import { writeFixture, type FixtureFile } from './fixture.js'
 import { runCli, waitFor, type Cleanup } from './process.js'
@@ -39,6 +39,11 @@ export async function startDaemon (t: Cleanup, options: DaemonOptions = {}): Pro
     kill: () => stopChild(child.process, 'SIGKILL'),
     torrent: (id) => child.api.request<TorrentView>('GET', `/v1/torrents/${id}`)
   }
+}
+
+/** The daemon's api.json: its API's address and token (the password of its Transmission RPC). */
+export async function endpointOf (daemon: { readonly dataDir: string }): Promise<ApiEndpoint> {
+  return JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiEndpoint
 }
 
 export async function waitComplete (daemon: RunningDaemon, infoHash: string, timeoutMs = 300_000): Promise<TorrentView> {

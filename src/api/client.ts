@@ -4,7 +4,7 @@ import { NDJSON } from '../daemon/api-stream.js'
 import { API_FILE, type ApiEndpoint } from '../daemon/api-types.js'
 import { BidtorrentError, DaemonUnreachableError, errorMessage } from '../util/errors.js'
 import type {
-  AddBody, BidBody, ChannelClosed, CreationProgress, ChannelView, DaemonStatus, EventsPage, FilesBody, FloorBody, LimitsBody, OpenChannelBody, OptionsBody, PeerInfo, RemovedTorrent, SeedBody,
+  AddBody, BidBody, ChannelClosed, CreationProgress, ChannelView, DaemonStatus, EventsPage, FilesBody, FloorBody, LimitsBody, LocationBody, OpenChannelBody, OptionsBody, PeerInfo, RemovedTorrent, SeedBody,
   SettleResult, SwarmHealthView, TopUpBody, TorrentDetails, TorrentFile, TorrentView, VoucherTotals, WalletBalance, Withdrawal, WithdrawBody
 } from './types.js'
 
@@ -113,6 +113,9 @@ export class ApiClient {
   torrentFile (id: string): Promise<TorrentFile> { return this.request('GET', `${torrentPath(id)}/torrent`) }
   pause (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/pause`) }
   resume (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/resume`) }
+  verify (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/verify`) }
+  setLocation (id: string, body: LocationBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/location`, body) }
+  reannounce (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/reannounce`) }
   setLimits (id: string, body: LimitsBody): Promise<TorrentView> { return this.request('PATCH', `${torrentPath(id)}/limits`, body) }
   bid (id: string, body: BidBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/bid`, body) }
   floor (id: string, body: FloorBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/floor`, body) }

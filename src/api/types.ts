@@ -6,7 +6,7 @@
 export type {
   ApiEndpoint, ChannelClosed, ChannelTotal, DaemonEvent, DaemonStatus, EventsPage, RemovedTorrent, SeedLimitsView, SettleResult, SwarmHealthView, TorrentDetails, TorrentFile, TorrentEventView, TorrentMarketView, TorrentView, VoucherTotals, Withdrawal
 } from '../daemon/api-types.js'
-export type { AddBody, BidBody, FilesBody, FloorBody, LimitsBody, OpenChannelBody, OptionsBody, SeedBody, TopUpBody, WithdrawBody } from '../daemon/api-schemas.js'
+export type { AddBody, BidBody, FilesBody, FloorBody, LimitsBody, LocationBody, OpenChannelBody, OptionsBody, SeedBody, TopUpBody, WithdrawBody } from '../daemon/api-schemas.js'
 export type { PeerInfo, TorrentStatus } from '../engine/torrent.js'
 export type { CreationProgress } from '../engine/create.js'
 export type { AutoBidView, MarketNotice, PeerMarketView, SellerBidView, TradeTotals, VoucherTally } from '../market/torrent-market.js'

@@ -9,6 +9,7 @@ import { addFilesCommand } from './commands/files.js'
 import { addHealthCommand } from './commands/health.js'
 import { addMarketCommands } from './commands/market.js'
 import { addTorrentCommands, addTorrentListCommands } from './commands/torrents.js'
+import { addUpkeepCommands } from './commands/upkeep.js'
 import { addWalletCommands } from './commands/wallet.js'
 
 /** The whole program: its commands, grouped by topic in commands/, in the order `--help` lists them. */
@@ -24,6 +25,7 @@ export function buildProgram (): Command {
   addDaemonCommand(program)
   addTorrentCommands(program)
   addTorrentListCommands(program)
+  addUpkeepCommands(program)
   addFilesCommand(program)
   addHealthCommand(program)
   addStatusCommand(program)

@@ -106,3 +106,13 @@ export function creationProgress (options: CommonOptions): CreationDisplay {
     stop: () => { if (started) bar.stop() }
   }
 }
+
+/** Polls the daemon until the torrent's check of its data on disk is over. */
+export async function waitForCheck (api: ApiClient, infoHash: string): Promise<TorrentView> {
+  for (;;) {
+    const torrent = await api.torrent(infoHash)
+    if (torrent.state === 'error') throw new BidtorrentError('ETORRENT', `torrent failed: ${torrent.error ?? 'unknown error'}`)
+    if (torrent.state !== 'checking') return torrent
+    await new Promise((done) => setTimeout(done, 250))
+  }
+}

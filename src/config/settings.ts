@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs'
 import { homedir } from 'node:os'
+import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, errorMessage } from '../util/errors.js'
@@ -26,10 +27,18 @@ export const settingsSchema = z.object({
   encryptPayload: z.boolean(),
   apiPort: port,
   /**
+   * The address the control API (and its Transmission RPC) listens on: 127.0.0.1 unless the user
+   * names another (an IP address; 0.0.0.0 or :: for every one). Off the loopback, anyone who can
+   * reach it and holds the token drives the daemon, over plain HTTP.
+   */
+  apiHost: z.string().refine((value) => isIP(value) !== 0, 'apiHost must be an IP address (127.0.0.1, ::1, 0.0.0.0, :: or one of this machine\'s)'),
+  /**
    * Host names the control API and its Transmission RPC answer to besides IP addresses and
    * localhost (Transmission's rpc-host-whitelist, against DNS rebinding).
    */
   rpcAllowedHosts: z.array(z.string().min(1).max(253)).max(100),
+  /** A folder holding a web client for the RPC (Transmission's own), served at /transmission/web/; null: none. */
+  rpcWebFolder: z.string().min(1).nullable(),
   dht: z.boolean(),
   /** host:port pairs; null = the public bootstrap nodes. */
   dhtBootstrap: z.array(z.string()).nullable(),

@@ -95,6 +95,8 @@ export const withdrawSchema = z.object({ to: addressSchema, amount: amountSchema
 
 export const bidRequestSchema = z.object({ price: z.union([z.literal('auto'), quoteSchema]), budget: moneySchema.optional(), target: rateSchema.optional() }).strict()
   .refine((body) => body.target === undefined || body.price === 'auto', { message: 'a target rate goes with an auto bid (auto)', path: ['target'] })
+/** Where a torrent's data goes: `move` its files there (the default), or only look for them there and check them. */
+export const locationRequestSchema = z.object({ directory: absolutePath, move: z.boolean().default(true) }).strict()
 export const floorRequestSchema = z.object({ floor: quoteSchema.nullable() }).strict()
 
 /** What a client sends (before parsing: prices, amounts and rates as text or numbers). */
@@ -105,6 +107,7 @@ export type BidBody = z.input<typeof bidRequestSchema>
 export type FloorBody = z.input<typeof floorRequestSchema>
 export type FilesBody = z.input<typeof filesRequestSchema>
 export type OptionsBody = z.input<typeof optionsRequestSchema>
+export type LocationBody = z.input<typeof locationRequestSchema>
 export type OpenChannelBody = z.input<typeof openChannelSchema>
 export type TopUpBody = z.input<typeof topUpSchema>
 export type WithdrawBody = z.input<typeof withdrawSchema>
@@ -121,6 +124,7 @@ export type BidRequest = z.output<typeof bidRequestSchema>
 export type FloorRequest = z.output<typeof floorRequestSchema>
 export type FilesRequest = z.output<typeof filesRequestSchema>
 export type OptionsRequest = z.output<typeof optionsRequestSchema>
+export type LocationRequest = z.output<typeof locationRequestSchema>
 
 /** A request body as its schema reads it, or a usage error (HTTP 400) naming each field at fault. */
 export function parseInput<T extends z.ZodType> (schema: T, input: unknown): z.output<T> {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { timingSafeEqual } from 'node:crypto'
 import type { Logger } from 'winston'
 import { BidtorrentError, TorrentNotFoundError, UsageError, InvalidTorrentError, errorMessage } from '../util/errors.js'
-import { addRequestSchema, bidRequestSchema, filesRequestSchema, floorRequestSchema, limitsRequestSchema, openChannelSchema, optionsRequestSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
+import { addRequestSchema, bidRequestSchema, filesRequestSchema, floorRequestSchema, limitsRequestSchema, locationRequestSchema, openChannelSchema, optionsRequestSchema, parseInput, peersRequestSchema, seedRequestSchema, topUpSchema, withdrawSchema } from './api-schemas.js'
 import { NDJSON, ProgressLines, serialize } from './api-stream.js'
 import { readJson } from './http-body.js'
 import { crossOriginWrite, hostAllowed } from './http-guard.js'
@@ -12,11 +12,23 @@ import type { ChainService } from './chain-service.js'
 import type { DaemonMetrics } from './metrics.js'
 import { swarmHealthView } from './swarm-health.js'
 import { RPC_PATH, type TransmissionRpc } from './transmission/rpc-server.js'
+import { WEB_PATH } from './transmission/web-folder.js'
 import type { TorrentService } from './torrent-service.js'
 import type { VoucherService } from './voucher-service.js'
 import { WebUi } from './web-ui.js'
 
 export const API_HOST = '127.0.0.1'
+
+/** Whether an address is the loopback (what the API listens on unless the user names another). */
+export function isLoopback (host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1'
+}
+
+/** How a client on this machine reaches an API listening on `host` (a wildcard through the loopback). */
+export function apiUrlOf (host: string, port: number): string {
+  const reach = host === '0.0.0.0' || host === '::' ? API_HOST : host
+  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`
+}
 
 /** `progress` is there when the client accepts progress lines (NDJSON, see api-stream.ts). */
 type Handler = (params: { id: string; body: unknown; query: URLSearchParams; signal: AbortSignal; progress: ((update: unknown) => void) | undefined }) => Promise<unknown> | unknown
@@ -51,8 +63,8 @@ class TextBody {
 }
 
 /**
- * The control API: JSON over HTTP, bound to 127.0.0.1 only, every request carrying the bearer
- * token the daemon wrote (mode 0600) into its data directory.
+ * The control API: JSON over HTTP, bound to 127.0.0.1 unless the user names another address
+ * (apiHost), every request carrying the bearer token the daemon wrote (mode 0600) into its data directory.
  */
 export class ApiServer {
   private server: Server | undefined
@@ -85,6 +97,9 @@ export class ApiServer {
       route('GET', '/v1/torrents/:id/torrent', ({ id }) => ({ torrent: torrents.torrentFile(id).toString('base64') })),
       route('POST', '/v1/torrents/:id/pause', ({ id }) => torrents.pause(id)),
       route('POST', '/v1/torrents/:id/resume', ({ id }) => torrents.resume(id)),
+      route('POST', '/v1/torrents/:id/verify', ({ id }) => torrents.verify(id)),
+      route('POST', '/v1/torrents/:id/reannounce', ({ id }) => torrents.reannounce(id)),
+      route('POST', '/v1/torrents/:id/location', ({ id, body }) => torrents.setLocation(torrents.find(id), parseInput(locationRequestSchema, body))),
       route('POST', '/v1/torrents/:id/peers', ({ id, body }) => torrents.addPeers(torrents.find(id), parseInput(peersRequestSchema, body))),
       route('PATCH', '/v1/torrents/:id/limits', ({ id, body }) => torrents.setLimits(torrents.find(id), parseInput(limitsRequestSchema, body))),
       route('PATCH', '/v1/torrents/:id/options', ({ id, body }) => torrents.setOptions(torrents.find(id), parseInput(optionsRequestSchema, body))),
@@ -104,13 +119,13 @@ export class ApiServer {
     ]
   }
 
-  async listen (port: number): Promise<number> {
+  async listen (port: number, host = API_HOST): Promise<number> {
     const server = createServer((request, response) => { void this.handle(request, response) })
     server.requestTimeout = 5 * 60_000
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, API_HOST, () => {
+      server.listen(port, host, () => {
         server.off('error', reject)
         resolve()
       })
@@ -143,6 +158,10 @@ export class ApiServer {
     if (path === RPC_PATH || path === `${RPC_PATH}/`) {
       counted = RPC_PATH
       return await this.transmission.handle(request, response)
+    }
+    if (path === WEB_PATH || path?.startsWith(`${WEB_PATH}/`)) {
+      counted = WEB_PATH
+      return await this.transmission.handleWeb(request, response)
     }
     if (!hostAllowed(request.headers.host, this.access.allowedHosts)) {
       request.resume()

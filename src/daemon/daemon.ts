@@ -16,7 +16,7 @@ import { BidtorrentError, errorMessage } from '../util/errors.js'
 import { NetworkLog } from '../util/network-log.js'
 import { WEB_ROOT } from '../util/project.js'
 import { PASSPHRASE_ENV, walletPath } from '../wallet/paths.js'
-import { ApiServer, API_HOST } from './api-server.js'
+import { ApiServer, apiUrlOf, isLoopback } from './api-server.js'
 import { addRequestSchema, parseInput } from './api-schemas.js'
 import { API_FILE, API_TOKEN_FILE, type ApiEndpoint, type DaemonStatus } from './api-types.js'
 import { ChainService } from './chain-service.js'
@@ -129,8 +129,9 @@ export class Daemon {
     })
     if (settings.watchFolder !== null) await startWatchFolder(life, resolve(settings.watchFolder), service, log)
     const daemon = new Daemon(dataDir, log, life, engine, apiPort)
-    await daemon.writeEndpoint({ url: `http://${API_HOST}:${apiPort}`, token, pid: process.pid })
-    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: `http://${API_HOST}:${apiPort}`, dashboard: `http://${API_HOST}:${apiPort}/` })
+    const url = apiUrlOf(settings.apiHost, apiPort)
+    await daemon.writeEndpoint({ url, token, pid: process.pid })
+    log.info('daemon ready', { dataDir, peerPort: engine.listenPort, api: url, apiHost: settings.apiHost, dashboard: `${url}/` })
     return daemon
   }
 
@@ -195,8 +196,9 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     version: `3.00 (bidtorrent ${VERSION})`,
     peerPort: () => engine.listenPort,
     session,
-    configDir: dataDir
-  }, token, settings.rpcAllowedHosts, log)
+    configDir: dataDir,
+    earnings: market ? () => vouchers.earnings() : undefined
+  }, token, settings.rpcAllowedHosts, log, settings.rpcWebFolder === null ? null : resolve(settings.rpcWebFolder))
   const api = new ApiServer({
     torrents: service,
     vouchers,
@@ -205,7 +207,10 @@ async function startApi (life: Lifecycle, parts: ApiParts): Promise<number> {
     chain: new ChainService(market?.chainWallet, market?.settlement.backend, settings.channelLifetimeSeconds),
     status
   }, token, { allowedHosts: settings.rpcAllowedHosts, webRoot: WEB_ROOT }, log)
-  return await life.start('control API', () => api.listen(settings.apiPort),
+  if (!isLoopback(settings.apiHost)) {
+    log.warn('the control API, the dashboard and the Transmission RPC listen beyond this machine (apiHost): anyone who reaches the address and has the token drives the daemon, over plain HTTP', { apiHost: settings.apiHost })
+  }
+  return await life.start('control API', () => api.listen(settings.apiPort, settings.apiHost),
     () => api.close().catch((err: unknown) => log.warn('closing API failed', { error: errorMessage(err) })))
 }
 

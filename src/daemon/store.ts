@@ -123,6 +123,10 @@ export class StateStore implements SettlementStore {
     return this.resume.get(infoHash)
   }
 
+  async deleteResume (infoHash: string): Promise<void> {
+    await this.db.batch([this.resume.delOperation(infoHash)])
+  }
+
   async putResume (infoHash: string, record: ResumeRecord): Promise<void> {
     await this.resume.put(infoHash, record)
   }

@@ -9,13 +9,14 @@ import type { MarketEngine as Engine, MarketTorrent as Torrent } from './market-
 import { NO_PAYMENTS } from '../market/market-types.js'
 import type { PaymentTotals } from '../market/torrent-market.js'
 import { InvalidTorrentError, TorrentNotFoundError, UsageError, errorMessage } from '../util/errors.js'
-import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, OptionsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
+import type { AddRequest, BidRequest, FilesRequest, FloorRequest, LimitsRequest, LocationRequest, OptionsRequest, PeersRequest, SeedRequest } from './api-schemas.js'
 import type { RemovedTorrent, TorrentDetails, TorrentView } from './api-types.js'
 import { RecentPieces } from './recent-pieces.js'
 import { EventLog } from './event-log.js'
 import type { StateStore, TorrentRecord } from './store.js'
 import { marketView, type TorrentMarkets } from './torrent-markets.js'
 import { changeFiles, filesSelector, partsPathOf, prioritiesAtAdd, removePartsFile } from './torrent-files.js'
+import { checkDestination, moveTorrentFiles } from './torrent-location.js'
 import { TorrentOptions } from './torrent-options.js'
 import { allPieces, orBitfields, updateRecord } from './torrent-records.js'
 
@@ -217,6 +218,50 @@ export class TorrentService {
     torrent.resume()
     await updateRecord(this.store, torrent.infoHash, { paused: false })
     return this.view(torrent)
+  }
+
+  /**
+   * Starts a check of the torrent's data on disk (the check runs on; its progress shows in the
+   * torrent's status); the resume data names what it found once it is done.
+   */
+  verify (id: string): TorrentView {
+    const torrent = this.find(id)
+    void torrent.recheck().then(() => this.saveResume(torrent), (err: unknown) => this.log.error('verify failed', { infoHash: torrent.infoHash, error: errorMessage(err) }))
+    this.log.info('verifying', { infoHash: torrent.infoHash, name: torrent.name })
+    return this.view(torrent)
+  }
+
+  /** Announces the torrent to its trackers now. */
+  reannounce (id: string): TorrentView {
+    const torrent = this.find(id)
+    torrent.reannounce()
+    return this.view(torrent)
+  }
+
+  /**
+   * Puts a torrent's data in another folder: with `move` its files go there (moveTorrentFiles) and
+   * it goes on with what it had; without, it looks there and checks what it finds. It stops
+   * meanwhile and starts again from its record, as at the daemon's start.
+   */
+  async setLocation (torrent: Torrent, body: LocationRequest): Promise<TorrentView> {
+    const { meta, infoHash } = torrent
+    const record = await this.store.getTorrent(infoHash)
+    const directory = resolve(body.directory)
+    if (!record || directory === resolve(record.directory)) return this.view(torrent)
+    const move = body.move && meta !== undefined
+    if (move) await checkDestination(meta, directory)
+    const had = move ? await torrent.durableBitfield() : undefined
+    await this.engine.remove(infoHash)
+    let placed: TorrentRecord = { ...record, directory }
+    const failure = move ? await moveTorrentFiles(meta, record.directory, directory, this.log).then(() => undefined, (err: unknown) => err) : undefined
+    if (failure !== undefined) placed = record
+    await this.store.putTorrent(placed)
+    if (!move) await this.store.deleteResume(infoHash)
+    const magnet = !meta && record.magnet ? await parseMagnet(record.magnet) : undefined
+    const restarted = await this.startTorrent(placed, { meta, magnet, resumeBitfield: had, paymentsBefore: await this.markets.paymentsOf(infoHash) })
+    if (failure !== undefined) throw failure
+    this.log.info('torrent moved', { infoHash, directory, movedData: move })
+    return this.view(restarted)
   }
 
   async remove (id: string, deleteData: boolean): Promise<RemovedTorrent> {

@@ -26,6 +26,8 @@ export interface AnnounceFeed {
 /** The discoveries of a torrent's swarms, stopped and told of completion together. */
 export interface Announcer {
   complete (): void
+  /** Announces to the trackers now, not at the next interval. */
+  reannounce (): void
   destroy (): void
 }
 
@@ -42,6 +44,7 @@ export function announceTorrent (context: AnnounceContext, meta: TorrentMeta | u
   const discoveries = hashes.map((infoHash) => discover(context, infoHash, announce, isPrivate, feed))
   return {
     complete: () => { for (const discovery of discoveries) discovery.complete() },
+    reannounce: () => { for (const discovery of discoveries) discovery.tracker?.update() },
     destroy: () => { for (const discovery of discoveries) discovery.destroy() }
   }
 }

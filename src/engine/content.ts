@@ -163,6 +163,20 @@ export class TorrentContent {
   }
 
   /**
+   * Hashes every piece on disk again (the user's "verify"): what is had becomes what matches now,
+   * so a piece damaged or deleted since is missing, and downloaded, again. Files are opened afresh
+   * (one replaced on disk is read, not the old one); a missing or short one reads as zeros.
+   */
+  async recheck (): Promise<void> {
+    await this.storage.reopen()
+    this.have = new BitField(this.meta.pieceCount)
+    this.count = 0
+    this.countWanted()
+    await this.checkExisting()
+    if (!this.init.stopped() && !this.complete) await this.storage.allocate()
+  }
+
+  /**
    * The verified pieces now, not yet synced to disk: what survives the process being killed (the
    * kernel has the data), to be checked on disk at the next start. See durableBitfield.
    */

@@ -152,6 +152,12 @@ export class PieceStorage {
     await Promise.all([...files.map((fileIndex) => this.use(fileIndex, (handle) => handle.datasync())), this.parts?.sync()])
   }
 
+  /** Makes every write durable and closes the files: the next read opens what is on disk now. */
+  async reopen (): Promise<void> {
+    await this.sync()
+    await this.files.close()
+  }
+
   async close (): Promise<void> {
     this.closed = true
     await Promise.all([this.files.close(), this.parts?.close()])

@@ -4,6 +4,7 @@ import { Choking } from './choking.js'
 import { PeerConnections } from './connections.js'
 import type { ContentParts } from './content-parts.js'
 import { PeerDiscipline } from './discipline.js'
+import { feedMarket } from './market-feed.js'
 import type { MarketPort } from './market-port.js'
 import type { Peer } from './peer.js'
 import { PeerPieces } from './peer-pieces.js'
@@ -11,7 +12,9 @@ import { PexGossip } from './pex.js'
 import { SuperSeeding } from './super-seeding.js'
 import { CompletionLog } from './swarm-health.js'
 import { TorrentLimits } from './rate-limiter.js'
+import type { EngineSettings } from './settings.js'
 import type { TorrentInit } from './torrent-init.js'
+import type { TransferStats } from './transfer-stats.js'
 import { PieceVerifier } from './verification.js'
 
 /** Where a torrent is in its life: what its parts ask before they act. */
@@ -105,4 +108,29 @@ export function swarmParts<Market extends MarketPort> (init: TorrentInit<Market>
   superSeeding.set(init.superSeed ?? false)
   const peerPieces = new PeerPieces({ data, drop, completed: () => completions.completed(), superSeeding })
   return { bans, peers, discipline, verifier, choking, gossip, peerPieces, limits, completions, superSeeding }
+}
+
+export interface TickContext {
+  readonly now: number
+  /** Seconds since the last tick. */
+  readonly elapsed: number
+  readonly stats: TransferStats
+  readonly settings: EngineSettings
+  /** The market to feed: none once the torrent is complete. */
+  readonly market: MarketPort | undefined
+}
+
+/** A torrent's work once a second: rates, silent peers, timed-out requests, choking, cached pieces, the market's view, more peers. */
+export function tickSwarm (parts: SwarmParts, data: ContentParts | undefined, { now, elapsed, stats, settings, market }: TickContext): void {
+  const { peers } = parts
+  stats.tick(elapsed)
+  peers.dropSilent(now)
+  for (const peer of peers.values()) {
+    peer.updateRates(elapsed)
+    data?.requests.tickPeer(peer, now, settings.requestTimeoutMs)
+  }
+  parts.choking.tick(now)
+  data?.uploads.expire(now)
+  if (market) feedMarket(market, peers.values(), data, data?.content.bytesLeft() ?? Number.MAX_SAFE_INTEGER, stats.downloadRate)
+  peers.connectMore()
 }

@@ -9,13 +9,12 @@ import { contentParts, type ContentParts } from './content-parts.js'
 import { TorrentEvents, type TorrentState } from './events.js'
 import type { FilePriority } from './file-selection.js'
 import type { MarketPort } from './market-port.js'
-import { feedMarket } from './market-feed.js'
 import { metaFromPeers, type TorrentMeta } from './metainfo.js'
 import { fetchPieceLayers } from './v2/layer-fetch.js'
 import type { Peer } from './peer.js'
 import { askForMetadata, installExtensions, learnListenAddress, routePeerMessages } from './peer-wiring.js'
 import type { TorrentInit } from './torrent-init.js'
-import { RunState, swarmParts, type SwarmParts } from './torrent-parts.js'
+import { RunState, swarmParts, tickSwarm, type SwarmParts } from './torrent-parts.js'
 import { peerInfoOf, statusOf, type PeerInfo, type TorrentStatus } from './torrent-status.js'
 import { TransferStats } from './transfer-stats.js'
 
@@ -51,6 +50,8 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   private completedAt: number | null = null
   private destroying: Promise<void> | undefined
   private fetchingMetadata = false
+  /** The check of the data on disk under way (true once it went well). */
+  private checking: Promise<boolean> | undefined
 
   constructor (private readonly init: TorrentInit<Market>) {
     this.infoHash = init.infoHash
@@ -77,9 +78,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     for (const address of init.magnet?.peerAddresses ?? []) this.addPeerAddress(address)
   }
 
-  private get peers (): PeerConnections {
-    return this.parts.peers
-  }
+  private get peers (): PeerConnections { return this.parts.peers }
 
   /** Bytes still to verify (an estimate that counts the last piece as whole; large before metadata). */
   bytesLeft (): number {
@@ -87,9 +86,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
   }
 
   /** Initial seeding (BEP 16) on or off: see SuperSeeding. */
-  setSuperSeeding (on: boolean): void {
-    this.parts.superSeeding.set(on)
-  }
+  setSuperSeeding (on: boolean): void { this.parts.superSeeding.set(on) }
 
   /** A bid or a debt changed: rechoke at once (at most once a turn of the event loop), not at the next tick. */
   requestRechoke (): void {
@@ -100,13 +97,9 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     return this.meta?.name ?? this.init.magnet?.name ?? this.infoHash
   }
 
-  get complete (): boolean {
-    return this.data?.content.complete ?? false
-  }
+  get complete (): boolean { return this.data?.content.complete ?? false }
 
-  private get log (): Logger {
-    return this.init.logger
-  }
+  private get log (): Logger { return this.init.logger }
 
   private setState (state: TorrentState): void {
     this.state = state
@@ -149,12 +142,26 @@ export class Torrent<Market extends MarketPort = MarketPort> {
       this.leaveSwarm()
       await this.parts.verifier.settle()
       this.run.destroyed = true
+      await this.checking
       this.data?.uploads.release()
       await this.data?.content.storage.close()
       if (options.deleteData) await this.data?.content.storage.deleteFiles()
     })()
     return this.destroying
   }
+
+  /** Hashes its data on disk again (the user's "verify", see TorrentContent.recheck); resolves once checked. */
+  recheck (): Promise<void> {
+    const { data } = this
+    if (!data || this.state === 'checking') throw new UsageError(`${this.name}: it can be verified once its metadata is in and no check is running`)
+    const wasComplete = this.complete
+    this.leaveSwarm()
+    this.error = null
+    return this.checkContent(async () => { await this.parts.verifier.settle(); await data.content.recheck() }, wasComplete)
+  }
+
+  /** Asks its trackers for peers now (Transmission's reannounce); nothing while it is paused. */
+  reannounce (): void { this.discovery?.reannounce() }
 
   setLimits (limits: { uploadLimit?: number; downloadLimit?: number }): void { this.parts.limits.set(limits) }
 
@@ -215,9 +222,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
 
   // ---------------------------------------------------------------- peers (called by the Engine)
 
-  connectFailed (address: string, reason: string): void {
-    this.peers.connectFailed(address, reason)
-  }
+  connectFailed (address: string, reason: string): void { this.peers.connectFailed(address, reason) }
 
   /** Whether a new connection may join: see PeerConnections.accepts. */
   acceptsPeer (peerId: string, address: string, direction: 'incoming' | 'outgoing'): boolean {
@@ -337,22 +342,11 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     for (const peer of this.peers.values()) { peer.wire.uninterested(); this.data?.requests.release(peer) }
   }
 
-  // ---------------------------------------------------------------- periodic work
-
   private onTick (): void {
     const now = Date.now()
     const elapsed = Math.max(0.001, (now - this.lastTickAt) / 1000)
     this.lastTickAt = now
-    this.stats.tick(elapsed)
-    this.peers.dropSilent(now)
-    for (const peer of this.peers.values()) {
-      peer.updateRates(elapsed)
-      this.data?.requests.tickPeer(peer, now, this.init.settings.requestTimeoutMs)
-    }
-    this.parts.choking.tick(now)
-    this.data?.uploads.expire(now)
-    if (this.market && !this.complete) feedMarket(this.market, this.peers.values(), this.data, this.bytesLeft(), this.stats.downloadRate)
-    this.peers.connectMore()
+    tickSwarm(this.parts, this.data, { now, elapsed, stats: this.stats, settings: this.init.settings, market: this.complete ? undefined : this.market })
   }
 
   // ---------------------------------------------------------------- content
@@ -369,13 +363,20 @@ export class Torrent<Market extends MarketPort = MarketPort> {
       drop: (peer, reason) => this.dropPeer(peer, reason)
     })
     this.data = data
+    await this.checkContent(() => data.content.prepare(resume, this.init.recheckBitfield), false)
+  }
+
+  /** Checks the data on disk (`check`), then goes on as paused, downloading or seeding; a torrent complete already is not told so again. */
+  private async checkContent (check: () => Promise<void>, wasComplete: boolean): Promise<void> {
     this.setState('checking')
-    const prepared = await data.content.prepare(resume, this.init.recheckBitfield).then(() => true, (err: unknown) => {
+    this.checking = check().then(() => true, (err: unknown) => {
       this.fail(`cannot prepare files in ${this.directory}: ${errorMessage(err)}`)
+      return false
     })
-    if (!prepared || this.run.destroyed) return
+    if (!await this.checking || this.run.destroyed) return
     this.setState(this.run.pausedByUser ? 'paused' : this.runningState())
-    if (this.complete) this.events.emit({ type: 'complete' })
+    if (this.complete && !wasComplete) this.events.emit({ type: 'complete' })
+    this.joinSwarm()
   }
 
   private fail (message: string): void {

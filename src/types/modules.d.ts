@@ -97,6 +97,8 @@ declare module 'torrent-discovery' {
     constructor(opts: DiscoveryOptions)
     complete(opts?: Record<string, unknown>): void
     destroy(cb?: (err?: Error | null) => void): void
+    /** The tracker client (bittorrent-tracker's), when there are trackers: `update` announces now. */
+    tracker: { update(opts?: Record<string, unknown>): void } | null
   }
 }
 

@@ -71,6 +71,8 @@ export interface FieldContext {
   readonly id: number
   readonly peers: readonly PeerInfo[]
   readonly addedAt: number
+  /** What peers paid for it, in base units (the stored vouchers). */
+  readonly earned: string
 }
 
 /** Every field this RPC answers, by Transmission's name. */
@@ -138,6 +140,7 @@ export function torrentFields (view: TorrentView, context: FieldContext): Record
     'bidtorrent-budget': market?.budget ?? '0',
     'bidtorrent-floor': market?.floor ?? '0',
     'bidtorrent-spent': market?.paid ?? '0',
+    'bidtorrent-earned': context.earned,
     'bidtorrent-signed-not-accepted': market?.signedNotAccepted ?? '0',
     'bidtorrent-notices': market?.notices ?? []
   }

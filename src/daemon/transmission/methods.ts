@@ -2,8 +2,8 @@ import { statfs } from 'node:fs/promises'
 import { isAbsolute } from 'node:path'
 import { MAX_TORRENT_FILE_BYTES } from '../../engine/metainfo.js'
 import { errorMessage } from '../../util/errors.js'
-import { addRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
-import type { TorrentView } from '../api-types.js'
+import { addRequestSchema, bidRequestSchema, floorRequestSchema, parseInput, type FilesRequest } from '../api-schemas.js'
+import type { TorrentView, VoucherTotals } from '../api-types.js'
 import type { SessionSettings } from '../session-settings.js'
 import type { TorrentService } from '../torrent-service.js'
 import { pickFields, torrentFields } from './fields.js'
@@ -21,6 +21,8 @@ export interface RpcContext {
   /** The settings session-set changes (and session-get reads: the download folder, the limits). */
   readonly session: SessionSettings
   readonly configDir: string
+  /** What peers paid for each torrent (the stored vouchers); absent when the market is off. */
+  readonly earnings?: (() => Promise<VoucherTotals>) | undefined
 }
 
 type Arguments = Record<string, unknown>
@@ -111,14 +113,19 @@ export class RpcMethods {
       case 'session-get': return this.sessionGet(args)
       case 'session-set': return await sessionSet(this.context.session, args).then(() => ({}))
       case 'session-stats': return this.sessionStats()
-      case 'torrent-get': return this.torrentGet(args)
+      case 'torrent-get': return await this.torrentGet(args)
       case 'torrent-add': return await this.torrentAdd(args)
       case 'torrent-start':
       case 'torrent-start-now': return await this.each(args, (view) => this.context.torrents.resume(view.infoHash))
       case 'torrent-stop': return await this.each(args, (view) => this.context.torrents.pause(view.infoHash))
+      case 'torrent-verify': return await this.each(args, (view) => Promise.resolve(this.context.torrents.verify(view.infoHash)))
+      case 'torrent-reannounce': return await this.each(args, (view) => Promise.resolve(this.context.torrents.reannounce(view.infoHash)))
+      case 'torrent-set-location': return await this.setLocation(args)
       case 'torrent-remove': return await this.each(args, (view) => this.context.torrents.remove(view.infoHash, args['delete-local-data'] === true))
       case 'torrent-set': return await this.torrentSet(args)
       case 'free-space': return await this.freeSpace(args)
+      case 'bidtorrent-set-bid': return await this.setBid(args)
+      case 'bidtorrent-set-floor': return await this.setFloor(args)
       default: throw new RpcError(`method name not recognized: ${method}`)
     }
   }
@@ -139,6 +146,12 @@ export class RpcMethods {
       'seed-queue-enabled': false,
       ...sessionLimitFields(context.session),
       'blocklist-enabled': false,
+      // Transmission's web client reads these numbers without checking they are there.
+      'blocklist-size': 0,
+      'speed-limit-down': 0,
+      'speed-limit-up': 0,
+      'alt-speed-down': 0,
+      'alt-speed-up': 0,
       units: {
         'speed-units': ['kB/s', 'MB/s', 'GB/s', 'TB/s'],
         'speed-bytes': 1000,
@@ -167,12 +180,14 @@ export class RpcMethods {
     }
   }
 
-  private torrentGet (args: Arguments): Arguments {
+  private async torrentGet (args: Arguments): Promise<Arguments> {
     const fields = stringList(args.fields, 'fields')
-    const { torrents } = this.context
+    const { torrents, earnings } = this.context
     const selected = this.ids.select(torrents.list(), args.ids)
+    const earned = fields.includes('bidtorrent-earned') && earnings ? new Map((await earnings()).torrents.map((row) => [row.infoHash, row.total])) : undefined
     const rows = selected.map((view) => pickFields(torrentFields(view, {
       id: this.ids.of(view.infoHash),
+      earned: earned?.get(view.infoHash) ?? '0',
       peers: fields.includes('peers') || fields.some((field) => field.startsWith('peers')) ? torrents.peers(view.infoHash) : [],
       addedAt: view.startedAt
     }), fields))
@@ -222,6 +237,29 @@ export class RpcMethods {
       const options = torrentLimitChange(view, args)
       if (options) await torrents.setOptions(torrent, options)
     })
+  }
+
+  /** bidtorrent's own: a torrent's bid (`bid`, a price as `bid` takes it: "50BTT/MiB", "0" withdraws it) and `budget` ("100000BTT"). */
+  private async setBid (args: Arguments): Promise<Arguments> {
+    const { torrents } = this.context
+    const body = parseInput(bidRequestSchema, { price: args.bid, ...(args.budget !== undefined ? { budget: args.budget } : {}) })
+    return await this.each(args, (view) => torrents.setBid(torrents.find(view.infoHash), body))
+  }
+
+  /** bidtorrent's own: a torrent's floor (`floor`, a price; null: the daemon's default). */
+  private async setFloor (args: Arguments): Promise<Arguments> {
+    const { torrents } = this.context
+    const body = parseInput(floorRequestSchema, { floor: args.floor })
+    return await this.each(args, (view) => torrents.setFloor(torrents.find(view.infoHash), body))
+  }
+
+  /** Transmission's `move` is false unless given: the torrent then just looks for its data there. */
+  private async setLocation (args: Arguments): Promise<Arguments> {
+    const { location, move } = args
+    if (typeof location !== 'string' || !isAbsolute(location)) throw new RpcError('torrent-set-location needs an absolute "location"')
+    if (move !== undefined && typeof move !== 'boolean') throw new RpcError('move must be true or false')
+    const { torrents } = this.context
+    return await this.each(args, (view) => torrents.setLocation(torrents.find(view.infoHash), { directory: location, move: move ?? false }))
   }
 
   private async freeSpace (args: Arguments): Promise<Arguments> {

@@ -5,6 +5,7 @@ import { BidtorrentError, errorMessage } from '../../util/errors.js'
 import { hostAllowed } from '../http-guard.js'
 import { readJson } from '../http-body.js'
 import { RpcError, RpcMethods, type RpcContext } from './methods.js'
+import { serveWebFolder } from './web-folder.js'
 
 export const RPC_PATH = '/transmission/rpc'
 const SESSION_HEADER = 'x-transmission-session-id'
@@ -22,21 +23,51 @@ export class TransmissionRpc {
   private readonly methods: RpcMethods
   private readonly token: Buffer
 
-  constructor (context: Omit<RpcContext, 'sessionId'>, token: string, private readonly allowedHosts: readonly string[], private readonly log: Logger) {
+  constructor (
+    context: Omit<RpcContext, 'sessionId'>,
+    token: string,
+    private readonly allowedHosts: readonly string[],
+    private readonly log: Logger,
+    /** The web client's folder (rpcWebFolder), served at /transmission/web/; null: none. */
+    private readonly webFolder: string | null = null
+  ) {
     this.token = Buffer.from(token)
     this.methods = new RpcMethods({ ...context, sessionId: () => this.sessionId })
   }
 
-  async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+  /** The web client's files, behind the RPC's Host check and credentials. */
+  async handleWeb (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!this.admitted(request, response)) return
+    if (this.webFolder === null) {
+      request.resume()
+      return sendPlain(response, 404, 'no web client: set rpcWebFolder to a folder holding one (Debian\'s transmission-common ships /usr/share/transmission/web)')
+    }
+    try {
+      await serveWebFolder(this.webFolder, request, response)
+    } catch (err) {
+      this.log.warn('cannot serve the web client', { error: errorMessage(err) })
+      if (!response.headersSent) sendPlain(response, 500, 'cannot read the web client\'s folder')
+    }
+  }
+
+  /** Transmission's first two protections: a Host allowed, then the credentials; false when it answered already. */
+  private admitted (request: IncomingMessage, response: ServerResponse): boolean {
     if (!hostAllowed(request.headers.host, this.allowedHosts)) {
       request.resume()
-      return sendPlain(response, 421, 'Misdirected Request: this address is not allowed by bidtorrent (use an IP address, localhost, or add the name to rpcAllowedHosts)')
+      sendPlain(response, 421, 'Misdirected Request: this address is not allowed by bidtorrent (use an IP address, localhost, or add the name to rpcAllowedHosts)')
+      return false
     }
     if (!this.authorized(request.headers.authorization)) {
       request.resume()
       response.setHeader('www-authenticate', 'Basic realm="bidtorrent"')
-      return sendPlain(response, 401, 'Unauthorized: the password is the daemon\'s API token (api.token in its data directory)')
+      sendPlain(response, 401, 'Unauthorized: the password is the daemon\'s API token (api.token in its data directory)')
+      return false
     }
+    return true
+  }
+
+  async handle (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!this.admitted(request, response)) return
     if (request.headers[SESSION_HEADER] !== this.sessionId) {
       request.resume()
       response.setHeader('x-transmission-session-id', this.sessionId)
