@@ -23,8 +23,11 @@ t.test('`bidtorrent devnet` then `bidtorrent demo --chain devnet`: real deposits
     const party = summary.chain!.parties.find((entry) => entry.address === evmAddressOf(channel.payer))!
     const peer = summary.peers.find((entry) => entry.name === party.name)!
     t.equal(channel.claimed, peer.paid, `${peer.name}: the seeder claimed on chain exactly what it paid (${peer.paid})`)
-    t.ok(BigInt(channel.deposited) > 0n, `${peer.name} funded its channel`)
+    // A bidder that got every piece from the others before its deposit was mined pays nothing, which
+    // a 4 MiB demo on a busy machine can see: what it paid is within what it deposited.
+    t.ok(BigInt(channel.deposited) >= BigInt(peer.paid), `${peer.name} deposited ${channel.deposited}, at least what it paid`)
   }
+  t.ok(summary.chain!.channels.some((channel) => BigInt(channel.deposited) > 0n && BigInt(channel.claimed) > 0n), 'bidders funded channels, and the seeder claimed from them')
   const seeder = summary.chain!.parties.find((entry) => entry.name === 'seeder')!
   t.ok(BigInt(seeder.after) > BigInt(seeder.before) - 10n ** 16n, 'the seeder\'s balance carries its claims (less gas)')
   await stopProcess(devnet.child)
