@@ -1,3 +1,9 @@
+/*
+ * Why this file is long: it is the one entry for every operation on the daemon's torrents (each
+ * route of the API, method of the Transmission RPC and command of the CLI calls one method here),
+ * and those methods share the engine, the store and the records. Each stays short; what has
+ * logic of its own lives beside it (torrent-files, torrent-location, torrent-options, torrent-markets).
+ */
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Logger } from 'winston'
 import { createTorrentFrom, type CreationProgress } from '../engine/create.js'

@@ -93,9 +93,7 @@ export class Torrent<Market extends MarketPort = MarketPort> {
     this.parts.choking.requestRechoke()
   }
 
-  get name (): string {
-    return this.meta?.name ?? this.init.magnet?.name ?? this.infoHash
-  }
+  get name (): string { return this.meta?.name ?? this.init.magnet?.name ?? this.infoHash }
 
   get complete (): boolean { return this.data?.content.complete ?? false }
 
