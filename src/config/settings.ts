@@ -129,8 +129,10 @@ export const settingsSchema = z.object({
   /** Errors escaping to the process's last-resort handlers before the daemon exits (code 70) for a supervisor to restart it. */
   maxInternalErrors: z.number().int().min(1).max(1_000_000),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']),
-  /** Write the log to this file (rolled over at 50 MiB, five kept) instead of standard output. */
+  /** Write the log to this file instead of standard output, rolled over at `logFileMaxSize` with `logFilesKept` kept. */
   logFile: z.string().min(1).nullable(),
+  logFileMaxSize: sizeSchema.refine((bytes) => bytes >= 16 * 1024, 'at least 16KiB'),
+  logFilesKept: z.number().int().min(1).max(1000),
   /**
    * A command run through /bin/sh when a torrent finishes downloading, with the torrent in its
    * environment (BIDTORRENT_TORRENT_ID, _NAME, _DIR, _PATH, and Transmission's TR_TORRENT_*).
