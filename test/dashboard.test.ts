@@ -121,21 +121,32 @@ t.test('in the dashboard: log in, add a magnet, bid (the seller ranks us), watch
 
   // A slow seller (64 KiB/s), so the bid is placed while the download runs.
   await writeFixture(join(work, 'source'), [{ path: 'movie.bin', size: 3 * MiB }, { path: 'pack/a.bin', size: MiB + 11 }, { path: 'pack/b.bin', size: MiB + 7 }])
-  const seeded = await runCli(['seed', join(work, 'source', 'movie.bin'), '--upload-limit', '64KiB/s', '--floor', '1000', '--data-dir', seller.daemon.dataDir, '--json'])
-  t.equal(seeded.code, 0, `seeded movie.bin ${seeded.code === 0 ? '' : seeded.stderr}`)
-  const movie = JSON.parse(seeded.stdout) as TorrentView
   const packFile = join(work, 'pack.torrent')
   const packSeeded = await runCli(['seed', join(work, 'source', 'pack'), '--piece-length', '16KiB', '--save-torrent', packFile, '--data-dir', seller.daemon.dataDir, '--json'])
   t.equal(packSeeded.code, 0, `seeded pack/ ${packSeeded.code === 0 ? '' : packSeeded.stderr}`)
   const pack = JSON.parse(packSeeded.stdout) as TorrentView
 
   const browser = await launch(t)
+  // The seller seeds from its own dashboard, as `bidtorrent seed` would, and shares the magnet it shows.
+  const sellerPage = await logIn(browser, seller.daemon)
+  await sellerPage.fill('form.seed input[name=path]', join(work, 'source', 'movie.bin'))
+  await sellerPage.fill('form.seed input[name=floor]', '1000')
+  await sellerPage.fill('form.seed input[name=uploadLimit]', '64KiB/s')
+  await sellerPage.click('form.seed button[type=submit]')
+  const shared = sellerPage.locator('form.seed input.seeded-magnet')
+  await shared.waitFor()
+  const magnet = await shared.inputValue()
+  const movie = (await seller.daemon.api.request<TorrentView[]>('GET', '/v1/torrents')).find((torrent) => torrent.name === 'movie.bin')!
+  t.equal(magnet, movie.magnet, 'the seller\'s page seeded movie.bin and shows its magnet link')
+  t.equal(movie.market?.floor, '1000', 'with the floor given in the page')
+  t.equal(movie.uploadLimit, 64 * 1024, 'and its upload limit')
+
   const page = await logIn(browser, buyer.daemon)
   await page.reload()
   await page.waitForSelector('table.torrents')
   t.pass('a reload keeps the tab logged in (the token is in its session storage)')
   await shot(page, '1-logged-in')
-  await page.fill('input[name=magnet]', `${movie.magnet}&x.pe=${sellerPeer}`)
+  await page.fill('input[name=magnet]', `${magnet}&x.pe=${sellerPeer}`)
   await page.click('form.add button[type=submit]')
   const row = page.locator(`table.torrents tr[data-infohash="${movie.infoHash}"]`)
   await row.waitFor()
@@ -143,7 +154,6 @@ t.test('in the dashboard: log in, add a magnet, bid (the seller ranks us), watch
   await page.waitForSelector(`section.detail[data-infohash="${movie.infoHash}"] table.files tr[data-file="movie.bin"]`)
 
   // The seller's own dashboard shows the buyer unranked, then ranked once it bids.
-  const sellerPage = await logIn(browser, seller.daemon)
   await sellerPage.locator(`table.torrents tr[data-infohash="${movie.infoHash}"] a`).click()
   const buyerRow = sellerPage.locator('table.peers tr[data-peer]')
   await buyerRow.first().waitFor()
@@ -158,6 +168,10 @@ t.test('in the dashboard: log in, add a magnet, bid (the seller ranks us), watch
   const peers = await seller.daemon.api.request<PeerInfo[]>('GET', `/v1/torrents/${movie.infoHash}/peers`)
   t.equal(peers[0]?.market?.theirBid, '5000', 'and its API agrees')
   await shot(sellerPage, '3-seller-after-bid')
+  await sellerPage.fill('form.floor input[name=floor]', '2000')
+  await sellerPage.click('form.floor button[type=submit]')
+  await sellerPage.locator('.market-summary').filter({ hasText: 'floor 0.000000000000002 BTT/MiB' }).waitFor()
+  t.equal((await seller.daemon.torrent(movie.infoHash)).market?.floor, '2000', 'the seller raised its floor in the page (the bid of 5000 still clears it)')
   await shot(page, '4-buyer-bidding')
 
   await seller.daemon.api.request('PATCH', `/v1/torrents/${movie.infoHash}/limits`, { uploadLimit: 0 })

@@ -1,4 +1,4 @@
-import type { AddBody, BidBody, ChannelView, DaemonStatus, FilesBody, PeerInfo, RemovedTorrent, TorrentDetails, TorrentView, VoucherTotals, WalletBalance } from '../api/types.js'
+import type { AddBody, BidBody, ChannelView, DaemonStatus, FilesBody, FloorBody, PeerInfo, RemovedTorrent, SeedBody, TorrentDetails, TorrentView, VoucherTotals, WalletBalance } from '../api/types.js'
 
 /** Where the token lives for this tab only: gone when the tab closes, never sent as a cookie. */
 const TOKEN_KEY = 'bidtorrent.token'
@@ -61,6 +61,9 @@ export class Api {
   torrent (id: string): Promise<TorrentDetails> { return this.request('GET', torrentPath(id)) }
   peers (id: string): Promise<PeerInfo[]> { return this.request('GET', `${torrentPath(id)}/peers`) }
   add (body: AddBody): Promise<TorrentView> { return this.request('POST', '/v1/torrents', body) }
+  /** Makes a torrent of a path on the daemon's machine and seeds it (hashing it first: a large folder takes a while). */
+  seed (body: SeedBody): Promise<TorrentView> { return this.request('POST', '/v1/seed', body) }
+  floor (id: string, body: FloorBody): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/floor`, body) }
   pause (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/pause`) }
   resume (id: string): Promise<TorrentView> { return this.request('POST', `${torrentPath(id)}/resume`) }
   remove (id: string, deleteData: boolean): Promise<RemovedTorrent> { return this.request('DELETE', `${torrentPath(id)}?deleteData=${deleteData ? 'true' : 'false'}`) }

@@ -28,6 +28,7 @@ export function Dashboard ({ api, onLogout }: { api: Api, onLogout: () => void }
       {view === 'torrents' && (
         <main>
           <AddTorrent api={api} onAdded={torrents.refresh} />
+          <SeedPath api={api} onSeeded={torrents.refresh} />
           <TorrentTable api={api} torrents={torrents.data ?? []} selected={selected} onSelect={setSelected} onChanged={torrents.refresh} />
           {selected && <Detail key={selected} api={api} id={selected} onClose={() => setSelected(null)} />}
         </main>
@@ -68,6 +69,43 @@ function AddTorrent ({ api, onAdded }: { api: Api, onAdded: () => void }) {
       <label><input name="paused" type="checkbox" checked={paused} onChange={(event) => setPaused(event.currentTarget.checked)} /> start paused</label>
       <button type="submit" disabled={action.busy}>Add</button>
       {action.error && <span class="error" role="alert">{action.error}</span>}
+    </form>
+  )
+}
+
+/** Seeds a file or folder on the daemon's machine, as `bidtorrent seed` does, and shows its magnet link to share. */
+function SeedPath ({ api, onSeeded }: { api: Api, onSeeded: () => void }) {
+  const [path, setPath] = useState('')
+  const [floor, setFloor] = useState('')
+  const [uploadLimit, setUploadLimit] = useState('')
+  const [superSeed, setSuperSeed] = useState(false)
+  const [seeded, setSeeded] = useState<TorrentView | null>(null)
+  const action = useAction()
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault()
+    let made: TorrentView | undefined
+    const ok = await action.run(async () => {
+      made = await api.seed({
+        path: path.trim(),
+        ...(floor.trim() ? { floor: floor.trim() } : {}),
+        ...(uploadLimit.trim() ? { uploadLimit: uploadLimit.trim() } : {}),
+        ...(superSeed ? { superSeed: true } : {})
+      })
+    })
+    if (ok && made) {
+      setSeeded(made)
+      onSeeded()
+    }
+  }
+  return (
+    <form class="seed" onSubmit={(event) => { void submit(event) }}>
+      <input name="path" placeholder="seed a path on the daemon's machine: /srv/patch-1.2" value={path} onInput={(event) => setPath(event.currentTarget.value)} />
+      <input name="floor" placeholder="floor: 20BTT/MiB (optional)" value={floor} onInput={(event) => setFloor(event.currentTarget.value)} />
+      <input name="uploadLimit" placeholder="upload limit: 2MiB/s (optional)" value={uploadLimit} onInput={(event) => setUploadLimit(event.currentTarget.value)} />
+      <label><input name="superSeed" type="checkbox" checked={superSeed} onChange={(event) => setSuperSeed(event.currentTarget.checked)} /> super-seed</label>
+      <button type="submit" disabled={action.busy}>{action.busy ? 'Hashing…' : 'Seed'}</button>
+      {action.error && <span class="error" role="alert">{action.error}</span>}
+      {seeded && <label class="seeded">{seeded.name}: <input class="seeded-magnet" readOnly value={seeded.magnet} onFocus={(event) => event.currentTarget.select()} /></label>}
     </form>
   )
 }

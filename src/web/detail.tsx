@@ -68,6 +68,7 @@ function Bid ({ api, torrent, onChanged }: { api: Api, torrent: TorrentDetails, 
   const market = torrent.market
   const [price, setPrice] = useState('')
   const [budget, setBudget] = useState('')
+  const [floor, setFloor] = useState('')
   const action = useAction()
   if (!market) return <p class="muted">The market is off in this daemon (no wallet): no bids.</p>
   const submit = (event: Event): void => {
@@ -86,6 +87,13 @@ function Bid ({ api, torrent, onChanged }: { api: Api, torrent: TorrentDetails, 
         <input name="budget" placeholder="budget: 1BTT" value={budget} onInput={(event) => setBudget(event.currentTarget.value)} />
         <button type="submit" disabled={action.busy}>Set bid</button>
         {action.error && <span class="error" role="alert">{action.error}</span>}
+      </form>
+      <form class="floor" onSubmit={(event) => {
+        event.preventDefault()
+        void action.run(() => api.floor(torrent.infoHash, { floor: floor.trim() === '' ? null : floor.trim() })).then((ok) => { if (ok) onChanged() })
+      }}>
+        <input name="floor" placeholder="floor: 20BTT/MiB (empty: the daemon's)" value={floor} onInput={(event) => setFloor(event.currentTarget.value)} />
+        <button type="submit" disabled={action.busy}>Set floor</button>
       </form>
       {market.notices.length > 0 && <ul class="notices">{market.notices.map((notice) => <li key={notice.at}>{notice.at}: {notice.message}</li>)}</ul>}
       {market.sellers.length > 0 && (
