@@ -146,10 +146,9 @@ export class RpcMethods {
       'seed-queue-enabled': false,
       ...sessionLimitFields(context.session),
       'blocklist-enabled': false,
-      // Transmission's web client reads these numbers without checking they are there.
+      // Transmission's web client reads these numbers without checking they are there (the speed
+      // limits come with the session's limits above).
       'blocklist-size': 0,
-      'speed-limit-down': 0,
-      'speed-limit-up': 0,
       'alt-speed-down': 0,
       'alt-speed-up': 0,
       units: {
